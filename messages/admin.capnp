@@ -1,0 +1,104 @@
+@0xe91b47c2a6d85f13;
+# The local control protocol between `hallmark` commands and a running node,
+# over the Unix socket DATADIR/admin.sock. Each message is a frame: a 4-byte
+# little-endian length, then a flat-array Cap'n Proto message of that many
+# bytes (at most 16 MiB). One Reply answers each Request, in order.
+# Field numbers only grow.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("hallmark::schema");
+
+using Records = import "records.capnp";
+using Blocks = import "blocks.capnp";
+
+struct Request {
+  union {
+    status @0 :Void;
+    submit @1 :Records.RecordList;    # records signed by the client
+    item @2 :Data;                    # item id -> owner and provenance
+    owner @3 :Data;                   # public key -> items
+    blockByHeight @4 :UInt64;
+    blockByHash @5 :Data;
+    record @6 :Data;                  # record id -> record and location
+    reorg @7 :UInt32;                 # unwind this many blocks, re-apply them
+    importBlocks @8 :List(Data);      # encoded Blocks, as a peer sends them
+    exportBlocks @9 :Range;           # encoded Blocks by height
+    stop @10 :Void;
+  }
+}
+
+struct Range {
+  from @0 :UInt64;
+  count @1 :UInt32;
+}
+
+struct Reply {
+  union {
+    error @0 :Error;
+    status @1 :Status;
+    submitted @2 :List(Data);         # record ids, in submission order
+    item @3 :Item;
+    owner @4 :Owner;
+    block @5 :BlockInfo;
+    record @6 :RecordInfo;
+    tip @7 :Tip;                      # after reorg or importBlocks
+    blocks @8 :List(Data);            # after exportBlocks
+    stopping @9 :Void;
+  }
+}
+
+struct Error {
+  code @0 :UInt8;                     # pinned `ec` values, docs/cli.md
+  message @1 :Text;
+}
+
+struct Tip {
+  height @0 :UInt64;
+  hash @1 :Data;
+}
+
+struct Status {
+  chain @0 :Text;
+  height @1 :UInt64;
+  tip @2 :Data;
+  tipTimestamp @3 :UInt64;
+  publicKey @4 :Data;
+  cumulativeWork @5 :Text;            # decimal, 128-bit
+  nextDifficulty @6 :UInt64;
+  issueDifficulty @7 :UInt64;         # free-issue work for one issue
+  pendingRecords @8 :UInt64;
+  producing @9 :Bool;
+  version @10 :Text;
+  anchorWindow @11 :UInt32;
+}
+
+struct ProvenanceEntry {
+  recordId @0 :Data;
+  kind @1 :Text;                      # "issue" or "transfer"
+  owner @2 :Data;
+  height @3 :Int64;                   # -1 while pending
+}
+
+struct Item {
+  itemId @0 :Data;
+  assetId @1 :Data;
+  owner @2 :Data;
+  provenance @3 :List(ProvenanceEntry);   # newest first
+}
+
+struct Owner {
+  owner @0 :Data;
+  items @1 :List(Data);
+}
+
+struct BlockInfo {
+  hash @0 :Data;
+  block @1 :Data;                     # an encoded Block
+}
+
+struct RecordInfo {
+  recordId @0 :Data;
+  record @1 :Data;                    # an encoded Record
+  height @2 :Int64;                   # -1 while pending
+  itemId @3 :Data;                    # empty for assets
+}

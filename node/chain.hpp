@@ -1,0 +1,119 @@
+// Chain rules: parameters of devnet/testnet/mainnet with their pinned genesis
+// blocks, the header's fixed layout and hash, proof of work, retargeting,
+// timestamps and the merkle root. docs/chain.md explains each rule.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/crypto.hpp"
+#include "node/records.hpp"
+
+namespace hallmark {
+
+/// Cumulative proof of work: the sum of difficulties along a chain.
+using work_t = unsigned __int128;
+
+/// Decimal text of a 128-bit number.
+std::string to_decimal(work_t x);
+
+constexpr uint16_t block_version = 1;
+constexpr size_t header_size = 162;
+
+struct header {
+  uint16_t version = block_version;
+  uint64_t height = 0;
+  hash256 previous{};
+  hash256 merkle_root{};
+  hash256 state_root{};
+  uint64_t timestamp = 0;
+  uint64_t difficulty = 1;
+  public_key producer{};
+  uint64_t nonce = 0;
+};
+
+struct block {
+  header hdr;
+  std::vector<record> records;
+};
+
+/// The header's fixed little-endian layout (docs/formats.md).
+std::array<uint8_t, header_size> header_bytes(const header& h);
+
+/// Block hash: BLAKE2b-256 of the header's fixed layout.
+hash256 block_hash(const header& h);
+
+/// Merkle root over leaf ids: pairs hashed as BLAKE2b(left ‖ right), an odd
+/// last node carried up unchanged; no leaves give 32 zero bytes.
+hash256 merkle_root(std::vector<hash256> leaves);
+
+/// Leaf ids of a block's records, in order.
+std::vector<hash256> leaf_ids(const block& b);
+
+/// Total records of a block, counting each issue of a batch.
+size_t record_count(const block& b);
+
+struct chain_params {
+  std::string name;
+  /// Difficulty of the genesis block and floor of the retarget rule.
+  uint64_t min_difficulty;
+  /// Seconds the retarget rule aims for between blocks.
+  uint64_t target_spacing;
+  /// Blocks between retargets.
+  uint64_t retarget_interval;
+  /// Free-issue work for a batch of one issue.
+  uint64_t issue_difficulty;
+  /// How many blocks back a free-issue anchor may be.
+  uint64_t anchor_window;
+  /// Seconds a block's timestamp may run ahead of the clock.
+  uint64_t max_future_seconds;
+  /// Timestamp of the genesis block.
+  uint64_t genesis_timestamp;
+  /// Pinned hash of the genesis block; checked when a data directory opens.
+  hash256 genesis_hash;
+};
+
+/// The parameters of a named chain, or nullptr.
+const chain_params* find_chain(std::string_view name);
+
+/// The genesis header of a chain.
+header genesis_header(const chain_params& params);
+
+/// Gives the header at a height below the one being checked, on the chain
+/// that block would extend.
+using header_lookup = std::function<header(uint64_t height)>;
+
+/// Difficulty demanded of the block at `height` (≥ 1): the parent's, except
+/// every retarget_interval blocks, where it scales by the spacing the last
+/// interval took against target_spacing, clamped to ×¼…×4, never below
+/// min_difficulty.
+uint64_t next_difficulty(const chain_params& params, uint64_t height,
+                         const header_lookup& ancestor);
+
+/// Median timestamp of the (up to) 11 blocks before `height`.
+uint64_t median_time_past(uint64_t height, const header_lookup& ancestor);
+
+/// Rules a header obeys on its own: version, state root, proof of work.
+caf::error check_header(const header& h);
+
+/// Rules a header obeys given its parent chain: link, height, difficulty,
+/// timestamp after the median of the last 11 and at most
+/// max_future_seconds past `now`.
+caf::error check_header_context(const chain_params& params, const header& h,
+                                const header& parent,
+                                const header_lookup& ancestor, uint64_t now);
+
+/// Rules a block obeys on its own, but for signatures: header, record count,
+/// merkle root, field rules. Safe to run on any core.
+caf::error check_block(const block& b);
+
+/// Checks the signatures of records [first, last) of `b`.
+caf::error check_signatures(const block& b, size_t first, size_t last);
+
+/// Searches the header's nonce until it meets its difficulty.
+bool mine(header& h, uint64_t max_tries);
+
+} // namespace hallmark
