@@ -66,11 +66,13 @@ struct apply_report {
 /// A slice of decoded blocks for a verifier: immutable, shared, plain C++
 /// values (never a Cap'n Proto reader).
 struct verify_job {
+  struct segment {
+    size_t block;  ///< index into blocks
+    size_t first;  ///< first record
+    size_t last;   ///< one past the last record
+  };
   std::shared_ptr<const std::vector<block>> blocks;
-  size_t first_block = 0;
-  size_t first_record = 0;
-  size_t last_block = 0;   ///< inclusive
-  size_t last_record = 0;  ///< exclusive, in last_block
+  std::vector<segment> segments;
 };
 
 /// A verifier's verdict: empty, or the failing block and its error.
@@ -139,7 +141,9 @@ using block_processor_actor = caf::typed_actor<
   // Flushes and stops accepting blocks: the last step of a clean shutdown.
   caf::replies_to<atom::stop>::with<uint64_t>,
   // Adds the reservoir that hears of applied and unwound records.
-  caf::reacts_to<atom::subscribe, reservoir_actor>>;
+  caf::reacts_to<atom::subscribe, reservoir_actor>,
+  // Timer: flushes what waited for the flush interval.
+  caf::reacts_to<atom::tick>>;
 
 /// Builds blocks from the reservoir and searches their proof of work.
 using producer_actor = caf::typed_actor<

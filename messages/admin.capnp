@@ -101,4 +101,6 @@ struct RecordInfo {
   record @1 :Data;                    # an encoded Record
   height @2 :Int64;                   # -1 while pending
   itemId @3 :Data;                    # empty for assets
+  sub @4 :UInt16;                     # an issue's position in its batch
+  kind @5 :Text;                      # "asset", "issue" or "transfer"
 }

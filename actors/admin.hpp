@@ -1,0 +1,36 @@
+// admin: the local control socket (DATADIR/admin.sock, mode 0600) that the
+// `hallmark` commands talk to. A CAF broker over a Unix stream socket; the
+// protocol is messages/admin.capnp, framed by a 4-byte little-endian length.
+// Requests on one connection are answered one at a time, in order. A frame
+// over 16 MiB or bytes that do not decode end the connection after an error
+// reply; the node carries on.
+#pragma once
+
+#include <string>
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include "actors/actors.hpp"
+#include "storage/chain_store.hpp"
+
+namespace hallmark {
+
+constexpr uint32_t max_admin_frame = 16 * 1024 * 1024;
+
+struct admin_deps {
+  const chain_store* chain = nullptr;
+  block_processor_actor processor;
+  reservoir_actor pool;
+  producer_actor producer;  ///< invalid unless producing
+  public_key identity{};
+  std::string chain_name;
+};
+
+/// Binds the admin socket at `path` (replacing a stale one) and spawns the
+/// broker serving it.
+caf::expected<caf::actor> spawn_admin(caf::actor_system& sys,
+                                      const std::string& path,
+                                      admin_deps deps);
+
+} // namespace hallmark

@@ -1,0 +1,468 @@
+#include "actors/block_processor.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/verifier.hpp"
+#include "node/log.hpp"
+
+namespace hallmark {
+
+caf::error block_processor_config::validate() const {
+  if (reorg_window < 1)
+    return make_error(ec::bad_config, "reorg_window must be at least 1");
+  if (flush_blocks < 1 || flush_interval_ms < 1)
+    return make_error(ec::bad_config, "flush policy must be positive");
+  return {};
+}
+
+size_t hash256_hasher::operator()(const hash256& h) const noexcept {
+  size_t x;
+  std::memcpy(&x, h.data(), sizeof(x));
+  return x;
+}
+
+namespace {
+
+using self_ptr
+  = block_processor_actor::stateful_pointer<block_processor_state>;
+
+void collect_leaves(const block& b, std::vector<hash256>& out) {
+  for (auto& r : b.records)
+    out.push_back(leaf_id(r));
+}
+
+chain_writer& writer(self_ptr self) {
+  auto& st = self->state;
+  if (!st.writer)
+    st.writer = std::make_unique<chain_writer>(*st.store);
+  return *st.writer;
+}
+
+/// Commits the open transaction and tells subscribers what changed.
+caf::error flush(self_ptr self) {
+  auto& st = self->state;
+  if (!st.writer)
+    return {};
+  auto w = std::move(st.writer);
+  auto top = w->tip();
+  auto n = w->pending_blocks();
+  if (auto err = w->commit()) {
+    log_error("block_processor", "flush failed: {}", message_of(err));
+    st.applied_ids.clear();
+    st.unwound_records.clear();
+    return err;
+  }
+  if (top.height != st.last_log_height) {
+    log_info("block_processor", "tip {} {} ({:+} blocks)", top.height,
+             to_hex(top.hash), n);
+    st.last_log_height = top.height;
+  }
+  for (auto& sub : st.subscribers) {
+    if (!st.unwound_records.empty())
+      self->send(sub, atom::unwound::value, st.unwound_records);
+    if (!st.applied_ids.empty())
+      self->send(sub, atom::applied::value, st.applied_ids);
+  }
+  st.applied_ids.clear();
+  st.unwound_records.clear();
+  return {};
+}
+
+void drop_held(self_ptr self, const hash256& hash) {
+  auto& st = self->state;
+  auto i = st.held.find(hash);
+  if (i == st.held.end())
+    return;
+  st.held_bytes -= i->second.raw.size();
+  auto range = st.children.equal_range(i->second.b.hdr.previous);
+  for (auto j = range.first; j != range.second; ++j)
+    if (j->second == hash) {
+      st.children.erase(j);
+      break;
+    }
+  st.held.erase(i);
+}
+
+/// Held descendants of `hash` that have no held children: branch tips.
+std::vector<hash256> leaves_from(self_ptr self, const hash256& hash) {
+  auto& st = self->state;
+  std::vector<hash256> out;
+  std::vector<hash256> todo{hash};
+  while (!todo.empty()) {
+    auto h = todo.back();
+    todo.pop_back();
+    auto range = st.children.equal_range(h);
+    if (range.first == range.second) {
+      if (st.held.count(h))
+        out.push_back(h);
+      continue;
+    }
+    for (auto j = range.first; j != range.second; ++j)
+      todo.push_back(j->second);
+  }
+  return out;
+}
+
+/// Unwinds `count` blocks into `unwound` (tip first).
+caf::error unwind(self_ptr self, uint64_t count,
+                  std::vector<std::pair<block, encoded>>& unwound) {
+  auto& w = writer(self);
+  for (uint64_t i = 0; i < count; ++i) {
+    auto top = w.tip();
+    auto body = w.body_at(top.height);
+    auto b = w.unwind_tip();
+    if (!b)
+      return b.error();
+    unwound.emplace_back(std::move(*b), std::move(*body));
+  }
+  return {};
+}
+
+/// Considers the held branch ending at `leaf`: if it joins the best chain
+/// and has more work (ties broken by the smaller tip hash), switches to it.
+caf::error consider_branch(self_ptr self, const hash256& leaf,
+                           apply_report& report) {
+  auto& st = self->state;
+  std::vector<hash256> branch;  // tip first
+  auto h = leaf;
+  while (true) {
+    auto i = st.held.find(h);
+    if (i == st.held.end())
+      break;
+    branch.push_back(h);
+    h = i->second.b.hdr.previous;
+  }
+  auto& w = writer(self);
+  auto fork = w.height_of(h);
+  if (!fork)
+    return {};  // an orphan branch: wait for its parent
+  auto top = w.tip();
+  work_t work = *w.work_at(*fork);
+  for (auto& x : branch)
+    work += st.held[x].b.hdr.difficulty;
+  bool better = work > top.work
+                || (work == top.work && leaf < top.hash
+                    && *fork + branch.size() == top.height);
+  if (!better)
+    return {};
+  auto depth = top.height - *fork;
+  if (depth > st.cfg.reorg_window)
+    return make_error(ec::reorg_too_deep,
+                      "a branch with more work forks "
+                        + std::to_string(depth)
+                        + " blocks back, beyond the reorg window of "
+                        + std::to_string(st.cfg.reorg_window));
+  // Commit what is applied so far, so a bad branch costs nothing else.
+  if (auto err = flush(self))
+    return err;
+  std::vector<std::pair<block, encoded>> unwound;
+  if (auto err = unwind(self, depth, unwound)) {
+    st.writer.reset();
+    return err;
+  }
+  auto now = unix_now();
+  std::vector<hash256> ids;
+  for (auto i = branch.rbegin(); i != branch.rend(); ++i) {
+    auto& hb = st.held[*i];
+    if (auto err = st.writer->apply(hb.b, hb.raw, now)) {
+      // The branch is invalid from here on: forget it and keep our chain.
+      st.writer.reset();
+      for (auto j = i; j != branch.rend(); ++j)
+        drop_held(self, *j);
+      return err;
+    }
+    collect_leaves(hb.b, ids);
+  }
+  for (auto i = unwound.rbegin(); i != unwound.rend(); ++i)
+    for (auto& r : i->first.records)
+      st.unwound_records.push_back(encode(r));
+  // Unwound blocks become a held side branch: the chain may swing back.
+  for (auto& [b, raw] : unwound) {
+    auto hash = block_hash(b.hdr);
+    st.held_bytes += raw.size();
+    st.children.emplace(b.hdr.previous, hash);
+    st.held.emplace(hash, block_processor_state::held_block{std::move(b),
+                                                            std::move(raw)});
+  }
+  for (auto& x : branch)
+    drop_held(self, x);
+  st.applied_ids.insert(st.applied_ids.end(), ids.begin(), ids.end());
+  report.unwound += depth;
+  report.applied += branch.size();
+  log_info("block_processor", "reorg: unwound {} blocks from height {}, "
+           "applied {} of a branch with more work", depth, top.height,
+           branch.size());
+  return flush(self);
+}
+
+/// Keeps a block whose parent is not the tip, evicting the oldest held
+/// blocks when over the byte bound.
+void hold(self_ptr self, const hash256& hash, block b, encoded raw) {
+  auto& st = self->state;
+  while (!st.held.empty() && st.held_bytes + raw.size() > st.cfg.held_bytes) {
+    // Evict the lowest block: the least likely to matter.
+    auto victim = std::min_element(st.held.begin(), st.held.end(),
+                                   [](auto& x, auto& y) {
+                                     return x.second.b.hdr.height
+                                            < y.second.b.hdr.height;
+                                   });
+    drop_held(self, victim->first);
+  }
+  st.held_bytes += raw.size();
+  st.children.emplace(b.hdr.previous, hash);
+  st.held.emplace(hash, block_processor_state::held_block{std::move(b),
+                                                          std::move(raw)});
+}
+
+caf::error handle_block(self_ptr self, block& b, const encoded& raw,
+                        apply_report& report) {
+  auto& st = self->state;
+  auto& w = writer(self);
+  auto hash = block_hash(b.hdr);
+  if (w.height_of(hash) || st.held.count(hash)) {
+    ++report.known;
+    return {};
+  }
+  auto top = w.tip();
+  if (b.hdr.previous == top.hash) {
+    if (auto err = w.apply(b, raw, unix_now()))
+      return err;
+    collect_leaves(b, st.applied_ids);
+    ++report.applied;
+  } else {
+    hold(self, hash, std::move(b), raw);
+    ++report.held;
+  }
+  // Held blocks waiting for this one (or this one itself, if held) may now
+  // form a branch with more work.
+  for (auto& leaf : leaves_from(self, hash))
+    if (auto err = consider_branch(self, leaf, report))
+      return err;
+  return {};
+}
+
+void schedule_flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.flush_scheduled)
+    return;
+  st.flush_scheduled = true;
+  self->delayed_send(self, std::chrono::milliseconds{st.cfg.flush_interval_ms},
+                     atom::tick::value);
+}
+
+void fill_tip(self_ptr self, apply_report& report) {
+  auto top = writer(self).tip();
+  report.height = top.height;
+  report.tip = top.hash;
+}
+
+/// Applies verified batches at the front of the queue, in order.
+void drain(self_ptr self) {
+  auto& st = self->state;
+  while (!st.queue.empty() && st.queue.front().waiting == 0) {
+    auto bt = std::move(st.queue.front());
+    st.queue.pop_front();
+    apply_report report;
+    caf::error err;
+    try {
+      for (size_t i = 0; i < bt.good && !err; ++i) {
+        auto height = (*bt.blocks)[i].hdr.height;
+        if (auto e = handle_block(self, (*bt.blocks)[i], bt.raw[i], report))
+          err = make_error(code_of(e), "block at height "
+                                         + std::to_string(height) + ": "
+                                         + message_of(e));
+      }
+      if (!err)
+        err = bt.failure;
+      if (!bt.more
+          || (st.writer
+              && st.writer->pending_blocks()
+                   >= static_cast<int64_t>(st.cfg.flush_blocks))) {
+        if (auto ferr = flush(self); ferr && !err)
+          err = ferr;
+      } else if (st.writer) {
+        schedule_flush(self);
+      }
+      fill_tip(self, report);
+    } catch (const lmdb::failure& f) {
+      st.writer.reset();
+      err = make_error(ec::storage, f.what());
+    }
+    if (err)
+      bt.promise.deliver(err);
+    else
+      bt.promise.deliver(report);
+  }
+}
+
+chain_tip current_tip(self_ptr self) {
+  auto& st = self->state;
+  auto make = [&](const chain_view& v) {
+    chain_tip out;
+    auto top = v.tip();
+    out.height = top.height;
+    out.hash = top.hash;
+    out.hdr = top.hdr;
+    out.work = to_decimal(top.work);
+    auto anc = v.ancestors();
+    out.next_difficulty = next_difficulty(st.store->params(), top.height + 1,
+                                          anc);
+    out.median_time_past = median_time_past(top.height + 1, anc);
+    return out;
+  };
+  if (st.writer)
+    return make(*st.writer);
+  chain_reader r{*st.store};
+  return make(r);
+}
+
+} // namespace
+
+block_processor_actor::behavior_type
+block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
+                std::vector<verifier_actor> verifiers) {
+  auto& st = self->state;
+  st.store = store;
+  st.cfg = cfg;
+  st.verifiers = std::move(verifiers);
+  st.last_log_height = chain_reader{*store}.tip().height;
+  return {
+    [=](atom::blocks, std::vector<encoded>& raw,
+        bool more) -> caf::result<apply_report> {
+      auto& st = self->state;
+      if (st.stopped)
+        return make_error(ec::shutting_down, "node is stopping");
+      block_processor_state::batch bt;
+      bt.id = st.next_batch++;
+      bt.more = more;
+      bt.blocks = std::make_shared<std::vector<block>>();
+      bt.blocks->reserve(raw.size());
+      for (auto& r : raw) {
+        auto b = decode_block(r);
+        if (!b) {
+          bt.failure = make_error(code_of(b.error()),
+                                  "block " + std::to_string(bt.blocks->size())
+                                    + " of the batch: "
+                                    + message_of(b.error()));
+          break;
+        }
+        bt.blocks->push_back(std::move(*b));
+      }
+      bt.good = bt.blocks->size();
+      raw.resize(bt.good);
+      bt.raw = std::move(raw);
+      auto jobs = split_jobs(bt.blocks, st.verifiers.size());
+      bt.waiting = jobs.size();
+      auto promise = self->make_response_promise<apply_report>();
+      bt.promise = promise;
+      auto id = bt.id;
+      st.queue.push_back(std::move(bt));
+      for (size_t i = 0; i < jobs.size(); ++i) {
+        auto on_verdict = [=](verify_verdict& v) {
+          for (auto& q : self->state.queue) {
+            if (q.id != id)
+              continue;
+            --q.waiting;
+            if (!v.ok() && v.block_index < q.good) {
+              q.good = v.block_index;
+              q.failure = make_error(static_cast<ec>(v.code),
+                                     "block at height "
+                                       + std::to_string(
+                                         (*q.blocks)[v.block_index].hdr.height)
+                                       + ": " + v.reason);
+            }
+          }
+          drain(self);
+        };
+        auto on_error = [=](caf::error& err) {
+          verify_verdict v{0, "verifier failed: " + caf::to_string(err),
+                           static_cast<uint8_t>(ec::storage)};
+          on_verdict(v);
+        };
+        self
+          ->request(st.verifiers[i % st.verifiers.size()], caf::infinite,
+                    atom::verify::value, std::move(jobs[i]))
+          .then(on_verdict, on_error);
+      }
+      drain(self);
+      return promise;
+    },
+    [=](atom::tip) -> chain_tip {
+      return current_tip(self);
+    },
+    [=](atom::reorg, uint32_t n) -> caf::result<apply_report> {
+      auto& st = self->state;
+      if (st.stopped)
+        return make_error(ec::shutting_down, "node is stopping");
+      if (n > st.cfg.reorg_window)
+        return make_error(ec::reorg_too_deep,
+                          "a forced reorg is limited to the reorg window ("
+                            + std::to_string(st.cfg.reorg_window)
+                            + " blocks)");
+      try {
+        if (auto err = flush(self))
+          return err;
+        auto& w = writer(self);
+        auto top = w.tip();
+        if (n > top.height)
+          return make_error(ec::reorg_too_deep,
+                            "the chain has only " + std::to_string(top.height)
+                              + " blocks above genesis");
+        std::vector<std::pair<block, encoded>> unwound;
+        if (auto err = unwind(self, n, unwound)) {
+          st.writer.reset();
+          return err;
+        }
+        apply_report report;
+        report.unwound = n;
+        auto now = unix_now();
+        for (auto i = unwound.rbegin(); i != unwound.rend(); ++i) {
+          if (auto err = st.writer->apply(i->first, i->second, now)) {
+            st.writer.reset();
+            return err;
+          }
+          ++report.applied;
+        }
+        if (auto err = flush(self))
+          return err;
+        fill_tip(self, report);
+        log_info("block_processor", "forced reorg of {} blocks: tip {} {}", n,
+                 report.height, to_hex(report.tip));
+        return report;
+      } catch (const lmdb::failure& f) {
+        st.writer.reset();
+        return make_error(ec::storage, f.what());
+      }
+    },
+    [=](atom::flush) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (auto err = flush(self))
+        return err;
+      return chain_reader{*st.store}.tip().height;
+    },
+    [=](atom::stop) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      st.stopped = true;
+      if (auto err = flush(self))
+        return err;
+      return chain_reader{*st.store}.tip().height;
+    },
+    [=](atom::subscribe, reservoir_actor& r) {
+      self->state.subscribers.push_back(std::move(r));
+    },
+    [=](atom::tick) {
+      self->state.flush_scheduled = false;
+      try {
+        flush(self);
+      } catch (const lmdb::failure& f) {
+        self->state.writer.reset();
+        log_error("block_processor", "{}", f.what());
+      }
+    },
+  };
+}
+
+} // namespace hallmark

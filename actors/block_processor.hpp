@@ -1,0 +1,90 @@
+// block_processor: the only writer of chain data.
+//
+// Blocks arrive in batches (from a peer, the producer or an import). Each
+// batch is decoded once, its blocks' own rules and signatures are checked by
+// the verifier pool on all cores, and verified batches are applied strictly
+// in arrival order by this actor, inside one LMDB write transaction that is
+// committed ("flushed") by size or time while catching up, at once when a
+// batch says no more blocks follow, and on stop.
+//
+//   blocks ──▶ decode ──▶ verifiers (parallel) ──▶ apply in order ──▶ flush
+//                                                     │
+//         parent is the tip: apply                    ▼
+//         parent elsewhere:  hold (side branch / orphan), and reorg when a
+//                            held branch has more work than the best chain
+//
+// It runs detached (its own thread), because an LMDB write transaction
+// belongs to the thread that began it.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <unordered_map>
+
+#include "actors/actors.hpp"
+#include "storage/chain_store.hpp"
+
+namespace hallmark {
+
+struct block_processor_config {
+  /// Deepest fork followed; also the deepest forced reorg.
+  uint64_t reorg_window = 100;
+  /// Flush after this many blocks while more are coming ...
+  uint64_t flush_blocks = 1000;
+  /// ... or this long after the first unflushed block.
+  uint64_t flush_interval_ms = 2000;
+  /// Bytes of blocks held aside (side branches, orphans) at most.
+  uint64_t held_bytes = 64 * 1024 * 1024;
+  caf::error validate() const;
+};
+
+struct hash256_hasher {
+  size_t operator()(const hash256& h) const noexcept;
+};
+
+struct block_processor_state {
+  // Not an aggregate: CAF would try to build it from the actor pointer.
+  block_processor_state() = default;
+  static inline const char* name = "block_processor";
+
+  struct batch {
+    uint64_t id = 0;
+    std::vector<encoded> raw;
+    std::shared_ptr<std::vector<block>> blocks;
+    size_t waiting = 0;              ///< verifier jobs not yet answered
+    size_t good = 0;                 ///< blocks before the first failure
+    caf::error failure;              ///< of block `good`, if any
+    bool more = false;
+    caf::typed_response_promise<apply_report> promise;
+  };
+
+  struct held_block {
+    block b;
+    encoded raw;
+  };
+
+  chain_store* store = nullptr;
+  block_processor_config cfg;
+  std::vector<verifier_actor> verifiers;
+  std::vector<reservoir_actor> subscribers;
+  std::unique_ptr<chain_writer> writer;
+  std::deque<batch> queue;
+  uint64_t next_batch = 1;
+  std::unordered_map<hash256, held_block, hash256_hasher> held;
+  std::unordered_multimap<hash256, hash256, hash256_hasher> children;
+  uint64_t held_bytes = 0;
+  std::vector<hash256> applied_ids;
+  std::vector<encoded> unwound_records;
+  bool flush_scheduled = false;
+  bool stopped = false;
+  uint64_t last_log_height = 0;
+};
+
+/// @param store the chain environment; this actor is its only writer.
+/// @param verifiers the pool that checks blocks and signatures.
+block_processor_actor::behavior_type
+block_processor(block_processor_actor::stateful_pointer<block_processor_state> self,
+                chain_store* store, block_processor_config cfg,
+                std::vector<verifier_actor> verifiers);
+
+} // namespace hallmark

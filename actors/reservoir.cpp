@@ -1,0 +1,485 @@
+#include "actors/reservoir.hpp"
+
+#include <algorithm>
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include "node/log.hpp"
+
+namespace hallmark {
+
+namespace {
+
+using self_ptr = reservoir_actor::stateful_pointer<reservoir_state>;
+using entry = reservoir_state::entry;
+
+/// The owner of record `link` after it, on chain or pending, and whether it
+/// is still the item's latest record (unspent).
+caf::error check_link(const transfer& t, const reservoir_state::indexes& idx,
+                      const chain_view& view) {
+  if (auto s = idx.spent.find(t.link); s != idx.spent.end())
+    return make_error(ec::double_spend, "record " + to_hex(t.link)
+                                          + " is already spent by pending "
+                                          + to_hex(s->second));
+  if (auto p = idx.owner_after.find(t.link); p != idx.owner_after.end()) {
+    if (p->second != t.owner)
+      return make_error(ec::not_owner,
+                        "transfer is not signed by the item's owner");
+    return {};
+  }
+  auto loc = view.find_record(t.link);
+  if (!loc || loc->kind == record_kind::asset)
+    return make_error(ec::unknown_link,
+                      "transfer links to unknown record " + to_hex(t.link));
+  auto item = view.find_item(loc->item);
+  if (!item || item->latest != t.link)
+    return make_error(ec::double_spend, "record " + to_hex(t.link)
+                                          + " has already been transferred");
+  if (item->owner != t.owner)
+    return make_error(ec::not_owner,
+                      "transfer is not signed by the item's owner");
+  return {};
+}
+
+} // namespace
+
+caf::error admit(const entry& e, reservoir_state::indexes& idx,
+                 const chain_view& view, const chain_params& params,
+                 const reservoir_config& cfg, bool check_signatures) {
+  if (auto err = check_fields(e.rec))
+    return err;
+  if (check_signatures)
+    if (auto err = hallmark::check_signatures(e.rec))
+      return err;
+  if (auto a = std::get_if<asset>(&e.rec)) {
+    auto aid = asset_id(*a);
+    if (view.find_asset(aid) || idx.assets.count(aid))
+      return make_error(ec::duplicate,
+                        "asset " + to_hex(aid) + " is already registered");
+    idx.assets.emplace(aid, e.id);
+    idx.registrants.emplace(aid, a->registrant);
+    return {};
+  }
+  if (auto b = std::get_if<issue_batch>(&e.rec)) {
+    if (idx.issue_count + b->issues.size() > cfg.max_issues)
+      return make_error(ec::pool_full, "the reservoir holds "
+                                         + std::to_string(cfg.max_issues)
+                                         + " issues already");
+    auto top = view.tip();
+    auto anchor = view.height_of(b->anchor);
+    if (!anchor || top.height + 1 - *anchor > params.anchor_window)
+      return make_error(ec::bad_anchor,
+                        "issue anchor is not one of the last "
+                          + std::to_string(params.anchor_window) + " blocks");
+    auto need = batch_difficulty(params.issue_difficulty, b->issues.size());
+    if (!meets_difficulty(work_hash(payment_id(*b), b->anchor, b->work_nonce),
+                          need))
+      return make_error(ec::bad_proof, "free-issue work is too little");
+    std::vector<hash256> ids;
+    for (auto& i : b->issues) {
+      auto iid = record_id(i);
+      if (view.find_record(iid) || idx.issues.count(iid))
+        return make_error(ec::duplicate,
+                          "issue " + to_hex(iid) + " already exists");
+      public_key registrant;
+      if (auto p = idx.registrants.find(i.asset_id);
+          p != idx.registrants.end()) {
+        registrant = p->second;
+      } else if (auto found = view.find_asset(i.asset_id)) {
+        auto reg = view.find_record(found->second);
+        if (!reg)
+          return make_error(ec::storage, "asset record missing");
+        registrant = reg->owner;
+      } else {
+        return make_error(ec::unknown_asset,
+                          "issue of unregistered asset " + to_hex(i.asset_id));
+      }
+      if (registrant != i.owner)
+        return make_error(ec::not_owner,
+                          "only the asset's registrant may issue it");
+      ids.push_back(iid);
+    }
+    for (uint16_t sub = 0; sub < ids.size(); ++sub) {
+      idx.issues.emplace(ids[sub], std::make_pair(e.id, sub));
+      idx.owner_after.emplace(ids[sub], b->issues[sub].owner);
+      ++idx.issued[b->issues[sub].asset_id];
+    }
+    idx.issue_count += ids.size();
+    return {};
+  }
+  auto& t = std::get<transfer>(e.rec);
+  if (idx.transfer_count + 1 > cfg.max_transactions)
+    return make_error(ec::pool_full, "the reservoir holds "
+                                       + std::to_string(cfg.max_transactions)
+                                       + " transfers already");
+  if (view.find_record(e.id) || idx.owner_after.count(e.id))
+    return make_error(ec::duplicate,
+                      "transfer " + to_hex(e.id) + " already exists");
+  if (auto err = check_link(t, idx, view))
+    return err;
+  idx.spent.emplace(t.link, e.id);
+  idx.owner_after.emplace(e.id, t.new_owner);
+  ++idx.transfer_count;
+  return {};
+}
+
+namespace {
+
+/// Undoes what admit() added for `e` (used when a submission fails part way).
+void unadmit(const entry& e, reservoir_state::indexes& idx) {
+  if (auto a = std::get_if<asset>(&e.rec)) {
+    idx.assets.erase(asset_id(*a));
+    idx.registrants.erase(asset_id(*a));
+  } else if (auto b = std::get_if<issue_batch>(&e.rec)) {
+    for (auto& i : b->issues) {
+      auto iid = record_id(i);
+      idx.issues.erase(iid);
+      idx.owner_after.erase(iid);
+      if (--idx.issued[i.asset_id] == 0)
+        idx.issued.erase(i.asset_id);
+    }
+    idx.issue_count -= b->issues.size();
+  } else {
+    auto& t = std::get<transfer>(e.rec);
+    idx.spent.erase(t.link);
+    idx.owner_after.erase(e.id);
+    --idx.transfer_count;
+  }
+}
+
+std::vector<entry*> in_order(self_ptr self) {
+  std::vector<entry*> out;
+  for (auto& [id, e] : self->state.pending)
+    out.push_back(&e);
+  std::sort(out.begin(), out.end(),
+            [](auto* x, auto* y) { return x->seq < y->seq; });
+  return out;
+}
+
+/// Admits every pending entry again against the current chain, in order;
+/// drops (and forgets durably) those that no longer fit.
+void revalidate(self_ptr self) {
+  auto& st = self->state;
+  st.idx = {};
+  chain_reader view{*st.chain};
+  std::vector<hash256> dropped;
+  for (auto* e : in_order(self)) {
+    if (auto err = admit(*e, st.idx, view, st.chain->params(), st.cfg, false)) {
+      if (code_of(err) != ec::duplicate)
+        log_info("reservoir", "dropped {} {}: {}", kind_name(e->rec),
+                 to_hex(e->id), message_of(err));
+      dropped.push_back(e->id);
+    }
+  }
+  for (auto& id : dropped)
+    st.pending.erase(id);
+  if (!dropped.empty())
+    if (auto err = st.local->remove_pending(dropped))
+      log_error("reservoir", "cannot forget dropped records: {}",
+                message_of(err));
+}
+
+void remove(self_ptr self, const std::vector<hash256>& ids) {
+  auto& st = self->state;
+  std::vector<hash256> gone;
+  for (auto& id : ids)
+    if (st.pending.erase(id))
+      gone.push_back(id);
+  if (!gone.empty())
+    if (auto err = st.local->remove_pending(gone))
+      log_error("reservoir", "cannot forget records: {}", message_of(err));
+}
+
+void expire(self_ptr self) {
+  auto& st = self->state;
+  auto now = unix_now();
+  std::vector<hash256> old;
+  for (auto& [id, e] : st.pending) {
+    auto age = now > e.accepted_at ? now - e.accepted_at : 0;
+    if (auto a = std::get_if<asset>(&e.rec)) {
+      if (age > st.cfg.asset_expiry_s && !st.idx.issued.count(asset_id(*a)))
+        old.push_back(id);
+    } else if (age > st.cfg.pending_expiry_s) {
+      old.push_back(id);
+    }
+  }
+  if (old.empty())
+    return;
+  log_info("reservoir", "{} pending records expired", old.size());
+  remove(self, old);
+  revalidate(self);
+}
+
+caf::expected<std::vector<hash256>> submit(self_ptr self, const encoded& raw) {
+  auto& st = self->state;
+  auto records = decode_records(raw);
+  if (!records)
+    return records.error();
+  if (records->empty())
+    return make_error(ec::bad_request, "no records submitted");
+  chain_reader view{*st.chain};
+  auto now = unix_now();
+  std::vector<entry> admitted;
+  std::vector<hash256> ids;
+  for (auto& r : *records) {
+    entry e;
+    e.id = leaf_id(r);
+    e.rec = std::move(r);
+    e.raw = encode(e.rec);
+    e.accepted_at = now;
+    e.seq = st.next_seq + static_cast<int64_t>(admitted.size());
+    caf::error err;
+    if (st.pending.count(e.id))
+      err = make_error(ec::duplicate, std::string{kind_name(e.rec)} + " "
+                                        + to_hex(e.id) + " is already pending");
+    else
+      err = admit(e, st.idx, view, st.chain->params(), st.cfg, true);
+    if (err) {
+      for (auto& a : admitted)
+        unadmit(a, st.idx);
+      return err;
+    }
+    ids.push_back(e.id);
+    admitted.push_back(std::move(e));
+  }
+  std::vector<std::tuple<hash256, uint64_t, encoded>> rows;
+  for (auto& e : admitted)
+    rows.emplace_back(e.id, e.accepted_at, e.raw);
+  if (auto err = st.local->put_pending(rows)) {
+    for (auto& a : admitted)
+      unadmit(a, st.idx);
+    return err;
+  }
+  st.next_seq += static_cast<int64_t>(admitted.size());
+  for (auto& e : admitted)
+    st.pending.emplace(e.id, std::move(e));
+  return ids;
+}
+
+/// Up to `max` records for a block, in an order that applies: assets just
+/// before the first batch issuing them, transfers after their link.
+std::vector<encoded> take(self_ptr self, uint32_t max) {
+  auto& st = self->state;
+  std::vector<encoded> out;
+  std::unordered_map<hash256, bool, hash256_hasher> included;
+  size_t count = 0;
+  size_t bytes = 0;
+  const size_t byte_budget = max_block_bytes - 64 * 1024;
+  auto fits = [&](size_t n, size_t b) {
+    return count + n <= max && bytes + b <= byte_budget;
+  };
+  auto add = [&](const entry& e) {
+    out.push_back(e.raw);
+    included[e.id] = true;
+    count += record_count(e.rec);
+    bytes += e.raw.size();
+  };
+  for (auto* e : in_order(self)) {
+    if (std::holds_alternative<asset>(e->rec))
+      continue;  // goes in with its first issue
+    if (auto b = std::get_if<issue_batch>(&e->rec)) {
+      std::vector<const entry*> assets;
+      size_t extra_bytes = 0;
+      for (auto& i : b->issues) {
+        auto p = st.idx.assets.find(i.asset_id);
+        if (p == st.idx.assets.end() || included.count(p->second))
+          continue;
+        auto& a = st.pending.at(p->second);
+        if (std::find(assets.begin(), assets.end(), &a) == assets.end()) {
+          assets.push_back(&a);
+          extra_bytes += a.raw.size();
+        }
+      }
+      if (!fits(b->issues.size() + assets.size(), e->raw.size() + extra_bytes))
+        continue;
+      for (auto* a : assets)
+        add(*a);
+      add(*e);
+      continue;
+    }
+    auto& t = std::get<transfer>(e->rec);
+    // A pending link must already be in this block.
+    bool link_pending = st.idx.owner_after.count(t.link) > 0;
+    if (link_pending) {
+      auto issue = st.idx.issues.find(t.link);
+      auto holder = issue != st.idx.issues.end() ? issue->second.first : t.link;
+      if (!included.count(holder))
+        continue;
+    }
+    if (!fits(1, e->raw.size()))
+      continue;
+    add(*e);
+  }
+  return out;
+}
+
+std::vector<pending_record> lookup(self_ptr self, const hash256& id) {
+  auto& st = self->state;
+  if (auto p = st.pending.find(id); p != st.pending.end())
+    return {pending_record{id, p->second.raw, 0, p->second.accepted_at}};
+  if (auto i = st.idx.issues.find(id); i != st.idx.issues.end()) {
+    auto& e = st.pending.at(i->second.first);
+    return {pending_record{id, e.raw, i->second.second, e.accepted_at}};
+  }
+  return {};
+}
+
+void load(self_ptr self) {
+  auto& st = self->state;
+  std::vector<entry> loaded;
+  st.local->for_each_pending([&](const hash256& id, uint64_t at, encoded raw) {
+    auto r = decode_record(raw, submission_limits);
+    if (!r)
+      return;
+    entry e;
+    e.id = id;
+    e.rec = std::move(*r);
+    e.raw = std::move(raw);
+    e.accepted_at = at;
+    loaded.push_back(std::move(e));
+  });
+  // Admission order: acceptance time, then dependencies (assets, issues,
+  // transfers by the length of their pending chain are handled by retries).
+  std::stable_sort(loaded.begin(), loaded.end(), [](auto& x, auto& y) {
+    if (x.accepted_at != y.accepted_at)
+      return x.accepted_at < y.accepted_at;
+    return x.rec.index() < y.rec.index();
+  });
+  chain_reader view{*st.chain};
+  std::vector<hash256> dropped;
+  // Transfers of one second may depend on each other in any order: retry
+  // until nothing more is admitted.
+  bool progress = true;
+  while (progress && !loaded.empty()) {
+    progress = false;
+    std::vector<entry> again;
+    for (auto& e : loaded) {
+      if (admit(e, st.idx, view, st.chain->params(), st.cfg, true)) {
+        again.push_back(std::move(e));
+        continue;
+      }
+      progress = true;
+      e.seq = st.next_seq++;
+      auto id = e.id;
+      st.pending.emplace(id, std::move(e));
+    }
+    loaded = std::move(again);
+  }
+  for (auto& e : loaded)
+    dropped.push_back(e.id);
+  if (!dropped.empty()) {
+    log_info("reservoir", "{} stored records are no longer valid", dropped.size());
+    if (auto err = st.local->remove_pending(dropped))
+      log_error("reservoir", "cannot forget records: {}", message_of(err));
+  }
+  if (!st.pending.empty())
+    log_info("reservoir", "restored {} pending records", st.pending.size());
+}
+
+} // namespace
+
+reservoir_actor::behavior_type
+reservoir(self_ptr self, const chain_store* chain, local_store* local,
+          reservoir_config cfg) {
+  auto& st = self->state;
+  st.chain = chain;
+  st.local = local;
+  st.cfg = cfg;
+  load(self);
+  self->delayed_send(self, std::chrono::milliseconds{cfg.expiry_check_ms},
+                     atom::expire::value);
+  return {
+    [=](atom::submit, const encoded& raw) -> caf::result<std::vector<hash256>> {
+      try {
+        auto ids = submit(self, raw);
+        if (!ids)
+          return ids.error();
+        return std::move(*ids);
+      } catch (const lmdb::failure& f) {
+        return make_error(ec::storage, f.what());
+      }
+    },
+    [=](atom::take, uint32_t max) -> std::vector<encoded> {
+      return take(self, max);
+    },
+    [=](atom::lookup, const hash256& id) -> std::vector<pending_record> {
+      return lookup(self, id);
+    },
+    [=](atom::after, const hash256& link) -> std::vector<pending_record> {
+      auto& st = self->state;
+      std::vector<pending_record> out;
+      auto at = link;
+      for (size_t guard = 0; guard < st.pending.size(); ++guard) {
+        auto s = st.idx.spent.find(at);
+        if (s == st.idx.spent.end())
+          break;
+        auto& e = st.pending.at(s->second);
+        out.push_back(pending_record{e.id, e.raw, 0, e.accepted_at});
+        at = e.id;
+      }
+      return out;
+    },
+    [=](atom::status) -> reservoir_status {
+      auto& st = self->state;
+      reservoir_status out;
+      out.pending = st.pending.size();
+      out.assets = st.idx.assets.size();
+      out.issues = st.idx.issue_count;
+      out.transfers = st.idx.transfer_count;
+      return out;
+    },
+    [=](atom::applied, const std::vector<hash256>& ids) {
+      try {
+        remove(self, ids);
+        revalidate(self);
+      } catch (const lmdb::failure& f) {
+        log_error("reservoir", "{}", f.what());
+      }
+    },
+    [=](atom::unwound, const std::vector<encoded>& records) {
+      auto& st = self->state;
+      auto now = unix_now();
+      std::vector<std::tuple<hash256, uint64_t, encoded>> rows;
+      // Unwound records are older than anything pending: they go first.
+      int64_t seq = st.min_seq - static_cast<int64_t>(records.size());
+      st.min_seq = seq;
+      for (auto& raw : records) {
+        auto r = decode_record(raw, submission_limits);
+        if (!r)
+          continue;
+        entry e;
+        e.id = leaf_id(*r);
+        e.rec = std::move(*r);
+        e.raw = raw;
+        e.accepted_at = now;
+        e.seq = seq++;
+        if (st.pending.count(e.id))
+          continue;
+        rows.emplace_back(e.id, e.accepted_at, e.raw);
+        st.pending.emplace(e.id, std::move(e));
+      }
+      try {
+        if (auto err = st.local->put_pending(rows))
+          log_error("reservoir", "cannot store unwound records: {}",
+                    message_of(err));
+        revalidate(self);
+      } catch (const lmdb::failure& f) {
+        log_error("reservoir", "{}", f.what());
+      }
+      log_info("reservoir", "took back {} records of unwound blocks; {} pending",
+               rows.size(), st.pending.size());
+    },
+    [=](atom::expire) {
+      try {
+        expire(self);
+      } catch (const lmdb::failure& f) {
+        log_error("reservoir", "{}", f.what());
+      }
+      self->delayed_send(self,
+                         std::chrono::milliseconds{self->state.cfg.expiry_check_ms},
+                         atom::expire::value);
+    },
+  };
+}
+
+} // namespace hallmark

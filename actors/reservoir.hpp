@@ -1,0 +1,84 @@
+// reservoir: records waiting for a block.
+//
+// A record is admitted only if it is valid against the committed chain plus
+// the records already pending: no duplicates, no double spends (on chain,
+// pending, or two pending transfers of one link), issues of registered or
+// pending assets by their registrant, free-issue work on a recent anchor.
+// Admission is all-or-nothing per submission and durable before the reply
+// (local_store), so a crash loses nothing accepted. When blocks enter or
+// leave the best chain, the pending set is admitted again, in order, against
+// the new state, and what no longer fits is dropped.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <unordered_map>
+
+#include "actors/actors.hpp"
+#include "actors/block_processor.hpp"
+#include "storage/chain_store.hpp"
+#include "storage/local_store.hpp"
+
+namespace hallmark {
+
+struct reservoir_config {
+  uint64_t pending_expiry_s = 45 * 60;
+  uint64_t asset_expiry_s = 4050;
+  uint64_t max_issues = 20'000;
+  uint64_t max_transactions = 160'000;
+  /// How often expiry runs.
+  uint64_t expiry_check_ms = 60'000;
+};
+
+struct reservoir_state {
+  // Not an aggregate: CAF would try to build it from the actor pointer.
+  reservoir_state() = default;
+  static inline const char* name = "reservoir";
+
+  struct entry {
+    hash256 id{};  ///< leaf id
+    record rec;
+    encoded raw;
+    uint64_t accepted_at = 0;
+    int64_t seq = 0;  ///< admission order
+  };
+
+  /// Indexes over the admitted entries, rebuilt on every chain change.
+  struct indexes {
+    std::unordered_map<hash256, hash256, hash256_hasher> assets;  ///< asset id → leaf
+    std::unordered_map<hash256, std::pair<hash256, uint16_t>, hash256_hasher>
+      issues;  ///< issue id → (batch leaf, position)
+    std::unordered_map<hash256, public_key, hash256_hasher>
+      owner_after;  ///< pending issue/transfer id → owner after it
+    std::unordered_map<hash256, hash256, hash256_hasher>
+      spent;  ///< link → pending transfer id
+    std::unordered_map<hash256, public_key, hash256_hasher>
+      registrants;  ///< pending asset id → registrant
+    std::unordered_map<hash256, uint64_t, hash256_hasher>
+      issued;  ///< pending asset id → pending issues of it
+    uint64_t issue_count = 0;
+    uint64_t transfer_count = 0;
+  };
+
+  const chain_store* chain = nullptr;
+  local_store* local = nullptr;
+  reservoir_config cfg;
+  std::map<hash256, entry> pending;
+  indexes idx;
+  int64_t next_seq = 0;
+  int64_t min_seq = 0;
+};
+
+/// Admits `e` into `idx` against `view` (the chain after `tip`); with
+/// `check_signatures` false, trusts signatures checked before.
+caf::error admit(const reservoir_state::entry& e, reservoir_state::indexes& idx,
+                 const chain_view& view, const chain_params& params,
+                 const reservoir_config& cfg, bool check_signatures);
+
+/// @param chain read for validation (never written here).
+/// @param local the reservoir's own durable store.
+reservoir_actor::behavior_type
+reservoir(reservoir_actor::stateful_pointer<reservoir_state> self,
+          const chain_store* chain, local_store* local, reservoir_config cfg);
+
+} // namespace hallmark

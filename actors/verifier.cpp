@@ -1,0 +1,60 @@
+#include "actors/verifier.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+namespace hallmark {
+
+verifier_actor::behavior_type
+verifier(verifier_actor::stateful_pointer<verifier_state>) {
+  return {
+    [](atom::verify, const verify_job& job) -> verify_verdict {
+      for (auto& seg : job.segments) {
+        auto& b = (*job.blocks)[seg.block];
+        caf::error err;
+        // A block's own rules are checked by the segment holding its first
+        // record (an empty block has one empty segment).
+        if (seg.first == 0)
+          err = check_block(b);
+        if (!err)
+          err = check_signatures(b, seg.first, seg.last);
+        if (err)
+          return verify_verdict{seg.block, message_of(err),
+                                static_cast<uint8_t>(code_of(err))};
+      }
+      return verify_verdict{};
+    },
+  };
+}
+
+std::vector<verify_job>
+split_jobs(std::shared_ptr<const std::vector<block>> blocks, size_t parts) {
+  size_t total = 0;
+  for (auto& b : *blocks)
+    total += b.records.size();
+  size_t per_job = std::max<size_t>(1, (total + std::max<size_t>(parts, 1) - 1)
+                                         / std::max<size_t>(parts, 1));
+  std::vector<verify_job> jobs;
+  verify_job cur{blocks, {}};
+  size_t in_job = 0;
+  for (size_t bi = 0; bi < blocks->size(); ++bi) {
+    size_t n = (*blocks)[bi].records.size();
+    if (n == 0)
+      cur.segments.push_back({bi, 0, 0});
+    for (size_t ri = 0; ri < n;) {
+      size_t take = std::min(n - ri, per_job - in_job);
+      cur.segments.push_back({bi, ri, ri + take});
+      ri += take;
+      in_job += take;
+      if (in_job == per_job) {
+        jobs.push_back(std::move(cur));
+        cur = verify_job{blocks, {}};
+        in_job = 0;
+      }
+    }
+  }
+  if (!cur.segments.empty())
+    jobs.push_back(std::move(cur));
+  return jobs;
+}
+
+} // namespace hallmark
