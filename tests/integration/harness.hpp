@@ -1,0 +1,268 @@
+// Runs real `hallmark` processes for integration tests: one-shot commands
+// with their output, and nodes in the background with their own data
+// directories on loopback, each bounded in time and cleaned up.
+#pragma once
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace hallmark::test {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+inline std::string hallmark_bin() {
+  if (auto p = std::getenv("HALLMARK_BIN"))
+    return p;
+  return "hallmark";
+}
+
+/// A fresh directory under /tmp, removed with everything in it.
+class temp_dir {
+public:
+  temp_dir() {
+    std::string tmpl = "/tmp/hm-it-XXXXXX";
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const {
+    return path_ + "/" + name;
+  }
+
+private:
+  std::string path_;
+};
+
+struct result {
+  int code = -1;
+  std::string out;
+  std::string err;
+  json js() const {
+    auto j = json::parse(out, nullptr, false);
+    if (j.is_discarded())
+      FAIL_CHECK("not JSON: " << out << " / stderr: " << err);
+    return j;
+  }
+};
+
+/// Runs `hallmark args...` to completion (at most `limit`), capturing output.
+inline result run(const std::vector<std::string>& args,
+                  std::chrono::seconds limit = 120s) {
+  int out_pipe[2], err_pipe[2];
+  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+  std::vector<std::string> argv_s{hallmark_bin()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  auto rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  REQUIRE(rc == 0);
+  result r;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open = 2;
+  while (open > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  deadline - std::chrono::steady_clock::now())
+                  .count();
+    if (left <= 0) {
+      ::kill(pid, SIGKILL);
+      FAIL_CHECK("hallmark " << args[0] << " did not finish in time");
+      break;
+    }
+    if (::poll(fds, 2, static_cast<int>(left)) <= 0)
+      continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+        continue;
+      char buf[4096];
+      auto n = ::read(fds[i].fd, buf, sizeof(buf));
+      if (n <= 0) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+        continue;
+      }
+      (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0)
+      ::close(f.fd);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+/// Runs a command expected to succeed with --json; returns its JSON.
+inline json run_json(std::vector<std::string> args) {
+  args.push_back("--json");
+  auto r = run(args);
+  INFO("hallmark " << args[0] << " stderr: " << r.err);
+  REQUIRE(r.code == 0);
+  return r.js();
+}
+
+/// A node process in the background.
+class node {
+public:
+  /// `hallmark init` in a fresh directory, plus extra config lines.
+  explicit node(const temp_dir& dir, const std::string& name,
+                std::vector<std::string> config = {})
+    : datadir_(dir / name) {
+    auto r = run({"init", "--datadir", datadir_, "--chain", "devnet",
+                  "--json"});
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    public_key_ = r.js()["public_key"];
+    // Fast test timers: a block every 200 ms when records wait.
+    config.insert(config.begin(), "min_block_interval_ms = 200");
+    std::ofstream conf{datadir_ + "/hallmark.conf", std::ios::app};
+    for (auto& line : config)
+      conf << line << "\n";
+  }
+
+  ~node() {
+    if (pid_ > 0)
+      stop();
+  }
+
+  const std::string& datadir() const { return datadir_; }
+  const std::string& public_key() const { return public_key_; }
+  std::string log() const {
+    std::ifstream in{datadir_ + "/node.log"};
+    return {std::istreambuf_iterator<char>{in}, {}};
+  }
+
+  /// Starts `hallmark run`; waits until its admin socket answers.
+  void start(bool produce) {
+    REQUIRE(pid_ <= 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    auto log_path = datadir_ + "/node.log";
+    posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    std::vector<std::string> argv_s{hallmark_bin(), "run", "--datadir",
+                                    datadir_};
+    if (produce)
+      argv_s.push_back("--produce");
+    std::vector<char*> argv;
+    for (auto& a : argv_s)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    REQUIRE(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ)
+            == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (run({"status", "--datadir", datadir_, "--json"}).code == 0)
+        return;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        FAIL("node exited at start: " << log());
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL("node did not answer within 30 s: " << log());
+  }
+
+  /// SIGTERM, then waits (at most 60 s) for a clean exit; returns its code.
+  int stop() {
+    if (pid_ <= 0)
+      return -1;
+    ::kill(pid_, SIGTERM);
+    return reap(60s);
+  }
+
+  /// SIGKILL: no chance to flush anything.
+  void kill9() {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGKILL);
+    reap(10s);
+  }
+
+  json status() const { return run_json({"status", "--datadir", datadir_}); }
+
+  uint64_t height() const { return status()["height"].get<uint64_t>(); }
+
+  /// Waits until `pred(status)` holds, at most `limit`.
+  template <class Pred>
+  bool wait_for(Pred pred, std::chrono::seconds limit = 60s) const {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = run({"status", "--datadir", datadir_, "--json"});
+      if (r.code == 0 && pred(r.js()))
+        return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+  /// Waits until nothing is pending and returns the height.
+  uint64_t settle(std::chrono::seconds limit = 60s) const {
+    REQUIRE(wait_for([](const json& s) { return s["pending_records"] == 0; },
+                     limit));
+    return height();
+  }
+
+private:
+  int reap(std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status)
+                                 : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    FAIL_CHECK("node did not stop in time: " << log());
+    return -1;
+  }
+
+  std::string datadir_;
+  std::string public_key_;
+  pid_t pid_ = -1;
+};
+
+} // namespace hallmark::test
