@@ -28,7 +28,7 @@ const numeric_key numeric_keys[] = {
    10'000'000},
   {"min_block_interval_ms", &node_config::min_block_interval_ms, 0,
    3'600'000},
-  {"empty_block_interval_s", &node_config::empty_block_interval_s, 1, 86400},
+  {"empty_block_interval_s", &node_config::empty_block_interval_s, 0, 86400},
   {"verify_threads", &node_config::verify_threads, 0, 256},
   {"map_size_mb", &node_config::map_size_mb, 16, 1 << 24},
 };
