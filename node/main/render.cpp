@@ -1,0 +1,339 @@
+#include "node/main/render.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <variant>
+
+#include <fmt/core.h>
+
+namespace hallmark {
+
+std::string hex_of(capnp::Data::Reader data) {
+  return to_hex(byte_view{data.begin(), data.size()});
+}
+
+namespace {
+
+json height_or_null(int64_t height) {
+  // The node sends -1 for records still in the reservoir.
+  return height < 0 ? json(nullptr) : json(height);
+}
+
+std::string utc(uint64_t seconds) {
+  auto t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  if (::gmtime_r(&t, &tm) == nullptr)
+    return "?";
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+/// The text of a scalar for people: strings unquoted, booleans as yes/no,
+/// null as "pending" for heights and "-" otherwise.
+std::string text_of(const std::string& key, const json& v) {
+  if (v.is_null())
+    return key == "height" ? "pending" : "-";
+  if (v.is_string())
+    return v.get<std::string>();
+  if (v.is_boolean())
+    return v.get<bool>() ? "yes" : "no";
+  if (v.is_number_unsigned() && (key == "timestamp" || key == "tip_timestamp"))
+    return fmt::format("{} ({})", v.get<uint64_t>(), utc(v.get<uint64_t>()));
+  return v.dump();
+}
+
+size_t key_width(const json& j) {
+  size_t width = 0;
+  for (auto& [key, value] : j.items())
+    width = std::max(width, key.size());
+  return width;
+}
+
+/// Aligned `key  value` lines for every field of `j` not in `skip`.
+void print_object(const json& j, const std::string& indent,
+                  const std::vector<std::string>& skip = {}) {
+  auto width = key_width(j);
+  for (auto& [key, value] : j.items()) {
+    if (std::find(skip.begin(), skip.end(), key) != skip.end())
+      continue;
+    if (value.is_object()) {
+      if (value.empty()) {
+        fmt::print("{}{:<{}}  -\n", indent, key, width);
+        continue;
+      }
+      bool first = true;
+      for (auto& [k, v] : value.items()) {
+        fmt::print("{}{:<{}}  {}={}\n", indent, first ? key : "", width, k,
+                   text_of(k, v));
+        first = false;
+      }
+    } else if (value.is_array()) {
+      if (value.empty()) {
+        fmt::print("{}{:<{}}  -\n", indent, key, width);
+        continue;
+      }
+      bool first = true;
+      for (auto& v : value) {
+        fmt::print("{}{:<{}}  {}\n", indent, first ? key : "", width,
+                   v.is_object() ? v.dump() : text_of(key, v));
+        first = false;
+      }
+    } else {
+      fmt::print("{}{:<{}}  {}\n", indent, key, width, text_of(key, value));
+    }
+  }
+}
+
+/// One record: `kind  id`, then its fields indented; a batch's issues as a
+/// table.
+void print_record_body(const json& r, const std::string& indent) {
+  json fields = json::object();
+  for (auto& [key, value] : r.items())
+    if (key != "kind" && key != "id" && key != "issues")
+      fields[key] = value;
+  print_object(fields, indent);
+  if (r.contains("issues")) {
+    std::vector<std::vector<std::string>> rows;
+    for (auto& i : r["issues"])
+      rows.push_back({i.value("id", ""), i.value("owner", ""),
+                      text_of("nonce", i.value("nonce", json{}))});
+    fmt::print("\n");
+    print_table({"ITEM", "OWNER", "NONCE"}, rows, indent);
+  }
+}
+
+} // namespace
+
+// -- JSON ---------------------------------------------------------------------
+
+json status_json(schema::Status::Reader in) {
+  json j;
+  j["chain"] = in.getChain().cStr();
+  j["height"] = in.getHeight();
+  j["tip"] = hex_of(in.getTip());
+  j["tip_timestamp"] = in.getTipTimestamp();
+  j["public_key"] = hex_of(in.getPublicKey());
+  j["cumulative_work"] = in.getCumulativeWork().cStr();
+  j["next_difficulty"] = in.getNextDifficulty();
+  j["issue_difficulty"] = in.getIssueDifficulty();
+  j["pending_records"] = in.getPendingRecords();
+  j["producing"] = in.getProducing();
+  j["version"] = in.getVersion().cStr();
+  j["anchor_window"] = in.getAnchorWindow();
+  return j;
+}
+
+json tip_json(schema::Tip::Reader in) {
+  json j;
+  j["height"] = in.getHeight();
+  j["tip"] = hex_of(in.getHash());
+  return j;
+}
+
+json item_json(schema::Item::Reader in) {
+  json j;
+  j["item"] = hex_of(in.getItemId());
+  j["asset"] = hex_of(in.getAssetId());
+  j["owner"] = hex_of(in.getOwner());
+  auto provenance = json::array();
+  for (auto e : in.getProvenance()) {
+    json entry;
+    entry["record"] = hex_of(e.getRecordId());
+    entry["kind"] = e.getKind().cStr();
+    entry["owner"] = hex_of(e.getOwner());
+    entry["height"] = height_or_null(e.getHeight());
+    provenance.push_back(std::move(entry));
+  }
+  j["provenance"] = std::move(provenance);
+  return j;
+}
+
+json owner_json(schema::Owner::Reader in) {
+  json j;
+  j["owner"] = hex_of(in.getOwner());
+  auto items = json::array();
+  for (auto id : in.getItems())
+    items.push_back(hex_of(id));
+  j["items"] = std::move(items);
+  return j;
+}
+
+namespace {
+
+void add_fields(json& j, const asset& a) {
+  j["name"] = a.name;
+  j["fingerprint"] = to_hex(a.fingerprint);
+  j["asset_id"] = to_hex(asset_id(a));
+  j["registrant"] = to_hex(a.registrant);
+  auto metadata = json::object();
+  for (auto& m : a.metadata)
+    metadata[m.key] = m.value;
+  j["metadata"] = std::move(metadata);
+}
+
+void add_fields(json& j, const issue_batch& b) {
+  auto issues = json::array();
+  for (auto& i : b.issues) {
+    json entry;
+    entry["id"] = to_hex(record_id(i));
+    entry["asset_id"] = to_hex(i.asset_id);
+    entry["owner"] = to_hex(i.owner);
+    entry["nonce"] = i.nonce;
+    issues.push_back(std::move(entry));
+  }
+  j["issues"] = std::move(issues);
+  j["anchor"] = to_hex(b.anchor);
+  j["work_nonce"] = b.work_nonce;
+}
+
+void add_fields(json& j, const transfer& t) {
+  j["link"] = to_hex(t.link);
+  j["owner"] = to_hex(t.owner);
+  j["new_owner"] = to_hex(t.new_owner);
+  j["countersigned"] = t.countersig.has_value();
+}
+
+} // namespace
+
+json record_json(const record& r) {
+  json j;
+  j["kind"] = kind_name(r);
+  j["id"] = to_hex(leaf_id(r));
+  std::visit([&](const auto& x) { add_fields(j, x); }, r);
+  return j;
+}
+
+json block_json(const block& b) {
+  json j;
+  auto& h = b.hdr;
+  j["height"] = h.height;
+  j["hash"] = to_hex(block_hash(h));
+  j["previous"] = to_hex(h.previous);
+  j["merkle_root"] = to_hex(h.merkle_root);
+  j["state_root"] = to_hex(h.state_root);
+  j["timestamp"] = h.timestamp;
+  j["difficulty"] = h.difficulty;
+  j["producer"] = to_hex(h.producer);
+  j["nonce"] = h.nonce;
+  auto records = json::array();
+  for (auto& r : b.records)
+    records.push_back(record_json(r));
+  j["records"] = std::move(records);
+  return j;
+}
+
+json record_info_json(schema::RecordInfo::Reader info, const record& r) {
+  json j;
+  j["id"] = hex_of(info.getRecordId());
+  // An issue is found inside its batch: the node names the kind "issue" and
+  // the issue's position in `sub`. Older nodes send no kind.
+  std::string kind = info.getKind().cStr();
+  if (kind.empty())
+    kind = kind_name(r);
+  j["kind"] = kind;
+  j["height"] = height_or_null(info.getHeight());
+  auto item = info.getItemId();
+  j["item"] = item.size() == 0 ? json(nullptr) : json(hex_of(item));
+  auto batch = std::get_if<issue_batch>(&r);
+  if (kind == "issue" && batch != nullptr &&
+      info.getSub() < batch->issues.size()) {
+    auto& i = batch->issues[info.getSub()];
+    j["asset_id"] = to_hex(i.asset_id);
+    j["owner"] = to_hex(i.owner);
+    j["nonce"] = i.nonce;
+    j["batch"] = to_hex(record_id(*batch));
+    j["anchor"] = to_hex(batch->anchor);
+    return j;
+  }
+  std::visit([&](const auto& x) { add_fields(j, x); }, r);
+  return j;
+}
+
+// -- human --------------------------------------------------------------------
+
+void print_table(const std::vector<std::string>& headers,
+                 const std::vector<std::vector<std::string>>& rows,
+                 const std::string& indent) {
+  std::vector<size_t> widths(headers.size());
+  for (size_t c = 0; c < headers.size(); ++c)
+    widths[c] = headers[c].size();
+  for (auto& row : rows)
+    for (size_t c = 0; c < row.size() && c < widths.size(); ++c)
+      widths[c] = std::max(widths[c], row[c].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out = indent;
+    for (size_t c = 0; c < cells.size() && c < widths.size(); ++c) {
+      if (c + 1 == cells.size())
+        out += cells[c]; // no trailing blanks
+      else
+        out += fmt::format("{:<{}}  ", cells[c], widths[c]);
+    }
+    fmt::print("{}\n", out);
+  };
+  line(headers);
+  for (auto& row : rows)
+    line(row);
+}
+
+void print_fields(const json& j) {
+  if (j.is_object())
+    print_object(j, "");
+  else
+    fmt::print("{}\n", text_of("", j));
+}
+
+void print_status(const json& j) {
+  print_object(j, "");
+}
+
+void print_item(const json& j) {
+  print_object(j, "", {"provenance"});
+  std::vector<std::vector<std::string>> rows;
+  for (auto& e : j["provenance"])
+    rows.push_back({text_of("height", e["height"]), e.value("kind", ""),
+                    e.value("record", ""), e.value("owner", "")});
+  fmt::print("\n");
+  print_table({"HEIGHT", "KIND", "RECORD", "OWNER"}, rows);
+}
+
+void print_owner(const json& j) {
+  auto& items = j["items"];
+  json head;
+  head["owner"] = j["owner"];
+  head["items"] = items.size();
+  print_object(head, "");
+  if (!items.empty())
+    fmt::print("\n");
+  for (auto& id : items)
+    fmt::print("{}\n", id.get<std::string>());
+}
+
+void print_block(const json& j) {
+  json head = json::object();
+  for (auto& [key, value] : j.items())
+    if (key != "records")
+      head[key] = value;
+  head["records"] = j["records"].size();
+  print_object(head, "");
+  for (auto& r : j["records"]) {
+    fmt::print("\n{:<8}  {}\n", r.value("kind", ""), r.value("id", ""));
+    print_record_body(r, "  ");
+  }
+}
+
+void print_record(const json& j) {
+  fmt::print("{:<8}  {}\n", j.value("kind", ""), j.value("id", ""));
+  print_record_body(j, "  ");
+}
+
+void emit(const json& j, bool as_json, human_printer human) {
+  if (as_json)
+    // Names and metadata are the submitter's text: never fail on bad UTF-8.
+    fmt::print("{}\n", j.dump(-1, ' ', false, json::error_handler_t::replace));
+  else
+    human(j);
+  std::fflush(stdout);
+}
+
+} // namespace hallmark

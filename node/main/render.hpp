@@ -1,0 +1,83 @@
+// What `hallmark` commands print. Each reply becomes one JSON object first
+// (the contract scripts rely on, docs/cli.md); the human form is rendered from
+// that same object, so both always say the same thing. `--json` prints the
+// object on one line; otherwise aligned `key  value` lines and tables.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "messages/admin.capnp.h"
+#include "node/chain.hpp"
+#include "node/records.hpp"
+
+namespace hallmark {
+
+/// Keys keep the order they were written in, for people and for diffs.
+using json = nlohmann::ordered_json;
+
+/// Lower-case hex of a Cap'n Proto Data field.
+std::string hex_of(capnp::Data::Reader data);
+
+// -- JSON objects of replies and records --------------------------------------
+
+/// {chain, height, tip, tip_timestamp, public_key, cumulative_work (string),
+///  next_difficulty, issue_difficulty, pending_records, producing, version,
+///  anchor_window}.
+json status_json(schema::Status::Reader in);
+
+/// {height, tip}.
+json tip_json(schema::Tip::Reader in);
+
+/// {item, asset, owner, provenance: [{record, kind, owner, height|null}]},
+/// newest first.
+json item_json(schema::Item::Reader in);
+
+/// {owner, items: [hex...]}.
+json owner_json(schema::Owner::Reader in);
+
+/// {kind, id} plus the fields of the record's kind:
+///   asset:    name, fingerprint, asset_id, registrant, metadata {k: v}
+///   issues:   issues [{id, asset_id, owner, nonce}], anchor, work_nonce
+///   transfer: link, owner, new_owner, countersigned
+json record_json(const record& r);
+
+/// {height, hash, previous, merkle_root, state_root, timestamp, difficulty,
+///  producer, nonce, records: [record_json...]}.
+json block_json(const block& b);
+
+/// {id, kind, height|null, item|null} plus the fields of the record's kind;
+/// an issue found inside its batch (kind "issue") has asset_id, owner, nonce,
+/// batch (the batch's record id) and anchor.
+/// @param info the node's answer; `r` is its decoded `record` field.
+json record_info_json(schema::RecordInfo::Reader info, const record& r);
+
+// -- human renderings ---------------------------------------------------------
+
+/// Prints an object's fields as aligned `key  value` lines; arrays of
+/// scalars continue one per line under their key.
+void print_fields(const json& j);
+/// Status listing, timestamps also shown in UTC.
+void print_status(const json& j);
+/// Item header, then its provenance as a table.
+void print_item(const json& j);
+/// Owner, item count, then one item id per line.
+void print_owner(const json& j);
+/// Block header fields, then each record.
+void print_block(const json& j);
+/// A record looked up by id: location, then its fields.
+void print_record(const json& j);
+
+using human_printer = void (*)(const json&);
+
+/// Prints `j` as one JSON line if `as_json`, else with `human`.
+void emit(const json& j, bool as_json, human_printer human = print_fields);
+
+/// Prints a table: a header row, then rows, columns aligned.
+void print_table(const std::vector<std::string>& headers,
+                 const std::vector<std::vector<std::string>>& rows,
+                 const std::string& indent = "");
+
+} // namespace hallmark
