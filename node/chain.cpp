@@ -129,6 +129,9 @@ uint64_t next_difficulty(const chain_params& params, uint64_t height,
   actual = std::clamp(actual, std::max<uint64_t>(expected / 4, 1),
                       expected * 4);
   auto scaled = static_cast<work_t>(parent.difficulty) * expected / actual;
+  // expected / 4 rounds down, which alone would let a fast interval raise the
+  // difficulty by a little more than four times.
+  scaled = std::min(scaled, static_cast<work_t>(parent.difficulty) * 4);
   if (scaled > UINT64_MAX)
     scaled = UINT64_MAX;
   return std::max<uint64_t>(static_cast<uint64_t>(scaled),

@@ -289,7 +289,10 @@ chain_store::open(const std::string& dir, const chain_params& params,
         return make_error(ec::storage, "data directory has no schema version");
       // Schema 1 is the first; a later version adds its step here, each
       // taking the tables from version v to v + 1 inside this transaction.
-      txn.abort();
+      // Commit, not abort: LMDB closes table handles opened by a transaction
+      // that aborts, which would leave every table of the store unusable.
+      if (auto err = txn.commit())
+        return err;
       return store;
     }
     // A new directory: meta and the genesis block.

@@ -1,0 +1,281 @@
+// Shared helpers of the unit tests: a self-removing temporary directory,
+// fixed keys, devnet block builders, and a dump of every chain table for
+// before/after comparisons. Header-only.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "messages/codec.hpp"
+#include "node/chain.hpp"
+#include "node/crypto.hpp"
+#include "node/error.hpp"
+#include "node/records.hpp"
+#include "storage/chain_store.hpp"
+#include "storage/lmdb.hpp"
+
+namespace hallmark {
+
+// Lets doctest print error codes in CHECK_EQ failures.
+inline std::ostream& operator<<(std::ostream& os, ec x) {
+  return os << to_string(x);
+}
+
+} // namespace hallmark
+
+namespace hallmark::test {
+
+/// A fresh directory under the system temp directory; removed, with all it
+/// holds, when the object goes.
+class temp_dir {
+public:
+  temp_dir() {
+    auto pattern =
+        (std::filesystem::temp_directory_path() / "hallmark-unit-XXXXXX")
+            .string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~temp_dir() {
+    std::error_code err;
+    std::filesystem::remove_all(path_, err);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+  /// The path of `name` inside the directory.
+  std::string sub(std::string_view name) const {
+    return (path_ / name).string();
+  }
+
+private:
+  std::filesystem::path path_;
+};
+
+inline byte_view bytes_of(std::string_view text) {
+  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
+inline std::vector<uint8_t> vec_of(std::string_view text) {
+  return {text.begin(), text.end()};
+}
+
+/// The 32-byte seed first, first + 1, …, first + 31.
+inline std::array<uint8_t, 32> counting_seed(uint8_t first) {
+  std::array<uint8_t, 32> seed;
+  for (size_t i = 0; i < seed.size(); ++i)
+    seed[i] = static_cast<uint8_t>(first + i);
+  return seed;
+}
+
+/// A key pair fixed by `first` (see counting_seed).
+inline key_pair seeded_key(uint8_t first) {
+  return key_pair::from_seed(counting_seed(first));
+}
+
+/// A hash fixed by a label, for ids that must merely differ.
+inline hash256 label_hash(std::string_view label) {
+  return blake2b(bytes_of(label));
+}
+
+template <size_t N>
+std::string hex(const std::array<uint8_t, N>& x) {
+  return to_hex(x);
+}
+
+/// The error code of an error or of a failed expected; ec::none on success.
+inline ec code(const caf::error& err) {
+  return code_of(err);
+}
+
+template <class T>
+ec code(const caf::expected<T>& x) {
+  return x ? ec::none : code_of(x.error());
+}
+
+inline const chain_params& devnet() {
+  return *find_chain("devnet");
+}
+
+/// The wall clock the storage tests pretend it is: well after devnet genesis.
+inline uint64_t test_now() {
+  return devnet().genesis_timestamp + 1'000'000;
+}
+
+/// The headers of an in-memory chain, genesis first.
+struct header_chain {
+  explicit header_chain(const chain_params& p) : params(&p) {
+    headers.push_back(genesis_header(p));
+  }
+  header_lookup lookup() const {
+    return [this](uint64_t height) {
+      REQUIRE(height < headers.size());
+      return headers[height];
+    };
+  }
+  const header& tip() const { return headers.back(); }
+  const chain_params* params;
+  std::vector<header> headers;
+};
+
+/// A mined block on `parent` holding `records`, with the difficulty the
+/// chain demands and a timestamp one second after the parent's (or
+/// `timestamp`).
+inline block make_block(const chain_params& params, const header& parent,
+                        const header_lookup& ancestors,
+                        std::vector<record> records, uint64_t timestamp = 0) {
+  block b;
+  b.hdr.height = parent.height + 1;
+  b.hdr.previous = block_hash(parent);
+  b.hdr.timestamp = timestamp != 0 ? timestamp : parent.timestamp + 1;
+  b.hdr.difficulty = next_difficulty(params, b.hdr.height, ancestors);
+  b.hdr.producer = seeded_key(0x70).public_key_bytes();
+  b.records = std::move(records);
+  b.hdr.merkle_root = merkle_root(leaf_ids(b));
+  REQUIRE(mine(b.hdr, 10'000'000));
+  return b;
+}
+
+/// The next block of an in-memory chain; appends its header.
+inline block extend(header_chain& chain, std::vector<record> records = {}) {
+  auto b = make_block(*chain.params, chain.tip(), chain.lookup(),
+                      std::move(records));
+  chain.headers.push_back(b.hdr);
+  return b;
+}
+
+/// A batch of `issues` anchored at `anchor` with enough free-issue work for
+/// base difficulty `base`.
+inline issue_batch make_batch(std::vector<issue> issues, const hash256& anchor,
+                              uint64_t base) {
+  issue_batch b;
+  b.issues = std::move(issues);
+  b.anchor = anchor;
+  REQUIRE(solve_batch(b, batch_difficulty(base, b.issues.size()), 10'000'000));
+  return b;
+}
+
+/// The same batch with a work nonce that does not meet `base`'s difficulty.
+inline issue_batch with_too_little_work(issue_batch b, uint64_t base) {
+  auto need = batch_difficulty(base, b.issues.size());
+  REQUIRE(need > 1);
+  auto payment = payment_id(b);
+  for (b.work_nonce = 0;; ++b.work_nonce)
+    if (!meets_difficulty(work_hash(payment, b.anchor, b.work_nonce), need))
+      return b;
+}
+
+/// Every (key, value) of one table, in order.
+using table_dump =
+    std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>;
+
+/// Every table of a chain environment, by name.
+using store_dump = std::map<std::string, table_dump>;
+
+inline store_dump dump(const chain_store& store) {
+  lmdb::read_txn txn{store.env()};
+  auto& t = store.tables();
+  store_dump out;
+  for (auto [name, table] :
+       {std::pair{"meta", &t.meta}, std::pair{"headers", &t.headers},
+        std::pair{"bodies", &t.bodies}, std::pair{"hashes", &t.hashes},
+        std::pair{"records", &t.records}, std::pair{"items", &t.items},
+        std::pair{"owners", &t.owners}, std::pair{"assets", &t.assets}}) {
+    auto& rows = out[name];
+    table->scan(txn, {}, [&](lmdb::bytes k, lmdb::bytes v) {
+      rows.emplace_back(std::vector<uint8_t>{k.begin(), k.end()},
+                        std::vector<uint8_t>{v.begin(), v.end()});
+      return true;
+    });
+  }
+  return out;
+}
+
+/// A devnet (or devnet-like) chain store in its own temporary directory.
+/// `params` must keep devnet's name and genesis fields; rules such as the
+/// anchor window may differ.
+class test_store {
+public:
+  explicit test_store(const chain_params& p = devnet()) : params_(p) {
+    reopen();
+  }
+  test_store(const test_store&) = delete;
+  test_store& operator=(const test_store&) = delete;
+
+  chain_store& store() { return *store_; }
+  /// Where the chain environment lives.
+  std::string chain_dir() const { return dir_.sub("chain"); }
+
+  /// Closes the environment (LMDB allows one per process and path).
+  void close() { store_.reset(); }
+
+  /// Closes and opens the environment again with the same parameters.
+  void reopen() {
+    store_.reset();
+    auto s = chain_store::open(chain_dir(), params_, uint64_t{64} << 20);
+    REQUIRE_MESSAGE(static_cast<bool>(s), (s ? "" : message_of(s.error())));
+    store_ = std::move(*s);
+  }
+  const chain_params& params() const { return params_; }
+  const temp_dir& dir() const { return dir_; }
+
+  tip_info tip() const {
+    chain_reader r{*store_};
+    return r.tip();
+  }
+
+  /// A valid next block on the committed tip holding `records`.
+  block next(std::vector<record> records = {}) const {
+    chain_reader r{*store_};
+    return make_block(params_, r.tip().hdr, r.ancestors(), std::move(records));
+  }
+
+  /// Applies `b` in its own writer and commits if it was accepted.
+  caf::error apply(const block& b) {
+    chain_writer w{*store_};
+    auto err = w.apply(b, encode(b), test_now());
+    if (!err)
+      err = w.commit();
+    return err;
+  }
+
+  /// Builds, applies and commits a block that must be accepted.
+  block push(std::vector<record> records = {}) {
+    auto b = next(std::move(records));
+    auto err = apply(b);
+    REQUIRE_MESSAGE(!err, message_of(err));
+    return b;
+  }
+
+  /// Unwinds the tip in its own writer and commits.
+  block unwind() {
+    chain_writer w{*store_};
+    auto b = w.unwind_tip();
+    REQUIRE_MESSAGE(static_cast<bool>(b), (b ? "" : message_of(b.error())));
+    auto err = w.commit();
+    REQUIRE_MESSAGE(!err, message_of(err));
+    return std::move(*b);
+  }
+
+  store_dump snapshot() const { return dump(*store_); }
+
+private:
+  temp_dir dir_;
+  chain_params params_;
+  std::unique_ptr<chain_store> store_;
+};
+
+} // namespace hallmark::test

@@ -1,0 +1,852 @@
+// storage/: the LMDB wrapper, the chain store (genesis, chain identity,
+// applying and unwinding blocks, every state rule) and the local store.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "storage/chain_store.hpp"
+#include "storage/lmdb.hpp"
+#include "storage/local_store.hpp"
+#include "tests/unit/helpers.hpp"
+
+using namespace hallmark;
+using namespace hallmark::test;
+
+namespace {
+
+std::vector<hash256> sorted(std::vector<hash256> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs;
+}
+
+/// A devnet store with three people and one registered work.
+class fixture {
+public:
+  explicit fixture(const chain_params& p = devnet()) : s(p) {}
+
+  test_store s;
+  key_pair alice = seeded_key(0x11);
+  key_pair bob = seeded_key(0x31);
+  key_pair carol = seeded_key(0x51);
+  asset art = make_asset("Water Lilies", vec_of("fp:water-lilies"),
+                         {{"artist", "Claude"}}, alice);
+  hash256 art_id = asset_id(art);
+  issue first = make_issue(art_id, 1, alice);
+  issue second = make_issue(art_id, 2, alice);
+  hash256 first_id = record_id(first);
+  hash256 second_id = record_id(second);
+
+  /// A batch of `issues` with enough work, anchored at the tip (or `anchor`).
+  issue_batch batch(std::vector<issue> issues,
+                    std::optional<hash256> anchor = std::nullopt) {
+    return make_batch(std::move(issues), anchor ? *anchor : s.tip().hash,
+                      s.params().issue_difficulty);
+  }
+
+  transfer give(const hash256& link, const key_pair& from, const key_pair& to) {
+    return make_transfer(link, to.public_key_bytes(), from);
+  }
+
+  /// Height 1 registers `art`, height 2 issues `first` and `second` to alice.
+  void setup() {
+    s.push({art});
+    s.push({batch({first, second})});
+  }
+
+  /// A block on the tip holding `records` is well-formed and signed, yet
+  /// refused with `want`, and the store is exactly as before.
+  void expect_refused(std::vector<record> records, ec want) {
+    auto before = s.snapshot();
+    auto tip = s.tip();
+    auto b = s.next(std::move(records));
+    REQUIRE_FALSE(check_block(b));
+    REQUIRE_FALSE(check_signatures(b, 0, b.records.size()));
+    chain_writer w{s.store()};
+    auto err = w.apply(b, encode(b), test_now());
+    CHECK_MESSAGE(code(err) == want, message_of(err));
+    CHECK(w.pending_blocks() == 0);
+    CHECK(w.tip().hash == tip.hash);
+    CHECK_FALSE(w.commit());
+    CHECK(s.tip().hash == tip.hash);
+    CHECK(s.snapshot() == before);
+  }
+};
+
+/// Devnet rules but for an anchor window of two blocks.
+chain_params narrow_anchor_params() {
+  chain_params p = devnet();
+  p.anchor_window = 2;
+  return p;
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("storage");
+
+// -- lmdb ---------------------------------------------------------------------
+
+TEST_CASE("lmdb: tables put, get, delete, count and scan") {
+  temp_dir dir;
+  auto e = lmdb::env::open(dir.sub("env"), 4, 16 << 20);
+  REQUIRE(e);
+  auto k = [](std::string_view s) { return bytes_of(s); };
+  {
+    lmdb::write_txn txn{*e};
+    auto t = lmdb::table::open(txn, "t", lmdb::table_kind::plain);
+    REQUIRE(t);
+    CHECK_FALSE(t->get(txn, k("a")).has_value());
+    CHECK_FALSE(t->put(txn, k("b"), k("2")));
+    CHECK_FALSE(t->put(txn, k("a"), k("1")));
+    CHECK_FALSE(t->put(txn, k("c"), k("3")));
+    CHECK_FALSE(t->put(txn, k("a"), k("one"))); // overwrites
+    auto a = t->get(txn, k("a"));
+    REQUIRE(a.has_value());
+    CHECK(std::string(a->begin(), a->end()) == "one");
+    CHECK(t->contains(txn, k("b")));
+    CHECK(t->count(txn) == 3);
+    CHECK(t->del(txn, k("b")));
+    CHECK_FALSE(t->del(txn, k("b")));
+    CHECK(t->count(txn) == 2);
+    std::string seen;
+    t->scan(txn, {}, [&](lmdb::bytes key, lmdb::bytes) {
+      seen.append(key.begin(), key.end());
+      return true;
+    });
+    CHECK(seen == "ac");
+    seen.clear();
+    t->scan(txn, k("b"), [&](lmdb::bytes key, lmdb::bytes) {
+      seen.append(key.begin(), key.end());
+      return true;
+    });
+    CHECK(seen == "c");
+    CHECK_FALSE(txn.commit());
+  }
+  lmdb::write_txn txn{*e};
+  auto t = lmdb::table::open(txn, "t", lmdb::table_kind::plain);
+  REQUIRE(t);
+  CHECK(t->count(txn) == 2);
+}
+
+TEST_CASE("lmdb: integer keys append in order, duplicates stay sorted") {
+  temp_dir dir;
+  auto e = lmdb::env::open(dir.sub("env"), 4, 16 << 20);
+  REQUIRE(e);
+  lmdb::write_txn txn{*e};
+  auto ints = lmdb::table::open(txn, "ints", lmdb::table_kind::integer_key);
+  auto dups = lmdb::table::open(txn, "dups", lmdb::table_kind::dup_fixed);
+  REQUIRE(ints);
+  REQUIRE(dups);
+  for (uint64_t h : {1, 2, 300})
+    CHECK_FALSE(ints->append(txn, lmdb::u64_key{h}.view(), bytes_of("x")));
+  // Appending below the last key is refused.
+  CHECK(code(ints->append(txn, lmdb::u64_key{5}.view(), bytes_of("x"))) ==
+        ec::storage);
+  CHECK(ints->contains(txn, lmdb::u64_key{300}.view()));
+  CHECK_FALSE(ints->contains(txn, lmdb::u64_key{5}.view()));
+
+  auto owner = label_hash("owner");
+  auto i1 = label_hash("i1");
+  auto i2 = label_hash("i2");
+  auto i3 = label_hash("i3");
+  for (auto& i : {i1, i2, i3, i2}) // a repeated value is stored once
+    CHECK_FALSE(dups->put(txn, owner, i));
+  std::vector<hash256> seen;
+  dups->for_each_dup(txn, owner, [&](lmdb::bytes v) {
+    seen.push_back(*to_fixed<32>(v));
+    return true;
+  });
+  CHECK(seen == sorted({i1, i2, i3}));
+  CHECK(dups->del(txn, owner, i2));
+  CHECK_FALSE(dups->del(txn, owner, i2));
+  seen.clear();
+  dups->for_each_dup(txn, owner, [&](lmdb::bytes v) {
+    seen.push_back(*to_fixed<32>(v));
+    return false; // stops after the first
+  });
+  CHECK(seen.size() == 1);
+  seen.clear();
+  dups->for_each_dup(txn, label_hash("nobody"), [&](lmdb::bytes v) {
+    seen.push_back(*to_fixed<32>(v));
+    return true;
+  });
+  CHECK(seen.empty());
+}
+
+TEST_CASE("lmdb: nested transactions reach the parent only if committed") {
+  temp_dir dir;
+  auto e = lmdb::env::open(dir.sub("env"), 4, 16 << 20);
+  REQUIRE(e);
+  lmdb::table t;
+  {
+    lmdb::write_txn txn{*e};
+    auto opened = lmdb::table::open(txn, "t", lmdb::table_kind::plain);
+    REQUIRE(opened);
+    t = *opened;
+    REQUIRE_FALSE(txn.commit());
+  }
+  lmdb::write_txn parent{*e};
+  {
+    lmdb::write_txn child{lmdb::write_txn::nested_in{parent}};
+    CHECK_FALSE(t.put(child, bytes_of("dropped"), bytes_of("1")));
+    child.abort();
+  }
+  CHECK_FALSE(t.contains(parent, bytes_of("dropped")));
+  {
+    lmdb::write_txn child{lmdb::write_txn::nested_in{parent}};
+    CHECK_FALSE(t.put(child, bytes_of("kept"), bytes_of("1")));
+    // Leaving scope without commit aborts too.
+  }
+  CHECK_FALSE(t.contains(parent, bytes_of("kept")));
+  {
+    lmdb::write_txn child{lmdb::write_txn::nested_in{parent}};
+    CHECK_FALSE(t.put(child, bytes_of("kept"), bytes_of("1")));
+    CHECK_FALSE(child.commit());
+  }
+  CHECK(t.contains(parent, bytes_of("kept")));
+  {
+    lmdb::read_txn before{*e}; // readers see committed data only
+    CHECK_FALSE(t.contains(before, bytes_of("kept")));
+  }
+  REQUIRE_FALSE(parent.commit());
+  lmdb::read_txn after{*e};
+  CHECK(t.contains(after, bytes_of("kept")));
+  CHECK_FALSE(t.contains(after, bytes_of("dropped")));
+}
+
+// -- opening ------------------------------------------------------------------
+
+TEST_CASE("opening a new directory creates the genesis block") {
+  test_store s;
+  auto& p = s.params();
+  chain_reader r{s.store()};
+  auto tip = r.tip();
+  CHECK(tip.height == 0);
+  CHECK(tip.hash == p.genesis_hash);
+  CHECK(tip.work == p.min_difficulty);
+  CHECK(block_hash(tip.hdr) == p.genesis_hash);
+  auto g = r.header_at(0);
+  REQUIRE(g);
+  CHECK(header_bytes(*g) == header_bytes(genesis_header(p)));
+  CHECK(r.hash_at(0) == p.genesis_hash);
+  CHECK(r.work_at(0) == work_t{p.min_difficulty});
+  CHECK(r.height_of(p.genesis_hash) == uint64_t{0});
+  CHECK_FALSE(r.header_at(1).has_value());
+  CHECK_FALSE(r.hash_at(1).has_value());
+  CHECK_FALSE(r.height_of(label_hash("nothing")).has_value());
+  auto body = r.body_at(0);
+  REQUIRE(body);
+  auto gb = decode_block(*body);
+  REQUIRE(gb);
+  CHECK(gb->records.empty());
+  CHECK(block_hash(gb->hdr) == p.genesis_hash);
+  CHECK_FALSE(r.body_at(1).has_value());
+}
+
+TEST_CASE("reopening a directory keeps its chain") {
+  test_store s;
+  s.push();
+  auto b2 = s.push();
+  auto before = s.snapshot();
+  s.reopen();
+  CHECK(s.snapshot() == before);
+  auto tip = s.tip();
+  CHECK(tip.height == 2);
+  CHECK(tip.hash == block_hash(b2.hdr));
+  s.push(); // and it still takes blocks
+  CHECK(s.tip().height == 3);
+  s.reopen();
+  CHECK(s.tip().height == 3);
+}
+
+TEST_CASE("reopening with another chain fails with ec::wrong_chain") {
+  test_store s;
+  s.push();
+  s.close();
+  for (auto name : {"testnet", "mainnet"}) {
+    CAPTURE(name);
+    auto other = chain_store::open(s.chain_dir(), *find_chain(name), 64 << 20);
+    CHECK(code(other) == ec::wrong_chain);
+  }
+  // A devnet whose genesis differs (another minimum difficulty) is another
+  // chain too, even under the same name.
+  chain_params forked = devnet();
+  forked.min_difficulty = 8;
+  forked.genesis_hash = block_hash(genesis_header(forked));
+  REQUIRE(forked.genesis_hash != devnet().genesis_hash);
+  CHECK(code(chain_store::open(s.chain_dir(), forked, 64 << 20)) ==
+        ec::wrong_chain);
+  // The refusals left the directory intact.
+  s.reopen();
+  CHECK(s.tip().height == 1);
+}
+
+TEST_CASE("params whose genesis does not match their pinned hash are refused") {
+  temp_dir dir;
+  chain_params broken = devnet();
+  broken.genesis_timestamp += 1;
+  CHECK(code(chain_store::open(dir.sub("chain"), broken, 64 << 20)) ==
+        ec::wrong_chain);
+}
+
+// -- applying -----------------------------------------------------------------
+
+TEST_CASE_FIXTURE(fixture, "applying an asset indexes it") {
+  auto b = s.push({art});
+  chain_reader r{s.store()};
+  auto tip = r.tip();
+  CHECK(tip.height == 1);
+  CHECK(tip.hash == block_hash(b.hdr));
+  CHECK(tip.work == 2 * work_t{s.params().min_difficulty});
+  CHECK(r.height_of(tip.hash) == uint64_t{1});
+  auto found = r.find_asset(art_id);
+  REQUIRE(found);
+  CHECK(found->first == 1);
+  CHECK(found->second == record_id(art));
+  auto loc = r.find_record(record_id(art));
+  REQUIRE(loc);
+  CHECK(loc->height == 1);
+  CHECK(loc->index == 0);
+  CHECK(loc->kind == record_kind::asset);
+  CHECK(loc->owner == alice.public_key_bytes());
+  CHECK(loc->item == hash256{});
+  CHECK(loc->link == hash256{});
+  CHECK_FALSE(r.find_item(record_id(art)).has_value());
+  CHECK(r.items_of(alice.public_key_bytes()).empty());
+  auto body = r.body_at(1);
+  REQUIRE(body);
+  CHECK(*body == encode(b));
+}
+
+TEST_CASE_FIXTURE(fixture,
+                  "applying issues creates items owned by the issuer") {
+  setup();
+  chain_reader r{s.store()};
+  CHECK(r.tip().height == 2);
+  for (auto [id, sub] : {std::pair{first_id, 0}, std::pair{second_id, 1}}) {
+    auto loc = r.find_record(id);
+    REQUIRE(loc);
+    CHECK(loc->height == 2);
+    CHECK(loc->index == 0);
+    CHECK(loc->sub == sub);
+    CHECK(loc->kind == record_kind::issue);
+    CHECK(loc->item == id);
+    CHECK(loc->owner == alice.public_key_bytes());
+    CHECK(loc->link == hash256{});
+    auto item = r.find_item(id);
+    REQUIRE(item);
+    CHECK(item->latest == id);
+    CHECK(item->owner == alice.public_key_bytes());
+    CHECK(item->asset == art_id);
+    auto prov = r.provenance(id);
+    REQUIRE(prov.size() == 1);
+    CHECK(prov[0].first == id);
+  }
+  CHECK(sorted(r.items_of(alice.public_key_bytes())) ==
+        sorted({first_id, second_id}));
+  CHECK(r.items_of(bob.public_key_bytes()).empty());
+  CHECK(r.provenance(label_hash("no item")).empty());
+}
+
+TEST_CASE_FIXTURE(fixture, "applying transfers moves items and their history") {
+  setup();
+  auto t1 = give(first_id, alice, bob);
+  s.push({t1});
+  auto t1_id = record_id(t1);
+  {
+    chain_reader r{s.store()};
+    auto item = r.find_item(first_id);
+    REQUIRE(item);
+    CHECK(item->latest == t1_id);
+    CHECK(item->owner == bob.public_key_bytes());
+    CHECK(item->asset == art_id);
+    CHECK(r.items_of(alice.public_key_bytes()) ==
+          std::vector<hash256>{second_id});
+    CHECK(r.items_of(bob.public_key_bytes()) == std::vector<hash256>{first_id});
+    auto loc = r.find_record(t1_id);
+    REQUIRE(loc);
+    CHECK(loc->height == 3);
+    CHECK(loc->kind == record_kind::transfer);
+    CHECK(loc->item == first_id);
+    CHECK(loc->owner == bob.public_key_bytes());
+    CHECK(loc->link == first_id);
+  }
+  // bob → carol → alice on the first item, alice → bob on the second, all in
+  // one block; the second transfer links to the first in the same block.
+  auto t2 = give(t1_id, bob, carol);
+  auto t3 = give(record_id(t2), carol, alice);
+  auto t4 = give(second_id, alice, bob);
+  countersign(t4, bob);
+  s.push({t2, t3, t4});
+  chain_reader r{s.store()};
+  CHECK(r.tip().height == 4);
+  CHECK(r.tip().work == 5 * work_t{s.params().min_difficulty});
+  auto item = r.find_item(first_id);
+  REQUIRE(item);
+  CHECK(item->latest == record_id(t3));
+  CHECK(item->owner == alice.public_key_bytes());
+  CHECK(r.items_of(alice.public_key_bytes()) == std::vector<hash256>{first_id});
+  CHECK(r.items_of(bob.public_key_bytes()) == std::vector<hash256>{second_id});
+  CHECK(r.items_of(carol.public_key_bytes()).empty());
+  auto loc3 = r.find_record(record_id(t3));
+  REQUIRE(loc3);
+  CHECK(loc3->index == 1);
+  CHECK(loc3->link == record_id(t2));
+  auto prov = r.provenance(first_id);
+  REQUIRE(prov.size() == 4);
+  CHECK(prov[0].first == record_id(t3));
+  CHECK(prov[1].first == record_id(t2));
+  CHECK(prov[2].first == t1_id);
+  CHECK(prov[3].first == first_id);
+  CHECK(prov[3].second.kind == record_kind::issue);
+  CHECK(prov[0].second.owner == alice.public_key_bytes());
+  CHECK(prov[1].second.owner == carol.public_key_bytes());
+  CHECK(prov[2].second.owner == bob.public_key_bytes());
+}
+
+TEST_CASE_FIXTURE(fixture, "asset, issue and transfer can share one block") {
+  auto b = s.push({art, batch({first}), give(first_id, alice, carol)});
+  chain_reader r{s.store()};
+  CHECK(r.find_asset(art_id).has_value());
+  auto item = r.find_item(first_id);
+  REQUIRE(item);
+  CHECK(item->owner == carol.public_key_bytes());
+  CHECK(r.items_of(carol.public_key_bytes()) == std::vector<hash256>{first_id});
+  CHECK(r.items_of(alice.public_key_bytes()).empty());
+  auto issue_loc = r.find_record(first_id);
+  REQUIRE(issue_loc);
+  CHECK(issue_loc->index == 1);
+  CHECK(issue_loc->height == b.hdr.height);
+}
+
+TEST_CASE_FIXTURE(fixture, "empty blocks extend the chain") {
+  for (int i = 1; i <= 5; ++i) {
+    s.push();
+    CHECK(s.tip().height == static_cast<uint64_t>(i));
+  }
+  chain_reader r{s.store()};
+  for (uint64_t h = 0; h <= 5; ++h) {
+    auto hash = r.hash_at(h);
+    REQUIRE(hash);
+    CHECK(r.height_of(*hash) == h);
+    auto hdr = r.header_at(h);
+    REQUIRE(hdr);
+    CHECK(block_hash(*hdr) == *hash);
+    CHECK(r.work_at(h) == work_t{(h + 1) * 4});
+  }
+}
+
+// -- refused blocks -----------------------------------------------------------
+
+TEST_CASE_FIXTURE(fixture, "refused: an asset already registered") {
+  setup();
+  auto again = make_asset("Another name", art.fingerprint, {}, bob);
+  expect_refused({again}, ec::duplicate);
+  expect_refused({art}, ec::duplicate);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: one asset twice in a block") {
+  auto twin = make_asset("Twin", art.fingerprint, {}, bob);
+  expect_refused({art, twin}, ec::duplicate);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: an issue of an unknown asset") {
+  setup();
+  auto stray = make_issue(label_hash("unregistered"), 1, alice);
+  expect_refused({batch({stray})}, ec::unknown_asset);
+  // The asset registered later in the same block does not count either.
+  auto late = make_asset("Late", vec_of("fp:late"), {}, alice);
+  auto early = make_issue(asset_id(late), 1, alice);
+  expect_refused({batch({early}), late}, ec::unknown_asset);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: an issue by someone not the registrant") {
+  setup();
+  expect_refused({batch({make_issue(art_id, 3, bob)})}, ec::not_owner);
+  // One bad issue spoils its whole batch.
+  expect_refused(
+      {batch({make_issue(art_id, 3, alice), make_issue(art_id, 4, bob)})},
+      ec::not_owner);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: an issue that already exists") {
+  setup();
+  expect_refused({batch({first})}, ec::duplicate);
+  auto third = make_issue(art_id, 3, alice);
+  expect_refused({batch({third}), batch({third}, s.params().genesis_hash)},
+                 ec::duplicate);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: an anchor that is no block") {
+  setup();
+  auto third = make_issue(art_id, 3, alice);
+  expect_refused({batch({third}, label_hash("no such block"))}, ec::bad_anchor);
+  expect_refused({batch({third}, hash256{})}, ec::bad_anchor);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: free-issue work that is too little") {
+  setup();
+  auto third = make_issue(art_id, 3, alice);
+  auto weak = with_too_little_work(batch({third}), s.params().issue_difficulty);
+  expect_refused({weak}, ec::bad_proof);
+  // Work done for one anchor does not carry over to another.
+  auto moved = batch({third});
+  moved.anchor = s.params().genesis_hash;
+  if (!meets_difficulty(
+          work_hash(payment_id(moved), moved.anchor, moved.work_nonce),
+          batch_difficulty(s.params().issue_difficulty, 1)))
+    expect_refused({moved}, ec::bad_proof);
+  // A bigger batch needs more work than a single issue's.
+  std::vector<issue> many;
+  for (uint64_t n = 10; n < 30; ++n)
+    many.push_back(make_issue(art_id, n, alice));
+  issue_batch big;
+  big.issues = many;
+  big.anchor = s.tip().hash;
+  auto need = batch_difficulty(s.params().issue_difficulty, many.size());
+  REQUIRE(need > s.params().issue_difficulty);
+  auto payment = payment_id(big);
+  for (;; ++big.work_nonce) {
+    auto h = work_hash(payment, big.anchor, big.work_nonce);
+    if (meets_difficulty(h, s.params().issue_difficulty) &&
+        !meets_difficulty(h, need))
+      break;
+  }
+  expect_refused({big}, ec::bad_proof);
+}
+
+TEST_CASE("refused: an anchor older than the anchor window") {
+  fixture f{narrow_anchor_params()};
+  f.setup(); // anchors of height 2's batch: height 1, one back
+  f.s.push();
+  chain_reader r{f.s.store()};
+  auto at = [&](uint64_t h) { return *r.hash_at(h); };
+  auto third = make_issue(f.art_id, 3, f.alice);
+  // The next block is height 4: heights 2 and 3 are within two blocks.
+  f.expect_refused({f.batch({third}, at(1))}, ec::bad_anchor);
+  f.expect_refused({f.batch({third}, at(0))}, ec::bad_anchor);
+  f.s.push({f.batch({third}, at(2))});
+  auto fourth = make_issue(f.art_id, 4, f.alice);
+  // Height 5 now: height 3 is two back, the tip (4) one back.
+  f.s.push({f.batch({fourth}, at(3))});
+  auto fifth = make_issue(f.art_id, 5, f.alice);
+  f.s.push({f.batch({fifth}, f.s.tip().hash)});
+  CHECK(f.s.tip().height == 6);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: a double spend across blocks") {
+  setup();
+  s.push({give(first_id, alice, bob)});
+  expect_refused({give(first_id, alice, carol)}, ec::double_spend);
+  // Even the new owner cannot spend the old link.
+  expect_refused({give(first_id, bob, carol)}, ec::double_spend);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: a double spend inside one block") {
+  setup();
+  expect_refused({give(first_id, alice, bob), give(first_id, alice, carol)},
+                 ec::double_spend);
+  // Also after a hop: alice → bob, bob → carol, alice → carol again.
+  auto t1 = give(first_id, alice, bob);
+  expect_refused(
+      {t1, give(record_id(t1), bob, carol), give(first_id, alice, carol)},
+      ec::double_spend);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: the same transfer twice") {
+  setup();
+  auto t = give(first_id, alice, bob);
+  expect_refused({t, t}, ec::duplicate);
+  s.push({t});
+  expect_refused({t}, ec::duplicate);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: a transfer by someone not the owner") {
+  setup();
+  expect_refused({give(first_id, carol, bob)}, ec::not_owner);
+  expect_refused({give(first_id, bob, bob)}, ec::not_owner);
+  // After alice gives it away, she is no longer the owner of its latest
+  // record.
+  auto t = give(first_id, alice, bob);
+  s.push({t});
+  expect_refused({give(record_id(t), alice, carol)}, ec::not_owner);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: a transfer of an unknown link") {
+  setup();
+  expect_refused({give(label_hash("nothing"), alice, bob)}, ec::unknown_link);
+  // An asset record is no item.
+  expect_refused({give(record_id(art), alice, bob)}, ec::unknown_link);
+  // A batch's id is not an item either: items are the issues.
+  auto b = batch({make_issue(art_id, 9, alice)});
+  s.push({b});
+  expect_refused({give(record_id(b), alice, bob)}, ec::unknown_link);
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: a bad record after good ones drops all") {
+  setup();
+  auto other = make_asset("Haystacks", vec_of("fp:haystacks"), {}, bob);
+  auto bobs = make_issue(asset_id(other), 1, bob);
+  expect_refused({other, batch({bobs}), give(first_id, alice, carol),
+                  give(label_hash("nothing"), alice, bob)},
+                 ec::unknown_link);
+  chain_reader r{s.store()};
+  CHECK_FALSE(r.find_asset(asset_id(other)).has_value());
+  CHECK_FALSE(r.find_record(record_id(bobs)).has_value());
+  CHECK(r.find_item(first_id)->owner == alice.public_key_bytes());
+}
+
+TEST_CASE_FIXTURE(fixture, "refused: headers that do not fit the tip") {
+  setup();
+  auto before = s.snapshot();
+  auto& p = s.params();
+  chain_reader r{s.store()};
+  auto tip = r.tip();
+  auto apply = [&](const block& b) {
+    chain_writer w{s.store()};
+    auto err = w.apply(b, encode(b), test_now());
+    CHECK(w.pending_blocks() == 0);
+    return code(err);
+  };
+  SUBCASE("parent is an older block") {
+    auto g = genesis_header(p);
+    header_chain chain{p};
+    auto b = make_block(p, g, chain.lookup(), {});
+    CHECK(apply(b) == ec::unknown_parent);
+  }
+  SUBCASE("parent is unknown") {
+    auto b = s.next();
+    b.hdr.previous = label_hash("stranger");
+    REQUIRE(mine(b.hdr, 10'000'000));
+    CHECK(apply(b) == ec::unknown_parent);
+  }
+  SUBCASE("wrong height") {
+    auto b = s.next();
+    b.hdr.height += 1;
+    REQUIRE(mine(b.hdr, 10'000'000));
+    CHECK(apply(b) == ec::bad_block);
+  }
+  SUBCASE("wrong difficulty") {
+    auto b = s.next();
+    b.hdr.difficulty *= 2;
+    REQUIRE(mine(b.hdr, 10'000'000));
+    REQUIRE_FALSE(check_block(b));
+    CHECK(apply(b) == ec::bad_difficulty);
+  }
+  SUBCASE("timestamp too far ahead") {
+    auto b = make_block(p, tip.hdr, r.ancestors(), {},
+                        test_now() + p.max_future_seconds + 1);
+    CHECK(apply(b) == ec::bad_timestamp);
+  }
+  SUBCASE("timestamp not after the median") {
+    auto b = make_block(p, tip.hdr, r.ancestors(), {},
+                        median_time_past(tip.height + 1, r.ancestors()));
+    CHECK(apply(b) == ec::bad_timestamp);
+  }
+  CHECK(s.snapshot() == before);
+}
+
+TEST_CASE_FIXTURE(fixture, "a writer goes on after a refused block") {
+  setup();
+  auto bad = s.next({give(label_hash("nothing"), alice, bob)});
+  auto good = s.next({give(first_id, alice, bob)});
+  chain_writer w{s.store()};
+  CHECK(code(w.apply(bad, encode(bad), test_now())) == ec::unknown_link);
+  CHECK_FALSE(w.apply(good, encode(good), test_now()));
+  CHECK(w.pending_blocks() == 1);
+  REQUIRE_FALSE(w.commit());
+  chain_reader r{s.store()};
+  CHECK(r.tip().hash == block_hash(good.hdr));
+  CHECK(r.find_item(first_id)->owner == bob.public_key_bytes());
+}
+
+// -- unwinding ----------------------------------------------------------------
+
+TEST_CASE_FIXTURE(fixture, "unwind_tip restores every index exactly") {
+  auto s0 = s.snapshot();
+  auto b1 = s.push({art});
+  auto s1 = s.snapshot();
+  auto b2 = s.push({batch({first, second})});
+  auto s2 = s.snapshot();
+  auto t1 = give(first_id, alice, bob);
+  auto t2 = give(record_id(t1), bob, carol);
+  auto t3 = give(second_id, alice, carol);
+  countersign(t3, carol);
+  auto other = make_asset("Haystacks", vec_of("fp:haystacks"), {}, bob);
+  auto bobs = make_issue(asset_id(other), 1, bob);
+  auto b3 = s.push(
+      {t1, t2, t3, other, batch({bobs}), give(record_id(bobs), bob, alice)});
+  auto s3 = s.snapshot();
+  REQUIRE(s3 != s2);
+
+  auto u3 = s.unwind();
+  CHECK(block_hash(u3.hdr) == block_hash(b3.hdr));
+  CHECK(leaf_ids(u3) == leaf_ids(b3));
+  CHECK(s.snapshot() == s2);
+  CHECK(s.tip().hash == block_hash(b2.hdr));
+
+  // Applying it again gives the very same state.
+  REQUIRE_FALSE(s.apply(b3));
+  CHECK(s.snapshot() == s3);
+
+  s.unwind();
+  CHECK(s.snapshot() == s2);
+  auto u2 = s.unwind();
+  CHECK(block_hash(u2.hdr) == block_hash(b2.hdr));
+  CHECK(s.snapshot() == s1);
+  auto u1 = s.unwind();
+  CHECK(block_hash(u1.hdr) == block_hash(b1.hdr));
+  CHECK(s.snapshot() == s0);
+  CHECK(s.tip().height == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "genesis cannot be unwound") {
+  chain_writer w{s.store()};
+  auto b = w.unwind_tip();
+  CHECK(code(b) == ec::reorg_too_deep);
+}
+
+TEST_CASE_FIXTURE(fixture, "an unwound block no longer anchors free issues") {
+  setup();
+  auto anchor_block = s.push();
+  auto anchor = block_hash(anchor_block.hdr);
+  auto third = make_issue(art_id, 3, alice);
+  auto b = batch({third}, anchor);
+  s.unwind();
+  expect_refused({b}, ec::bad_anchor);
+}
+
+TEST_CASE_FIXTURE(fixture, "after an unwind another branch can be applied") {
+  setup();
+  auto s2 = s.snapshot();
+  s.push({give(first_id, alice, bob)});
+  chain_writer w{s.store()};
+  REQUIRE(w.unwind_tip());
+  CHECK(w.pending_blocks() == -1);
+  // The competing spend of the same item is valid on the other branch.
+  auto tip = w.tip();
+  auto fork = make_block(s.params(), tip.hdr, w.ancestors(),
+                         {give(first_id, alice, carol)}, tip.hdr.timestamp + 5);
+  CHECK_FALSE(w.apply(fork, encode(fork), test_now()));
+  CHECK(w.pending_blocks() == 0);
+  REQUIRE_FALSE(w.commit());
+  chain_reader r{s.store()};
+  CHECK(r.tip().hash == block_hash(fork.hdr));
+  CHECK(r.find_item(first_id)->owner == carol.public_key_bytes());
+  CHECK(r.items_of(bob.public_key_bytes()).empty());
+  CHECK(s.snapshot() != s2);
+}
+
+// -- transactions -------------------------------------------------------------
+
+TEST_CASE_FIXTURE(fixture, "a writer dropped without commit changes nothing") {
+  auto before = s.snapshot();
+  {
+    chain_writer w{s.store()};
+    auto b = make_block(s.params(), w.tip().hdr, w.ancestors(), {art});
+    REQUIRE_FALSE(w.apply(b, encode(b), test_now()));
+    CHECK(w.pending_blocks() == 1);
+    CHECK(w.tip().height == 1); // the writer sees its own changes
+    CHECK(w.find_asset(art_id).has_value());
+    chain_reader r{s.store()}; // readers do not
+    CHECK(r.tip().height == 0);
+    CHECK_FALSE(r.find_asset(art_id).has_value());
+  }
+  CHECK(s.snapshot() == before);
+  CHECK(s.tip().height == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "commit publishes to new readers only") {
+  chain_reader old{s.store()};
+  chain_writer w{s.store()};
+  auto b1 = make_block(s.params(), w.tip().hdr, w.ancestors(), {art});
+  REQUIRE_FALSE(w.apply(b1, encode(b1), test_now()));
+  auto b2 = make_block(s.params(), w.tip().hdr, w.ancestors(), {});
+  REQUIRE_FALSE(w.apply(b2, encode(b2), test_now()));
+  CHECK(w.pending_blocks() == 2);
+  REQUIRE_FALSE(w.commit());
+  CHECK(old.tip().height == 0); // a snapshot stays a snapshot
+  CHECK_FALSE(old.find_asset(art_id).has_value());
+  chain_reader fresh{s.store()};
+  CHECK(fresh.tip().height == 2);
+  CHECK(fresh.tip().hash == block_hash(b2.hdr));
+  CHECK(fresh.find_asset(art_id).has_value());
+}
+
+// -- local store --------------------------------------------------------------
+
+namespace {
+
+struct pending_entry {
+  hash256 id;
+  uint64_t at;
+  encoded rec;
+};
+
+std::vector<pending_entry> pending_of(const local_store& ls) {
+  std::vector<pending_entry> out;
+  ls.for_each_pending([&](const hash256& id, uint64_t at, encoded rec) {
+    out.push_back({id, at, std::move(rec)});
+  });
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("local_store keeps pending records across reopening") {
+  temp_dir dir;
+  auto kp = seeded_key(1);
+  record r1 = make_asset("a", vec_of("fp:a"), {}, kp);
+  record r2 =
+      make_transfer(label_hash("l"), seeded_key(2).public_key_bytes(), kp);
+  issue_batch batch;
+  batch.issues = {make_issue(label_hash("x"), 1, kp)};
+  record r3 = batch;
+  auto id1 = leaf_id(r1), id2 = leaf_id(r2), id3 = leaf_id(r3);
+  {
+    auto ls = local_store::open(dir.sub("local"));
+    REQUIRE(ls);
+    CHECK(pending_of(**ls).empty());
+    REQUIRE_FALSE((*ls)->put_pending({{id1, 100, encode(r1)},
+                                      {id2, 200, encode(r2)},
+                                      {id3, 300, encode(r3)}}));
+    auto all = pending_of(**ls);
+    REQUIRE(all.size() == 3);
+    // Keys are ids, so entries come back in id order.
+    CHECK(std::is_sorted(all.begin(), all.end(),
+                         [](auto& x, auto& y) { return x.id < y.id; }));
+    for (auto& e : all) {
+      auto want = e.id == id1   ? std::pair{100, encode(r1)}
+                  : e.id == id2 ? std::pair{200, encode(r2)}
+                                : std::pair{300, encode(r3)};
+      CHECK(e.at == static_cast<uint64_t>(want.first));
+      CHECK(e.rec == want.second);
+      auto back = decode_record(e.rec);
+      REQUIRE(back);
+      CHECK(leaf_id(*back) == e.id);
+    }
+    REQUIRE_FALSE((*ls)->remove_pending({id2, label_hash("never stored")}));
+    auto left = pending_of(**ls);
+    REQUIRE(left.size() == 2);
+    for (auto& e : left)
+      CHECK(e.id != id2);
+    // Putting an id again replaces its entry.
+    REQUIRE_FALSE((*ls)->put_pending({{id1, 111, encode(r1)}}));
+  }
+  auto ls = local_store::open(dir.sub("local"));
+  REQUIRE(ls);
+  auto all = pending_of(**ls);
+  REQUIRE(all.size() == 2);
+  for (auto& e : all) {
+    CHECK((e.id == id1 || e.id == id3));
+    if (e.id == id1)
+      CHECK(e.at == 111);
+  }
+  REQUIRE_FALSE((*ls)->remove_pending({id1, id3}));
+  CHECK(pending_of(**ls).empty());
+  REQUIRE_FALSE((*ls)->put_pending({}));
+  REQUIRE_FALSE((*ls)->remove_pending({}));
+  CHECK(pending_of(**ls).empty());
+}
+
+TEST_SUITE_END();
