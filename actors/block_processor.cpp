@@ -266,6 +266,7 @@ void drain(self_ptr self) {
     auto bt = std::move(st.queue.front());
     st.queue.pop_front();
     apply_report report;
+    report.known = bt.known;
     caf::error err;
     try {
       for (size_t i = 0; i < bt.good && !err; ++i) {
@@ -350,6 +351,29 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
           break;
         }
         bt.blocks->push_back(std::move(*b));
+      }
+      // Blocks already on the best chain (a peer resending, an export that
+      // starts at genesis) are counted as known, not verified again.
+      {
+        std::optional<chain_reader> reader;
+        if (!st.writer)
+          reader.emplace(*st.store);
+        const chain_view& view = st.writer ? static_cast<const chain_view&>(
+                                               *st.writer)
+                                           : *reader;
+        size_t kept = 0;
+        for (size_t i = 0; i < bt.blocks->size(); ++i) {
+          if (view.height_of(block_hash((*bt.blocks)[i].hdr))) {
+            ++bt.known;
+            continue;
+          }
+          if (kept != i) {
+            (*bt.blocks)[kept] = std::move((*bt.blocks)[i]);
+            raw[kept] = std::move(raw[i]);
+          }
+          ++kept;
+        }
+        bt.blocks->resize(kept);
       }
       bt.good = bt.blocks->size();
       raw.resize(bt.good);

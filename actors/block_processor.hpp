@@ -53,6 +53,7 @@ struct block_processor_state {
     std::shared_ptr<std::vector<block>> blocks;
     size_t waiting = 0;              ///< verifier jobs not yet answered
     size_t good = 0;                 ///< blocks before the first failure
+    uint64_t known = 0;              ///< blocks skipped as already applied
     caf::error failure;              ///< of block `good`, if any
     bool more = false;
     caf::typed_response_promise<apply_report> promise;

@@ -192,7 +192,7 @@ void remove(self_ptr self, const std::vector<hash256>& ids) {
 
 void expire(self_ptr self) {
   auto& st = self->state;
-  auto now = unix_now();
+  auto now = st.cfg.clock();
   std::vector<hash256> old;
   for (auto& [id, e] : st.pending) {
     auto age = now > e.accepted_at ? now - e.accepted_at : 0;
@@ -218,7 +218,7 @@ caf::expected<std::vector<hash256>> submit(self_ptr self, const encoded& raw) {
   if (records->empty())
     return make_error(ec::bad_request, "no records submitted");
   chain_reader view{*st.chain};
-  auto now = unix_now();
+  auto now = st.cfg.clock();
   std::vector<entry> admitted;
   std::vector<hash256> ids;
   for (auto& r : *records) {
@@ -385,6 +385,8 @@ reservoir(self_ptr self, const chain_store* chain, local_store* local,
   st.chain = chain;
   st.local = local;
   st.cfg = cfg;
+  if (!st.cfg.clock)
+    st.cfg.clock = unix_now;
   load(self);
   self->delayed_send(self, std::chrono::milliseconds{cfg.expiry_check_ms},
                      atom::expire::value);
@@ -438,7 +440,7 @@ reservoir(self_ptr self, const chain_store* chain, local_store* local,
     },
     [=](atom::unwound, const std::vector<encoded>& records) {
       auto& st = self->state;
-      auto now = unix_now();
+      auto now = st.cfg.clock();
       std::vector<std::tuple<hash256, uint64_t, encoded>> rows;
       // Unwound records are older than anything pending: they go first.
       int64_t seq = st.min_seq - static_cast<int64_t>(records.size());

@@ -10,6 +10,7 @@
 // the new state, and what no longer fits is dropped.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <unordered_map>
@@ -28,6 +29,8 @@ struct reservoir_config {
   uint64_t max_transactions = 160'000;
   /// How often expiry runs.
   uint64_t expiry_check_ms = 60'000;
+  /// Seconds since the Unix epoch; tests inject their own.
+  std::function<uint64_t()> clock;
 };
 
 struct reservoir_state {
