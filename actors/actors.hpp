@@ -12,6 +12,8 @@
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "messages/codec.hpp"
@@ -38,6 +40,19 @@ using status = caf::atom_constant<caf::atom("status")>;
 using expire = caf::atom_constant<caf::atom("expire")>;
 using tick = caf::atom_constant<caf::atom("tick")>;
 using subscribe = caf::atom_constant<caf::atom("subscribe")>;
+using request = caf::atom_constant<caf::atom("request")>;
+using send = caf::atom_constant<caf::atom("send")>;
+using up = caf::atom_constant<caf::atom("up")>;
+using relay = caf::atom_constant<caf::atom("relay")>;
+using peers = caf::atom_constant<caf::atom("peers")>;
+using misbehave = caf::atom_constant<caf::atom("misbehave")>;
+using candidates = caf::atom_constant<caf::atom("candidates")>;
+using announce = caf::atom_constant<caf::atom("announce")>;
+using registr = caf::atom_constant<caf::atom("register")>;
+using listen = caf::atom_constant<caf::atom("listen")>;
+using activate = caf::atom_constant<caf::atom("activate")>;
+using terminate = caf::atom_constant<caf::atom("terminate")>;
+using end = caf::atom_constant<caf::atom("end")>;
 } // namespace atom
 
 // -- message types -----------------------------------------------------------
@@ -100,6 +115,43 @@ struct reservoir_status {
   uint64_t transfers = 0;
 };
 
+/// A live, authenticated link to a peer, as its peer_session reports it.
+struct peer_link {
+  caf::actor session;
+  public_key key{};
+  bool inbound = false;
+  std::string address;  ///< the remote end, "host:port"
+  uint16_t version = 0;
+};
+
+/// One row of `hallmark peers`.
+struct peer_status {
+  public_key key{};
+  std::vector<std::string> addresses;
+  bool is_static = false;
+  bool inbound = false;
+  std::string link;     ///< "up", "connecting", "down" or "banned"
+  uint64_t height = 0;
+  hash256 tip{};
+  uint64_t last_seen = 0;  ///< unix seconds
+  int64_t score = 0;       ///< misbehaviour points; banned at the limit
+};
+
+struct connector_status {
+  std::string state;    ///< Connecting, HighestBlock, ForkDetect, ...
+  uint64_t links = 0;   ///< live links
+  uint64_t target = 0;  ///< best height seen among peers
+};
+
+/// A node's signed registration (node/registration.hpp has its rules).
+struct registration {
+  std::string chain;
+  public_key key{};
+  std::vector<std::string> listeners;
+  uint64_t timestamp = 0;
+  signature sig{};
+};
+
 // -- actor interfaces --------------------------------------------------------
 
 /// Checks blocks' own rules and signatures; one per core.
@@ -152,8 +204,65 @@ using producer_actor = caf::typed_actor<
   // Blocks made since start.
   caf::replies_to<atom::status>::with<uint64_t>>;
 
+/// Chooses peers, keeps links up, finds the best chain and fetches it;
+/// relays broadcasts between links.
+using connector_actor = caf::typed_actor<
+  // A session finished its handshake.
+  caf::reacts_to<atom::up, peer_link>,
+  // Sends an Envelope to every live link but the origin's.
+  caf::reacts_to<atom::relay, encoded, caf::actor_addr>,
+  // Charges a peer: key, address, points, reason.
+  caf::reacts_to<atom::misbehave, public_key, std::string, int32_t,
+                 std::string>,
+  // Registrations of peers worth dialling, from the announcer.
+  caf::reacts_to<atom::candidates, std::vector<registration>>,
+  // The local chain reached a new tip (from chain_monitor).
+  caf::reacts_to<atom::tip, uint64_t, hash256>,
+  // Every known peer and its link.
+  caf::replies_to<atom::peers>::with<std::vector<peer_status>>,
+  // The state machine's state and the number of live links.
+  caf::replies_to<atom::status>::with<connector_status>,
+  // Timer: one connector cycle.
+  caf::reacts_to<atom::tick>>;
+
+/// Keeps the table of known peers from signed registrations.
+using announcer_actor = caf::typed_actor<
+  // A peer registered over its link (whose key is the second argument);
+  // replies with one random other known peer.
+  caf::replies_to<atom::registr, registration, public_key>::with<
+    std::vector<registration>>,
+  // A relayed registration: checked by its signature.
+  caf::reacts_to<atom::announce, registration>,
+  // The table of known peers.
+  caf::replies_to<atom::peers>::with<std::vector<registration>>,
+  // Timer: announce ourselves, expire old entries.
+  caf::reacts_to<atom::tick>>;
+
+/// New tips, pushed and polled, deduplicated, told to subscribers in order.
+using chain_monitor_actor = caf::typed_actor<
+  // A tip seen (pushed by block_processor, or polled).
+  caf::reacts_to<atom::tip, uint64_t, hash256>,
+  // Adds a subscriber; it gets (tip, height, hash) ... then (end).
+  caf::reacts_to<atom::subscribe, caf::actor>,
+  // IDLE -> LISTENING: start taking tips, buffering them.
+  caf::reacts_to<atom::listen>,
+  // LISTENING -> ACTIVE: deliver the buffer, then every new tip.
+  caf::reacts_to<atom::activate>,
+  // -> TERMINATED: subscribers get END.
+  caf::reacts_to<atom::terminate>,
+  // Timer: polls the tip.
+  caf::reacts_to<atom::tick>,
+  // The state's name.
+  caf::replies_to<atom::status>::with<std::string>>;
+
 } // namespace hallmark
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::peer_link)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::peer_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::peer_status>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::connector_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::registration)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::registration>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::encoded)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::encoded>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::hash256)

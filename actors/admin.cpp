@@ -497,6 +497,15 @@ caf::behavior admin_broker(broker* self, int fd, admin_deps deps) {
       if (c == st->conns.end())
         return;
       auto& buf = c->second.buf;
+      // A client may queue requests while one is served, but not more
+      // than one frame's worth.
+      if (buf.size() + msg.buf.size() > max_admin_frame + 4) {
+        log_warning("admin", "a client sent more than it may queue; "
+                             "closing its connection");
+        self->close(msg.handle);
+        st->conns.erase(c);
+        return;
+      }
       buf.insert(buf.end(), msg.buf.begin(), msg.buf.end());
       process(self, st, msg.handle);
     },

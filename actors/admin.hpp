@@ -16,7 +16,6 @@
 
 namespace hallmark {
 
-constexpr uint32_t max_admin_frame = 16 * 1024 * 1024;
 
 struct admin_deps {
   const chain_store* chain = nullptr;

@@ -121,6 +121,25 @@ caf::error unwind(self_ptr self, uint64_t count,
   return {};
 }
 
+/// Keeps a block whose parent is not the tip, evicting the oldest held
+/// blocks when over the byte bound.
+void hold(self_ptr self, const hash256& hash, block b, encoded raw) {
+  auto& st = self->state;
+  while (!st.held.empty() && st.held_bytes + raw.size() > st.cfg.held_bytes) {
+    // Evict the lowest block: the least likely to matter.
+    auto victim = std::min_element(st.held.begin(), st.held.end(),
+                                   [](auto& x, auto& y) {
+                                     return x.second.b.hdr.height
+                                            < y.second.b.hdr.height;
+                                   });
+    drop_held(self, victim->first);
+  }
+  st.held_bytes += raw.size();
+  st.children.emplace(b.hdr.previous, hash);
+  st.held.emplace(hash, block_processor_state::held_block{std::move(b),
+                                                          std::move(raw)});
+}
+
 /// Considers the held branch ending at `leaf`: if it joins the best chain
 /// and has more work (ties broken by the smaller tip hash), switches to it.
 caf::error consider_branch(self_ptr self, const hash256& leaf,
@@ -143,9 +162,9 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
   work_t work = *w.work_at(*fork);
   for (auto& x : branch)
     work += st.held[x].b.hdr.difficulty;
-  bool better = work > top.work
-                || (work == top.work && leaf < top.hash
-                    && *fork + branch.size() == top.height);
+  // Most work wins; equal work goes to the smaller tip hash, a total order
+  // every node agrees on whatever it saw first.
+  bool better = work > top.work || (work == top.work && leaf < top.hash);
   if (!better)
     return {};
   auto depth = top.height - *fork;
@@ -179,16 +198,13 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
   for (auto i = unwound.rbegin(); i != unwound.rend(); ++i)
     for (auto& r : i->first.records)
       st.unwound_records.push_back(encode(r));
+  for (auto& x : branch)
+    drop_held(self, x);
   // Unwound blocks become a held side branch: the chain may swing back.
   for (auto& [b, raw] : unwound) {
     auto hash = block_hash(b.hdr);
-    st.held_bytes += raw.size();
-    st.children.emplace(b.hdr.previous, hash);
-    st.held.emplace(hash, block_processor_state::held_block{std::move(b),
-                                                            std::move(raw)});
+    hold(self, hash, std::move(b), std::move(raw));
   }
-  for (auto& x : branch)
-    drop_held(self, x);
   st.applied_ids.insert(st.applied_ids.end(), ids.begin(), ids.end());
   report.unwound += depth;
   report.applied += branch.size();
@@ -196,25 +212,6 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
            "applied {} of a branch with more work", depth, top.height,
            branch.size());
   return flush(self);
-}
-
-/// Keeps a block whose parent is not the tip, evicting the oldest held
-/// blocks when over the byte bound.
-void hold(self_ptr self, const hash256& hash, block b, encoded raw) {
-  auto& st = self->state;
-  while (!st.held.empty() && st.held_bytes + raw.size() > st.cfg.held_bytes) {
-    // Evict the lowest block: the least likely to matter.
-    auto victim = std::min_element(st.held.begin(), st.held.end(),
-                                   [](auto& x, auto& y) {
-                                     return x.second.b.hdr.height
-                                            < y.second.b.hdr.height;
-                                   });
-    drop_held(self, victim->first);
-  }
-  st.held_bytes += raw.size();
-  st.children.emplace(b.hdr.previous, hash);
-  st.held.emplace(hash, block_processor_state::held_block{std::move(b),
-                                                          std::move(raw)});
 }
 
 caf::error handle_block(self_ptr self, block& b, const encoded& raw,
@@ -254,7 +251,10 @@ void schedule_flush(self_ptr self) {
 }
 
 void fill_tip(self_ptr self, apply_report& report) {
-  auto top = writer(self).tip();
+  auto& st = self->state;
+  // Read through the open writer, or a snapshot: never open a write
+  // transaction just to look.
+  auto top = st.writer ? st.writer->tip() : chain_reader{*st.store}.tip();
   report.height = top.height;
   report.tip = top.hash;
 }
@@ -414,8 +414,12 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       drain(self);
       return promise;
     },
-    [=](atom::tip) -> chain_tip {
-      return current_tip(self);
+    [=](atom::tip) -> caf::result<chain_tip> {
+      try {
+        return current_tip(self);
+      } catch (const lmdb::failure& f) {
+        return make_error(ec::storage, f.what());
+      }
     },
     [=](atom::reorg, uint32_t n) -> caf::result<apply_report> {
       auto& st = self->state;
@@ -463,16 +467,26 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
     },
     [=](atom::flush) -> caf::result<uint64_t> {
       auto& st = self->state;
-      if (auto err = flush(self))
-        return err;
-      return chain_reader{*st.store}.tip().height;
+      try {
+        if (auto err = flush(self))
+          return err;
+        return chain_reader{*st.store}.tip().height;
+      } catch (const lmdb::failure& f) {
+        st.writer.reset();
+        return make_error(ec::storage, f.what());
+      }
     },
     [=](atom::stop) -> caf::result<uint64_t> {
       auto& st = self->state;
       st.stopped = true;
-      if (auto err = flush(self))
-        return err;
-      return chain_reader{*st.store}.tip().height;
+      try {
+        if (auto err = flush(self))
+          return err;
+        return chain_reader{*st.store}.tip().height;
+      } catch (const lmdb::failure& f) {
+        st.writer.reset();
+        return make_error(ec::storage, f.what());
+      }
     },
     [=](atom::subscribe, reservoir_actor& r) {
       self->state.subscribers.push_back(std::move(r));

@@ -45,6 +45,9 @@ private:
   std::shared_ptr<std::vector<uint64_t>> words_;
 };
 
+/// Largest frame on the admin socket, either way (messages/admin.capnp).
+constexpr size_t max_admin_frame = 16 * 1024 * 1024;
+
 /// Decoding limits for bytes from outside.
 struct read_limits {
   size_t max_bytes;

@@ -31,10 +31,12 @@ struct node_config {
   /// every empty_block_interval_s seconds.
   uint64_t min_block_interval_ms = 1000;
   uint64_t empty_block_interval_s = 30;
-  /// Threads that check signatures; 0 means one per core.
+  /// Verifier actors that check signatures; 0 means one per core (more
+  /// than the cores gains nothing: CAF runs one thread per core).
   uint64_t verify_threads = 0;
-  /// LMDB map size of the chain environment, in MiB (grows when full).
-  uint64_t map_size_mb = 1024;
+  /// LMDB map size of the chain environment, in MiB: address space, not
+  /// disk. A flush that would pass it fails with ec::storage; raise it then.
+  uint64_t map_size_mb = 65536;
 
   /// Checks ranges; names the first bad key.
   caf::error validate() const;

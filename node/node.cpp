@@ -96,6 +96,10 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   bp_cfg.reorg_window = cfg.reorg_window;
   bp_cfg.flush_blocks = cfg.flush_blocks;
   bp_cfg.flush_interval_ms = cfg.flush_interval_ms;
+  if (auto err = bp_cfg.validate()) {
+    log_error("node", "{}", message_of(err));
+    return 1;
+  }
   auto processor = sys.spawn<caf::detached>(block_processor, chain->get(),
                                             bp_cfg, verifiers);
   reservoir_config pool_cfg;

@@ -19,7 +19,7 @@
 //
 // Integers are little-endian. A record's location also carries what undoing
 // it needs (its item, the owner after it, the record it linked to), so a
-// block's bodies are its undo data: unwinding reads no other table.
+// block's body and these locations are its undo data: no undo table.
 // docs/storage.md has the same chart and the migration policy.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The node-local environment: state that is not chain data. Its only writer
-// is the reservoir (and, for the peer table, the announcer).
+// is the reservoir.
 //
 //   table    key               value
 //   -------  ----------------  ------------------------------------------

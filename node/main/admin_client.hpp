@@ -27,7 +27,6 @@
 namespace hallmark {
 
 /// Largest frame either side sends over the admin socket.
-constexpr size_t max_admin_frame = 16 * 1024 * 1024;
 
 /// How long the client waits for one reply before giving up.
 constexpr std::chrono::seconds admin_reply_timeout{120};

@@ -1,0 +1,98 @@
+@0xa6c3f1e8d2b47095;
+# The peer protocol. A link starts with three plaintext handshake frames
+# (Hello, Welcome, Proof) or a Reject; every later frame is one
+# secretstream-encrypted Envelope. Each frame is a 4-byte little-endian
+# length and that many bytes: at most 4 KiB during the handshake, at most
+# 5 MB after. docs/protocol.md has the diagrams. Field numbers only grow.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("hallmark::schema");
+
+using Records = import "records.capnp";
+
+const magic :UInt64 = 0x4b52414d4c4c4148;  # "HALLMARK", little-endian
+
+# Initiator -> responder.
+struct Hello {
+  magic @0 :UInt64;
+  minVersion @1 :UInt16;
+  maxVersion @2 :UInt16;
+  chain @3 :Text;
+  key @4 :Data;              # initiator's Ed25519 identity, 32 bytes
+  ephemeral @5 :Data;        # initiator's X25519 ephemeral key, 32 bytes
+  responderKey @6 :Data;     # the identity the initiator expects, 32 bytes
+}
+
+# Responder -> initiator.
+struct Welcome {
+  version @0 :UInt16;        # chosen from the initiator's range
+  key @1 :Data;              # responder's Ed25519 identity
+  ephemeral @2 :Data;        # responder's X25519 ephemeral key
+  streamHeader @3 :Data;     # responder's secretstream header (24 bytes)
+  signature @4 :Data;        # responder's signature of transcript T1
+}
+
+# Initiator -> responder.
+struct Proof {
+  streamHeader @0 :Data;     # initiator's secretstream header
+  signature @1 :Data;        # initiator's signature of transcript T2
+}
+
+# Either side, instead of the next handshake frame: why the link ends.
+struct Reject {
+  code @0 :UInt8;            # an `ec` value
+  reason @1 :Text;
+}
+
+struct Handshake {
+  union {
+    hello @0 :Hello;
+    welcome @1 :Welcome;
+    proof @2 :Proof;
+    reject @3 :Reject;
+  }
+}
+
+# A signed registration: who a node is and where it listens.
+struct Registration {
+  chain @0 :Text;
+  key @1 :Data;              # Ed25519 identity, 32 bytes
+  listeners @2 :List(Text);  # "host:port" or "[v6]:port", at most 8
+  timestamp @3 :UInt64;      # seconds since the Unix epoch
+  signature @4 :Data;        # by `key`, over the layout in docs/protocol.md
+}
+
+struct Info {
+  chain @0 :Text;
+  version @1 :Text;
+  height @2 :UInt64;
+  tip @3 :Data;
+  work @4 :Text;             # cumulative work, decimal
+}
+
+struct Range {
+  from @0 :UInt64;
+  count @1 :UInt32;
+}
+
+# Every encrypted frame. A request carries a non-zero id that its response
+# repeats; broadcasts carry id 0 and get no response.
+struct Envelope {
+  id @0 :UInt64;
+  union {
+    infoRequest @1 :Void;
+    info @2 :Info;
+    blocksRequest @3 :Range;   # answered with `blocks`, count and byte capped
+    blocks @4 :List(Data);     # encoded Blocks, ascending heights
+    hashesRequest @5 :Range;
+    hashes @6 :List(Data);
+    register @7 :Registration; # answered with `peers` (one random other)
+    peers @8 :List(Registration);
+    announce @9 :Registration; # relayed registration (broadcast)
+    records @10 :Records.RecordList;  # broadcast
+    block @11 :Data;           # broadcast of a new block
+    error @12 :Reject;         # a request's refusal
+    ping @13 :Void;
+    pong @14 :Void;
+  }
+}
