@@ -53,6 +53,9 @@ using listen = caf::atom_constant<caf::atom("listen")>;
 using activate = caf::atom_constant<caf::atom("activate")>;
 using terminate = caf::atom_constant<caf::atom("terminate")>;
 using end = caf::atom_constant<caf::atom("end")>;
+using fetch = caf::atom_constant<caf::atom("fetch")>;
+using reset = caf::atom_constant<caf::atom("reset")>;
+using progress = caf::atom_constant<caf::atom("progress")>;
 } // namespace atom
 
 // -- message types -----------------------------------------------------------
@@ -74,6 +77,7 @@ struct apply_report {
   uint64_t unwound = 0;    ///< blocks taken off by a reorg
   uint64_t held = 0;       ///< blocks kept aside (side branch or orphan)
   uint64_t known = 0;      ///< blocks already known
+  uint64_t records = 0;    ///< records in the blocks applied
   uint64_t height = 0;     ///< tip after the batch
   hash256 tip{};
 };
@@ -141,6 +145,17 @@ struct connector_status {
   std::string state;    ///< Connecting, HighestBlock, ForkDetect, ...
   uint64_t links = 0;   ///< live links
   uint64_t target = 0;  ///< best height seen among peers
+};
+
+/// What the prefetcher tells the connector: how far it got, or why it
+/// stopped.
+struct fetch_report {
+  uint64_t height = 0;    ///< best chain height after the blocks applied
+  uint64_t target = 0;
+  uint64_t records = 0;   ///< records applied since the fetch began
+  bool done = false;      ///< reached the target
+  std::string failure;    ///< non-empty: the upstream failed us
+  uint8_t code = 0;       ///< the failure's ec
 };
 
 /// A node's signed registration (node/registration.hpp has its rules).
@@ -223,7 +238,18 @@ using connector_actor = caf::typed_actor<
   // The state machine's state and the number of live links.
   caf::replies_to<atom::status>::with<connector_status>,
   // Timer: one connector cycle.
-  caf::reacts_to<atom::tick>>;
+  caf::reacts_to<atom::tick>,
+  // The prefetcher's progress.
+  caf::reacts_to<atom::progress, fetch_report>>;
+
+/// Fetches a range of blocks from an upstream link, pipelined within a
+/// cache bound, and hands them to block_processor in order.
+using prefetcher_actor = caf::typed_actor<
+  // Fetches (from, target] ... precisely heights from..target from the
+  // session's peer; replaces any fetch under way.
+  caf::reacts_to<atom::fetch, caf::actor, uint64_t, uint64_t>,
+  // Drops the fetch under way (reorg, new upstream, shutdown).
+  caf::reacts_to<atom::reset>>;
 
 /// Keeps the table of known peers from signed registrations.
 using announcer_actor = caf::typed_actor<
@@ -262,6 +288,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::peer_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::peer_status>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::connector_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::registration)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::fetch_report)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::registration>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::encoded)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::encoded>)
