@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "node/registration.hpp"
+
 namespace hallmark {
 
 caf::expected<std::unique_ptr<local_store>>
@@ -15,12 +17,16 @@ local_store::open(const std::string& dir) {
     lmdb::write_txn txn{store->env_};
     auto meta = lmdb::table::open(txn, "meta", lmdb::table_kind::plain);
     auto pending = lmdb::table::open(txn, "pending", lmdb::table_kind::plain);
+    auto peers = lmdb::table::open(txn, "peers", lmdb::table_kind::plain);
     if (!meta)
       return meta.error();
     if (!pending)
       return pending.error();
+    if (!peers)
+      return peers.error();
     store->meta_ = *meta;
     store->pending_ = *pending;
+    store->peers_ = *peers;
     lmdb::bytes key{reinterpret_cast<const uint8_t*>("schema"), 6};
     auto v = store->meta_.get(txn, key);
     if (v) {
@@ -83,6 +89,54 @@ void local_store::for_each_pending(
     }
     return true;
   });
+}
+
+caf::error local_store::put_peer(const registration& r) {
+  try {
+    auto value = encode_registration(r);
+    lmdb::write_txn txn{env_};
+    if (auto err = peers_.put(txn, r.key, value.bytes()))
+      return err;
+    return txn.commit();
+  } catch (const lmdb::failure& f) {
+    return make_error(ec::storage, f.what());
+  }
+}
+
+caf::error local_store::remove_peer(const public_key& key) {
+  try {
+    lmdb::write_txn txn{env_};
+    if (!peers_.del(txn, key))
+      return {};
+    return txn.commit();
+  } catch (const lmdb::failure& f) {
+    return make_error(ec::storage, f.what());
+  }
+}
+
+void local_store::for_each_peer(
+  const std::function<void(const public_key&, caf::expected<registration>)>& f)
+  const {
+  std::vector<std::pair<public_key, caf::expected<encoded>>> rows;
+  {
+    lmdb::read_txn txn{env_};
+    peers_.scan(txn, {}, [&](lmdb::bytes k, lmdb::bytes v) {
+      if (auto key = to_fixed<32>(k))
+        rows.emplace_back(*key, encoded::copy_of(v));
+      return true;
+    });
+  }
+  // Decoded and handed out after the read transaction ends, so `f` may write.
+  for (auto& [key, raw] : rows) {
+    if (!raw) {
+      f(key, raw.error());
+      continue;
+    }
+    auto r = decode_registration(*raw);
+    if (r && r->key != key)
+      r = make_error(ec::storage, "peer row under another key");
+    f(key, std::move(r));
+  }
 }
 
 } // namespace hallmark

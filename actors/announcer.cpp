@@ -1,0 +1,293 @@
+#include "actors/announcer.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/typed_event_based_actor.hpp>
+#include <capnp/message.h>
+
+#include "messages/codec_capnp.hpp"
+#include "messages/wire.capnp.h"
+#include "node/error.hpp"
+#include "node/log.hpp"
+#include "node/registration.hpp"
+
+namespace hallmark {
+
+announcer_config announcer_config::devnet() const {
+  auto out = *this;
+  out.first_announce_ms /= 60;
+  out.announce_every_ms /= 60;
+  out.expire_after_s /= 60;
+  out.min_update_s /= 60;
+  return out;
+}
+
+caf::error announcer_config::validate() const {
+  auto bad = [](std::string what) {
+    return make_error(ec::bad_config, "announcer: " + std::move(what));
+  };
+  if (chain.empty() || chain.size() > max_registration_chain_bytes)
+    return bad("chain name must be 1 to " +
+               std::to_string(max_registration_chain_bytes) + " bytes");
+  if (announce_every_ms == 0)
+    return bad("announce_every_ms must be positive");
+  if (expire_after_s == 0)
+    return bad("expire_after_s must be positive");
+  if (announce_every_ms / 1000 >= expire_after_s)
+    return bad("announce_every_ms must be shorter than expire_after_s, or "
+               "our own registration expires between announcements");
+  if (min_update_s >= expire_after_s)
+    return bad("min_update_s must be shorter than expire_after_s");
+  if (max_peers == 0)
+    return bad("max_peers must be positive");
+  if (listeners.size() > max_listeners)
+    return bad("at most " + std::to_string(max_listeners) + " listeners");
+  for (auto& l : listeners)
+    if (l.size() > max_listener_bytes || !parse_listener(l))
+      return bad("listener '" + l + "' is not host:port or [v6]:port");
+  return {};
+}
+
+namespace {
+
+using self_ptr = announcer_actor::stateful_pointer<announcer_state>;
+
+const public_key& own_key(self_ptr self) {
+  return self->state.identity->public_key_bytes();
+}
+
+std::string short_key(const public_key& key) {
+  return to_hex(byte_view{key.data(), 8});
+}
+
+/// An Envelope{id 0, announce = r}.
+encoded announce_envelope(const registration& r) {
+  capnp::MallocMessageBuilder builder;
+  auto env = builder.initRoot<schema::Envelope>();
+  env.setId(0);
+  write(env.initAnnounce(), r);
+  return freeze(builder);
+}
+
+void relay(self_ptr self, const registration& r) {
+  if (self->state.connector)
+    self->send(self->state.connector, atom::relay::value, announce_envelope(r),
+               caf::actor_addr{});
+}
+
+/// Hands the connector the whole table as dial candidates.
+void tell_connector(self_ptr self) {
+  auto& st = self->state;
+  if (!st.connector)
+    return;
+  std::vector<registration> candidates;
+  candidates.reserve(st.peers.size());
+  for (auto& [key, r] : st.peers)
+    candidates.push_back(r);
+  self->send(st.connector, atom::candidates::value, std::move(candidates));
+}
+
+void persist(self_ptr self, const registration& r) {
+  if (!self->state.local)
+    return;
+  if (auto err = self->state.local->put_peer(r))
+    log_error("announcer", "cannot store peer {}: {}", short_key(r.key),
+              message_of(err));
+}
+
+void forget(self_ptr self, const public_key& key) {
+  if (!self->state.local)
+    return;
+  if (auto err = self->state.local->remove_peer(key))
+    log_error("announcer", "cannot forget peer {}: {}", short_key(key),
+              message_of(err));
+}
+
+caf::error check(self_ptr self, const registration& r) {
+  auto& cfg = self->state.cfg;
+  return check_registration(r, cfg.chain, cfg.clock(), cfg.expire_after_s,
+                            cfg.max_future_s);
+}
+
+bool expired(const announcer_config& cfg, const registration& r, uint64_t now) {
+  return now > r.timestamp && now - r.timestamp > cfg.expire_after_s;
+}
+
+/// Drops rows older than expire_after_s; tells the connector if any went.
+void expire(self_ptr self) {
+  auto& st = self->state;
+  auto now = st.cfg.clock();
+  size_t gone = 0;
+  for (auto i = st.peers.begin(); i != st.peers.end();) {
+    if (expired(st.cfg, i->second, now)) {
+      forget(self, i->first);
+      i = st.peers.erase(i);
+      ++gone;
+    } else {
+      ++i;
+    }
+  }
+  if (gone > 0) {
+    log_info("announcer", "{} peers expired; {} known", gone, st.peers.size());
+    tell_connector(self);
+  }
+}
+
+/// Evicts rows with the oldest timestamps until at most `room` remain.
+void shrink_to(self_ptr self, size_t room) {
+  auto& st = self->state;
+  while (st.peers.size() > room) {
+    auto oldest = std::min_element(
+        st.peers.begin(), st.peers.end(), [](auto& x, auto& y) {
+          return x.second.timestamp < y.second.timestamp;
+        });
+    forget(self, oldest->first);
+    st.peers.erase(oldest);
+  }
+}
+
+/// Enters a checked registration by the update rule; true if the table
+/// changed (then it is persisted and the connector told).
+bool admit(self_ptr self, const registration& r) {
+  auto& st = self->state;
+  if (r.key == own_key(self))
+    return false;
+  auto known = st.peers.find(r.key);
+  if (known != st.peers.end()) {
+    auto before = known->second.timestamp;
+    if (r.timestamp <= before || r.timestamp - before < st.cfg.min_update_s)
+      return false;
+    known->second = r;
+  } else {
+    if (st.peers.size() >= st.cfg.max_peers) {
+      auto oldest = std::min_element(
+          st.peers.begin(), st.peers.end(), [](auto& x, auto& y) {
+            return x.second.timestamp < y.second.timestamp;
+          });
+      if (r.timestamp < oldest->second.timestamp)
+        return false;
+      shrink_to(self, st.cfg.max_peers - 1);
+    }
+    st.peers.emplace(r.key, r);
+    log_info("announcer", "new peer {} at {}; {} known", short_key(r.key),
+             r.listeners.empty() ? std::string{"(no listener)"}
+                                 : r.listeners.front(),
+             st.peers.size());
+  }
+  persist(self, r);
+  tell_connector(self);
+  return true;
+}
+
+/// One random known peer that listens somewhere, other than `registrant`.
+std::vector<registration> other_peer(self_ptr self,
+                                     const public_key& registrant) {
+  auto& st = self->state;
+  std::vector<const registration*> pool;
+  for (auto& [key, r] : st.peers)
+    if (key != registrant && !r.listeners.empty())
+      pool.push_back(&r);
+  if (pool.empty())
+    return {};
+  return {*pool[st.rng() % pool.size()]};
+}
+
+void announce_self(self_ptr self) {
+  auto& st = self->state;
+  if (st.cfg.listeners.empty())
+    return;
+  relay(self, make_registration(st.cfg.chain, st.cfg.listeners, st.cfg.clock(),
+                                *st.identity));
+}
+
+/// Restores the table from local_store, removing rows that no longer pass.
+void load(self_ptr self) {
+  auto& st = self->state;
+  if (!st.local)
+    return;
+  std::vector<public_key> dropped;
+  st.local->for_each_peer(
+      [&](const public_key& key, caf::expected<registration> r) {
+        if (!r || key == own_key(self) || check(self, *r)) {
+          dropped.push_back(key);
+          return;
+        }
+        st.peers.emplace(key, std::move(*r));
+      });
+  for (auto& key : dropped)
+    forget(self, key);
+  shrink_to(self, st.cfg.max_peers);
+  if (!st.peers.empty() || !dropped.empty())
+    log_info("announcer", "restored {} peers, dropped {}", st.peers.size(),
+             dropped.size());
+}
+
+void arm_timer(self_ptr self, uint64_t ms) {
+  self->delayed_send(self, std::chrono::milliseconds{ms}, atom::tick::value);
+}
+
+} // namespace
+
+announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
+                                         local_store* local,
+                                         connector_actor connector,
+                                         announcer_config cfg) {
+  auto& st = self->state;
+  st.identity = std::move(identity);
+  st.local = local;
+  st.connector = std::move(connector);
+  st.cfg = std::move(cfg);
+  if (!st.cfg.clock)
+    st.cfg.clock = unix_now;
+  st.rng.seed(get_u64(own_key(self).data()));
+  try {
+    load(self);
+  } catch (const lmdb::failure& f) {
+    log_error("announcer", "cannot read the peer table: {}", f.what());
+  }
+  tell_connector(self);
+  arm_timer(self, st.cfg.first_announce_ms);
+  return {
+      [=](atom::registr, const registration& r, const public_key& link_key)
+          -> caf::result<std::vector<registration>> {
+        if (r.key != link_key)
+          return make_error(ec::wrong_key, "registration of " + to_hex(r.key) +
+                                               " over the link of " +
+                                               to_hex(link_key));
+        if (r.key == own_key(self))
+          return make_error(ec::wrong_key, "registration of our own key");
+        if (auto err = check(self, r))
+          return err;
+        expire(self);
+        if (admit(self, r))
+          relay(self, r);
+        return other_peer(self, r.key);
+      },
+      [=](atom::announce, const registration& r) {
+        if (r.key == own_key(self))
+          return; // our own, back from the flood
+        if (auto err = check(self, r))
+          return;
+        expire(self);
+        if (admit(self, r))
+          relay(self, r);
+      },
+      [=](atom::peers) -> std::vector<registration> {
+        expire(self);
+        std::vector<registration> out;
+        out.reserve(self->state.peers.size());
+        for (auto& [key, r] : self->state.peers)
+          out.push_back(r);
+        return out;
+      },
+      [=](atom::tick) {
+        expire(self);
+        announce_self(self);
+        if (self->current_sender().get() == self->ctrl())
+          arm_timer(self, self->state.cfg.announce_every_ms);
+      },
+  };
+}
+
+} // namespace hallmark
