@@ -35,6 +35,8 @@ const char* to_string(ec x) {
     case ec::bad_config: return "bad_config";
     case ec::shutting_down: return "shutting_down";
     case ec::self_link: return "self_link";
+    case ec::wrong_key: return "wrong_key";
+    case ec::wrong_version: return "wrong_version";
     default: return "unknown";
   }
 }

@@ -38,6 +38,8 @@ enum class ec : uint8_t {
   bad_config = 25,      ///< a configuration value out of range
   shutting_down = 26,   ///< the node is stopping
   self_link = 27,       ///< a transfer that links to its own record
+  wrong_key = 28,       ///< a peer whose identity key is not the one expected
+  wrong_version = 29,   ///< a peer whose protocol versions do not overlap ours
 };
 
 /// The stable name of an error value, e.g. "double_spend".
