@@ -278,7 +278,9 @@ void drain(self_ptr self) {
       }
       if (!err)
         err = bt.failure;
-      if (!bt.more
+      // After stop nothing flushes again: commit what a batch accepted
+      // before stop applies now.
+      if (!bt.more || st.stopped
           || (st.writer
               && st.writer->pending_blocks()
                    >= static_cast<int64_t>(st.cfg.flush_blocks))) {

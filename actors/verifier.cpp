@@ -41,15 +41,17 @@ split_jobs(std::shared_ptr<const std::vector<block>> blocks, size_t parts) {
     if (n == 0)
       cur.segments.push_back({bi, 0, 0});
     for (size_t ri = 0; ri < n;) {
-      size_t take = std::min(n - ri, per_job - in_job);
-      cur.segments.push_back({bi, ri, ri + take});
-      ri += take;
-      in_job += take;
+      // A full job is closed only when more records follow, so empty blocks
+      // at the end join the last job instead of making one more than `parts`.
       if (in_job == per_job) {
         jobs.push_back(std::move(cur));
         cur = verify_job{blocks, {}};
         in_job = 0;
       }
+      size_t take = std::min(n - ri, per_job - in_job);
+      cur.segments.push_back({bi, ri, ri + take});
+      ri += take;
+      in_job += take;
     }
   }
   if (!cur.segments.empty())
