@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <map>
+#include <set>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,6 +35,9 @@ struct connection {
 struct admin_state {
   admin_deps deps;
   std::map<connection_handle, connection> conns;
+  /// Connections that asked to `watch`: each tip goes to all of them.
+  std::set<connection_handle> watchers;
+  bool subscribed = false;  ///< to the chain monitor, at the first watch
 };
 
 using reply_builder = std::function<void(schema::Reply::Builder)>;
@@ -338,6 +342,50 @@ void do_export(broker* self, std::shared_ptr<admin_state> st,
   });
 }
 
+// -- watch: a connection that streams tips ------------------------------------
+
+/// The connection stays busy from here on: it carries one Reply.tip per new
+/// tip, then Reply.end, and no other reply.
+void do_watch(broker* self, std::shared_ptr<admin_state> st,
+              connection_handle hdl) {
+  if (!st->deps.monitor) {
+    respond_error(self, st, hdl,
+                  make_error(ec::bad_request, "this node has no chain monitor"));
+    return;
+  }
+  if (!st->subscribed) {
+    self->send(st->deps.monitor, atom::subscribe::value,
+               caf::actor_cast<caf::actor>(self));
+    st->subscribed = true;
+  }
+  st->watchers.insert(hdl);
+}
+
+/// Writes a reply to every watching connection still open.
+void tell_watchers(broker* self, std::shared_ptr<admin_state> st,
+                   const reply_builder& fill) {
+  for (auto i = st->watchers.begin(); i != st->watchers.end();) {
+    if (st->conns.count(*i) == 0) {
+      i = st->watchers.erase(i); // the client left
+      continue;
+    }
+    capnp::MallocMessageBuilder msg;
+    fill(msg.initRoot<schema::Reply>());
+    send_frame(self, *i, msg);
+    ++i;
+  }
+}
+
+/// Reply.end to every watcher, then closes their connections.
+void end_watch(broker* self, std::shared_ptr<admin_state> st) {
+  tell_watchers(self, st, [](schema::Reply::Builder r) { r.setEnd(); });
+  for (auto hdl : st->watchers) {
+    self->close(hdl);
+    st->conns.erase(hdl);
+  }
+  st->watchers.clear();
+}
+
 void dispatch(broker* self, std::shared_ptr<admin_state> st,
               connection_handle hdl, schema::Request::Reader req) {
   auto fail = [=](caf::error& err) { respond_error(self, st, hdl, err); };
@@ -430,6 +478,9 @@ void dispatch(broker* self, std::shared_ptr<admin_state> st,
       do_export(self, st, hdl, range.getFrom(), range.getCount());
       return;
     }
+    case schema::Request::WATCH:
+      do_watch(self, st, hdl);
+      return;
     case schema::Request::STOP:
       log_info("admin", "stop requested over the admin socket");
       respond(self, st, hdl,
@@ -487,6 +538,11 @@ caf::behavior admin_broker(broker* self, int fd, admin_deps deps) {
   auto st = std::make_shared<admin_state>();
   st->deps = std::move(deps);
   self->add_doorman(fd);
+  // Watchers hear END however the broker ends.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    end_watch(self, st);
+    self->quit(std::move(msg.reason));
+  });
   return {
     [=](const caf::io::new_connection_msg& msg) {
       st->conns.emplace(msg.handle, connection{});
@@ -514,6 +570,19 @@ caf::behavior admin_broker(broker* self, int fd, admin_deps deps) {
     },
     [=](const caf::io::acceptor_closed_msg&) {
       log_warning("admin", "admin socket closed");
+    },
+    // From the chain monitor, for `watch`.
+    [=](atom::tip, uint64_t height, const hash256& hash) {
+      tell_watchers(self, st, [&](schema::Reply::Builder r) {
+        auto t = r.initTip();
+        t.setHeight(height);
+        t.setHash(data_of(hash));
+      });
+    },
+    [=](atom::end) {
+      // A watch after this subscribes again and hears END at once.
+      st->subscribed = false;
+      end_watch(self, st);
     },
   };
 }

@@ -4,6 +4,11 @@
 // Requests on one connection are answered one at a time, in order. A frame
 // over 16 MiB or bytes that do not decode end the connection after an error
 // reply; the node carries on.
+//
+// A `watch` request turns its connection into a stream: one Reply.tip per
+// new tip from the chain monitor, then Reply.end when the monitor or the
+// broker ends. The broker subscribes itself once and keeps the set of
+// watching connections; a client that closes simply leaves the set.
 #pragma once
 
 #include <string>
@@ -22,6 +27,7 @@ struct admin_deps {
   block_processor_actor processor;
   reservoir_actor pool;
   producer_actor producer;  ///< invalid unless producing
+  chain_monitor_actor monitor;  ///< tips for `watch`; invalid: no watch
   public_key identity{};
   std::string chain_name;
 };

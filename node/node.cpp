@@ -18,6 +18,7 @@
 
 #include "actors/admin.hpp"
 #include "actors/block_processor.hpp"
+#include "actors/chain_monitor.hpp"
 #include "actors/producer.hpp"
 #include "actors/reservoir.hpp"
 #include "actors/verifier.hpp"
@@ -111,6 +112,15 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     60'000, std::min(cfg.pending_expiry_s, cfg.asset_expiry_s) * 250);
   auto pool = sys.spawn(reservoir, chain->get(), local->get(), pool_cfg);
   caf::anon_send(processor, atom::subscribe::value, pool);
+  // New tips, pushed by block_processor and polled; listening (buffering)
+  // until every subscriber is wired, active from then on.
+  chain_monitor_config mon_cfg;
+  mon_cfg.poll_interval = cfg.chain == "devnet" ? std::chrono::seconds{1}
+                                                : std::chrono::seconds{60};
+  auto monitor = sys.spawn(chain_monitor, chain->get(), mon_cfg);
+  caf::anon_send(processor, atom::subscribe::value,
+                 caf::actor_cast<caf::actor>(monitor));
+  caf::anon_send(monitor, atom::listen::value);
   producer_actor maker;
   if (cfg.produce) {
     producer_config p_cfg;
@@ -122,11 +132,13 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   admin_deps deps;
   deps.chain = chain->get();
   deps.processor = processor;
+  deps.monitor = monitor;
   deps.pool = pool;
   deps.producer = maker;
   deps.identity = identity.public_key_bytes();
   deps.chain_name = cfg.chain;
   auto admin = spawn_admin(sys, cfg.socket_path(), deps);
+  caf::anon_send(monitor, atom::activate::value);
   int exit_code = 0;
   if (!admin) {
     log_error("node", "{}", message_of(admin.error()));
@@ -141,6 +153,14 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     sigwait(&stop_signals, &sig);
     log_info("node", "{} received: stopping", sig == SIGINT ? "SIGINT"
                                                              : "SIGTERM");
+  }
+  // The monitor ends first, so `watch` clients hear END while the admin
+  // socket still serves them.
+  caf::anon_send(monitor, atom::terminate::value);
+  {
+    caf::scoped_actor self{sys};
+    self->request(monitor, std::chrono::seconds{10}, atom::status::value)
+      .receive([](std::string&) {}, [](caf::error&) {});
   }
   // Stop in order: no new requests, no new blocks, then the writer flushes.
   if (admin)
@@ -160,6 +180,7 @@ int run_node(const node_config& cfg, const key_pair& identity) {
         });
   }
   caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(monitor, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(processor, caf::exit_reason::user_shutdown);
   for (auto& v : verifiers)
     caf::anon_send_exit(v, caf::exit_reason::user_shutdown);

@@ -149,7 +149,21 @@ caf::expected<admin_reply> admin_client::call(capnp::MessageBuilder& request,
                                               std::chrono::seconds timeout) {
   if (auto err = set_timeout(fd_, timeout))
     return err;
-  // -- send -------------------------------------------------------------------
+  if (auto err = send_request(request))
+    return err;
+  auto reply = read_reply(timeout);
+  if (!reply)
+    return reply.error();
+  if (reply->root().which() != expected)
+    return make_error(ec::bad_request,
+                      "the node answered with an unexpected reply (kind " +
+                          std::to_string(
+                              static_cast<int>(reply->root().which())) +
+                          ")");
+  return reply;
+}
+
+caf::error admin_client::send_request(capnp::MessageBuilder& request) {
   auto flat = capnp::messageToFlatArray(request);
   auto body = flat.asBytes();
   if (body.size() > max_admin_frame)
@@ -161,9 +175,14 @@ caf::expected<admin_reply> admin_client::call(capnp::MessageBuilder& request,
   put_u32(head, static_cast<uint32_t>(body.size()));
   if (auto err = send_all(fd_, byte_view{head, 4}))
     return err;
-  if (auto err = send_all(fd_, byte_view{body.begin(), body.size()}))
+  return send_all(fd_, byte_view{body.begin(), body.size()});
+}
+
+caf::expected<admin_reply>
+admin_client::read_reply(std::chrono::seconds timeout) {
+  if (auto err = set_timeout(fd_, timeout))
     return err;
-  // -- receive: header, then body ---------------------------------------------
+  uint8_t head[4];
   if (auto err = receive_all(fd_, head, 4, timeout))
     return err;
   auto size = get_u32(head);
@@ -174,7 +193,6 @@ caf::expected<admin_reply> admin_client::call(capnp::MessageBuilder& request,
   if (auto err = receive_all(fd_, reinterpret_cast<uint8_t*>(words.data()),
                              size, timeout))
     return err;
-  // -- check the kind ---------------------------------------------------------
   return guarded([&]() -> caf::expected<admin_reply> {
     admin_reply reply{encoded{std::move(words)}};
     auto root = reply.root();
@@ -185,11 +203,6 @@ caf::expected<admin_reply> admin_client::call(capnp::MessageBuilder& request,
                                        : static_cast<ec>(error.getCode());
       return make_error(code, std::string{error.getMessage().cStr()});
     }
-    if (root.which() != expected)
-      return make_error(ec::bad_request,
-                        "the node answered with an unexpected reply (kind " +
-                            std::to_string(static_cast<int>(root.which())) +
-                            ")");
     return reply;
   });
 }
@@ -263,6 +276,12 @@ caf::expected<admin_reply> admin_client::export_blocks(uint64_t from,
   range.setFrom(from);
   range.setCount(count);
   return call(msg, schema::Reply::BLOCKS);
+}
+
+caf::error admin_client::watch() {
+  capnp::MallocMessageBuilder msg;
+  msg.initRoot<schema::Request>().setWatch();
+  return send_request(msg);
 }
 
 caf::expected<admin_reply> admin_client::stop() {

@@ -96,6 +96,23 @@ public:
   /// Reply.stopping.
   caf::expected<admin_reply> stop();
 
+  // -- a stream of replies (watch) --------------------------------------------
+
+  /// Sends Request.watch; the node answers with one Reply.tip per new tip,
+  /// then Reply.end. Read them with read_reply() when fd() is readable.
+  caf::error watch();
+
+  /// Sends one Request frame.
+  caf::error send_request(capnp::MessageBuilder& request);
+
+  /// Reads one Reply frame, waiting at most `timeout` for it; a Reply.error
+  /// becomes an error with the node's code, the connection closing ec::io.
+  caf::expected<admin_reply>
+  read_reply(std::chrono::seconds timeout = admin_reply_timeout);
+
+  /// The socket, to wait on with poll().
+  int fd() const { return fd_; }
+
 private:
   admin_client(int fd, std::string datadir);
 

@@ -18,6 +18,9 @@
 #include <string>
 #include <vector>
 
+#include <poll.h>
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <kj/exception.h>
@@ -612,6 +615,74 @@ int cmd_stop(const arguments& a) {
   return 0;
 }
 
+// -- watch --------------------------------------------------------------------
+
+/// Set by SIGINT/SIGTERM while `watch` waits for the next tip.
+volatile sig_atomic_t watch_stopped = 0;
+
+extern "C" void stop_watching(int) { watch_stopped = 1; }
+
+/// Prints each tip the node tells until it ends the stream (exit 0), the
+/// connection drops (1) or SIGINT/SIGTERM (0).
+int cmd_watch(const arguments& a) {
+  auto client = admin_client::connect(a.datadir);
+  if (!client)
+    return report(client.error());
+  // The stop signals are blocked but while ppoll waits, so one that comes
+  // while a tip is printed is taken at the next wait, never lost.
+  struct sigaction on_stop {};
+  on_stop.sa_handler = stop_watching;
+  sigemptyset(&on_stop.sa_mask);
+  ::sigaction(SIGINT, &on_stop, nullptr);
+  ::sigaction(SIGTERM, &on_stop, nullptr);
+  sigset_t stop_signals, waiting;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &stop_signals, &waiting);
+  sigdelset(&waiting, SIGINT);
+  sigdelset(&waiting, SIGTERM);
+  if (auto err = client->watch())
+    return report(err);
+  for (;;) {
+    pollfd p{client->fd(), POLLIN, 0};
+    auto n = ::ppoll(&p, 1, nullptr, &waiting);
+    if (watch_stopped)
+      return 0;
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return report(make_error(ec::io, std::string{"cannot wait for the "
+                                                   "node: "} +
+                                           std::strerror(errno)));
+    }
+    auto reply = client->read_reply();
+    if (!reply) {
+      if (code_of(reply.error()) != ec::io)
+        return report(reply.error());
+      fmt::print(stderr, "hallmark: lost the connection to the node: {}\n",
+                 message_of(reply.error()));
+      return exit_failed;
+    }
+    auto root = reply->root();
+    switch (root.which()) {
+      case schema::Reply::TIP:
+        emit(tip_json(root.getTip()), a.json, print_tip_line);
+        break;
+      case schema::Reply::END:
+        if (!a.json)
+          fmt::print("the node is stopping: no more tips\n");
+        return 0;
+      default:
+        return report(make_error(
+            ec::bad_request,
+            "the node sent a reply of kind " +
+                std::to_string(static_cast<int>(root.which())) +
+                " while watching"));
+    }
+  }
+}
+
 // -- the command line ---------------------------------------------------------
 
 /// A parsed subcommand and the function that runs it.
@@ -794,6 +865,14 @@ int run_cli(int argc, char** argv) {
   add_datadir(stop, a);
   add_json(stop, a);
   commands.push_back({stop, cmd_stop});
+
+  // watch
+  auto watch = app.add_subcommand(
+      "watch", "Print each new tip as it comes, until the node stops");
+  add_datadir(watch, a);
+  watch->add_flag("--json", a.json,
+                  "Print one JSON object per tip, one a line");
+  commands.push_back({watch, cmd_watch});
 
   try {
     app.parse(argc, argv);

@@ -327,6 +327,11 @@ void print_record(const json& j) {
   print_record_body(j, "  ");
 }
 
+void print_tip_line(const json& j) {
+  fmt::print("height {:<10}  tip {}\n", j.value("height", uint64_t{0}),
+             j.value("tip", ""));
+}
+
 void emit(const json& j, bool as_json, human_printer human) {
   if (as_json)
     // Names and metadata are the submitter's text: never fail on bad UTF-8.

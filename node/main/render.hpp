@@ -69,6 +69,8 @@ void print_owner(const json& j);
 void print_block(const json& j);
 /// A record looked up by id: location, then its fields.
 void print_record(const json& j);
+/// One `watch` tip: height, then hash.
+void print_tip_line(const json& j);
 
 using human_printer = void (*)(const json&);
 

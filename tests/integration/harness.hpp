@@ -136,6 +136,88 @@ inline json run_json(std::vector<std::string> args) {
   return r.js();
 }
 
+/// `hallmark args...` in the background, its stdout and stderr going to
+/// files in `dir`; waited for at most a limit, killed if still running when
+/// the object goes.
+class background {
+public:
+  background(const temp_dir& dir, const std::string& name,
+             const std::vector<std::string>& args)
+    : out_path_(dir / (name + ".out")), err_path_(dir / (name + ".err")) {
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<std::string> argv_s{hallmark_bin()};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    auto rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    REQUIRE(rc == 0);
+  }
+
+  background(const background&) = delete;
+  background& operator=(const background&) = delete;
+
+  ~background() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  /// Waits at most `limit` for the exit; its code, or nothing if it still
+  /// runs.
+  std::optional<int> wait(std::chrono::milliseconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      if (code_)
+        return code_;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        code_ = WIFEXITED(status) ? WEXITSTATUS(status)
+                                  : 128 + WTERMSIG(status);
+        return code_;
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        return std::nullopt;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  /// Sends `sig` and waits at most 10 s for the exit; SIGKILL after that.
+  int stop(int sig = SIGTERM) {
+    if (pid_ > 0)
+      ::kill(pid_, sig);
+    if (auto code = wait(10s))
+      return *code;
+    FAIL_CHECK("hallmark did not exit on signal " << sig);
+    ::kill(pid_, SIGKILL);
+    return wait(10s).value_or(-1);
+  }
+
+  /// What it printed so far.
+  std::string out() const { return slurp(out_path_); }
+  std::string err() const { return slurp(err_path_); }
+
+private:
+  static std::string slurp(const std::string& path) {
+    std::ifstream in{path};
+    return {std::istreambuf_iterator<char>{in}, {}};
+  }
+
+  std::string out_path_;
+  std::string err_path_;
+  pid_t pid_ = -1;
+  std::optional<int> code_;
+};
+
 /// A node process in the background.
 class node {
 public:
