@@ -209,6 +209,9 @@ using block_processor_actor = caf::typed_actor<
   caf::replies_to<atom::stop>::with<uint64_t>,
   // Adds the reservoir that hears of applied and unwound records.
   caf::reacts_to<atom::subscribe, reservoir_actor>,
+  // Adds an actor told (tip, height, hash) after each flush that moved the
+  // tip (the chain_monitor).
+  caf::reacts_to<atom::subscribe, caf::actor>,
   // Timer: flushes what waited for the flush interval.
   caf::reacts_to<atom::tick>>;
 
@@ -217,7 +220,22 @@ using producer_actor = caf::typed_actor<
   // Timer: considers making a block.
   caf::reacts_to<atom::tick>,
   // Blocks made since start.
-  caf::replies_to<atom::status>::with<uint64_t>>;
+  caf::replies_to<atom::status>::with<uint64_t>,
+  // Where made blocks are relayed to peers (the connector).
+  caf::reacts_to<atom::subscribe, caf::actor>>;
+
+/// Keeps the table of known peers from signed registrations.
+using announcer_actor = caf::typed_actor<
+  // A peer registered over its link (whose key is the second argument);
+  // replies with one random other known peer.
+  caf::replies_to<atom::registr, registration, public_key>::with<
+    std::vector<registration>>,
+  // A relayed registration: checked by its signature.
+  caf::reacts_to<atom::announce, registration>,
+  // The table of known peers.
+  caf::replies_to<atom::peers>::with<std::vector<registration>>,
+  // Timer: announce ourselves, expire old entries.
+  caf::reacts_to<atom::tick>>;
 
 /// Chooses peers, keeps links up, finds the best chain and fetches it;
 /// relays broadcasts between links.
@@ -240,7 +258,9 @@ using connector_actor = caf::typed_actor<
   // Timer: one connector cycle.
   caf::reacts_to<atom::tick>,
   // The prefetcher's progress.
-  caf::reacts_to<atom::progress, fetch_report>>;
+  caf::reacts_to<atom::progress, fetch_report>,
+  // The announcer that sessions hand registrations to.
+  caf::reacts_to<atom::subscribe, announcer_actor>>;
 
 /// Fetches a range of blocks from an upstream link, pipelined within a
 /// cache bound, and hands them to block_processor in order.
@@ -250,19 +270,6 @@ using prefetcher_actor = caf::typed_actor<
   caf::reacts_to<atom::fetch, caf::actor, uint64_t, uint64_t>,
   // Drops the fetch under way (reorg, new upstream, shutdown).
   caf::reacts_to<atom::reset>>;
-
-/// Keeps the table of known peers from signed registrations.
-using announcer_actor = caf::typed_actor<
-  // A peer registered over its link (whose key is the second argument);
-  // replies with one random other known peer.
-  caf::replies_to<atom::registr, registration, public_key>::with<
-    std::vector<registration>>,
-  // A relayed registration: checked by its signature.
-  caf::reacts_to<atom::announce, registration>,
-  // The table of known peers.
-  caf::replies_to<atom::peers>::with<std::vector<registration>>,
-  // Timer: announce ourselves, expire old entries.
-  caf::reacts_to<atom::tick>>;
 
 /// New tips, pushed and polled, deduplicated, told to subscribers in order.
 using chain_monitor_actor = caf::typed_actor<

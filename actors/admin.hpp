@@ -27,6 +27,7 @@ struct admin_deps {
   block_processor_actor processor;
   reservoir_actor pool;
   producer_actor producer;  ///< invalid unless producing
+  connector_actor connector;  ///< invalid without a network
   chain_monitor_actor monitor;  ///< tips for `watch`; invalid: no watch
   public_key identity{};
   std::string chain_name;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/verifier.hpp"
@@ -60,6 +61,11 @@ caf::error flush(self_ptr self) {
              to_hex(top.hash), n);
     st.last_log_height = top.height;
   }
+  if (top.hash != st.last_tip) {
+    st.last_tip = top.hash;
+    for (auto& sub : st.tip_subscribers)
+      caf::anon_send(sub, atom::tip::value, top.height, top.hash);
+  }
   for (auto& sub : st.subscribers) {
     if (!st.unwound_records.empty())
       self->send(sub, atom::unwound::value, st.unwound_records);
@@ -68,6 +74,7 @@ caf::error flush(self_ptr self) {
   }
   st.applied_ids.clear();
   st.unwound_records.clear();
+  st.records_since_flush = 0;
   return {};
 }
 
@@ -194,6 +201,8 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
       return err;
     }
     collect_leaves(hb.b, ids);
+    report.records += record_count(hb.b);
+    st.records_since_flush += record_count(hb.b);
   }
   for (auto i = unwound.rbegin(); i != unwound.rend(); ++i)
     for (auto& r : i->first.records)
@@ -229,6 +238,8 @@ caf::error handle_block(self_ptr self, block& b, const encoded& raw,
       return err;
     collect_leaves(b, st.applied_ids);
     ++report.applied;
+    report.records += record_count(b);
+    st.records_since_flush += record_count(b);
   } else {
     hold(self, hash, std::move(b), raw);
     ++report.held;
@@ -281,6 +292,7 @@ void drain(self_ptr self) {
       // After stop nothing flushes again: commit what a batch accepted
       // before stop applies now.
       if (!bt.more || st.stopped
+          || st.records_since_flush >= st.cfg.flush_records
           || (st.writer
               && st.writer->pending_blocks()
                    >= static_cast<int64_t>(st.cfg.flush_blocks))) {
@@ -331,7 +343,11 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
   st.store = store;
   st.cfg = cfg;
   st.verifiers = std::move(verifiers);
-  st.last_log_height = chain_reader{*store}.tip().height;
+  {
+    auto top = chain_reader{*store}.tip();
+    st.last_log_height = top.height;
+    st.last_tip = top.hash;
+  }
   return {
     [=](atom::blocks, std::vector<encoded>& raw,
         bool more) -> caf::result<apply_report> {
@@ -492,6 +508,9 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
     },
     [=](atom::subscribe, reservoir_actor& r) {
       self->state.subscribers.push_back(std::move(r));
+    },
+    [=](atom::subscribe, caf::actor& a) {
+      self->state.tip_subscribers.push_back(std::move(a));
     },
     [=](atom::tick) {
       self->state.flush_scheduled = false;

@@ -31,6 +31,10 @@ struct block_processor_config {
   uint64_t reorg_window = 100;
   /// Flush after this many blocks while more are coming ...
   uint64_t flush_blocks = 1000;
+  /// ... or this many records (an LMDB write transaction holds every page
+  /// it dirtied in memory until commit; random-key indexes dirty one page
+  /// per insert, so this bounds the writer's memory) ...
+  uint64_t flush_records = 10'000;
   /// ... or this long after the first unflushed block.
   uint64_t flush_interval_ms = 2000;
   /// Bytes of blocks held aside (side branches, orphans) at most.
@@ -68,6 +72,8 @@ struct block_processor_state {
   block_processor_config cfg;
   std::vector<verifier_actor> verifiers;
   std::vector<reservoir_actor> subscribers;
+  std::vector<caf::actor> tip_subscribers;
+  hash256 last_tip{};
   std::unique_ptr<chain_writer> writer;
   std::deque<batch> queue;
   uint64_t next_batch = 1;
@@ -75,6 +81,7 @@ struct block_processor_state {
   std::unordered_multimap<hash256, hash256, hash256_hasher> children;
   uint64_t held_bytes = 0;
   std::vector<hash256> applied_ids;
+  uint64_t records_since_flush = 0;
   std::vector<encoded> unwound_records;
   bool flush_scheduled = false;
   bool stopped = false;

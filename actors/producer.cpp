@@ -1,7 +1,10 @@
 #include "actors/producer.hpp"
 
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "messages/codec_capnp.hpp"
+#include "messages/wire.capnp.h"
 #include "node/log.hpp"
 
 namespace hallmark {
@@ -21,8 +24,9 @@ void submit(self_ptr self) {
   st.candidate.reset();
   auto height = b.hdr.height;
   auto records = record_count(b);
+  auto raw = encode(b);
   self->request(st.processor, std::chrono::seconds{120}, atom::blocks::value,
-                std::vector<encoded>{encode(b)}, false)
+                std::vector<encoded>{raw}, false)
     .then(
       [=](apply_report& r) {
         auto& st = self->state;
@@ -32,6 +36,15 @@ void submit(self_ptr self) {
           st.last_block_at = unix_now();
           log_info("producer", "made block {} with {} records", height,
                    records);
+          if (st.relay) {
+            capnp::MallocMessageBuilder msg;
+            auto env = msg.initRoot<schema::Envelope>();
+            auto bytes = raw.bytes();
+            env.setBlock(kj::ArrayPtr<const kj::byte>{bytes.data(),
+                                                      bytes.size()});
+            caf::anon_send(st.relay, atom::relay::value, freeze(msg),
+                       caf::actor_addr{});
+          }
         }
         schedule(self);
       },
@@ -126,6 +139,9 @@ producer(self_ptr self, block_processor_actor processor, reservoir_actor pool,
         consider(self);
     },
     [=](atom::status) -> uint64_t { return self->state.made; },
+    [=](atom::subscribe, caf::actor relay) {
+      self->state.relay = std::move(relay);
+    },
   };
 }
 

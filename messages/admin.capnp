@@ -24,6 +24,9 @@ struct Request {
     importBlocks @8 :List(Data);      # encoded Blocks, as a peer sends them
     exportBlocks @9 :Range;           # encoded Blocks by height
     stop @10 :Void;
+    peers @11 :Void;                  # every known peer and its link
+    watch @12 :Void;                  # a Reply.tip for every new tip, until
+                                      # the client closes the connection
   }
 }
 
@@ -44,7 +47,21 @@ struct Reply {
     tip @7 :Tip;                      # after reorg or importBlocks
     blocks @8 :List(Data);            # after exportBlocks
     stopping @9 :Void;
+    peers @10 :List(PeerInfo);
+    end @11 :Void;                    # the node stops: no more tips
   }
+}
+
+struct PeerInfo {
+  key @0 :Data;
+  addresses @1 :List(Text);
+  isStatic @2 :Bool;
+  inbound @3 :Bool;
+  link @4 :Text;                      # "up", "connecting", "down", "banned"
+  height @5 :UInt64;
+  tip @6 :Data;
+  lastSeen @7 :UInt64;                # unix seconds; 0 never
+  score @8 :Int64;
 }
 
 struct Error {
@@ -70,6 +87,9 @@ struct Status {
   producing @9 :Bool;
   version @10 :Text;
   anchorWindow @11 :UInt32;
+  connectorState @12 :Text;           # empty when the node has no network
+  peers @13 :UInt32;                  # live links
+  syncTarget @14 :UInt64;             # best height seen among peers
 }
 
 struct ProvenanceEntry {

@@ -70,7 +70,7 @@ struct Info {
   work @4 :Text;             # cumulative work, decimal
 }
 
-struct Range {
+struct HeightRange {
   from @0 :UInt64;
   count @1 :UInt32;
 }
@@ -82,9 +82,9 @@ struct Envelope {
   union {
     infoRequest @1 :Void;
     info @2 :Info;
-    blocksRequest @3 :Range;   # answered with `blocks`, count and byte capped
+    blocksRequest @3 :HeightRange;   # answered with `blocks`, count and byte capped
     blocks @4 :List(Data);     # encoded Blocks, ascending heights
-    hashesRequest @5 :Range;
+    hashesRequest @5 :HeightRange;
     hashes @6 :List(Data);
     register @7 :Registration; # answered with `peers` (one random other)
     peers @8 :List(Registration);

@@ -21,6 +21,7 @@ const numeric_key numeric_keys[] = {
   {"reorg_window", &node_config::reorg_window, 1, 10'000},
   {"flush_blocks", &node_config::flush_blocks, 1, 1'000'000},
   {"flush_interval_ms", &node_config::flush_interval_ms, 1, 3'600'000},
+  {"flush_records", &node_config::flush_records, 1, 100'000'000},
   {"pending_expiry_s", &node_config::pending_expiry_s, 1, 30 * 86400},
   {"asset_expiry_s", &node_config::asset_expiry_s, 1, 30 * 86400},
   {"max_pending_issues", &node_config::max_pending_issues, 1, 10'000'000},
@@ -31,6 +32,11 @@ const numeric_key numeric_keys[] = {
   {"empty_block_interval_s", &node_config::empty_block_interval_s, 0, 86400},
   {"verify_threads", &node_config::verify_threads, 0, 256},
   {"map_size_mb", &node_config::map_size_mb, 16, 1 << 24},
+  {"min_clients", &node_config::min_clients, 0, 125},
+  {"cycle_ms", &node_config::cycle_ms, 0, 3'600'000},
+  {"max_inbound", &node_config::max_inbound, 0, 10'000},
+  {"ban_seconds", &node_config::ban_seconds, 1, 30 * 86400},
+  {"max_dynamic", &node_config::max_dynamic, 0, 125},
 };
 
 std::string trim(const std::string& s) {
@@ -42,6 +48,18 @@ std::string trim(const std::string& s) {
 }
 
 } // namespace
+
+uint64_t node_config::effective_min_clients() const {
+  if (min_clients > 0)
+    return min_clients;
+  return chain == "devnet" ? 1 : 5;
+}
+
+uint64_t node_config::effective_cycle_ms() const {
+  if (cycle_ms > 0)
+    return cycle_ms;
+  return chain == "devnet" ? 250 : 15'000;
+}
 
 caf::error node_config::validate() const {
   if (find_chain(chain) == nullptr)
@@ -86,6 +104,14 @@ caf::expected<node_config> load_config(const std::string& datadir) {
       cfg.chain = value;
       continue;
     }
+    if (key == "listen") {
+      cfg.listen.push_back(value);
+      continue;
+    }
+    if (key == "peer") {
+      cfg.peers.push_back(value);
+      continue;
+    }
     if (key == "produce") {
       if (value != "true" && value != "false")
         return make_error(ec::bad_config, where + "produce is true or false");
@@ -121,6 +147,10 @@ caf::error save_config(const node_config& cfg) {
       << "produce = " << (cfg.produce ? "true" : "false") << "\n";
   for (auto& k : numeric_keys)
     out << k.name << " = " << cfg.*k.field << "\n";
+  for (auto& l : cfg.listen)
+    out << "listen = " << l << "\n";
+  for (auto& p : cfg.peers)
+    out << "peer = " << p << "\n";
   std::ofstream file{cfg.config_path(), std::ios::trunc};
   file << out.str();
   if (!file.flush())

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -18,6 +19,8 @@ struct node_config {
   uint64_t reorg_window = 100;
   /// While catching up, flush after this many blocks ...
   uint64_t flush_blocks = 1000;
+  /// ... or this many records ...
+  uint64_t flush_records = 10'000;
   /// ... or this many milliseconds, whichever comes first.
   uint64_t flush_interval_ms = 2000;
   /// Pending records expire after this many seconds (45 min).
@@ -34,6 +37,28 @@ struct node_config {
   /// Verifier actors that check signatures; 0 means one per core (more
   /// than the cores gains nothing: CAF runs one thread per core).
   uint64_t verify_threads = 0;
+  /// Peer addresses to listen on, "host:port" or "[v6]:port" (key
+  /// `listen`, repeatable).
+  std::vector<std::string> listen;
+  /// Static peers, "PUBKEY@host:port" (key `peer`, repeatable).
+  std::vector<std::string> peers;
+  /// Live links before the connector looks for the best chain; 0 means the
+  /// chain's default (1 on devnet, 5 otherwise).
+  uint64_t min_clients = 0;
+  /// Connector cycle in ms; 0 means the chain's default (250 on devnet,
+  /// 15000 otherwise).
+  uint64_t cycle_ms = 0;
+  /// Inbound links at most.
+  uint64_t max_inbound = 125;
+  /// How long a peer that misbehaved too much is refused, in seconds.
+  uint64_t ban_seconds = 3600;
+  /// Dynamic (announced) peers dialled at most.
+  uint64_t max_dynamic = 25;
+
+  /// min_clients and cycle_ms with the chain's defaults filled in.
+  uint64_t effective_min_clients() const;
+  uint64_t effective_cycle_ms() const;
+
   /// LMDB map size of the chain environment, in MiB: address space, not
   /// disk. A flush that would pass it fails with ec::storage; raise it then.
   uint64_t map_size_mb = 65536;

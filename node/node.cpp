@@ -17,8 +17,11 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/admin.hpp"
+#include "actors/announcer.hpp"
 #include "actors/block_processor.hpp"
 #include "actors/chain_monitor.hpp"
+#include "actors/connector.hpp"
+#include "actors/listener.hpp"
 #include "actors/producer.hpp"
 #include "actors/reservoir.hpp"
 #include "actors/verifier.hpp"
@@ -97,6 +100,7 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   bp_cfg.reorg_window = cfg.reorg_window;
   bp_cfg.flush_blocks = cfg.flush_blocks;
   bp_cfg.flush_interval_ms = cfg.flush_interval_ms;
+  bp_cfg.flush_records = cfg.flush_records;
   if (auto err = bp_cfg.validate()) {
     log_error("node", "{}", message_of(err));
     return 1;
@@ -129,7 +133,59 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     maker = sys.spawn(producer, processor, pool,
                       identity.public_key_bytes(), p_cfg);
   }
+
+  // -- the network: bind first, so a bad address fails the start --------
+  std::vector<static_peer> static_peers;
+  for (auto& text : cfg.peers) {
+    auto sp = parse_static_peer(text);
+    if (!sp) {
+      log_error("node", "{}", message_of(sp.error()));
+      return 1;
+    }
+    static_peers.push_back(*sp);
+  }
+  auto bound = bind_listeners(sys, cfg.listen);
+  if (!bound) {
+    log_error("node", "{}", message_of(bound.error()));
+    return 1;
+  }
+  session_deps sdeps;
+  sdeps.chain = chain->get();
+  sdeps.processor = processor;
+  sdeps.pool = pool;
+  sdeps.settings = handshake_settings{cfg.chain, identity};
+  connector_config c_cfg;
+  c_cfg.static_peers = static_peers;
+  c_cfg.min_clients = cfg.effective_min_clients();
+  c_cfg.max_dynamic = cfg.max_dynamic;
+  c_cfg.cycle = std::chrono::milliseconds{cfg.effective_cycle_ms()};
+  c_cfg.ban_seconds = cfg.ban_seconds;
+  c_cfg.listeners = bound->addresses;
+  auto links = sys.spawn(connector, c_cfg, sdeps, identity);
+  sdeps.connector = links;
+  announcer_config a_cfg;
+  a_cfg.chain = cfg.chain;
+  a_cfg.listeners = bound->addresses;
+  if (cfg.chain == "devnet")
+    a_cfg = a_cfg.devnet();
+  if (auto err = a_cfg.validate()) {
+    log_error("node", "{}", message_of(err));
+    return 1;
+  }
+  auto registry = sys.spawn(announcer, identity, local->get(), links, a_cfg);
+  caf::anon_send(links, atom::subscribe::value, registry);
+  sdeps.announcer = registry;
+  listener_config l_cfg;
+  l_cfg.max_inbound = cfg.max_inbound;
+  std::optional<caf::actor> doors;
+  if (!bound->addresses.empty())
+    doors = spawn_listener(sys, std::move(*bound), l_cfg, sdeps);
+  if (maker)
+    caf::anon_send(maker, atom::subscribe::value,
+                   caf::actor_cast<caf::actor>(links));
+
   admin_deps deps;
+  deps.connector = links;
   deps.chain = chain->get();
   deps.processor = processor;
   deps.monitor = monitor;
@@ -145,10 +201,14 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     exit_code = 1;
   } else {
     auto top = chain_reader{**chain}.tip();
-    log_info("node", "{} node {} ready: height {} tip {}{}; admin socket {}",
+    std::string listening;
+    for (auto& a : c_cfg.listeners)
+      listening += (listening.empty() ? "" : ", ") + a;
+    log_info("node", "{} node {} ready: height {} tip {}{}; admin socket {}; "
+             "peers on {}",
              cfg.chain, to_hex(identity.public_key_bytes()), top.height,
              to_hex(top.hash), cfg.produce ? ", producing" : "",
-             cfg.socket_path());
+             cfg.socket_path(), listening.empty() ? "nothing" : listening);
     int sig = 0;
     sigwait(&stop_signals, &sig);
     log_info("node", "{} received: stopping", sig == SIGINT ? "SIGINT"
@@ -165,6 +225,10 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   // Stop in order: no new requests, no new blocks, then the writer flushes.
   if (admin)
     caf::anon_send_exit(*admin, caf::exit_reason::user_shutdown);
+  if (doors)
+    caf::anon_send_exit(*doors, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(links, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   if (maker)
     caf::anon_send_exit(maker, caf::exit_reason::user_shutdown);
   {

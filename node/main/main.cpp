@@ -1,18 +1,16 @@
-// The `hallmark` executable: `init` and `run` a node, and every other command
-// as a short-lived client of a running node's admin socket. This file parses
-// arguments and dispatches; admin_client.* speaks the socket protocol and
-// render.* prints. docs/cli.md is the reference for commands and exit codes:
+// The `hallmark` executable: `init` and `run` a node, `devnet` to run a
+// local network of them (devnet.*), and every other command as a short-lived
+// client of a running node's admin socket. This file parses arguments and
+// dispatches; admin_client.* speaks the socket protocol and render.* prints.
+// docs/cli.md is the reference for commands and exit codes:
 //
 //   0  success
 //   1  the command failed (the node's error, or a local file/key problem)
 //   2  wrong arguments
 //   3  no node is running at the data directory
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -32,11 +30,10 @@
 #include "node/error.hpp"
 #include "node/keys.hpp"
 #include "node/main/admin_client.hpp"
+#include "node/main/devnet.hpp"
 #include "node/main/render.hpp"
 #include "node/node.hpp"
 #include "node/records.hpp"
-
-namespace fs = std::filesystem;
 
 namespace hallmark {
 namespace {
@@ -108,6 +105,8 @@ struct arguments {
   std::string chain = "devnet";
   bool produce = false;
   CLI::Option* produce_flag = nullptr;
+  std::vector<std::string> listen;
+  std::vector<std::string> peers;
   // keys, and the signing key of asset/issue/transfer
   std::string out;
   std::string key;
@@ -132,6 +131,9 @@ struct arguments {
   std::string file;
   // admin reorg
   uint32_t depth = 0;
+  // devnet
+  devnet_config devnet;
+  CLI::Option* devnet_for = nullptr;
 };
 
 std::string identity_path(const std::string& datadir) {
@@ -177,30 +179,11 @@ int cmd_init(const arguments& a) {
   cfg.datadir = a.datadir;
   cfg.chain = a.chain;
   cfg.produce = a.produce;
-  if (auto err = cfg.validate())
-    return report(err);
-  std::error_code fe;
-  if (fs::exists(cfg.config_path(), fe))
-    return report(
-        make_error(ec::bad_config, a.datadir + " is already initialised (" +
-                                       cfg.config_path() + " exists)"));
-  if (!fs::exists(a.datadir, fe)) {
-    auto parent = fs::path{a.datadir}.parent_path();
-    if (!parent.empty())
-      fs::create_directories(parent, fe);
-    if (::mkdir(a.datadir.c_str(), 0700) != 0)
-      return report(make_error(ec::io, "cannot create " + a.datadir + ": " +
-                                           std::strerror(errno)));
-  } else if (!fs::is_directory(a.datadir, fe)) {
-    return report(make_error(ec::io, a.datadir + " is not a directory"));
-  }
-  auto identity = key_pair::generate();
-  if (auto err = save_key(cfg.key_path(), identity))
-    return report(err);
-  if (auto err = save_config(cfg))
-    return report(err);
+  auto identity = init_datadir(cfg);
+  if (!identity)
+    return report(identity.error());
   json j;
-  j["public_key"] = to_hex(identity.public_key_bytes());
+  j["public_key"] = to_hex(identity->public_key_bytes());
   j["datadir"] = a.datadir;
   j["chain"] = cfg.chain;
   emit(j, a.json);
@@ -213,6 +196,9 @@ int cmd_run(const arguments& a) {
     return report(cfg.error());
   if (a.produce_flag->count() > 0)
     cfg->produce = a.produce;
+  // Flags add to what the config file lists.
+  cfg->listen.insert(cfg->listen.end(), a.listen.begin(), a.listen.end());
+  cfg->peers.insert(cfg->peers.end(), a.peers.begin(), a.peers.end());
   auto identity = load_key(cfg->key_path());
   if (!identity)
     return report(identity.error());
@@ -251,6 +237,19 @@ int cmd_status(const arguments& a) {
   if (!reply)
     return report(reply.error());
   emit(status_json(reply->root().getStatus()), a.json, print_status);
+  return 0;
+}
+
+int cmd_peers(const arguments& a) {
+  auto client = admin_client::connect(a.datadir);
+  if (!client)
+    return report(client.error());
+  capnp::MallocMessageBuilder msg;
+  msg.initRoot<schema::Request>().setPeers();
+  auto reply = client->call(msg, schema::Reply::PEERS);
+  if (!reply)
+    return report(reply.error());
+  emit(peers_json(reply->root().getPeers()), a.json, print_peers);
   return 0;
 }
 
@@ -602,6 +601,16 @@ int cmd_admin_reorg(const arguments& a) {
   return 0;
 }
 
+int cmd_devnet(const arguments& a) {
+  auto cfg = a.devnet;
+  if (a.devnet_for->count() > 0 && cfg.run_for_s == 0)
+    return usage("devnet: --for must be at least 1 second (leave it out to "
+                 "run until Ctrl-C)");
+  if (auto problem = cfg.validate(); !problem.empty())
+    return usage("devnet: " + problem);
+  return run_devnet(cfg);
+}
+
 int cmd_stop(const arguments& a) {
   auto client = admin_client::connect(a.datadir);
   if (!client)
@@ -736,6 +745,10 @@ int run_cli(int argc, char** argv) {
   add_datadir(run, a);
   a.produce_flag = run->add_flag("--produce,!--no-produce", a.produce,
                                  "Produce blocks (overrides the config)");
+  run->add_option("--listen", a.listen,
+                  "Accept peers on HOST:PORT or [V6]:PORT (repeatable)");
+  run->add_option("--peer", a.peers,
+                  "Static peer PUBKEY@HOST:PORT (repeatable)");
   commands.push_back({run, cmd_run});
 
   // status
@@ -743,6 +756,12 @@ int run_cli(int argc, char** argv) {
   add_datadir(status, a);
   add_json(status, a);
   commands.push_back({status, cmd_status});
+
+  // peers
+  auto peers = app.add_subcommand("peers", "List the node's peers and links");
+  add_datadir(peers, a);
+  add_json(peers, a);
+  commands.push_back({peers, cmd_peers});
 
   // keys new | show
   auto keys = app.add_subcommand("keys", "Make or show key files");
@@ -859,6 +878,24 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(1u, UINT32_MAX));
   add_json(reorg, a);
   commands.push_back({reorg, cmd_admin_reorg});
+
+  // devnet
+  auto devnet = app.add_subcommand(
+      "devnet", "Run N nodes on loopback, one producing, and walk a record "
+                "through them");
+  devnet->add_option("--nodes", a.devnet.nodes, "Node processes, 1 to 16")
+      ->required();
+  devnet->add_option("--dir", a.devnet.dir,
+                     "Directory for the nodes' data and logs, kept "
+                     "(default: a fresh one under /tmp, removed)");
+  a.devnet_for = devnet->add_option("--for", a.devnet.run_for_s,
+                                    "Seconds to run (default: until Ctrl-C)");
+  devnet
+      ->add_option("--base-port", a.devnet.base_port,
+                   "Node i listens on base-port + i (default: 19500 if "
+                   "free, else free ports)")
+      ->check(CLI::Range(1u, 65535u));
+  commands.push_back({devnet, cmd_devnet});
 
   // stop
   auto stop = app.add_subcommand("stop", "Stop the running node");

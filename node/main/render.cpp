@@ -43,6 +43,24 @@ std::string text_of(const std::string& key, const json& v) {
   return v.dump();
 }
 
+/// How long ago unix time `seen` was, for people: "never", "now", "3s ago",
+/// "5m ago", "2h ago", "4d ago".
+std::string age_of(const json& seen, uint64_t now) {
+  if (!seen.is_number_unsigned())
+    return "never";
+  auto then = seen.get<uint64_t>();
+  if (then >= now)
+    return "now";
+  auto s = now - then;
+  if (s < 60)
+    return fmt::format("{}s ago", s);
+  if (s < 3600)
+    return fmt::format("{}m ago", s / 60);
+  if (s < 86400)
+    return fmt::format("{}h ago", s / 3600);
+  return fmt::format("{}d ago", s / 86400);
+}
+
 size_t key_width(const json& j) {
   size_t width = 0;
   for (auto& [key, value] : j.items())
@@ -121,6 +139,9 @@ json status_json(schema::Status::Reader in) {
   j["producing"] = in.getProducing();
   j["version"] = in.getVersion().cStr();
   j["anchor_window"] = in.getAnchorWindow();
+  j["connector_state"] = in.getConnectorState().cStr();
+  j["peers"] = in.getPeers();
+  j["sync_target"] = in.getSyncTarget();
   return j;
 }
 
@@ -128,6 +149,31 @@ json tip_json(schema::Tip::Reader in) {
   json j;
   j["height"] = in.getHeight();
   j["tip"] = hex_of(in.getHash());
+  return j;
+}
+
+json peers_json(capnp::List<schema::PeerInfo>::Reader in) {
+  auto peers = json::array();
+  for (auto p : in) {
+    json entry;
+    entry["key"] = hex_of(p.getKey());
+    auto addresses = json::array();
+    for (auto a : p.getAddresses())
+      addresses.push_back(a.cStr());
+    entry["addresses"] = std::move(addresses);
+    entry["static"] = p.getIsStatic();
+    entry["inbound"] = p.getInbound();
+    entry["link"] = p.getLink().cStr();
+    entry["height"] = p.getHeight();
+    entry["tip"] = hex_of(p.getTip());
+    // 0 is the node's "never".
+    entry["last_seen"] =
+        p.getLastSeen() == 0 ? json(nullptr) : json(p.getLastSeen());
+    entry["score"] = p.getScore();
+    peers.push_back(std::move(entry));
+  }
+  json j;
+  j["peers"] = std::move(peers);
   return j;
 }
 
@@ -284,7 +330,41 @@ void print_fields(const json& j) {
 }
 
 void print_status(const json& j) {
-  print_object(j, "");
+  auto shown = j;
+  // An empty connector state: the node runs without a network.
+  if (shown.value("connector_state", "").empty())
+    shown["connector_state"] = "none";
+  auto height = j.value("height", uint64_t{0});
+  auto target = j.value("sync_target", uint64_t{0});
+  if (target > height)
+    shown["sync_target"] =
+        fmt::format("{} ({} blocks behind)", target, target - height);
+  print_object(shown, "");
+}
+
+void print_peers(const json& j) {
+  auto& peers = j["peers"];
+  if (peers.empty()) {
+    fmt::print("no peers\n");
+    return;
+  }
+  auto now = static_cast<uint64_t>(std::time(nullptr));
+  std::vector<std::vector<std::string>> rows;
+  for (auto& p : peers) {
+    auto key = p.value("key", "");
+    std::string kind = p.value("static", false) ? "static" : "learned";
+    kind += p.value("inbound", false) ? "/in" : "/out";
+    std::string addresses;
+    for (auto& a : p["addresses"])
+      addresses += (addresses.empty() ? "" : " ") + a.get<std::string>();
+    rows.push_back({key.substr(0, 16), p.value("link", ""), kind,
+                    text_of("height", p["height"]), age_of(p["last_seen"], now),
+                    text_of("score", p["score"]),
+                    addresses.empty() ? "-" : addresses});
+  }
+  print_table(
+      {"KEY", "LINK", "STATIC/IN", "HEIGHT", "LAST SEEN", "SCORE", "ADDRESS"},
+      rows);
 }
 
 void print_item(const json& j) {

@@ -25,11 +25,15 @@ std::string hex_of(capnp::Data::Reader data);
 
 /// {chain, height, tip, tip_timestamp, public_key, cumulative_work (string),
 ///  next_difficulty, issue_difficulty, pending_records, producing, version,
-///  anchor_window}.
+///  anchor_window, connector_state, peers, sync_target}.
 json status_json(schema::Status::Reader in);
 
 /// {height, tip}.
 json tip_json(schema::Tip::Reader in);
+
+/// {peers: [{key, addresses: [...], static, inbound, link, height, tip,
+///  last_seen (unix seconds, null when never), score}]}.
+json peers_json(capnp::List<schema::PeerInfo>::Reader in);
 
 /// {item, asset, owner, provenance: [{record, kind, owner, height|null}]},
 /// newest first.
@@ -59,8 +63,12 @@ json record_info_json(schema::RecordInfo::Reader info, const record& r);
 /// Prints an object's fields as aligned `key  value` lines; arrays of
 /// scalars continue one per line under their key.
 void print_fields(const json& j);
-/// Status listing, timestamps also shown in UTC.
+/// Status listing, timestamps also shown in UTC; the network lines say
+/// "none" without a network and how far a sync has to go.
 void print_status(const json& j);
+/// Peers as a table: key (first 16 hex), link, static or learned and the
+/// link's direction, height, last seen (as an age), score, addresses.
+void print_peers(const json& j);
 /// Item header, then its provenance as a table.
 void print_item(const json& j);
 /// Owner, item count, then one item id per line.

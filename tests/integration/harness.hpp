@@ -249,8 +249,9 @@ public:
     return {std::istreambuf_iterator<char>{in}, {}};
   }
 
-  /// Starts `hallmark run`; waits until its admin socket answers.
-  void start(bool produce) {
+  /// Starts `hallmark run` with `extra` arguments (such as --listen and
+  /// --peer); waits until its admin socket answers.
+  void start(bool produce, const std::vector<std::string>& extra = {}) {
     REQUIRE(pid_ <= 0);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -262,6 +263,7 @@ public:
                                     datadir_};
     if (produce)
       argv_s.push_back("--produce");
+    argv_s.insert(argv_s.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : argv_s)
       argv.push_back(a.data());

@@ -1,0 +1,642 @@
+#include "actors/connector.hpp"
+
+#include <algorithm>
+#include <unistd.h>
+
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/prefetcher.hpp"
+#include "messages/codec_capnp.hpp"
+#include "messages/wire.capnp.h"
+#include "node/log.hpp"
+#include "node/registration.hpp"
+
+namespace hallmark {
+
+namespace {
+
+using self_ptr = connector_actor::stateful_pointer<connector_state>;
+using phase = connector_state::phase;
+using peer_entry = connector_state::peer_entry;
+
+uint64_t now_ms() {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now().time_since_epoch())
+      .count());
+}
+
+work_t parse_work(std::string_view text) {
+  work_t x = 0;
+  for (auto c : text) {
+    if (c < '0' || c > '9')
+      return 0;
+    x = x * 10 + static_cast<unsigned>(c - '0');
+  }
+  return x;
+}
+
+std::string short_key(const public_key& k) {
+  return to_hex(k).substr(0, 16);
+}
+
+template <class F>
+encoded envelope(F&& fill) {
+  capnp::MallocMessageBuilder msg;
+  auto env = msg.initRoot<schema::Envelope>();
+  fill(env);
+  return freeze(msg);
+}
+
+void set_phase(self_ptr self, phase p) {
+  auto& st = self->state;
+  if (st.state == p)
+    return;
+  log_info("connector", "{} -> {}", to_string(st.state), to_string(p));
+  st.state = p;
+}
+
+size_t live_links(self_ptr self) {
+  size_t n = 0;
+  for (auto& [k, p] : self->state.peers)
+    if (p.session)
+      ++n;
+  return n;
+}
+
+void charge(self_ptr self, const public_key& key, int32_t points,
+            const std::string& reason);
+
+/// Asks a linked peer for its info; updates its entry.
+void refresh_info(self_ptr self, const public_key& key) {
+  auto& st = self->state;
+  auto i = st.peers.find(key);
+  if (i == st.peers.end() || !i->second.session)
+    return;
+  self
+    ->request(i->second.session, std::chrono::seconds{30},
+              atom::request::value,
+              envelope([](schema::Envelope::Builder e) { e.setInfoRequest(); }))
+    .then(
+      [=](encoded& reply) {
+        auto& st = self->state;
+        auto p = st.peers.find(key);
+        if (p == st.peers.end())
+          return;
+        try {
+          capnp::FlatArrayMessageReader reader{
+            words_of(reply), reader_options({max_link_plaintext})};
+          auto e = reader.getRoot<schema::Envelope>();
+          if (e.which() != schema::Envelope::INFO)
+            return;
+          auto info = e.getInfo();
+          auto tip = to_fixed<32>(byte_view{info.getTip().begin(),
+                                            info.getTip().size()});
+          if (!tip || std::string_view{info.getChain().cStr()}
+                        != st.deps.settings->chain) {
+            charge(self, key, st.cfg.ban_points, "bad info reply");
+            return;
+          }
+          p->second.have_info = true;
+          p->second.height = info.getHeight();
+          p->second.tip = *tip;
+          p->second.work = parse_work(info.getWork().cStr());
+          p->second.last_seen = unix_now();
+        } catch (const kj::Exception&) {
+          charge(self, key, st.cfg.ban_points, "undecodable info reply");
+        }
+      },
+      [=](caf::error&) {});
+}
+
+/// Sends our registration over a new outbound link; the reply's peers go
+/// to the announcer.
+void register_with(self_ptr self, const public_key& key) {
+  auto& st = self->state;
+  if (st.cfg.listeners.empty() || !st.deps.announcer)
+    return;
+  auto i = st.peers.find(key);
+  if (i == st.peers.end() || !i->second.session)
+    return;
+  auto reg = make_registration(st.deps.settings->chain, st.cfg.listeners,
+                               unix_now(), st.identity);
+  self
+    ->request(i->second.session, std::chrono::seconds{30},
+              atom::request::value,
+              envelope([&](schema::Envelope::Builder e) {
+                write(e.initRegister(), reg);
+              }))
+    .then(
+      [=](encoded& reply) {
+        try {
+          capnp::FlatArrayMessageReader reader{
+            words_of(reply), reader_options({max_link_plaintext})};
+          auto e = reader.getRoot<schema::Envelope>();
+          if (e.which() != schema::Envelope::PEERS)
+            return;
+          for (auto r : e.getPeers())
+            if (auto x = read(r))
+              self->send(self->state.deps.announcer, atom::announce::value,
+                         *x);
+        } catch (const kj::Exception&) {
+        }
+      },
+      [=](caf::error&) {});
+}
+
+void dial(self_ptr self, const public_key& key, peer_entry& p) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (p.session || now < p.next_dial || p.addresses.empty()
+      || p.banned_until > unix_now())
+    return;
+  // Retry with backoff: one cycle, doubling to a minute.
+  p.backoff = std::min<std::chrono::milliseconds>(
+    std::max(st.cfg.cycle, p.backoff * 2), std::chrono::minutes{1});
+  p.next_dial = now + p.backoff;
+  for (auto& a : p.addresses) {
+    auto parsed = parse_listener(a);
+    if (!parsed)
+      continue;
+    auto session = self->system().middleman().spawn_client(
+      peer_session, parsed->first, parsed->second, st.deps,
+      std::optional<public_key>{key}, a);
+    if (session) {
+      // Linked: the session ends when the connector does.
+      self->link_to(*session);
+      log_info("connector", "dialled {} at {}", short_key(key), a);
+      return;
+    }
+  }
+}
+
+/// Chooses dynamic peers at key-space offsets from our own key: the next
+/// 1 and 3, the previous 1 and 3, and 1/8 … 7/8 of the way round.
+std::vector<public_key> choose_dynamic(self_ptr self) {
+  auto& st = self->state;
+  std::vector<public_key> ring;
+  for (auto& r : st.candidates)
+    if (r.key != st.identity.public_key_bytes())
+      ring.push_back(r.key);
+  std::sort(ring.begin(), ring.end());
+  ring.erase(std::unique(ring.begin(), ring.end()), ring.end());
+  std::vector<public_key> out;
+  if (ring.empty())
+    return out;
+  auto n = static_cast<long>(ring.size());
+  auto me = std::lower_bound(ring.begin(), ring.end(),
+                             st.identity.public_key_bytes())
+            - ring.begin();
+  std::vector<long> offsets{0, 2, -1, -3};
+  for (long k = 1; k < 8; ++k)
+    offsets.push_back(k * n / 8);
+  for (auto off : offsets) {
+    auto idx = ((me + off) % n + n) % n;
+    if (std::find(out.begin(), out.end(), ring[idx]) == out.end())
+      out.push_back(ring[idx]);
+    if (out.size() >= st.cfg.max_dynamic)
+      break;
+  }
+  return out;
+}
+
+void maintain_links(self_ptr self) {
+  auto& st = self->state;
+  for (auto& [key, p] : st.peers)
+    if (p.is_static)
+      dial(self, key, p);
+  for (auto& key : choose_dynamic(self)) {
+    auto i = st.peers.find(key);
+    if (i != st.peers.end())
+      dial(self, key, i->second);
+  }
+}
+
+std::optional<public_key> best_peer(self_ptr self) {
+  auto& st = self->state;
+  std::optional<public_key> best;
+  for (auto& [k, p] : st.peers) {
+    if (!p.session || !p.have_info || p.banned_until > unix_now())
+      continue;
+    if (!best)
+      best = k;
+    auto& b = st.peers[*best];
+    if (p.work > b.work || (p.work == b.work && p.tip < b.tip))
+      best = k;
+  }
+  return best;
+}
+
+void start_fetch(self_ptr self, uint64_t fork) {
+  auto& st = self->state;
+  auto& up = st.peers[*st.upstream];
+  st.target = up.height;
+  st.fetch_started_ms = now_ms();
+  st.last_progress_ms = st.fetch_started_ms;
+  st.fetch_records = 0;
+  log_info("connector", "fetching blocks {}..{} from {}", fork + 1, st.target,
+           short_key(*st.upstream));
+  self->send(st.prefetch, atom::fetch::value, up.session, fork + 1,
+             st.target);
+  set_phase(self, phase::fetch_blocks);
+}
+
+/// FORK_DETECT: compares hashes at `height` with the upstream, stepping
+/// back `step` (doubling) until they agree.
+void probe(self_ptr self, uint64_t height, uint64_t step) {
+  auto& st = self->state;
+  if (!st.upstream || !st.peers[*st.upstream].session) {
+    st.probing = false;
+    set_phase(self, phase::highest_block);
+    return;
+  }
+  std::optional<hash256> ours;
+  {
+    chain_reader view{*st.deps.chain};
+    ours = view.hash_at(height);
+  }
+  auto up = *st.upstream;
+  self
+    ->request(st.peers[up].session, std::chrono::seconds{60},
+              atom::request::value,
+              envelope([&](schema::Envelope::Builder e) {
+                auto r = e.initHashesRequest();
+                r.setFrom(height);
+                r.setCount(1);
+              }))
+    .then(
+      [=](encoded& reply) {
+        auto& st = self->state;
+        std::optional<hash256> theirs;
+        try {
+          capnp::FlatArrayMessageReader reader{
+            words_of(reply), reader_options({max_link_plaintext})};
+          auto e = reader.getRoot<schema::Envelope>();
+          if (e.which() == schema::Envelope::HASHES
+              && e.getHashes().size() == 1)
+            theirs = to_fixed<32>(byte_view{e.getHashes()[0].begin(),
+                                            e.getHashes()[0].size()});
+        } catch (const kj::Exception&) {
+        }
+        if (!theirs) {
+          st.probing = false;
+          charge(self, up, 20, "no hash at height " + std::to_string(height));
+          set_phase(self, phase::highest_block);
+          return;
+        }
+        if (ours && *ours == *theirs) {
+          st.probing = false;
+          start_fetch(self, height);
+          return;
+        }
+        if (height == 0) {
+          st.probing = false;
+          charge(self, up, st.cfg.ban_points, "another genesis block");
+          set_phase(self, phase::highest_block);
+          return;
+        }
+        probe(self, height > step ? height - step : 0, step * 2);
+      },
+      [=](caf::error& err) {
+        self->state.probing = false;
+        charge(self, up, 20, "hashes request failed: " + message_of(err));
+        set_phase(self, phase::highest_block);
+      });
+}
+
+/// Decides, given our tip, what the machine does this cycle.
+void step(self_ptr self, chain_tip ours) {
+  auto& st = self->state;
+  work_t our_work = parse_work(ours.work);
+  auto links = live_links(self);
+  auto behind = [&](const peer_entry& p) {
+    return p.work > our_work || (p.work == our_work && p.tip < ours.hash);
+  };
+  switch (st.state) {
+    case phase::connecting:
+      if (links >= st.cfg.min_clients)
+        set_phase(self, phase::highest_block);
+      return;
+    case phase::highest_block: {
+      if (links < st.cfg.min_clients) {
+        set_phase(self, phase::connecting);
+        return;
+      }
+      auto best = best_peer(self);
+      if (!best)
+        return;  // infos are on their way
+      if (!behind(st.peers[*best])) {
+        set_phase(self, phase::sampling);
+        return;
+      }
+      st.upstream = best;
+      set_phase(self, phase::fork_detect);
+      if (!st.probing) {
+        st.probing = true;
+        probe(self, std::min(ours.height, st.peers[*best].height), 1);
+      }
+      return;
+    }
+    case phase::fork_detect:
+      return;  // the probe moves on by itself
+    case phase::fetch_blocks:
+      if (now_ms() - st.last_progress_ms
+          > static_cast<uint64_t>(st.cfg.stall.count())) {
+        log_warning("connector", "upstream {} stalled; failing over",
+                    short_key(*st.upstream));
+        charge(self, *st.upstream, 20, "stalled while serving blocks");
+        self->send(st.prefetch, atom::reset::value);
+        set_phase(self, phase::highest_block);
+      }
+      return;
+    case phase::rebuild:
+      self->request(st.deps.processor, std::chrono::seconds{60},
+                    atom::flush::value)
+        .then([=](uint64_t) { set_phase(self, phase::sampling); },
+              [=](caf::error&) { set_phase(self, phase::sampling); });
+      return;
+    case phase::sampling: {
+      if (links < st.cfg.min_clients) {
+        set_phase(self, phase::connecting);
+        return;
+      }
+      auto best = best_peer(self);
+      if (best && behind(st.peers[*best]))
+        ++st.samples_behind;
+      else
+        st.samples_behind = 0;
+      if (st.samples_behind >= st.cfg.sample_limit) {
+        st.samples_behind = 0;
+        set_phase(self, phase::highest_block);
+      }
+      return;
+    }
+  }
+}
+
+void charge(self_ptr self, const public_key& key, int32_t points,
+            const std::string& reason) {
+  auto& st = self->state;
+  auto& p = st.peers[key];
+  p.score += points;
+  log_warning("connector", "peer {} charged {} ({}): {}", short_key(key),
+              points, p.score, reason);
+  if (p.score < st.cfg.ban_points)
+    return;
+  p.banned_until = unix_now() + st.cfg.ban_seconds;
+  p.score = 0;
+  log_warning("connector", "peer {} banned for {} s", short_key(key),
+              st.cfg.ban_seconds);
+  if (p.session)
+    self->send_exit(p.session, caf::exit_reason::user_shutdown);
+  if (st.upstream == key && st.state == phase::fetch_blocks) {
+    self->send(st.prefetch, atom::reset::value);
+    set_phase(self, phase::highest_block);
+  }
+}
+
+void report_progress(self_ptr self, const fetch_report& r) {
+  auto& st = self->state;
+  auto now = now_ms();
+  bool last = r.done || !r.failure.empty();
+  if (!last && now - st.last_report_ms < 2000)
+    return;
+  st.last_report_ms = now;
+  auto secs = std::max<double>(0.001, (now - st.fetch_started_ms) / 1000.0);
+  auto rate = r.records / secs;
+  auto blocks_per_s = r.height > 0 ? 0.0 : 0.0;
+  (void) blocks_per_s;
+  auto left = r.target > r.height ? r.target - r.height : 0;
+  auto done_blocks = r.height + 1;
+  auto eta = done_blocks > 0 && left > 0
+               ? secs / static_cast<double>(done_blocks) * left
+               : 0.0;
+  auto line = fmt::format("sync: height {} of {}, {:.0f} records/s, ETA {:.0f} s",
+                          r.height, r.target, rate, eta);
+  if (::isatty(STDERR_FILENO) && !last) {
+    auto text = "\r\033[K" + line;
+    auto rc = ::write(STDERR_FILENO, text.data(), text.size());
+    (void) rc;
+  } else {
+    if (::isatty(STDERR_FILENO)) {
+      auto rc = ::write(STDERR_FILENO, "\r\033[K", 4);
+      (void) rc;
+    }
+    log_info("connector", "{}", line);
+  }
+}
+
+} // namespace
+
+const char* to_string(connector_state::phase p) {
+  switch (p) {
+    case phase::connecting: return "Connecting";
+    case phase::highest_block: return "HighestBlock";
+    case phase::fork_detect: return "ForkDetect";
+    case phase::fetch_blocks: return "FetchBlocks";
+    case phase::rebuild: return "Rebuild";
+    case phase::sampling: return "Sampling";
+    default: return "unknown";
+  }
+}
+
+caf::expected<static_peer> parse_static_peer(std::string_view text) {
+  auto at = text.find('@');
+  if (at == std::string_view::npos)
+    return make_error(ec::bad_config,
+                      "a peer is PUBKEY@HOST:PORT, not '" + std::string{text}
+                        + "'");
+  auto key = from_hex_fixed<32>(text.substr(0, at));
+  if (!key)
+    return make_error(ec::bad_config, "a peer's key is 64 hex characters");
+  auto addr = parse_listener(text.substr(at + 1));
+  if (!addr)
+    return make_error(ec::bad_config, "cannot parse peer address '"
+                                        + std::string{text.substr(at + 1)}
+                                        + "'");
+  return static_peer{*key, addr->first, addr->second};
+}
+
+connector_actor::behavior_type
+connector(self_ptr self, connector_config cfg, session_deps deps,
+          key_pair identity) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.deps = std::move(deps);
+  st.deps.connector = connector_actor{self};
+  st.identity = identity;
+  st.prefetch = self->spawn<caf::linked>(prefetcher, st.deps.processor,
+                                         connector_actor{self},
+                                         prefetcher_config{});
+  for (auto& sp : st.cfg.static_peers) {
+    auto& p = st.peers[sp.key];
+    p.is_static = true;
+    auto host = sp.host.find(':') != std::string::npos ? "[" + sp.host + "]"
+                                                       : sp.host;
+    p.addresses.push_back(host + ":" + std::to_string(sp.port));
+  }
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    for (auto& [key, p] : st.peers)
+      if (p.session && p.session.address() == msg.source) {
+        p.session = nullptr;
+        p.have_info = false;
+        log_info("connector", "link to {} down", short_key(key));
+        if (st.upstream == key
+            && (st.state == phase::fetch_blocks
+                || st.state == phase::fork_detect)) {
+          self->send(st.prefetch, atom::reset::value);
+          st.probing = false;
+          set_phase(self, phase::highest_block);
+        }
+      }
+  });
+  // Sessions are linked to us so they end with us; their own ends (seen
+  // by the down handler) must not end us.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    auto& st = self->state;
+    if (msg.source == st.prefetch.address() || !msg.source) {
+      self->quit(msg.reason);
+      return;
+    }
+    for (auto& [key, p] : st.peers)
+      if (p.session && p.session.address() == msg.source)
+        return;
+    if (msg.reason == caf::exit_reason::user_shutdown
+        || msg.reason == caf::exit_reason::kill)
+      self->quit(msg.reason);
+  });
+  self->send(self, atom::tick::value);
+  return {
+    [=](atom::up, peer_link& link) {
+      auto& st = self->state;
+      auto& p = st.peers[link.key];
+      if (link.key == st.identity.public_key_bytes()) {
+        self->send_exit(link.session, caf::exit_reason::user_shutdown);
+        return;
+      }
+      if (p.banned_until > unix_now()) {
+        log_info("connector", "refusing banned peer {}", short_key(link.key));
+        self->send_exit(link.session, caf::exit_reason::user_shutdown);
+        return;
+      }
+      if (p.session) {
+        // Two links to one peer (both dialled): keep the one dialled by
+        // the smaller key, which both ends agree on.
+        bool keep_new = (link.inbound
+                         == (st.identity.public_key_bytes() > link.key));
+        if (!keep_new) {
+          self->send_exit(link.session, caf::exit_reason::user_shutdown);
+          return;
+        }
+        self->send_exit(p.session, caf::exit_reason::user_shutdown);
+      }
+      p.session = link.session;
+      p.inbound = link.inbound;
+      p.backoff = std::chrono::milliseconds{0};
+      if (link.inbound && p.addresses.empty())
+        p.addresses.clear();
+      p.last_seen = unix_now();
+      self->monitor(link.session);
+      self->link_to(link.session);
+      refresh_info(self, link.key);
+      if (!link.inbound)
+        register_with(self, link.key);
+    },
+    [=](atom::relay, const encoded& env, const caf::actor_addr& origin) {
+      for (auto& [key, p] : self->state.peers)
+        if (p.session && p.session.address() != origin)
+          caf::anon_send(p.session, atom::send::value, env);
+    },
+    [=](atom::misbehave, const public_key& key, const std::string& address,
+        int32_t points, const std::string& reason) {
+      (void) address;
+      if (points > 0)
+        charge(self, key, points, reason);
+    },
+    [=](atom::candidates, std::vector<registration>& regs) {
+      auto& st = self->state;
+      st.candidates = std::move(regs);
+      for (auto& r : st.candidates) {
+        if (r.key == st.identity.public_key_bytes())
+          continue;
+        auto& p = st.peers[r.key];
+        if (!p.is_static)
+          p.addresses = r.listeners;
+      }
+    },
+    [=](atom::tip, uint64_t, hash256) {
+      // New local tips reach peers through the block relay; nothing to do.
+    },
+    [=](atom::peers) -> std::vector<peer_status> {
+      auto& st = self->state;
+      std::vector<peer_status> out;
+      auto now = unix_now();
+      for (auto& [key, p] : st.peers) {
+        peer_status s;
+        s.key = key;
+        s.addresses = p.addresses;
+        s.is_static = p.is_static;
+        s.inbound = p.inbound;
+        s.link = p.banned_until > now ? "banned"
+                 : p.session          ? "up"
+                 : p.next_dial > std::chrono::steady_clock::now()
+                   ? "connecting"
+                   : "down";
+        s.height = p.height;
+        s.tip = p.tip;
+        s.last_seen = p.last_seen;
+        s.score = p.score;
+        out.push_back(std::move(s));
+      }
+      return out;
+    },
+    [=](atom::status) -> connector_status {
+      auto& st = self->state;
+      connector_status s;
+      s.state = to_string(st.state);
+      s.links = live_links(self);
+      for (auto& [k, p] : st.peers)
+        if (p.session && p.have_info)
+          s.target = std::max(s.target, p.height);
+      return s;
+    },
+    [=](atom::tick) {
+      auto& st = self->state;
+      maintain_links(self);
+      for (auto& [key, p] : st.peers)
+        if (p.session)
+          refresh_info(self, key);
+      self->request(st.deps.processor, std::chrono::seconds{30},
+                    atom::tip::value)
+        .then([=](chain_tip& ours) { step(self, ours); },
+              [=](caf::error&) {});
+      self->delayed_send(self, st.cfg.cycle, atom::tick::value);
+    },
+    [=](atom::subscribe, announcer_actor& a) {
+      self->state.deps.announcer = std::move(a);
+    },
+    [=](atom::progress, const fetch_report& r) {
+      auto& st = self->state;
+      if (st.state != phase::fetch_blocks)
+        return;
+      st.last_progress_ms = now_ms();
+      report_progress(self, r);
+      if (!r.failure.empty()) {
+        log_warning("connector", "fetch from {} failed: {}",
+                    short_key(*st.upstream), r.failure);
+        auto code = static_cast<ec>(r.code);
+        charge(self, *st.upstream,
+               code == ec::io ? 20 : st.cfg.ban_points / 2, r.failure);
+        set_phase(self, phase::highest_block);
+        return;
+      }
+      if (r.done)
+        set_phase(self, phase::rebuild);
+    },
+  };
+}
+
+} // namespace hallmark

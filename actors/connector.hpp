@@ -1,0 +1,116 @@
+// connector: keeps the node linked to its peers and on the best chain.
+//
+// bitmarkd's state machine, with most-cumulative-work fork choice:
+//
+//   CONNECTING ──(live links ≥ min_clients)──▶ HIGHEST_BLOCK
+//        ▲                                        │ info from every link;
+//        │ (too few links)                        │ best = most work, then
+//        │                                        │ smaller tip hash
+//   SAMPLING ◀──(not behind)──────────────────────┤
+//    │   ▲                                        ▼ (best has more work)
+//    │   └──── REBUILD ◀──(done)── FETCH_BLOCKS ◀── FORK_DETECT
+//    │                               │ (upstream fails: charge it,
+//    │                               │  fail over to the next best)
+//    └─(behind for sample_limit cycles)──▶ HIGHEST_BLOCK
+//
+// FORK_DETECT compares our block hashes with the upstream's, stepping back
+// exponentially (1, 2, 4, … blocks) from the lower of the two tips to the
+// last common block; FETCH_BLOCKS has the prefetcher bring the upstream's
+// blocks from there. Static peers (--peer KEY@HOST:PORT) are always dialled;
+// dynamic peers come from the announcer and are chosen at key-space offsets
+// from our own key. Links are scored: a peer reaching ban_points is cut off
+// and refused for ban_seconds.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/actors.hpp"
+#include "actors/peer_session.hpp"
+
+namespace hallmark {
+
+struct static_peer {
+  public_key key{};
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// Parses "PUBKEY@HOST:PORT" (PUBKEY 64 hex, HOST v4 or [v6]).
+caf::expected<static_peer> parse_static_peer(std::string_view text);
+
+struct connector_config {
+  std::vector<static_peer> static_peers;
+  /// Live links needed before looking for the highest block.
+  size_t min_clients = 5;
+  /// Dynamic (announced) peers dialled at most.
+  size_t max_dynamic = 25;
+  std::chrono::milliseconds cycle{15'000};
+  /// Cycles behind a better peer before a new HIGHEST_BLOCK round.
+  uint32_t sample_limit = 6;
+  int32_t ban_points = 100;
+  uint64_t ban_seconds = 3600;
+  /// Longest wait for prefetch progress before failing over.
+  std::chrono::milliseconds stall{60'000};
+  /// Our listener addresses, sent in registrations; empty: none sent.
+  std::vector<std::string> listeners;
+};
+
+struct connector_state {
+  // Not an aggregate: CAF would try to build it from the actor pointer.
+  connector_state() = default;
+  static inline const char* name = "connector";
+
+  enum class phase {
+    connecting,
+    highest_block,
+    fork_detect,
+    fetch_blocks,
+    rebuild,
+    sampling
+  };
+
+  struct peer_entry {
+    std::vector<std::string> addresses;
+    bool is_static = false;
+    bool inbound = false;
+    caf::actor session;
+    bool have_info = false;
+    uint64_t height = 0;
+    hash256 tip{};
+    work_t work = 0;
+    uint64_t last_seen = 0;
+    int64_t score = 0;
+    uint64_t banned_until = 0;
+    std::chrono::steady_clock::time_point next_dial{};
+    std::chrono::milliseconds backoff{0};
+  };
+
+  connector_config cfg;
+  session_deps deps;
+  key_pair identity = key_pair::generate();
+  prefetcher_actor prefetch;
+  phase state = phase::connecting;
+  std::map<public_key, peer_entry> peers;
+  std::optional<public_key> upstream;
+  uint32_t samples_behind = 0;
+  uint64_t target = 0;
+  uint64_t fetch_started_ms = 0;
+  uint64_t last_progress_ms = 0;
+  uint64_t last_report_ms = 0;
+  uint64_t fetch_records = 0;
+  bool probing = false;
+  std::vector<registration> candidates;
+};
+
+const char* to_string(connector_state::phase p);
+
+/// @param deps what each dialled session needs (its connector is this one).
+/// @param processor block_processor, for our tip.
+connector_actor::behavior_type
+connector(connector_actor::stateful_pointer<connector_state> self,
+          connector_config cfg, session_deps deps, key_pair identity);
+
+} // namespace hallmark

@@ -1,0 +1,95 @@
+#include "actors/listener.hpp"
+
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/system_messages.hpp>
+
+#include "node/log.hpp"
+#include "node/registration.hpp"
+
+namespace hallmark {
+
+namespace {
+
+using caf::io::broker;
+
+struct listener_state {
+  listener_config cfg;
+  session_deps deps;
+  std::set<caf::actor_addr> inbound;
+};
+
+caf::behavior listener_broker(broker* self, listener_config cfg,
+                              session_deps deps,
+                              std::vector<caf::io::doorman_ptr> doormen) {
+  for (auto& d : doormen)
+    self->add_doorman(std::move(d));
+  auto st = std::make_shared<listener_state>();
+  st->cfg = std::move(cfg);
+  st->deps = std::move(deps);
+  self->set_down_handler([=](caf::down_msg& msg) {
+    st->inbound.erase(msg.source);
+  });
+  // Sessions are linked to the listener so they end with it; their own
+  // ends must not end it.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    if (st->inbound.count(msg.source) == 0)
+      self->quit(msg.reason);
+  });
+  return {
+    [=](const caf::io::new_connection_msg& msg) {
+      auto remote = self->remote_addr(msg.handle) + ":"
+                    + std::to_string(self->remote_port(msg.handle));
+      if (st->inbound.size() >= st->cfg.max_inbound) {
+        log_warning("listener", "refusing {}: {} inbound links already",
+                    remote, st->inbound.size());
+        self->close(msg.handle);
+        return;
+      }
+      auto session = self->fork(peer_session, msg.handle, st->deps,
+                                std::optional<public_key>{}, remote);
+      self->monitor(session);
+      self->link_to(session);
+      st->inbound.insert(session.address());
+    },
+    [=](const caf::io::acceptor_closed_msg&) {
+      log_warning("listener", "a listening socket closed");
+    },
+  };
+}
+
+} // namespace
+
+caf::expected<bound_listeners>
+bind_listeners(caf::actor_system& sys, const std::vector<std::string>& addrs) {
+  bound_listeners out;
+  for (auto& a : addrs) {
+    auto parsed = parse_listener(a);
+    if (!parsed)
+      return make_error(ec::bad_config, "cannot parse listen address '" + a
+                                          + "' (host:port or [v6]:port)");
+    auto doorman = sys.middleman().backend().new_tcp_doorman(
+      parsed->second, parsed->first.c_str(), true);
+    if (!doorman)
+      return make_error(ec::io, "cannot listen on " + a + ": "
+                                  + caf::to_string(doorman.error()));
+    auto port = (*doorman)->port();
+    auto host = parsed->first.find(':') != std::string::npos
+                  ? "[" + parsed->first + "]"
+                  : parsed->first;
+    out.addresses.push_back(host + ":" + std::to_string(port));
+    out.doormen.push_back(std::move(*doorman));
+  }
+  return out;
+}
+
+caf::actor spawn_listener(caf::actor_system& sys, bound_listeners bound,
+                          listener_config cfg, session_deps deps) {
+  return sys.middleman().spawn_broker(listener_broker, cfg, std::move(deps),
+                                      std::move(bound.doormen));
+}
+
+} // namespace hallmark

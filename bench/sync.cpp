@@ -1,0 +1,235 @@
+// bench/sync: node B syncs a devnet chain of N signed records from node A
+// over the encrypted loopback link, from an empty data directory to A's tip.
+// Both are real `hallmark run` processes.
+//
+//   sync [--records N] [--hallmark PATH] [--port P]
+//
+// Last line:
+//   sync records_per_s=X verify_limit_per_s=Y ratio=X/Y peak_rss_mb=M
+// where Y is libsodium's Ed25519 verification rate on all cores measured in
+// the same run, and M node B's peak resident memory (VmHWM).
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/chain_builder.hpp"
+#include "node/log.hpp"
+#include "storage/chain_store.hpp"
+
+extern char** environ;
+
+using namespace hallmark;
+using namespace hallmark::bench;
+
+namespace {
+
+std::string self_dir() {
+  return std::filesystem::canonical("/proc/self/exe").parent_path().string();
+}
+
+/// Starts `bin args...` with stdout and stderr to `log`; returns the pid.
+pid_t start(const std::string& bin, std::vector<std::string> args,
+            const std::string& log) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  args.insert(args.begin(), bin);
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0)
+    pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+int run_to_end(const std::string& bin, std::vector<std::string> args,
+               const std::string& log) {
+  auto pid = start(bin, std::move(args), log);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// `hallmark status --json`'s height, or -1.
+long long height_of(const std::string& bin, const std::string& datadir,
+                    const std::string& scratch) {
+  auto out = scratch + "/status.json";
+  std::filesystem::remove(out);
+  if (run_to_end(bin, {"status", "--datadir", datadir, "--json"}, out) != 0)
+    return -1;
+  std::ifstream in{out};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex{"\"height\":([0-9]+)"}))
+    return -1;
+  return std::stoll(m[1]);
+}
+
+std::string key_of(const std::string& bin, const std::string& datadir,
+                   const std::string& scratch) {
+  auto out = scratch + "/key.json";
+  std::filesystem::remove(out);
+  run_to_end(bin, {"keys", "show", "--datadir", datadir, "--json"}, out);
+  std::ifstream in{out};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex{"\"public_key\":\"([0-9a-f]{64})\""}))
+    return {};
+  return m[1];
+}
+
+/// A field of /proc/PID/status in MiB (VmHWM: peak resident set; RssAnon,
+/// RssFile: its anonymous and file-backed parts now).
+double status_mb(pid_t pid, const std::string& field) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0)
+      return std::stod(line.substr(field.size() + 1)) / 1024.0;
+  return 0;
+}
+
+double peak_rss_mb(pid_t pid) {
+  return status_mb(pid, "VmHWM");
+}
+
+void stop(pid_t pid) {
+  if (pid <= 0)
+    return;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 200; ++i) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  size_t records = 200'000;
+  std::string bin = self_dir() + "/../node/main/hallmark";
+  int port = 19900;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--records" && i + 1 < argc)
+      records = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--hallmark" && i + 1 < argc)
+      bin = argv[++i];
+    else if (arg == "--port" && i + 1 < argc)
+      port = std::atoi(argv[++i]);
+    else {
+      std::fprintf(stderr,
+                   "usage: sync [--records N] [--hallmark PATH] [--port P]\n");
+      return 2;
+    }
+  }
+  if (records < 2 || port < 1 || port > 65535 || !std::filesystem::exists(bin)) {
+    std::fprintf(stderr, "sync: needs --records >= 2, a port, and the "
+                         "hallmark binary (%s)\n", bin.c_str());
+    return 2;
+  }
+  crypto_init();
+  auto& params = *find_chain("devnet");
+  auto dir = std::filesystem::temp_directory_path()
+             / ("hallmark-bench-sync-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto a_dir = (dir / "a").string();
+  auto b_dir = (dir / "b").string();
+  auto scratch = dir.string();
+
+  std::printf("building a devnet chain of %zu records ...\n", records);
+  std::fflush(stdout);
+  auto chain = build_chain(params, records);
+  size_t total = 0;
+  for (auto& e : chain)
+    total += record_count(*decode_block(e));
+
+  // Node A holds the chain before it starts.
+  if (run_to_end(bin, {"init", "--datadir", a_dir, "--chain", "devnet"},
+                 scratch + "/init.log") != 0
+      || run_to_end(bin, {"init", "--datadir", b_dir, "--chain", "devnet"},
+                    scratch + "/init.log") != 0) {
+    std::fprintf(stderr, "sync: hallmark init failed\n");
+    return 1;
+  }
+  {
+    auto store = chain_store::open(a_dir + "/chain", params, uint64_t{64} << 30);
+    if (!store) {
+      std::fprintf(stderr, "sync: %s\n", message_of(store.error()).c_str());
+      return 1;
+    }
+    chain_writer w{**store};
+    for (auto& e : chain)
+      if (auto err = w.apply(*decode_block(e), e, unix_now())) {
+        std::fprintf(stderr, "sync: %s\n", message_of(err).c_str());
+        return 1;
+      }
+    if (auto err = w.commit()) {
+      std::fprintf(stderr, "sync: %s\n", message_of(err).c_str());
+      return 1;
+    }
+  }
+  auto a_key = key_of(bin, a_dir, scratch);
+  auto listen = "127.0.0.1:" + std::to_string(port);
+  auto a = start(bin, {"run", "--datadir", a_dir, "--listen", listen},
+                 a_dir + "/node.log");
+  for (int i = 0; i < 100 && height_of(bin, a_dir, scratch) < 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  auto target = static_cast<long long>(chain.size());
+  std::printf("node A serves %zu blocks, %zu records on %s\n", chain.size(),
+              total, listen.c_str());
+  std::fflush(stdout);
+
+  auto t0 = clock_type::now();
+  auto b = start(bin, {"run", "--datadir", b_dir, "--peer", a_key + "@" + listen},
+                 b_dir + "/node.log");
+  long long h = -1;
+  double rss = 0;
+  while (seconds_since(t0) < 1800) {
+    h = height_of(bin, b_dir, scratch);
+    rss = std::max(rss, peak_rss_mb(b));
+    if (h >= target)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  auto elapsed = seconds_since(t0);
+  rss = std::max(rss, peak_rss_mb(b));
+  std::printf("node B at the end: resident %.0f MiB = anonymous %.0f + "
+              "file-backed (LMDB map) %.0f\n",
+              status_mb(b, "VmRSS"), status_mb(b, "RssAnon"),
+              status_mb(b, "RssFile"));
+  stop(b);
+  stop(a);
+  if (h < target) {
+    std::fprintf(stderr, "sync: node B reached %lld of %lld; logs in %s\n", h,
+                 target, dir.c_str());
+    return 1;
+  }
+  std::filesystem::remove_all(dir);
+  auto rate = static_cast<double>(total) / elapsed;
+  std::printf("node B synced %zu records in %.2f s (from its start to A's tip)\n",
+              total, elapsed);
+  auto limit = verify_limit();
+  std::printf("sync records_per_s=%.0f verify_limit_per_s=%.0f ratio=%.2f "
+              "peak_rss_mb=%.0f\n",
+              rate, limit, rate / limit, rss);
+  return 0;
+}

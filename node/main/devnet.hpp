@@ -1,0 +1,67 @@
+// `hallmark devnet`: a network of real `hallmark run` processes on loopback,
+// a demo driven through it, and a live status table until it stops.
+//
+//   devnet ─exec─▶ node-0  run --produce --listen 127.0.0.1:P0
+//          ─exec─▶ node-1  run --listen 127.0.0.1:P1 --peer K0@127.0.0.1:P0
+//          ─exec─▶ node-i  run --listen 127.0.0.1:Pi --peer K0@127.0.0.1:P0
+//
+// Only node 0 is a static peer of the others: the rest find each other by
+// announcements. The demo's records enter at node 1, so they travel to the
+// producer (node 0) and come back to every node in blocks.
+//
+// Processes: each node runs in its own process group, so Ctrl-C on a terminal
+// reaches devnet alone, which reads the final state before it stops the nodes;
+// each node has PR_SET_PDEATHSIG = SIGTERM, so a devnet that dies takes its
+// nodes with it. Stopping sends SIGTERM to every node, allows them 20 s
+// together, then sends SIGKILL.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "node/config.hpp"
+#include "node/crypto.hpp"
+
+namespace hallmark {
+
+/// Creates a data directory as `hallmark init` does: the directory (0700)
+/// when missing, a fresh identity key, and a config file holding every key
+/// of `cfg`. Both `hallmark init` and `hallmark devnet` go through here.
+/// @param cfg the configuration to write; `cfg.datadir` names the directory.
+/// @returns the new identity; ec::bad_config if the directory is already
+///          initialised or `cfg` is out of range, ec::io for file trouble.
+caf::expected<key_pair> init_datadir(const node_config& cfg);
+
+/// What `hallmark devnet` was asked for.
+struct devnet_config {
+  /// Node processes, 1 to 16.
+  uint32_t nodes = 3;
+  /// Where the nodes' data directories go (DIR/node-I); kept afterwards.
+  /// Empty: a fresh directory under /tmp, removed at the end.
+  std::string dir;
+  /// Seconds to run; 0 runs until SIGINT or SIGTERM.
+  uint64_t run_for_s = 0;
+  /// First peer port (node i listens on base_port + i); 0 takes 19500 when
+  /// those ports are free, else ports the kernel picks.
+  uint32_t base_port = 0;
+
+  /// Names the first argument out of range, or returns an empty string.
+  std::string validate() const;
+};
+
+/// The default first peer port.
+constexpr uint32_t devnet_default_base_port = 19500;
+
+/// Most nodes one devnet runs.
+constexpr uint32_t devnet_max_nodes = 16;
+
+/// Runs the devnet until `run_for_s` passes or a signal arrives, printing
+/// the steps of the demo, the status table and a final summary.
+/// @param cfg a configuration that passed validate().
+/// @returns 0 when every node ended on the same tip and the demo did not
+///          fail, 1 otherwise (including a failure to start).
+int run_devnet(const devnet_config& cfg);
+
+} // namespace hallmark

@@ -1,0 +1,279 @@
+// The network with real node processes on loopback: convergence, sync,
+// forks, record propagation, and hostile peers.
+#include "tests/integration/harness.hpp"
+#include "tests/integration/raw_peer.hpp"
+
+#include <random>
+#include <set>
+
+#include "node/log.hpp"
+#include "node/registration.hpp"
+
+using namespace hallmark::test;
+using hallmark::key_pair;
+
+namespace {
+
+/// Loopback ports of this file: 19700 and up, one block of 10 per test.
+std::string addr(uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+std::string peer_arg(const node& n, uint16_t port) {
+  return n.public_key() + "@" + addr(port);
+}
+
+/// Waits until every node reports the same tip, at least `height`.
+bool converged(const std::vector<const node*>& nodes, uint64_t height,
+               std::chrono::seconds limit = 60s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::set<std::string> tips;
+    bool high = true;
+    for (auto* n : nodes) {
+      auto r = run({"status", "--datadir", n->datadir(), "--json"});
+      if (r.code != 0) {
+        high = false;
+        break;
+      }
+      auto j = r.js();
+      tips.insert(j["tip"].get<std::string>());
+      high = high && j["height"].get<uint64_t>() >= height;
+    }
+    if (high && tips.size() == 1)
+      return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+std::vector<std::string> issue_items(const node& n, const std::string& fp,
+                                     int count) {
+  std::string asset = run_json({"asset", "register", "--datadir", n.datadir(),
+                                "--name", "net " + fp, "--fingerprint", fp})
+                        ["asset_id"];
+  return run_json({"issue", "--datadir", n.datadir(), "--asset", asset,
+                   "--count", std::to_string(count)})["items"]
+    .get<std::vector<std::string>>();
+}
+
+json item_on(const node& n, const std::string& item) {
+  for (int i = 0; i < 300; ++i) {
+    auto r = run({"item", "--datadir", n.datadir(), item, "--json"});
+    if (r.code == 0) {
+      auto j = r.js();
+      bool settled = true;
+      for (auto& e : j["provenance"])
+        settled = settled && !e["height"].is_null();
+      if (settled)
+        return j;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  FAIL("item " << item << " never reached a block on " << n.datadir());
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("network: three nodes converge and a late node syncs from zero") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0"}};
+  node b{dir, "b"};
+  node c{dir, "c"};
+  a.start(true, {"--listen", addr(19700)});
+  b.start(false, {"--listen", addr(19701), "--peer", peer_arg(a, 19700)});
+  c.start(false, {"--listen", addr(19702), "--peer", peer_arg(a, 19700)});
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 20; }));
+  CHECK(converged({&a, &b, &c}, 20));
+  auto bs = b.status();
+  CHECK(bs["connector_state"].get<std::string>().size() > 0);
+  CHECK(bs["peers"].get<uint64_t>() >= 1);
+
+  // Stop producing, then a fourth node joins late and syncs everything.
+  CHECK(a.stop() == 0);
+  a.start(false, {"--listen", addr(19700)});
+  auto target = a.height();
+  node d{dir, "d"};
+  d.start(false, {"--peer", peer_arg(a, 19700)});
+  CHECK(converged({&a, &b, &c, &d}, target));
+  CHECK(d.height() == target);
+}
+
+TEST_CASE("network: a record sent to one node reaches every node") {
+  temp_dir dir;
+  node a{dir, "a"};
+  node b{dir, "b"};
+  node c{dir, "c"};
+  a.start(true, {"--listen", addr(19710)});
+  b.start(false, {"--listen", addr(19711), "--peer", peer_arg(a, 19710)});
+  c.start(false, {"--listen", addr(19712), "--peer", peer_arg(a, 19710)});
+  REQUIRE(c.wait_for([](const json& s) { return s["peers"] >= 1; }));
+  REQUIRE(b.wait_for([](const json& s) { return s["peers"] >= 1; }));
+  auto bob = run_json({"keys", "new", "--out", dir / "bob.key"});
+  // Submitted at c, which does not produce: it travels to a, into a block,
+  // and the block travels to b and c.
+  auto items = issue_items(c, "net-record-1", 2);
+  auto first = item_on(c, items[0]);
+  auto t = run_json({"transfer", "--datadir", c.datadir(), "--item", items[0],
+                     "--to", bob["public_key"]});
+  auto want = item_on(c, items[0]);
+  CHECK(want["provenance"].size() == 2);
+  CHECK(want["provenance"][0]["record"] == t["record"]);
+  for (auto* n : {&a, &b}) {
+    auto j = item_on(*n, items[0]);
+    CHECK(j == want);
+  }
+  (void) first;
+}
+
+TEST_CASE("network: two producers fork, every node ends on the most work") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0"}};
+  node b{dir, "b", {"empty_block_interval_s = 0"}};
+  // Apart: a builds a longer chain than b.
+  a.start(true, {"--listen", addr(19720)});
+  b.start(true, {"--listen", addr(19721)});
+  REQUIRE(b.wait_for([](const json& s) { return s["height"] >= 5; }));
+  CHECK(b.stop() == 0);
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 15; }));
+  CHECK(a.stop() == 0);
+  a.start(false, {"--listen", addr(19720)});
+  auto a_tip = a.status();
+  b.start(false, {"--listen", addr(19721), "--peer", peer_arg(a, 19720)});
+  node c{dir, "c"};
+  c.start(false, {"--peer", peer_arg(b, 19721)});
+  CHECK(converged({&a, &b, &c}, a_tip["height"].get<uint64_t>()));
+  CHECK(b.status()["tip"] == a_tip["tip"]);
+  CHECK(c.status()["tip"] == a_tip["tip"]);
+}
+
+TEST_CASE("network: a node restarted during sync resumes where it was") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0"}};
+  a.start(true, {"--listen", addr(19730)});
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 10; }));
+  node d{dir, "d"};
+  d.start(false, {"--peer", peer_arg(a, 19730)});
+  REQUIRE(d.wait_for([](const json& s) { return s["height"] >= 10; }));
+  d.kill9();
+  auto log_before = d.log().size();
+  auto had = run_json({"status", "--datadir", a.datadir()});
+  REQUIRE(a.wait_for([&](const json& s) {
+    return s["height"] > had["height"].get<uint64_t>() + 10;
+  }));
+  CHECK(a.stop() == 0);
+  a.start(false, {"--listen", addr(19730)});
+  d.start(false, {"--peer", peer_arg(a, 19730)});
+  CHECK(converged({&a, &d}, a.height()));
+  // It fetched only what it lacked.
+  auto log = d.log().substr(log_before);
+  CHECK(log.find("fetching blocks") != std::string::npos);
+  CHECK(log.find("fetching blocks 1..") == std::string::npos);
+}
+
+TEST_CASE("network: wrong keys, chains and registrations are refused") {
+  temp_dir dir;
+  node a{dir, "a"};
+  a.start(false, {"--listen", addr(19740)});
+  auto node_key = *hallmark::from_hex_fixed<32>(a.public_key());
+  auto me = key_pair::generate();
+
+  SUBCASE("a dialer expecting another key") {
+    node b{dir, "b"};
+    auto wrong = std::string(64, '7');
+    b.start(false, {"--peer", wrong + "@" + addr(19740)});
+    std::this_thread::sleep_for(2s);
+    auto peers = run_json({"peers", "--datadir", b.datadir()});
+    for (auto& p : peers["peers"])
+      CHECK(p["link"] != "up");
+    CHECK(b.status()["peers"] == 0);
+    CHECK(a.log().find("handshake") != std::string::npos);
+  }
+  SUBCASE("another chain") {
+    raw_peer p{19740};
+    REQUIRE(p.connected());
+    auto err = p.handshake_with(node_key, me, "testnet");
+    CHECK(hallmark::code_of(err) == hallmark::ec::wrong_chain);
+  }
+  SUBCASE("registrations: bad signature, stale, foreign chain, other key") {
+    raw_peer p{19740};
+    REQUIRE(p.connected());
+    REQUIRE(!p.handshake_with(node_key, me));
+    auto now = hallmark::unix_now();
+    auto good = hallmark::make_registration("devnet", {addr(19749)}, now, me);
+    auto bad_sig = good;
+    bad_sig.sig[0] ^= 1;
+    auto stale = hallmark::make_registration("devnet", {addr(19749)},
+                                             now - 86400, me);
+    auto foreign = hallmark::make_registration("testnet", {addr(19749)}, now,
+                                               me);
+    auto other = hallmark::make_registration("devnet", {addr(19749)}, now,
+                                             key_pair::generate());
+    uint64_t id = 1;
+    for (auto* reg : {&bad_sig, &stale, &foreign, &other}) {
+      p.send_envelope(id, [&](hallmark::schema::Envelope::Builder e) {
+        hallmark::write(e.initRegister(), *reg);
+      });
+      auto reply = p.response_to(id);
+      REQUIRE(reply);
+      capnp::FlatArrayMessageReader r{hallmark::words_of(*reply)};
+      auto env = r.getRoot<hallmark::schema::Envelope>();
+      CHECK(env.which() == hallmark::schema::Envelope::ERROR);
+      ++id;
+    }
+    // The genuine one is taken.
+    p.send_envelope(id, [&](hallmark::schema::Envelope::Builder e) {
+      hallmark::write(e.initRegister(), good);
+    });
+    auto reply = p.response_to(id);
+    REQUIRE(reply);
+    capnp::FlatArrayMessageReader r{hallmark::words_of(*reply)};
+    CHECK(r.getRoot<hallmark::schema::Envelope>().which()
+          == hallmark::schema::Envelope::PEERS);
+  }
+}
+
+TEST_CASE("network: garbage and oversized frames close only that link") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0"}};
+  node b{dir, "b"};
+  a.start(true, {"--listen", addr(19750)});
+  b.start(false, {"--peer", peer_arg(a, 19750)});
+  REQUIRE(b.wait_for([](const json& s) { return s["height"] >= 3; }));
+  std::mt19937 rng{7};
+  {
+    raw_peer p{19750};
+    REQUIRE(p.connected());
+    std::vector<uint8_t> junk(2048);
+    for (auto& x : junk)
+      x = static_cast<uint8_t>(rng());
+    junk[0] = 200;  // a plausible handshake length, then garbage
+    junk[1] = junk[2] = junk[3] = 0;
+    p.send_raw(junk);
+    CHECK(p.closed_by_node());
+  }
+  {
+    raw_peer p{19750};
+    REQUIRE(p.connected());
+    p.send_raw({0xff, 0xff, 0xff, 0x7f});  // a 2 GB frame
+    CHECK(p.closed_by_node());
+  }
+  {
+    // Past the handshake: a frame that does not decrypt.
+    raw_peer p{19750};
+    REQUIRE(p.connected());
+    REQUIRE(!p.handshake_with(*hallmark::from_hex_fixed<32>(a.public_key()),
+                              key_pair::generate()));
+    std::vector<uint8_t> junk(100);
+    for (auto& x : junk)
+      x = static_cast<uint8_t>(rng());
+    p.send_frame(junk);
+    CHECK(p.closed_by_node());
+  }
+  // b kept its link and keeps following a.
+  auto h = b.height();
+  CHECK(b.wait_for([&](const json& s) {
+    return s["height"].get<uint64_t>() > h + 3 && s["peers"] == 1;
+  }));
+}
