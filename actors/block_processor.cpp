@@ -313,6 +313,19 @@ void drain(self_ptr self) {
   }
 }
 
+/// Flushes; the committed height, or why the flush failed.
+caf::result<uint64_t> flush_to_height(self_ptr self) {
+  auto& st = self->state;
+  try {
+    if (auto err = flush(self))
+      return err;
+    return chain_reader{*st.store}.tip().height;
+  } catch (const lmdb::failure& f) {
+    st.writer.reset();
+    return make_error(ec::storage, f.what());
+  }
+}
+
 chain_tip current_tip(self_ptr self) {
   auto& st = self->state;
   auto make = [&](const chain_view& v) {
@@ -484,27 +497,11 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       }
     },
     [=](atom::flush) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      try {
-        if (auto err = flush(self))
-          return err;
-        return chain_reader{*st.store}.tip().height;
-      } catch (const lmdb::failure& f) {
-        st.writer.reset();
-        return make_error(ec::storage, f.what());
-      }
+      return flush_to_height(self);
     },
     [=](atom::stop) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      st.stopped = true;
-      try {
-        if (auto err = flush(self))
-          return err;
-        return chain_reader{*st.store}.tip().height;
-      } catch (const lmdb::failure& f) {
-        st.writer.reset();
-        return make_error(ec::storage, f.what());
-      }
+      self->state.stopped = true;
+      return flush_to_height(self);
     },
     [=](atom::subscribe, reservoir_actor& r) {
       self->state.subscribers.push_back(std::move(r));

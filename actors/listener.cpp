@@ -1,6 +1,6 @@
 #include "actors/listener.hpp"
 
-#include <set>
+#include <map>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/broker.hpp>
@@ -19,7 +19,10 @@ using caf::io::broker;
 struct listener_state {
   listener_config cfg;
   session_deps deps;
-  std::set<caf::actor_addr> inbound;
+  /// Live inbound sessions and the host each came from.
+  std::map<caf::actor_addr, std::string> inbound;
+  std::map<std::string, uint32_t> strikes;
+  std::map<std::string, uint64_t> banned_until;
 };
 
 caf::behavior listener_broker(broker* self, listener_config cfg,
@@ -31,18 +34,40 @@ caf::behavior listener_broker(broker* self, listener_config cfg,
   st->cfg = std::move(cfg);
   st->deps = std::move(deps);
   self->set_down_handler([=](caf::down_msg& msg) {
-    st->inbound.erase(msg.source);
+    auto i = st->inbound.find(msg.source);
+    if (i == st->inbound.end())
+      return;
+    auto host = i->second;
+    st->inbound.erase(i);
+    // A session that ended in misbehaviour exits with its error.
+    if (!msg.reason || msg.reason == caf::exit_reason::user_shutdown
+        || code_of(msg.reason) == ec::none)
+      return;
+    if (++st->strikes[host] >= st->cfg.strikes) {
+      st->strikes.erase(host);
+      st->banned_until[host] = unix_now() + st->cfg.ban_seconds;
+      log_warning("listener", "host {} misbehaved {} times: refused for {} s",
+                  host, st->cfg.strikes, st->cfg.ban_seconds);
+    }
   });
   // Sessions are linked to the listener so they end with it; their own
   // ends must not end it.
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    if (st->inbound.count(msg.source) == 0)
+    if (st->inbound.count(msg.source) == 0
+        && msg.reason == caf::exit_reason::user_shutdown)
       self->quit(msg.reason);
   });
   return {
     [=](const caf::io::new_connection_msg& msg) {
-      auto remote = self->remote_addr(msg.handle) + ":"
-                    + std::to_string(self->remote_port(msg.handle));
+      auto host = self->remote_addr(msg.handle);
+      auto remote = host + ":" + std::to_string(self->remote_port(msg.handle));
+      if (auto b = st->banned_until.find(host); b != st->banned_until.end()) {
+        if (b->second > unix_now()) {
+          self->close(msg.handle);
+          return;
+        }
+        st->banned_until.erase(b);
+      }
       if (st->inbound.size() >= st->cfg.max_inbound) {
         log_warning("listener", "refusing {}: {} inbound links already",
                     remote, st->inbound.size());
@@ -53,7 +78,7 @@ caf::behavior listener_broker(broker* self, listener_config cfg,
                                 std::optional<public_key>{}, remote);
       self->monitor(session);
       self->link_to(session);
-      st->inbound.insert(session.address());
+      st->inbound.emplace(session.address(), host);
     },
     [=](const caf::io::acceptor_closed_msg&) {
       log_warning("listener", "a listening socket closed");

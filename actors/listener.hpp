@@ -16,6 +16,11 @@ namespace hallmark {
 struct listener_config {
   /// Inbound links at most; more are closed at once.
   size_t max_inbound = 125;
+  /// Links from one host that may end in misbehaviour (bad frames, failed
+  /// handshakes) before the host is refused ...
+  uint32_t strikes = 3;
+  /// ... for this long.
+  uint64_t ban_seconds = 3600;
 };
 
 /// Sockets bound and listening, not yet served.

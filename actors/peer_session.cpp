@@ -85,7 +85,10 @@ std::vector<uint8_t> build_envelope(uint64_t id, F&& fill) {
   return {bytes.begin(), bytes.end()};
 }
 
-void close_link(broker* self, const state_ptr& st, const std::string& why) {
+/// Ends the link. `fault` marks misbehaviour: the session then exits with
+/// that error, which the listener counts against the peer's host.
+void close_link(broker* self, const state_ptr& st, const std::string& why,
+                ec fault = ec::none) {
   if (st->closed)
     return;
   st->closed = true;
@@ -94,7 +97,10 @@ void close_link(broker* self, const state_ptr& st, const std::string& why) {
     p.promise.deliver(make_error(ec::io, "link closed: " + why));
   st->pending.clear();
   self->close(st->hdl);
-  self->quit();
+  if (fault == ec::none)
+    self->quit();
+  else
+    self->quit(make_error(fault, why));
 }
 
 void charge(broker* self, const state_ptr& st, int32_t points,
@@ -349,7 +355,9 @@ void on_frame(broker* self, const state_ptr& st, byte_view frame) {
                ? 0
                : st->deps.limits.bad_frame_points / 2,
              "handshake failed: " + message_of(step.error));
-      close_link(self, st, "handshake: " + message_of(step.error));
+      close_link(self, st, "handshake: " + message_of(step.error),
+                 code_of(step.error) == ec::wrong_chain ? ec::none
+                                                       : code_of(step.error));
       return;
     }
     if (step.established) {
@@ -374,14 +382,14 @@ void on_frame(broker* self, const state_ptr& st, byte_view frame) {
   if (!plain) {
     charge(self, st, st->deps.limits.bad_frame_points,
            "undecryptable frame: " + message_of(plain.error()));
-    close_link(self, st, message_of(plain.error()));
+    close_link(self, st, message_of(plain.error()), code_of(plain.error()));
     return;
   }
   auto env = encoded::copy_of(*plain);
   if (!env) {
     charge(self, st, st->deps.limits.bad_frame_points,
            "envelope of a bad size");
-    close_link(self, st, "envelope of a bad size");
+    close_link(self, st, "envelope of a bad size", ec::malformed);
     return;
   }
   try {
@@ -389,7 +397,7 @@ void on_frame(broker* self, const state_ptr& st, byte_view frame) {
   } catch (const kj::Exception& e) {
     auto why = std::string{"undecodable envelope: "} + e.getDescription().cStr();
     charge(self, st, st->deps.limits.bad_frame_points, why);
-    close_link(self, st, why);
+    close_link(self, st, why, ec::malformed);
   } catch (const lmdb::failure& f) {
     log_error("peer_session", "{}: {}", peer_name(st), f.what());
   }
@@ -463,7 +471,8 @@ caf::behavior peer_session(broker* self, connection_handle hdl,
           charge(self, st, st->deps.limits.bad_frame_points,
                  "frame length " + std::to_string(len) + " outside 1.."
                    + std::to_string(cap));
-          close_link(self, st, "frame length " + std::to_string(len));
+          close_link(self, st, "frame length " + std::to_string(len),
+                     len == 0 ? ec::malformed : ec::too_large);
           return;
         }
         st->reading_header = false;
@@ -490,7 +499,7 @@ caf::behavior peer_session(broker* self, connection_handle hdl,
         return;
       auto now = std::chrono::steady_clock::now();
       if (!st->linked && now > st->handshake_deadline) {
-        close_link(self, st, "handshake took too long");
+        close_link(self, st, "handshake took too long", ec::io);
         return;
       }
       for (auto i = st->pending.begin(); i != st->pending.end();) {

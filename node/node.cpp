@@ -93,9 +93,9 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   sys_cfg.set("scheduler.max-threads", static_cast<size_t>(cores));
   caf::actor_system sys{sys_cfg};
 
-  std::vector<verifier_actor> verifiers;
-  for (uint64_t i = 0; i < verify_threads; ++i)
-    verifiers.push_back(sys.spawn(verifier));
+  // Everything that can refuse the configuration is checked, and the peer
+  // addresses bound, before the first actor is spawned: returning after
+  // that would leave actors the system waits for.
   block_processor_config bp_cfg;
   bp_cfg.reorg_window = cfg.reorg_window;
   bp_cfg.flush_blocks = cfg.flush_blocks;
@@ -105,6 +105,33 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     log_error("node", "{}", message_of(err));
     return 1;
   }
+  std::vector<static_peer> static_peers;
+  for (auto& text : cfg.peers) {
+    auto sp = parse_static_peer(text);
+    if (!sp) {
+      log_error("node", "{}", message_of(sp.error()));
+      return 1;
+    }
+    static_peers.push_back(*sp);
+  }
+  auto bound = bind_listeners(sys, cfg.listen);
+  if (!bound) {
+    log_error("node", "{}", message_of(bound.error()));
+    return 1;
+  }
+  announcer_config a_cfg;
+  a_cfg.chain = cfg.chain;
+  a_cfg.listeners = bound->addresses;
+  if (cfg.chain == "devnet")
+    a_cfg = a_cfg.devnet();
+  if (auto err = a_cfg.validate()) {
+    log_error("node", "{}", message_of(err));
+    return 1;
+  }
+
+  std::vector<verifier_actor> verifiers;
+  for (uint64_t i = 0; i < verify_threads; ++i)
+    verifiers.push_back(sys.spawn(verifier));
   auto processor = sys.spawn<caf::detached>(block_processor, chain->get(),
                                             bp_cfg, verifiers);
   reservoir_config pool_cfg;
@@ -134,21 +161,6 @@ int run_node(const node_config& cfg, const key_pair& identity) {
                       identity.public_key_bytes(), p_cfg);
   }
 
-  // -- the network: bind first, so a bad address fails the start --------
-  std::vector<static_peer> static_peers;
-  for (auto& text : cfg.peers) {
-    auto sp = parse_static_peer(text);
-    if (!sp) {
-      log_error("node", "{}", message_of(sp.error()));
-      return 1;
-    }
-    static_peers.push_back(*sp);
-  }
-  auto bound = bind_listeners(sys, cfg.listen);
-  if (!bound) {
-    log_error("node", "{}", message_of(bound.error()));
-    return 1;
-  }
   session_deps sdeps;
   sdeps.chain = chain->get();
   sdeps.processor = processor;
@@ -163,20 +175,12 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   c_cfg.listeners = bound->addresses;
   auto links = sys.spawn(connector, c_cfg, sdeps, identity);
   sdeps.connector = links;
-  announcer_config a_cfg;
-  a_cfg.chain = cfg.chain;
-  a_cfg.listeners = bound->addresses;
-  if (cfg.chain == "devnet")
-    a_cfg = a_cfg.devnet();
-  if (auto err = a_cfg.validate()) {
-    log_error("node", "{}", message_of(err));
-    return 1;
-  }
   auto registry = sys.spawn(announcer, identity, local->get(), links, a_cfg);
   caf::anon_send(links, atom::subscribe::value, registry);
   sdeps.announcer = registry;
   listener_config l_cfg;
   l_cfg.max_inbound = cfg.max_inbound;
+  l_cfg.ban_seconds = cfg.ban_seconds;
   std::optional<caf::actor> doors;
   if (!bound->addresses.empty())
     doors = spawn_listener(sys, std::move(*bound), l_cfg, sdeps);

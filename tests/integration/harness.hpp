@@ -349,4 +349,25 @@ private:
   pid_t pid_ = -1;
 };
 
+/// Waits until every record of `item`'s provenance on `n` is in a block;
+/// returns the item's JSON.
+inline json settled_item(const node& n, const std::string& item) {
+  json j;
+  for (int i = 0; i < 300; ++i) {
+    auto r = run({"item", "--datadir", n.datadir(), item, "--json"});
+    if (r.code == 0) {
+      j = r.js();
+      bool all = true;
+      for (auto& e : j["provenance"])
+        all = all && !e["height"].is_null();
+      if (all)
+        return j;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  FAIL("item " << item << " never reached a block on " << n.datadir() << ": "
+               << j.dump());
+  return j;
+}
+
 } // namespace hallmark::test

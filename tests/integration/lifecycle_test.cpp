@@ -4,25 +4,6 @@
 
 using namespace hallmark::test;
 
-namespace {
-
-/// Waits until every record of `item`'s provenance is in a block.
-json settled_item(const node& n, const std::string& item) {
-  json j;
-  for (int i = 0; i < 300; ++i) {
-    j = run_json({"item", "--datadir", n.datadir(), item});
-    bool all = true;
-    for (auto& e : j["provenance"])
-      all = all && !e["height"].is_null();
-    if (all)
-      return j;
-    std::this_thread::sleep_for(100ms);
-  }
-  FAIL("item " << item << " never settled: " << j.dump());
-  return j;
-}
-
-} // namespace
 
 TEST_CASE("a record's whole life: register, issue, transfer, provenance") {
   temp_dir dir;
@@ -147,4 +128,15 @@ TEST_CASE("wrong arguments and no running node give one clear line") {
   CHECK(twice.code != 0);
   auto bad_hex = run({"item", "--datadir", a.datadir(), "xyz", "--json"});
   CHECK(bad_hex.code != 0);
+  // A node refusing its configuration exits with the reason, never hangs.
+  for (auto& extra : std::vector<std::vector<std::string>>{
+         {"--peer", "garbage"},
+         {"--listen", "999.1.1.1:5"},
+         {"--listen", "127.0.0.1:70000"}}) {
+    std::vector<std::string> args{"run", "--datadir", a.datadir()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run(args, 30s);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(extra[1]) != std::string::npos);
+  }
 }

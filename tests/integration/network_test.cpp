@@ -57,22 +57,6 @@ std::vector<std::string> issue_items(const node& n, const std::string& fp,
     .get<std::vector<std::string>>();
 }
 
-json item_on(const node& n, const std::string& item) {
-  for (int i = 0; i < 300; ++i) {
-    auto r = run({"item", "--datadir", n.datadir(), item, "--json"});
-    if (r.code == 0) {
-      auto j = r.js();
-      bool settled = true;
-      for (auto& e : j["provenance"])
-        settled = settled && !e["height"].is_null();
-      if (settled)
-        return j;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
-  FAIL("item " << item << " never reached a block on " << n.datadir());
-  return {};
-}
 
 } // namespace
 
@@ -114,14 +98,14 @@ TEST_CASE("network: a record sent to one node reaches every node") {
   // Submitted at c, which does not produce: it travels to a, into a block,
   // and the block travels to b and c.
   auto items = issue_items(c, "net-record-1", 2);
-  auto first = item_on(c, items[0]);
+  auto first = settled_item(c, items[0]);
   auto t = run_json({"transfer", "--datadir", c.datadir(), "--item", items[0],
                      "--to", bob["public_key"]});
-  auto want = item_on(c, items[0]);
+  auto want = settled_item(c, items[0]);
   CHECK(want["provenance"].size() == 2);
   CHECK(want["provenance"][0]["record"] == t["record"]);
   for (auto* n : {&a, &b}) {
-    auto j = item_on(*n, items[0]);
+    auto j = settled_item(*n, items[0]);
     CHECK(j == want);
   }
   (void) first;
@@ -270,6 +254,17 @@ TEST_CASE("network: garbage and oversized frames close only that link") {
       x = static_cast<uint8_t>(rng());
     p.send_frame(junk);
     CHECK(p.closed_by_node());
+  }
+  {
+    // Three links from this host ended in misbehaviour: it is refused now,
+    // even with a proper handshake.
+    raw_peer p{19750};
+    if (p.connected()) {
+      auto err = p.handshake_with(*hallmark::from_hex_fixed<32>(a.public_key()),
+                                  key_pair::generate());
+      CHECK(err);
+    }
+    CHECK(a.log().find("refused for") != std::string::npos);
   }
   // b kept its link and keeps following a.
   auto h = b.height();
