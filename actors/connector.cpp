@@ -214,19 +214,38 @@ void maintain_links(self_ptr self) {
   }
 }
 
+/// The linked peer with the most work (then the smaller tip hash), passing
+/// over peers that recently failed us while another one is there.
 std::optional<public_key> best_peer(self_ptr self) {
   auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
   std::optional<public_key> best;
-  for (auto& [k, p] : st.peers) {
-    if (!p.session || !p.have_info || p.banned_until > unix_now())
-      continue;
-    if (!best)
-      best = k;
-    auto& b = st.peers[*best];
-    if (p.work > b.work || (p.work == b.work && p.tip < b.tip))
-      best = k;
+  for (bool avoid : {true, false}) {
+    for (auto& [k, p] : st.peers) {
+      if (!p.session || !p.have_info || p.banned_until > unix_now())
+        continue;
+      if (avoid && p.avoid_until > now)
+        continue;
+      if (!best)
+        best = k;
+      auto& b = st.peers[*best];
+      if (p.work > b.work || (p.work == b.work && p.tip < b.tip))
+        best = k;
+    }
+    if (best)
+      return best;
   }
   return best;
+}
+
+/// The upstream failed or stalled: choose another for a while.
+void fail_over(self_ptr self, const public_key& key) {
+  auto& st = self->state;
+  st.peers[key].avoid_until = std::chrono::steady_clock::now()
+                              + 20 * st.cfg.cycle;
+  self->send(st.prefetch, atom::reset::value);
+  st.probing = false;
+  set_phase(self, phase::highest_block);
 }
 
 void start_fetch(self_ptr self, uint64_t fork) {
@@ -283,7 +302,7 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
         if (!theirs) {
           st.probing = false;
           charge(self, up, 20, "no hash at height " + std::to_string(height));
-          set_phase(self, phase::highest_block);
+          fail_over(self, up);
           return;
         }
         if (ours && *ours == *theirs) {
@@ -302,7 +321,7 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
       [=](caf::error& err) {
         self->state.probing = false;
         charge(self, up, 20, "hashes request failed: " + message_of(err));
-        set_phase(self, phase::highest_block);
+        fail_over(self, up);
       });
 }
 
@@ -347,8 +366,7 @@ void step(self_ptr self, chain_tip ours) {
         log_warning("connector", "upstream {} stalled; failing over",
                     short_key(*st.upstream));
         charge(self, *st.upstream, 20, "stalled while serving blocks");
-        self->send(st.prefetch, atom::reset::value);
-        set_phase(self, phase::highest_block);
+        fail_over(self, *st.upstream);
       }
       return;
     case phase::rebuild:
@@ -630,7 +648,7 @@ connector(self_ptr self, connector_config cfg, session_deps deps,
         auto code = static_cast<ec>(r.code);
         charge(self, *st.upstream,
                code == ec::io ? 20 : st.cfg.ban_points / 2, r.failure);
-        set_phase(self, phase::highest_block);
+        fail_over(self, *st.upstream);
         return;
       }
       if (r.done)

@@ -85,6 +85,9 @@ struct connector_state {
     int64_t score = 0;
     uint64_t banned_until = 0;
     std::chrono::steady_clock::time_point next_dial{};
+    /// Not chosen as upstream before this (it failed or stalled us), unless
+    /// no other peer has more work.
+    std::chrono::steady_clock::time_point avoid_until{};
     std::chrono::milliseconds backoff{0};
   };
 
