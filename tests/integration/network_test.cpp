@@ -3,7 +3,9 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/raw_peer.hpp"
 
+#include <atomic>
 #include <random>
+#include <thread>
 #include <set>
 
 #include "node/log.hpp"
@@ -274,4 +276,90 @@ TEST_CASE("network: garbage and oversized frames close only that link") {
   CHECK(b.wait_for([&](const json& s) {
     return s["height"].get<uint64_t>() > h + 3 && s["peers"] == 1;
   }));
+}
+
+TEST_CASE("network: an upstream serving bad blocks is dropped for another") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0"}};
+  a.start(true, {"--listen", addr(19760)});
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 10; }));
+  CHECK(a.stop() == 0);
+  a.start(false, {"--listen", addr(19760)});
+  auto target = a.height();
+
+  // A fake node claiming far more work, answering block requests with junk.
+  int server = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(19761);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(server, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0);
+  REQUIRE(::listen(server, 4) == 0);
+  auto fake = key_pair::generate();
+  std::atomic<bool> done{false};
+  std::atomic<int> junk_served{0};
+  std::thread liar{[&] {
+    while (!done) {
+      pollfd p{server, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0)
+        continue;
+      raw_peer link{raw_peer::adopt{::accept(server, nullptr, nullptr)}};
+      if (link.handshake_as(fake))
+        continue;
+      while (!done) {
+        auto e = link.read_envelope(500);
+        if (!e) {
+          if (link.closed_by_node(1))
+            break;
+          continue;
+        }
+        capnp::FlatArrayMessageReader r{hallmark::words_of(*e)};
+        auto env = r.getRoot<hallmark::schema::Envelope>();
+        auto id = env.getId();
+        using E = hallmark::schema::Envelope;
+        if (env.which() == E::INFO_REQUEST) {
+          link.send_envelope(id, [](E::Builder b) {
+            auto info = b.initInfo();
+            info.setChain("devnet");
+            info.setHeight(1000);
+            std::vector<uint8_t> tip(32, 0x11);
+            info.setTip(kj::arrayPtr(tip.data(), tip.size()));
+            info.setWork("999999999");
+          });
+        } else if (env.which() == E::HASHES_REQUEST) {
+          // Agree on genesis, so the fork point is 0.
+          auto genesis = *hallmark::find_chain("devnet");
+          auto h = genesis.genesis_hash;
+          auto from = env.getHashesRequest().getFrom();
+          link.send_envelope(id, [&](E::Builder b) {
+            auto list = b.initHashes(1);
+            std::vector<uint8_t> other(32, 0x22);
+            if (from == 0)
+              list.set(0, kj::arrayPtr(h.data(), h.size()));
+            else
+              list.set(0, kj::arrayPtr(other.data(), other.size()));
+          });
+        } else if (env.which() == E::BLOCKS_REQUEST) {
+          ++junk_served;
+          link.send_envelope(id, [](E::Builder b) {
+            auto list = b.initBlocks(1);
+            std::vector<uint8_t> junk(64, 0x5a);
+            list.set(0, kj::arrayPtr(junk.data(), junk.size()));
+          });
+        }
+      }
+    }
+  }};
+  node d{dir, "d"};
+  d.start(false, {"--peer", hallmark::to_hex(fake.public_key_bytes()) + "@"
+                              + addr(19761),
+                  "--peer", peer_arg(a, 19760)});
+  CHECK(converged({&a, &d}, target, 90s));
+  CHECK(junk_served > 0);
+  CHECK(d.log().find("failed") != std::string::npos);
+  done = true;
+  liar.join();
+  ::close(server);
 }

@@ -34,6 +34,13 @@ public:
       fd_ = -1;
     }
   }
+  /// Adopts an accepted connection.
+  struct adopt {
+    int fd;
+  };
+  explicit raw_peer(adopt a) : fd_(a.fd) {
+  }
+
   ~raw_peer() {
     if (fd_ >= 0)
       ::close(fd_);
@@ -96,6 +103,25 @@ public:
       auto frame = read_frame();
       if (!frame)
         return make_error(ec::io, "the node closed the link");
+      auto step = hs.receive(*frame);
+      if (!step.send.empty())
+        send_frame(step.send);
+      if (step.error)
+        return step.error;
+    }
+    tx_ = hs.take_sealer();
+    rx_ = hs.take_opener();
+    return {};
+  }
+
+  /// Runs the handshake as the accepting side, proving `me`.
+  caf::error handshake_as(const key_pair& me,
+                          const std::string& chain = "devnet") {
+    auto hs = handshake::responder(handshake_settings{chain, me});
+    while (!hs.established()) {
+      auto frame = read_frame();
+      if (!frame)
+        return make_error(ec::io, "the dialer closed the link");
       auto step = hs.receive(*frame);
       if (!step.send.empty())
         send_frame(step.send);
