@@ -97,10 +97,10 @@ void drop_held(self_ptr self, const hash256& hash) {
 std::vector<hash256> leaves_from(self_ptr self, const hash256& hash) {
   auto& st = self->state;
   std::vector<hash256> out;
-  std::vector<hash256> todo{hash};
-  while (!todo.empty()) {
-    auto h = todo.back();
-    todo.pop_back();
+  std::vector<hash256> stack{hash};
+  while (!stack.empty()) {
+    auto h = stack.back();
+    stack.pop_back();
     auto range = st.children.equal_range(h);
     if (range.first == range.second) {
       if (st.held.count(h))
@@ -108,7 +108,7 @@ std::vector<hash256> leaves_from(self_ptr self, const hash256& hash) {
       continue;
     }
     for (auto j = range.first; j != range.second; ++j)
-      todo.push_back(j->second);
+      stack.push_back(j->second);
   }
   return out;
 }

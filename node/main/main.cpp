@@ -229,68 +229,74 @@ int cmd_keys_show(const arguments& a) {
 
 // -- status and lookups -------------------------------------------------------
 
-int cmd_status(const arguments& a) {
+/// Connects to the node, asks with `ask(client)` and shows the reply with
+/// `show(reply)`; a failure at any step is one line on stderr.
+template <class Ask, class Show>
+int query(const arguments& a, Ask ask, Show show) {
   auto client = admin_client::connect(a.datadir);
   if (!client)
     return report(client.error());
-  auto reply = client->status();
+  auto reply = ask(*client);
   if (!reply)
     return report(reply.error());
-  emit(status_json(reply->root().getStatus()), a.json, print_status);
-  return 0;
+  return show(*reply);
+}
+
+int cmd_status(const arguments& a) {
+  return query(
+    a, [](admin_client& c) { return c.status(); },
+    [&](auto& reply) {
+      emit(status_json(reply.root().getStatus()), a.json, print_status);
+      return 0;
+    });
 }
 
 int cmd_peers(const arguments& a) {
-  auto client = admin_client::connect(a.datadir);
-  if (!client)
-    return report(client.error());
-  capnp::MallocMessageBuilder msg;
-  msg.initRoot<schema::Request>().setPeers();
-  auto reply = client->call(msg, schema::Reply::PEERS);
-  if (!reply)
-    return report(reply.error());
-  emit(peers_json(reply->root().getPeers()), a.json, print_peers);
-  return 0;
+  return query(
+    a,
+    [](admin_client& c) {
+      capnp::MallocMessageBuilder msg;
+      msg.initRoot<schema::Request>().setPeers();
+      return c.call(msg, schema::Reply::PEERS);
+    },
+    [&](auto& reply) {
+      emit(peers_json(reply.root().getPeers()), a.json, print_peers);
+      return 0;
+    });
 }
 
 int cmd_item(const arguments& a) {
-  auto client = admin_client::connect(a.datadir);
-  if (!client)
-    return report(client.error());
-  auto reply = client->item(hex32_of(a.id));
-  if (!reply)
-    return report(reply.error());
-  emit(item_json(reply->root().getItem()), a.json, print_item);
-  return 0;
+  return query(
+    a, [&](admin_client& c) { return c.item(hex32_of(a.id)); },
+    [&](auto& reply) {
+      emit(item_json(reply.root().getItem()), a.json, print_item);
+      return 0;
+    });
 }
 
 int cmd_owner(const arguments& a) {
-  auto client = admin_client::connect(a.datadir);
-  if (!client)
-    return report(client.error());
-  auto reply = client->owner(hex32_of(a.id));
-  if (!reply)
-    return report(reply.error());
-  emit(owner_json(reply->root().getOwner()), a.json, print_owner);
-  return 0;
+  return query(
+    a, [&](admin_client& c) { return c.owner(hex32_of(a.id)); },
+    [&](auto& reply) {
+      emit(owner_json(reply.root().getOwner()), a.json, print_owner);
+      return 0;
+    });
 }
 
 int cmd_record(const arguments& a) {
-  auto client = admin_client::connect(a.datadir);
-  if (!client)
-    return report(client.error());
-  auto reply = client->record_info(hex32_of(a.id));
-  if (!reply)
-    return report(reply.error());
-  auto info = reply->root().getRecord();
-  auto bytes = copy_of(info.getRecord());
-  if (!bytes)
-    return report(bytes.error());
-  auto r = decode_record(*bytes);
-  if (!r)
-    return report(r.error());
-  emit(record_info_json(info, *r), a.json, print_record);
-  return 0;
+  return query(
+    a, [&](admin_client& c) { return c.record_info(hex32_of(a.id)); },
+    [&](auto& reply) {
+      auto info = reply.root().getRecord();
+      auto bytes = copy_of(info.getRecord());
+      if (!bytes)
+        return report(bytes.error());
+      auto r = decode_record(*bytes);
+      if (!r)
+        return report(r.error());
+      emit(record_info_json(info, *r), a.json, print_record);
+      return 0;
+    });
 }
 
 int cmd_block(const arguments& a) {
@@ -591,14 +597,12 @@ int cmd_block_import(const arguments& a) {
 }
 
 int cmd_admin_reorg(const arguments& a) {
-  auto client = admin_client::connect(a.datadir);
-  if (!client)
-    return report(client.error());
-  auto reply = client->reorg(a.depth);
-  if (!reply)
-    return report(reply.error());
-  emit(tip_json(reply->root().getTip()), a.json);
-  return 0;
+  return query(
+    a, [&](admin_client& c) { return c.reorg(a.depth); },
+    [&](auto& reply) {
+      emit(tip_json(reply.root().getTip()), a.json);
+      return 0;
+    });
 }
 
 int cmd_devnet(const arguments& a) {
@@ -612,16 +616,15 @@ int cmd_devnet(const arguments& a) {
 }
 
 int cmd_stop(const arguments& a) {
-  auto client = admin_client::connect(a.datadir);
-  if (!client)
-    return report(client.error());
-  auto reply = client->stop();
-  if (!reply)
-    return report(reply.error());
-  json j;
-  j["stopping"] = true;
-  emit(j, a.json, [](const json&) { fmt::print("the node is stopping\n"); });
-  return 0;
+  return query(
+    a, [](admin_client& c) { return c.stop(); },
+    [&](auto&) {
+      json j;
+      j["stopping"] = true;
+      emit(j, a.json,
+           [](const json&) { fmt::print("the node is stopping\n"); });
+      return 0;
+    });
 }
 
 // -- watch --------------------------------------------------------------------

@@ -35,7 +35,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// -- a stub reservoir that records what block_processor tells it -------------
+// -- a recording reservoir: what block_processor tells it --------------------
 
 /// What a subscribed reservoir heard, message by message.
 struct heard {
@@ -132,11 +132,11 @@ public:
         sys.spawn(block_processor, &chain.store(), c, std::move(verifiers)));
   }
 
-  /// A stub reservoir subscribed to `processor`; returns what it hears.
+  /// A recording reservoir subscribed to `processor`; returns what it hears.
   std::shared_ptr<heard> subscribe_listener(block_processor_actor processor) {
     auto log = std::make_shared<heard>();
-    auto stub = keep(sys.spawn(listener, log));
-    self->send(processor, atom::subscribe::value, stub);
+    auto recorder = keep(sys.spawn(listener, log));
+    self->send(processor, atom::subscribe::value, recorder);
     sched.run();
     return log;
   }

@@ -1,7 +1,7 @@
 // node/registration (the signed registration: layout, checks, listener
 // addresses, Cap'n Proto codec), local_store's peer table, and the announcer
 // actor on CAF's deterministic test scheduler with an injected clock and a
-// stub connector that records what it is told.
+// recording connector that records what it is told.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -384,7 +384,7 @@ TEST_CASE("announcer: a local store made before the peers table gains it") {
 
 namespace {
 
-/// What the stub connector was told.
+/// What the recording connector was told.
 struct connector_log {
   std::vector<std::vector<registration>> candidates;
   std::vector<encoded> relays;
@@ -402,7 +402,7 @@ struct connector_log {
 /// status with empty values and drops everything else. Untyped and cast to
 /// connector_actor, so it keeps compiling while the connector's interface
 /// grows; the announcer only ever sends it `relay` and `candidates`.
-caf::behavior stub_connector(caf::event_based_actor* self,
+caf::behavior recording_connector(caf::event_based_actor* self,
                              std::shared_ptr<connector_log> log) {
   self->set_default_handler(caf::drop);
   return {
@@ -425,7 +425,7 @@ caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
   return cfg;
 }
 
-/// A local store, an actor system on the test coordinator, a stub connector
+/// A local store, an actor system on the test coordinator, a recording connector
 /// and people with keys. Members are ordered so the store outlives every
 /// actor.
 class fixture {
@@ -435,7 +435,7 @@ public:
         sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
         self(sys, true), log(std::make_shared<connector_log>()),
         connector(caf::actor_cast<connector_actor>(
-            keep(sys.spawn(stub_connector, log)))) {}
+            keep(sys.spawn(recording_connector, log)))) {}
 
   ~fixture() {
     for (auto& a : spawned_)
