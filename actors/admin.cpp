@@ -461,6 +461,10 @@ void end_watch(broker* self, std::shared_ptr<admin_state> st) {
 void dispatch(broker* self, std::shared_ptr<admin_state> st,
               connection_handle hdl, schema::Request::Reader req) {
   auto fail = [=](caf::error& err) { respond_error(self, st, hdl, err); };
+  auto reply_tip = [=](apply_report& rep) {
+    respond(self, st, hdl,
+            [&](schema::Reply::Builder r) { set_tip(r, rep); });
+  };
   auto id32 = [&](capnp::Data::Reader d,
                   const char* what) -> std::optional<hash256> {
     if (d.size() != 32) {
@@ -516,12 +520,7 @@ void dispatch(broker* self, std::shared_ptr<admin_state> st,
   case schema::Request::REORG:
     self->request(st->deps.processor, std::chrono::minutes{10},
                   atom::reorg::value, req.getReorg())
-        .then(
-            [=](apply_report& rep) {
-              respond(self, st, hdl,
-                      [&](schema::Reply::Builder r) { set_tip(r, rep); });
-            },
-            fail);
+        .then(reply_tip, fail);
     return;
   case schema::Request::IMPORT_BLOCKS: {
     std::vector<encoded> blocks;
@@ -535,12 +534,7 @@ void dispatch(broker* self, std::shared_ptr<admin_state> st,
     }
     self->request(st->deps.processor, std::chrono::minutes{10},
                   atom::blocks::value, std::move(blocks), false)
-        .then(
-            [=](apply_report& rep) {
-              respond(self, st, hdl,
-                      [&](schema::Reply::Builder r) { set_tip(r, rep); });
-            },
-            fail);
+        .then(reply_tip, fail);
     return;
   }
   case schema::Request::EXPORT_BLOCKS: {

@@ -99,38 +99,14 @@ public:
                             const std::string& chain = "devnet") {
     auto hs = handshake::initiator(handshake_settings{chain, me}, node_key);
     send_frame(hs.hello());
-    while (!hs.established()) {
-      auto frame = read_frame();
-      if (!frame)
-        return make_error(ec::io, "the node closed the link");
-      auto step = hs.receive(*frame);
-      if (!step.send.empty())
-        send_frame(step.send);
-      if (step.error)
-        return step.error;
-    }
-    tx_ = hs.take_sealer();
-    rx_ = hs.take_opener();
-    return {};
+    return complete(hs);
   }
 
   /// Runs the handshake as the accepting side, proving `me`.
   caf::error handshake_as(const key_pair& me,
                           const std::string& chain = "devnet") {
     auto hs = handshake::responder(handshake_settings{chain, me});
-    while (!hs.established()) {
-      auto frame = read_frame();
-      if (!frame)
-        return make_error(ec::io, "the dialer closed the link");
-      auto step = hs.receive(*frame);
-      if (!step.send.empty())
-        send_frame(step.send);
-      if (step.error)
-        return step.error;
-    }
-    tx_ = hs.take_sealer();
-    rx_ = hs.take_opener();
-    return {};
+    return complete(hs);
   }
 
   /// Sends an encrypted Envelope built by `fill`.
@@ -186,6 +162,23 @@ public:
   }
 
 private:
+  /// Feeds the node's handshake frames to `hs` until it is established.
+  caf::error complete(handshake& hs) {
+    while (!hs.established()) {
+      auto frame = read_frame();
+      if (!frame)
+        return make_error(ec::io, "the other side closed the link");
+      auto step = hs.receive(*frame);
+      if (!step.send.empty())
+        send_frame(step.send);
+      if (step.error)
+        return step.error;
+    }
+    tx_ = hs.take_sealer();
+    rx_ = hs.take_opener();
+    return {};
+  }
+
   bool read_exact(uint8_t* out, size_t n, int ms) {
     size_t done = 0;
     while (done < n) {
