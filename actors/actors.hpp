@@ -17,7 +17,8 @@
 #include <caf/typed_actor.hpp>
 
 #include "messages/codec.hpp"
-#include "node/chain.hpp"
+#include "messages/registration.hpp"
+#include "core/chain.hpp"
 
 namespace hallmark {
 
@@ -156,15 +157,6 @@ struct fetch_report {
   bool done = false;      ///< reached the target
   std::string failure;    ///< non-empty: the upstream failed us
   uint8_t code = 0;       ///< the failure's ec
-};
-
-/// A node's signed registration (node/registration.hpp has its rules).
-struct registration {
-  std::string chain;
-  public_key key{};
-  std::vector<std::string> listeners;
-  uint64_t timestamp = 0;
-  signature sig{};
 };
 
 // -- actor interfaces --------------------------------------------------------

@@ -18,7 +18,7 @@
 #include "messages/admin.capnp.h"
 #include "messages/wire.capnp.h"
 #include "messages/codec_capnp.hpp"
-#include "node/log.hpp"
+#include "core/log.hpp"
 
 namespace hallmark {
 

@@ -8,9 +8,9 @@
 
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "node/error.hpp"
-#include "node/log.hpp"
-#include "node/registration.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "messages/registration_capnp.hpp"
 
 namespace hallmark {
 

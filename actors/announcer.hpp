@@ -44,7 +44,7 @@
 #include <vector>
 
 #include "actors/actors.hpp"
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 #include "storage/local_store.hpp"
 
 namespace hallmark {

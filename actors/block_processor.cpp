@@ -7,7 +7,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/verifier.hpp"
-#include "node/log.hpp"
+#include "core/log.hpp"
 
 namespace hallmark {
 

@@ -6,8 +6,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "node/error.hpp"
-#include "node/log.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace hallmark {
 

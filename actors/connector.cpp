@@ -10,8 +10,8 @@
 #include "actors/prefetcher.hpp"
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "node/log.hpp"
-#include "node/registration.hpp"
+#include "core/log.hpp"
+#include "messages/registration_capnp.hpp"
 
 namespace hallmark {
 

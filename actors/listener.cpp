@@ -7,8 +7,8 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/system_messages.hpp>
 
-#include "node/log.hpp"
-#include "node/registration.hpp"
+#include "core/log.hpp"
+#include "messages/registration.hpp"
 
 namespace hallmark {
 

@@ -29,7 +29,7 @@
 #include <caf/io/fwd.hpp>
 
 #include "actors/actors.hpp"
-#include "node/handshake.hpp"
+#include "messages/handshake.hpp"
 #include "storage/chain_store.hpp"
 
 namespace hallmark {

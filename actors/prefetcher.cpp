@@ -4,8 +4,8 @@
 
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "node/handshake.hpp"
-#include "node/log.hpp"
+#include "messages/handshake.hpp"
+#include "core/log.hpp"
 
 namespace hallmark {
 

@@ -5,7 +5,7 @@
 
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "node/log.hpp"
+#include "core/log.hpp"
 
 namespace hallmark {
 

@@ -4,7 +4,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
-#include "node/log.hpp"
+#include "core/log.hpp"
 
 namespace hallmark {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "messages/codec.hpp"
-#include "node/chain.hpp"
+#include "core/chain.hpp"
 
 namespace hallmark::bench {
 

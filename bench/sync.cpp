@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "bench/chain_builder.hpp"
-#include "node/log.hpp"
+#include "core/log.hpp"
 #include "storage/chain_store.hpp"
 
 extern char** environ;

@@ -11,8 +11,8 @@
 
 #include <caf/expected.hpp>
 
-#include "node/chain.hpp"
-#include "node/records.hpp"
+#include "core/chain.hpp"
+#include "core/records.hpp"
 
 namespace hallmark {
 

@@ -3,8 +3,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "node/chain.hpp"
-#include "node/error.hpp"
+#include "core/chain.hpp"
+#include "core/error.hpp"
 
 namespace hallmark {
 

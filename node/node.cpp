@@ -25,7 +25,7 @@
 #include "actors/producer.hpp"
 #include "actors/reservoir.hpp"
 #include "actors/verifier.hpp"
-#include "node/log.hpp"
+#include "core/log.hpp"
 
 namespace hallmark {
 

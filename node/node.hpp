@@ -3,7 +3,7 @@
 #pragma once
 
 #include "node/config.hpp"
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 
 namespace hallmark {
 

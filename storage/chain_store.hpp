@@ -31,7 +31,7 @@
 #include <caf/expected.hpp>
 
 #include "messages/codec.hpp"
-#include "node/chain.hpp"
+#include "core/chain.hpp"
 #include "storage/lmdb.hpp"
 
 namespace hallmark {

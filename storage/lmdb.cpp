@@ -4,7 +4,7 @@
 
 #include <lmdb.h>
 
-#include "node/error.hpp"
+#include "core/error.hpp"
 
 namespace hallmark::lmdb {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "node/registration.hpp"
+#include "messages/registration.hpp"
 
 namespace hallmark {
 

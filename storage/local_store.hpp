@@ -21,7 +21,7 @@
 #include <caf/expected.hpp>
 
 #include "messages/codec.hpp"
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 #include "storage/lmdb.hpp"
 
 namespace hallmark {

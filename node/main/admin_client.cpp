@@ -9,7 +9,7 @@
 
 #include "messages/codec_capnp.hpp"
 #include "node/config.hpp"
-#include "node/error.hpp"
+#include "core/error.hpp"
 
 namespace hallmark {
 

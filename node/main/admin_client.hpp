@@ -21,8 +21,8 @@
 
 #include "messages/admin.capnp.h"
 #include "messages/codec.hpp"
-#include "node/crypto.hpp"
-#include "node/records.hpp"
+#include "core/crypto.hpp"
+#include "core/records.hpp"
 
 namespace hallmark {
 

@@ -27,11 +27,11 @@
 #include <fmt/core.h>
 #include <sodium.h>
 
-#include "node/error.hpp"
-#include "node/keys.hpp"
+#include "core/error.hpp"
+#include "core/keys.hpp"
 #include "node/main/admin_client.hpp"
 #include "node/main/render.hpp"
-#include "node/records.hpp"
+#include "core/records.hpp"
 
 namespace fs = std::filesystem;
 

@@ -22,7 +22,7 @@
 #include <caf/expected.hpp>
 
 #include "node/config.hpp"
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 
 namespace hallmark {
 

@@ -25,15 +25,15 @@
 #include <sodium.h>
 
 #include "messages/codec.hpp"
-#include "node/chain.hpp"
+#include "core/chain.hpp"
 #include "node/config.hpp"
-#include "node/error.hpp"
-#include "node/keys.hpp"
+#include "core/error.hpp"
+#include "core/keys.hpp"
 #include "node/main/admin_client.hpp"
 #include "node/main/devnet.hpp"
 #include "node/main/render.hpp"
 #include "node/node.hpp"
-#include "node/records.hpp"
+#include "core/records.hpp"
 
 namespace hallmark {
 namespace {

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "messages/admin.capnp.h"
-#include "node/chain.hpp"
-#include "node/records.hpp"
+#include "core/chain.hpp"
+#include "core/records.hpp"
 
 namespace hallmark {
 

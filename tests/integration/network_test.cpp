@@ -8,8 +8,8 @@
 #include <thread>
 #include <set>
 
-#include "node/log.hpp"
-#include "node/registration.hpp"
+#include "core/log.hpp"
+#include "messages/registration_capnp.hpp"
 
 using namespace hallmark::test;
 using hallmark::key_pair;

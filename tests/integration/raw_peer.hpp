@@ -17,7 +17,7 @@
 
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "node/handshake.hpp"
+#include "messages/handshake.hpp"
 
 namespace hallmark::test {
 

@@ -28,7 +28,7 @@
 #include "actors/announcer.hpp"
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "node/registration.hpp"
+#include "messages/registration_capnp.hpp"
 #include "storage/lmdb.hpp"
 #include "storage/local_store.hpp"
 #include "tests/unit/helpers.hpp"

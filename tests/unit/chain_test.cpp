@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "node/chain.hpp"
+#include "core/chain.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "node/config.hpp"
-#include "node/keys.hpp"
+#include "core/keys.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;

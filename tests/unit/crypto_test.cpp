@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;

@@ -16,9 +16,9 @@
 #include "messages/codec.hpp"
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "node/crypto.hpp"
-#include "node/error.hpp"
-#include "node/handshake.hpp"
+#include "core/crypto.hpp"
+#include "core/error.hpp"
+#include "messages/handshake.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;

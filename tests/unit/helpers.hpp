@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "messages/codec.hpp"
-#include "node/chain.hpp"
-#include "node/crypto.hpp"
-#include "node/error.hpp"
-#include "node/records.hpp"
+#include "core/chain.hpp"
+#include "core/crypto.hpp"
+#include "core/error.hpp"
+#include "core/records.hpp"
 #include "storage/chain_store.hpp"
 #include "storage/lmdb.hpp"
 

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "node/records.hpp"
+#include "core/records.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;

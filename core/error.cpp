@@ -1,4 +1,4 @@
-#include "node/error.hpp"
+#include "core/error.hpp"
 
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>

@@ -1,4 +1,4 @@
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 
 #include <cstring>
 #include <mutex>

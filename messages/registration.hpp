@@ -37,12 +37,19 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/actors.hpp"
 #include "messages/codec.hpp"
-#include "messages/wire.capnp.h"
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 
 namespace hallmark {
+
+/// A node's signed registration (layout and rules above).
+struct registration {
+  std::string chain;
+  public_key key{};
+  std::vector<std::string> listeners;
+  uint64_t timestamp = 0;
+  signature sig{};
+};
 
 /// Most listener addresses one registration may carry.
 constexpr size_t max_listeners = 8;
@@ -78,16 +85,6 @@ caf::error check_registration(const registration& r, std::string_view our_chain,
 /// its brackets.
 std::optional<std::pair<std::string, uint16_t>>
 parse_listener(std::string_view text);
-
-/// Fills a Registration struct.
-void write(schema::Registration::Builder out, const registration& r);
-
-/// Reads a Registration struct: key exactly 32 bytes and signature exactly
-/// 64 (else ec::malformed); chain at most max_registration_chain_bytes, at
-/// most max_listeners listeners, each at most max_listener_bytes (else
-/// ec::too_large). Does not check the signature or the addresses. Throws
-/// kj::Exception on malformed input: call it inside `guarded`.
-caf::expected<registration> read(schema::Registration::Reader in);
 
 /// A Registration as its own message (how the peer table stores it).
 encoded encode_registration(const registration& r);

@@ -98,7 +98,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 
 namespace hallmark {
 

@@ -9,8 +9,8 @@
 #include <variant>
 #include <vector>
 
-#include "node/crypto.hpp"
-#include "node/error.hpp"
+#include "core/crypto.hpp"
+#include "core/error.hpp"
 
 namespace hallmark {
 

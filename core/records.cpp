@@ -1,4 +1,4 @@
-#include "node/records.hpp"
+#include "core/records.hpp"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "node/log.hpp"
+#include "core/log.hpp"
 
 #include <chrono>
 #include <ctime>

@@ -1,4 +1,4 @@
-#include "node/registration.hpp"
+#include "messages/registration_capnp.hpp"
 
 #include <arpa/inet.h>
 
@@ -9,7 +9,7 @@
 #include <capnp/serialize.h>
 
 #include "messages/codec_capnp.hpp"
-#include "node/error.hpp"
+#include "core/error.hpp"
 
 namespace hallmark {
 

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "node/crypto.hpp"
-#include "node/records.hpp"
+#include "core/crypto.hpp"
+#include "core/records.hpp"
 
 namespace hallmark {
 

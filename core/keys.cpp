@@ -1,4 +1,4 @@
-#include "node/keys.hpp"
+#include "core/keys.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "node/error.hpp"
+#include "core/error.hpp"
 
 namespace hallmark {
 

@@ -5,7 +5,7 @@
 
 #include <caf/expected.hpp>
 
-#include "node/crypto.hpp"
+#include "core/crypto.hpp"
 
 namespace hallmark {
 

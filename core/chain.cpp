@@ -1,4 +1,4 @@
-#include "node/chain.hpp"
+#include "core/chain.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "node/handshake.hpp"
+#include "messages/handshake.hpp"
 
 #include <algorithm>
 #include <array>
@@ -15,7 +15,7 @@
 #include "messages/codec.hpp"
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "node/error.hpp"
+#include "core/error.hpp"
 
 namespace hallmark {
 
