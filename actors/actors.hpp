@@ -8,17 +8,17 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
-#include <caf/actor.hpp>
-#include <caf/actor_addr.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "core/chain.hpp"
 #include "messages/codec.hpp"
 #include "messages/registration.hpp"
-#include "core/chain.hpp"
 
 namespace hallmark {
 
@@ -67,19 +67,19 @@ struct chain_tip {
   uint64_t height = 0;
   hash256 hash{};
   header hdr;
-  std::string work;  ///< cumulative work, decimal
+  std::string work; ///< cumulative work, decimal
   uint64_t next_difficulty = 1;
   uint64_t median_time_past = 0;
 };
 
 /// Outcome of a batch of blocks handed to block_processor.
 struct apply_report {
-  uint64_t applied = 0;    ///< blocks now on the best chain
-  uint64_t unwound = 0;    ///< blocks taken off by a reorg
-  uint64_t held = 0;       ///< blocks kept aside (side branch or orphan)
-  uint64_t known = 0;      ///< blocks already known
-  uint64_t records = 0;    ///< records in the blocks applied
-  uint64_t height = 0;     ///< tip after the batch
+  uint64_t applied = 0; ///< blocks now on the best chain
+  uint64_t unwound = 0; ///< blocks taken off by a reorg
+  uint64_t held = 0;    ///< blocks kept aside (side branch or orphan)
+  uint64_t known = 0;   ///< blocks already known
+  uint64_t records = 0; ///< records in the blocks applied
+  uint64_t height = 0;  ///< tip after the batch
   hash256 tip{};
 };
 
@@ -87,9 +87,9 @@ struct apply_report {
 /// values (never a Cap'n Proto reader).
 struct verify_job {
   struct segment {
-    size_t block;  ///< index into blocks
-    size_t first;  ///< first record
-    size_t last;   ///< one past the last record
+    size_t block; ///< index into blocks
+    size_t first; ///< first record
+    size_t last;  ///< one past the last record
   };
   std::shared_ptr<const std::vector<block>> blocks;
   std::vector<segment> segments;
@@ -125,7 +125,7 @@ struct peer_link {
   caf::actor session;
   public_key key{};
   bool inbound = false;
-  std::string address;  ///< the remote end, "host:port"
+  std::string address; ///< the remote end, "host:port"
   uint16_t version = 0;
 };
 
@@ -135,28 +135,28 @@ struct peer_status {
   std::vector<std::string> addresses;
   bool is_static = false;
   bool inbound = false;
-  std::string link;     ///< "up", "connecting", "down" or "banned"
+  std::string link; ///< "up", "connecting", "down" or "banned"
   uint64_t height = 0;
   hash256 tip{};
-  uint64_t last_seen = 0;  ///< unix seconds
-  int64_t score = 0;       ///< misbehaviour points; banned at the limit
+  uint64_t last_seen = 0; ///< unix seconds
+  int64_t score = 0;      ///< misbehaviour points; banned at the limit
 };
 
 struct connector_status {
-  std::string state;    ///< Connecting, HighestBlock, ForkDetect, ...
-  uint64_t links = 0;   ///< live links
-  uint64_t target = 0;  ///< best height seen among peers
+  std::string state;   ///< Connecting, HighestBlock, ForkDetect, ...
+  uint64_t links = 0;  ///< live links
+  uint64_t target = 0; ///< best height seen among peers
 };
 
 /// What the prefetcher tells the connector: how far it got, or why it
 /// stopped.
 struct fetch_report {
-  uint64_t height = 0;    ///< best chain height after the blocks applied
+  uint64_t height = 0; ///< best chain height after the blocks applied
   uint64_t target = 0;
-  uint64_t records = 0;   ///< records applied since the fetch began
-  bool done = false;      ///< reached the target
-  std::string failure;    ///< non-empty: the upstream failed us
-  uint8_t code = 0;       ///< the failure's ec
+  uint64_t records = 0; ///< records applied since the fetch began
+  bool done = false;    ///< reached the target
+  std::string failure;  ///< non-empty: the upstream failed us
+  uint8_t code = 0;     ///< the failure's ec
 };
 
 // -- actor interfaces --------------------------------------------------------
@@ -189,8 +189,7 @@ using reservoir_actor = caf::typed_actor<
 using block_processor_actor = caf::typed_actor<
   // Validates and applies encoded blocks (from a peer, the producer or an
   // import); `more` says more blocks follow at once, so the flush may wait.
-  caf::replies_to<atom::blocks, std::vector<encoded>, bool>::with<
-    apply_report>,
+  caf::replies_to<atom::blocks, std::vector<encoded>, bool>::with<apply_report>,
   // The tip and what the next block must carry.
   caf::replies_to<atom::tip>::with<chain_tip>,
   // Unwinds N blocks and applies them again (forced reorg).
@@ -220,8 +219,8 @@ using producer_actor = caf::typed_actor<
 using announcer_actor = caf::typed_actor<
   // A peer registered over its link (whose key is the second argument);
   // replies with one random other known peer.
-  caf::replies_to<atom::registr, registration, public_key>::with<
-    std::vector<registration>>,
+  caf::replies_to<atom::registr, registration,
+                  public_key>::with<std::vector<registration>>,
   // A relayed registration: checked by its signature.
   caf::reacts_to<atom::announce, registration>,
   // The table of known peers.

@@ -15,10 +15,10 @@
 #include <caf/io/middleman.hpp>
 #include <caf/io/system_messages.hpp>
 
-#include "messages/admin.capnp.h"
-#include "messages/wire.capnp.h"
-#include "messages/codec_capnp.hpp"
 #include "core/log.hpp"
+#include "messages/admin.capnp.h"
+#include "messages/codec_capnp.hpp"
+#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -38,7 +38,7 @@ struct admin_state {
   std::map<connection_handle, connection> conns;
   /// Connections that asked to `watch`: each tip goes to all of them.
   std::set<connection_handle> watchers;
-  bool subscribed = false;  ///< to the chain monitor, at the first watch
+  bool subscribed = false; ///< to the chain monitor, at the first watch
 };
 
 using reply_builder = std::function<void(schema::Reply::Builder)>;
@@ -109,29 +109,29 @@ void do_status(broker* self, std::shared_ptr<admin_state> st,
   auto& d = st->deps;
   auto fail = [=](caf::error& err) { respond_error(self, st, hdl, err); };
   self->request(d.processor, std::chrono::seconds{30}, atom::tip::value)
-      .then(
-          [=](chain_tip& tip) {
-            self->request(st->deps.pool, std::chrono::seconds{30},
+    .then(
+      [=](chain_tip& tip) {
+        self
+          ->request(st->deps.pool, std::chrono::seconds{30},
+                    atom::status::value)
+          .then(
+            [=](reservoir_status& pool) {
+              if (!st->deps.connector) {
+                finish_status(self, st, hdl, tip, pool, connector_status{});
+                return;
+              }
+              self
+                ->request(st->deps.connector, std::chrono::seconds{30},
                           atom::status::value)
                 .then(
-                    [=](reservoir_status& pool) {
-                      if (!st->deps.connector) {
-                        finish_status(self, st, hdl, tip, pool,
-                                      connector_status{});
-                        return;
-                      }
-                      self->request(st->deps.connector,
-                                    std::chrono::seconds{30},
-                                    atom::status::value)
-                          .then(
-                              [=](connector_status& net) {
-                                finish_status(self, st, hdl, tip, pool, net);
-                              },
-                              fail);
-                    },
-                    fail);
-          },
-          fail);
+                  [=](connector_status& net) {
+                    finish_status(self, st, hdl, tip, pool, net);
+                  },
+                  fail);
+            },
+            fail);
+      },
+      fail);
 }
 
 void finish_status(broker* self, std::shared_ptr<admin_state> st,
@@ -151,7 +151,7 @@ void finish_status(broker* self, std::shared_ptr<admin_state> st,
     s.setProducing(static_cast<bool>(st->deps.producer));
     s.setVersion(HALLMARK_VERSION);
     s.setAnchorWindow(
-        static_cast<uint32_t>(st->deps.chain->params().anchor_window));
+      static_cast<uint32_t>(st->deps.chain->params().anchor_window));
     s.setConnectorState(net.state);
     s.setPeers(static_cast<uint32_t>(net.links));
     s.setSyncTarget(net.target);
@@ -170,8 +170,9 @@ void do_submit(broker* self, std::shared_ptr<admin_state> st,
     env.initRoot<schema::Envelope>().setRecords(list);
     broadcast = freeze(env);
   }
-  self->request(st->deps.pool, std::chrono::seconds{60}, atom::submit::value,
-                std::move(raw))
+  self
+    ->request(st->deps.pool, std::chrono::seconds{60}, atom::submit::value,
+              std::move(raw))
     .then(
       [=](std::vector<hash256>& ids) {
         if (broadcast)
@@ -189,12 +190,11 @@ void do_submit(broker* self, std::shared_ptr<admin_state> st,
 void do_peers(broker* self, std::shared_ptr<admin_state> st,
               connection_handle hdl) {
   if (!st->deps.connector) {
-    respond(self, st, hdl,
-            [](schema::Reply::Builder r) { r.initPeers(0); });
+    respond(self, st, hdl, [](schema::Reply::Builder r) { r.initPeers(0); });
     return;
   }
-  self->request(st->deps.connector, std::chrono::seconds{30},
-                atom::peers::value)
+  self
+    ->request(st->deps.connector, std::chrono::seconds{30}, atom::peers::value)
     .then(
       [=](std::vector<peer_status>& peers) {
         respond(self, st, hdl, [&](schema::Reply::Builder r) {
@@ -233,34 +233,35 @@ void finish_item(broker* self, std::shared_ptr<admin_state> st,
                  connection_handle hdl, hash256 item, hash256 asset,
                  std::vector<prov_entry> history) {
   auto latest = history.front().id;
-  self->request(st->deps.pool, std::chrono::seconds{30}, atom::after::value,
-                latest)
-      .then(
-          [=](std::vector<pending_record>& pending) mutable {
-            std::vector<prov_entry> all;
-            for (auto i = pending.rbegin(); i != pending.rend(); ++i) {
-              auto r = decode_record(i->record);
-              if (!r || !std::holds_alternative<transfer>(*r))
-                continue;
-              all.push_back(
-                  {i->id, "transfer", std::get<transfer>(*r).new_owner, -1});
-            }
-            all.insert(all.end(), history.begin(), history.end());
-            respond(self, st, hdl, [&](schema::Reply::Builder r) {
-              auto out = r.initItem();
-              out.setItemId(data_of(item));
-              out.setAssetId(data_of(asset));
-              out.setOwner(data_of(all.front().owner));
-              auto list = out.initProvenance(static_cast<unsigned>(all.size()));
-              for (unsigned i = 0; i < all.size(); ++i) {
-                list[i].setRecordId(data_of(all[i].id));
-                list[i].setKind(all[i].kind);
-                list[i].setOwner(data_of(all[i].owner));
-                list[i].setHeight(all[i].height);
-              }
-            });
-          },
-          [=](caf::error& err) { respond_error(self, st, hdl, err); });
+  self
+    ->request(st->deps.pool, std::chrono::seconds{30}, atom::after::value,
+              latest)
+    .then(
+      [=](std::vector<pending_record>& pending) mutable {
+        std::vector<prov_entry> all;
+        for (auto i = pending.rbegin(); i != pending.rend(); ++i) {
+          auto r = decode_record(i->record);
+          if (!r || !std::holds_alternative<transfer>(*r))
+            continue;
+          all.push_back(
+            {i->id, "transfer", std::get<transfer>(*r).new_owner, -1});
+        }
+        all.insert(all.end(), history.begin(), history.end());
+        respond(self, st, hdl, [&](schema::Reply::Builder r) {
+          auto out = r.initItem();
+          out.setItemId(data_of(item));
+          out.setAssetId(data_of(asset));
+          out.setOwner(data_of(all.front().owner));
+          auto list = out.initProvenance(static_cast<unsigned>(all.size()));
+          for (unsigned i = 0; i < all.size(); ++i) {
+            list[i].setRecordId(data_of(all[i].id));
+            list[i].setKind(all[i].kind);
+            list[i].setOwner(data_of(all[i].owner));
+            list[i].setHeight(all[i].height);
+          }
+        });
+      },
+      [=](caf::error& err) { respond_error(self, st, hdl, err); });
 }
 
 void do_item(broker* self, std::shared_ptr<admin_state> st,
@@ -281,28 +282,28 @@ void do_item(broker* self, std::shared_ptr<admin_state> st,
     return;
   }
   // Not on chain: perhaps an issue still pending.
-  self->request(st->deps.pool, std::chrono::seconds{30}, atom::lookup::value,
-                item)
-      .then(
-          [=](std::vector<pending_record>& found) {
-            if (!found.empty()) {
-              auto r = decode_record(found.front().record);
-              if (r && std::holds_alternative<issue_batch>(*r)) {
-                auto& b = std::get<issue_batch>(*r);
-                if (found.front().sub < b.issues.size()) {
-                  auto& i = b.issues[found.front().sub];
-                  finish_item(self, st, hdl, item, i.asset_id,
-                              {{item, "issue", i.owner, -1}});
-                  return;
-                }
-              }
+  self
+    ->request(st->deps.pool, std::chrono::seconds{30}, atom::lookup::value,
+              item)
+    .then(
+      [=](std::vector<pending_record>& found) {
+        if (!found.empty()) {
+          auto r = decode_record(found.front().record);
+          if (r && std::holds_alternative<issue_batch>(*r)) {
+            auto& b = std::get<issue_batch>(*r);
+            if (found.front().sub < b.issues.size()) {
+              auto& i = b.issues[found.front().sub];
+              finish_item(self, st, hdl, item, i.asset_id,
+                          {{item, "issue", i.owner, -1}});
+              return;
             }
-            respond_error(
-                self, st, hdl,
-                make_error(ec::not_found,
-                           "no item " + to_hex(item) + " on chain or pending"));
-          },
-          [=](caf::error& err) { respond_error(self, st, hdl, err); });
+          }
+        }
+        respond_error(self, st, hdl,
+                      make_error(ec::not_found, "no item " + to_hex(item)
+                                                  + " on chain or pending"));
+      },
+      [=](caf::error& err) { respond_error(self, st, hdl, err); });
 }
 
 void do_record(broker* self, std::shared_ptr<admin_state> st,
@@ -316,7 +317,7 @@ void do_record(broker* self, std::shared_ptr<admin_state> st,
       auto body = view.body_at(loc->height);
       auto b = body ? decode_block(*body)
                     : caf::expected<block>{
-                          make_error(ec::storage, "block body missing")};
+                      make_error(ec::storage, "block body missing")};
       if (!b || loc->index >= b->records.size()) {
         respond_error(self, st, hdl,
                       make_error(ec::storage, "record's block is unreadable"));
@@ -338,39 +339,38 @@ void do_record(broker* self, std::shared_ptr<admin_state> st,
     });
     return;
   }
-  self->request(st->deps.pool, std::chrono::seconds{30}, atom::lookup::value,
-                id)
-      .then(
-          [=](std::vector<pending_record>& found) {
-            if (found.empty()) {
-              respond_error(
-                  self, st, hdl,
-                  make_error(ec::not_found, "no record " + to_hex(id) +
-                                                " on chain or pending"));
-              return;
-            }
-            auto& p = found.front();
-            auto r = decode_record(p.record);
-            std::string kind = "asset";
-            hash256 item{};
-            if (r && std::holds_alternative<issue_batch>(*r)) {
-              kind = p.id == leaf_id(*r) ? "issues" : "issue";
-              item = p.id;
-            } else if (r && std::holds_alternative<transfer>(*r)) {
-              kind = "transfer";
-            }
-            respond(self, st, hdl, [&](schema::Reply::Builder out_reply) {
-              auto out = out_reply.initRecord();
-              out.setRecordId(data_of(id));
-              out.setRecord(data_of(p.record.bytes()));
-              out.setHeight(-1);
-              if (kind == "issue")
-                out.setItemId(data_of(item));
-              out.setSub(p.sub);
-              out.setKind(kind);
-            });
-          },
-          [=](caf::error& err) { respond_error(self, st, hdl, err); });
+  self
+    ->request(st->deps.pool, std::chrono::seconds{30}, atom::lookup::value, id)
+    .then(
+      [=](std::vector<pending_record>& found) {
+        if (found.empty()) {
+          respond_error(self, st, hdl,
+                        make_error(ec::not_found, "no record " + to_hex(id)
+                                                    + " on chain or pending"));
+          return;
+        }
+        auto& p = found.front();
+        auto r = decode_record(p.record);
+        std::string kind = "asset";
+        hash256 item{};
+        if (r && std::holds_alternative<issue_batch>(*r)) {
+          kind = p.id == leaf_id(*r) ? "issues" : "issue";
+          item = p.id;
+        } else if (r && std::holds_alternative<transfer>(*r)) {
+          kind = "transfer";
+        }
+        respond(self, st, hdl, [&](schema::Reply::Builder out_reply) {
+          auto out = out_reply.initRecord();
+          out.setRecordId(data_of(id));
+          out.setRecord(data_of(p.record.bytes()));
+          out.setHeight(-1);
+          if (kind == "issue")
+            out.setItemId(data_of(item));
+          out.setSub(p.sub);
+          out.setKind(kind);
+        });
+      },
+      [=](caf::error& err) { respond_error(self, st, hdl, err); });
 }
 
 void do_block(broker* self, std::shared_ptr<admin_state> st,
@@ -421,8 +421,9 @@ void do_export(broker* self, std::shared_ptr<admin_state> st,
 void do_watch(broker* self, std::shared_ptr<admin_state> st,
               connection_handle hdl) {
   if (!st->deps.monitor) {
-    respond_error(self, st, hdl,
-                  make_error(ec::bad_request, "this node has no chain monitor"));
+    respond_error(
+      self, st, hdl,
+      make_error(ec::bad_request, "this node has no chain monitor"));
     return;
   }
   if (!st->subscribed) {
@@ -462,15 +463,14 @@ void dispatch(broker* self, std::shared_ptr<admin_state> st,
               connection_handle hdl, schema::Request::Reader req) {
   auto fail = [=](caf::error& err) { respond_error(self, st, hdl, err); };
   auto reply_tip = [=](apply_report& rep) {
-    respond(self, st, hdl,
-            [&](schema::Reply::Builder r) { set_tip(r, rep); });
+    respond(self, st, hdl, [&](schema::Reply::Builder r) { set_tip(r, rep); });
   };
   auto id32 = [&](capnp::Data::Reader d,
                   const char* what) -> std::optional<hash256> {
     if (d.size() != 32) {
-      respond_error(self, st, hdl,
-                    make_error(ec::bad_request,
-                               std::string{what} + " must have 32 bytes"));
+      respond_error(
+        self, st, hdl,
+        make_error(ec::bad_request, std::string{what} + " must have 32 bytes"));
       return std::nullopt;
     }
     hash256 out;
@@ -518,9 +518,10 @@ void dispatch(broker* self, std::shared_ptr<admin_state> st,
       do_record(self, st, hdl, *id);
     return;
   case schema::Request::REORG:
-    self->request(st->deps.processor, std::chrono::minutes{10},
-                  atom::reorg::value, req.getReorg())
-        .then(reply_tip, fail);
+    self
+      ->request(st->deps.processor, std::chrono::minutes{10},
+                atom::reorg::value, req.getReorg())
+      .then(reply_tip, fail);
     return;
   case schema::Request::IMPORT_BLOCKS: {
     std::vector<encoded> blocks;
@@ -532,9 +533,10 @@ void dispatch(broker* self, std::shared_ptr<admin_state> st,
       }
       blocks.push_back(std::move(*e));
     }
-    self->request(st->deps.processor, std::chrono::minutes{10},
-                  atom::blocks::value, std::move(blocks), false)
-        .then(reply_tip, fail);
+    self
+      ->request(st->deps.processor, std::chrono::minutes{10},
+                atom::blocks::value, std::move(blocks), false)
+      .then(reply_tip, fail);
     return;
   }
   case schema::Request::EXPORT_BLOCKS: {
@@ -573,8 +575,8 @@ void process(broker* self, std::shared_ptr<admin_state> st,
     c->second.busy = true;
     c->second.closing = true;
     respond_error(
-        self, st, hdl,
-        make_error(ec::malformed, "bad frame length " + std::to_string(len)));
+      self, st, hdl,
+      make_error(ec::malformed, "bad frame length " + std::to_string(len)));
     return;
   }
   if (buf.size() < 4 + size_t{len})
@@ -591,9 +593,9 @@ void process(broker* self, std::shared_ptr<admin_state> st,
     if (c != st->conns.end() && c->second.busy) {
       c->second.closing = true;
       respond_error(
-          self, st, hdl,
-          make_error(ec::malformed, std::string{"undecodable request: "} +
-                                        e.getDescription().cStr()));
+        self, st, hdl,
+        make_error(ec::malformed, std::string{"undecodable request: "}
+                                    + e.getDescription().cStr()));
     }
   } catch (const lmdb::failure& f) {
     respond_error(self, st, hdl, make_error(ec::storage, f.what()));
@@ -610,47 +612,46 @@ caf::behavior admin_broker(broker* self, int fd, admin_deps deps) {
     self->quit(std::move(msg.reason));
   });
   return {
-      [=](const caf::io::new_connection_msg& msg) {
-        st->conns.emplace(msg.handle, connection{});
-        self->configure_read(msg.handle,
-                             caf::io::receive_policy::at_most(65536));
-      },
-      [=](caf::io::new_data_msg& msg) {
-        auto c = st->conns.find(msg.handle);
-        if (c == st->conns.end())
-          return;
-        auto& buf = c->second.buf;
-        // A client may queue requests while one is served, but not more
-        // than one frame's worth.
-        if (buf.size() + msg.buf.size() > max_admin_frame + 4) {
-          log_warning("admin", "a client sent more than it may queue; "
-                               "closing its connection");
-          self->close(msg.handle);
-          st->conns.erase(c);
-          return;
-        }
-        buf.insert(buf.end(), msg.buf.begin(), msg.buf.end());
-        process(self, st, msg.handle);
-      },
-      [=](const caf::io::connection_closed_msg& msg) {
-        st->conns.erase(msg.handle);
-      },
-      [=](const caf::io::acceptor_closed_msg&) {
-        log_warning("admin", "admin socket closed");
-      },
-      // From the chain monitor, for `watch`.
-      [=](atom::tip, uint64_t height, const hash256& hash) {
-        tell_watchers(self, st, [&](schema::Reply::Builder r) {
-          auto t = r.initTip();
-          t.setHeight(height);
-          t.setHash(data_of(hash));
-        });
-      },
-      [=](atom::end) {
-        // A watch after this subscribes again and hears END at once.
-        st->subscribed = false;
-        end_watch(self, st);
-      },
+    [=](const caf::io::new_connection_msg& msg) {
+      st->conns.emplace(msg.handle, connection{});
+      self->configure_read(msg.handle, caf::io::receive_policy::at_most(65536));
+    },
+    [=](caf::io::new_data_msg& msg) {
+      auto c = st->conns.find(msg.handle);
+      if (c == st->conns.end())
+        return;
+      auto& buf = c->second.buf;
+      // A client may queue requests while one is served, but not more
+      // than one frame's worth.
+      if (buf.size() + msg.buf.size() > max_admin_frame + 4) {
+        log_warning("admin", "a client sent more than it may queue; "
+                             "closing its connection");
+        self->close(msg.handle);
+        st->conns.erase(c);
+        return;
+      }
+      buf.insert(buf.end(), msg.buf.begin(), msg.buf.end());
+      process(self, st, msg.handle);
+    },
+    [=](const caf::io::connection_closed_msg& msg) {
+      st->conns.erase(msg.handle);
+    },
+    [=](const caf::io::acceptor_closed_msg&) {
+      log_warning("admin", "admin socket closed");
+    },
+    // From the chain monitor, for `watch`.
+    [=](atom::tip, uint64_t height, const hash256& hash) {
+      tell_watchers(self, st, [&](schema::Reply::Builder r) {
+        auto t = r.initTip();
+        t.setHeight(height);
+        t.setHash(data_of(hash));
+      });
+    },
+    [=](atom::end) {
+      // A watch after this subscribes again and hears END at once.
+      st->subscribed = false;
+      end_watch(self, st);
+    },
   };
 }
 
@@ -661,8 +662,8 @@ spawn_admin(caf::actor_system& sys, const std::string& path, admin_deps deps) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path))
-    return make_error(ec::io, "admin socket path too long: " + path +
-                                  " (use a shorter --datadir)");
+    return make_error(ec::io, "admin socket path too long: " + path
+                                + " (use a shorter --datadir)");
   std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -672,8 +673,8 @@ spawn_admin(caf::actor_system& sys, const std::string& path, admin_deps deps) {
   int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   ::umask(old);
   if (rc != 0 || ::chmod(path.c_str(), 0600) != 0 || ::listen(fd, 16) != 0) {
-    auto err = make_error(ec::io, "cannot listen on " + path + ": " +
-                                      std::strerror(errno));
+    auto err = make_error(ec::io, "cannot listen on " + path + ": "
+                                    + std::strerror(errno));
     ::close(fd);
     return err;
   }

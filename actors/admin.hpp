@@ -21,14 +21,13 @@
 
 namespace hallmark {
 
-
 struct admin_deps {
   const chain_store* chain = nullptr;
   block_processor_actor processor;
   reservoir_actor pool;
-  producer_actor producer;  ///< invalid unless producing
-  connector_actor connector;  ///< invalid without a network
-  chain_monitor_actor monitor;  ///< tips for `watch`; invalid: no watch
+  producer_actor producer;     ///< invalid unless producing
+  connector_actor connector;   ///< invalid without a network
+  chain_monitor_actor monitor; ///< tips for `watch`; invalid: no watch
   public_key identity{};
   std::string chain_name;
 };
@@ -36,7 +35,6 @@ struct admin_deps {
 /// Binds the admin socket at `path` (replacing a stale one) and spawns the
 /// broker serving it.
 caf::expected<caf::actor> spawn_admin(caf::actor_system& sys,
-                                      const std::string& path,
-                                      admin_deps deps);
+                                      const std::string& path, admin_deps deps);
 
 } // namespace hallmark

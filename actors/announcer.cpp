@@ -6,11 +6,11 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <capnp/message.h>
 
-#include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "messages/codec_capnp.hpp"
 #include "messages/registration_capnp.hpp"
+#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -28,8 +28,8 @@ caf::error announcer_config::validate() const {
     return make_error(ec::bad_config, "announcer: " + std::move(what));
   };
   if (chain.empty() || chain.size() > max_registration_chain_bytes)
-    return bad("chain name must be 1 to " +
-               std::to_string(max_registration_chain_bytes) + " bytes");
+    return bad("chain name must be 1 to "
+               + std::to_string(max_registration_chain_bytes) + " bytes");
   if (announce_every_ms == 0)
     return bad("announce_every_ms must be positive");
   if (expire_after_s == 0)
@@ -139,9 +139,8 @@ void shrink_to(self_ptr self, size_t room) {
   auto& st = self->state;
   while (st.peers.size() > room) {
     auto oldest = std::min_element(
-        st.peers.begin(), st.peers.end(), [](auto& x, auto& y) {
-          return x.second.timestamp < y.second.timestamp;
-        });
+      st.peers.begin(), st.peers.end(),
+      [](auto& x, auto& y) { return x.second.timestamp < y.second.timestamp; });
     forget(self, oldest->first);
     st.peers.erase(oldest);
   }
@@ -162,9 +161,9 @@ bool admit(self_ptr self, const registration& r) {
   } else {
     if (st.peers.size() >= st.cfg.max_peers) {
       auto oldest = std::min_element(
-          st.peers.begin(), st.peers.end(), [](auto& x, auto& y) {
-            return x.second.timestamp < y.second.timestamp;
-          });
+        st.peers.begin(), st.peers.end(), [](auto& x, auto& y) {
+          return x.second.timestamp < y.second.timestamp;
+        });
       if (r.timestamp < oldest->second.timestamp)
         return false;
       shrink_to(self, st.cfg.max_peers - 1);
@@ -208,13 +207,13 @@ void load(self_ptr self) {
     return;
   std::vector<public_key> dropped;
   st.local->for_each_peer(
-      [&](const public_key& key, caf::expected<registration> r) {
-        if (!r || key == own_key(self) || check(self, *r)) {
-          dropped.push_back(key);
-          return;
-        }
-        st.peers.emplace(key, std::move(*r));
-      });
+    [&](const public_key& key, caf::expected<registration> r) {
+      if (!r || key == own_key(self) || check(self, *r)) {
+        dropped.push_back(key);
+        return;
+      }
+      st.peers.emplace(key, std::move(*r));
+    });
   for (auto& key : dropped)
     forget(self, key);
   shrink_to(self, st.cfg.max_peers);
@@ -249,44 +248,44 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
   tell_connector(self);
   arm_timer(self, st.cfg.first_announce_ms);
   return {
-      [=](atom::registr, const registration& r, const public_key& link_key)
-          -> caf::result<std::vector<registration>> {
-        if (r.key != link_key)
-          return make_error(ec::wrong_key, "registration of " + to_hex(r.key) +
-                                               " over the link of " +
-                                               to_hex(link_key));
-        if (r.key == own_key(self))
-          return make_error(ec::wrong_key, "registration of our own key");
-        if (auto err = check(self, r))
-          return err;
-        expire(self);
-        if (admit(self, r))
-          relay(self, r);
-        return other_peer(self, r.key);
-      },
-      [=](atom::announce, const registration& r) {
-        if (r.key == own_key(self))
-          return; // our own, back from the flood
-        if (auto err = check(self, r))
-          return;
-        expire(self);
-        if (admit(self, r))
-          relay(self, r);
-      },
-      [=](atom::peers) -> std::vector<registration> {
-        expire(self);
-        std::vector<registration> out;
-        out.reserve(self->state.peers.size());
-        for (auto& [key, r] : self->state.peers)
-          out.push_back(r);
-        return out;
-      },
-      [=](atom::tick) {
-        expire(self);
-        announce_self(self);
-        if (self->current_sender().get() == self->ctrl())
-          arm_timer(self, self->state.cfg.announce_every_ms);
-      },
+    [=](atom::registr, const registration& r,
+        const public_key& link_key) -> caf::result<std::vector<registration>> {
+      if (r.key != link_key)
+        return make_error(ec::wrong_key, "registration of " + to_hex(r.key)
+                                           + " over the link of "
+                                           + to_hex(link_key));
+      if (r.key == own_key(self))
+        return make_error(ec::wrong_key, "registration of our own key");
+      if (auto err = check(self, r))
+        return err;
+      expire(self);
+      if (admit(self, r))
+        relay(self, r);
+      return other_peer(self, r.key);
+    },
+    [=](atom::announce, const registration& r) {
+      if (r.key == own_key(self))
+        return; // our own, back from the flood
+      if (auto err = check(self, r))
+        return;
+      expire(self);
+      if (admit(self, r))
+        relay(self, r);
+    },
+    [=](atom::peers) -> std::vector<registration> {
+      expire(self);
+      std::vector<registration> out;
+      out.reserve(self->state.peers.size());
+      for (auto& [key, r] : self->state.peers)
+        out.push_back(r);
+      return out;
+    },
+    [=](atom::tick) {
+      expire(self);
+      announce_self(self);
+      if (self->current_sender().get() == self->ctrl())
+        arm_timer(self, self->state.cfg.announce_every_ms);
+    },
   };
 }
 

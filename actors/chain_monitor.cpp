@@ -162,108 +162,107 @@ chain_monitor_actor::behavior_type chain_monitor(self_ptr self,
   st.audience = std::make_shared<monitor_audience>();
   // END is never lost: whatever ends the actor, subscribers hear of it.
   self->attach_functor(
-      [audience = st.audience](const caf::error&) { audience->end(); });
+    [audience = st.audience](const caf::error&) { audience->end(); });
   self->set_down_handler([=](const caf::down_msg& msg) {
     auto& xs = self->state.audience->actors;
-    xs.erase(std::remove_if(xs.begin(), xs.end(),
-                            [&](const caf::actor& a) {
-                              return a.address() == msg.source;
-                            }),
+    xs.erase(std::remove_if(
+               xs.begin(), xs.end(),
+               [&](const caf::actor& a) { return a.address() == msg.source; }),
              xs.end());
   });
   return {
-      [=](atom::tip, uint64_t height, hash256 hash) {
-        auto& st = self->state;
-        switch (st.phase) {
-        case monitor_phase::listening:
-        case monitor_phase::active:
-          see(self, told_block{height, hash});
-          return;
-        case monitor_phase::terminated:
-          // The final flush at shutdown pushes one: expected, logged once.
-          if (!st.late_tip_logged)
-            log_info(component, "tips after TERMINATED are dropped");
-          st.late_tip_logged = true;
-          return;
-        default:
-          ignored(self, "tip");
-        }
-      },
-      [=](atom::subscribe, caf::actor& who) {
-        auto& st = self->state;
-        if (!who)
-          return;
-        if (st.phase == monitor_phase::terminated) {
-          caf::anon_send(who, atom::end::value);
-          return;
-        }
-        auto& xs = st.audience->actors;
-        if (std::find(xs.begin(), xs.end(), who) != xs.end())
-          return;
-        self->monitor(who);
-        xs.push_back(std::move(who));
-      },
-      [=](atom::listen) {
-        auto& st = self->state;
-        if (st.phase != monitor_phase::idle) {
-          ignored(self, "listen");
-          return;
-        }
-        st.phase = monitor_phase::listening;
-        // The committed tip is where telling starts: it is never told itself.
-        try {
-          auto top = chain_reader{*st.chain}.tip();
-          st.told.push_back({top.height, top.hash});
-          log_info(component, "listening from height {}, polling every {} ms",
-                   top.height, st.cfg.poll_interval.count());
-        } catch (const lmdb::failure& f) {
-          log_error(component, "cannot read the tip: {}", f.what());
-        }
+    [=](atom::tip, uint64_t height, hash256 hash) {
+      auto& st = self->state;
+      switch (st.phase) {
+      case monitor_phase::listening:
+      case monitor_phase::active:
+        see(self, told_block{height, hash});
+        return;
+      case monitor_phase::terminated:
+        // The final flush at shutdown pushes one: expected, logged once.
+        if (!st.late_tip_logged)
+          log_info(component, "tips after TERMINATED are dropped");
+        st.late_tip_logged = true;
+        return;
+      default:
+        ignored(self, "tip");
+      }
+    },
+    [=](atom::subscribe, caf::actor& who) {
+      auto& st = self->state;
+      if (!who)
+        return;
+      if (st.phase == monitor_phase::terminated) {
+        caf::anon_send(who, atom::end::value);
+        return;
+      }
+      auto& xs = st.audience->actors;
+      if (std::find(xs.begin(), xs.end(), who) != xs.end())
+        return;
+      self->monitor(who);
+      xs.push_back(std::move(who));
+    },
+    [=](atom::listen) {
+      auto& st = self->state;
+      if (st.phase != monitor_phase::idle) {
+        ignored(self, "listen");
+        return;
+      }
+      st.phase = monitor_phase::listening;
+      // The committed tip is where telling starts: it is never told itself.
+      try {
+        auto top = chain_reader{*st.chain}.tip();
+        st.told.push_back({top.height, top.hash});
+        log_info(component, "listening from height {}, polling every {} ms",
+                 top.height, st.cfg.poll_interval.count());
+      } catch (const lmdb::failure& f) {
+        log_error(component, "cannot read the tip: {}", f.what());
+      }
+      schedule_poll(self);
+    },
+    [=](atom::activate) {
+      auto& st = self->state;
+      if (st.phase != monitor_phase::listening) {
+        ignored(self, "activate");
+        return;
+      }
+      st.phase = monitor_phase::active;
+      auto waiting = std::move(st.buffer);
+      st.buffer.clear();
+      for (auto& b : waiting)
+        for (auto& a : st.audience->actors)
+          caf::anon_send(a, atom::tip::value, b.height, b.hash);
+    },
+    [=](atom::terminate) {
+      auto& st = self->state;
+      if (st.phase == monitor_phase::terminated) {
+        ignored(self, "terminate");
+        return;
+      }
+      st.phase = monitor_phase::terminated;
+      st.buffer.clear();
+      st.audience->end();
+      log_info(component, "terminated");
+    },
+    [=](atom::tick) {
+      auto& st = self->state;
+      switch (st.phase) {
+      case monitor_phase::listening:
+      case monitor_phase::active:
+        break;
+      case monitor_phase::terminated:
+        return; // the last timer: polling ends here
+      default:
+        ignored(self, "tick");
+        return;
+      }
+      // The timer's own tick starts the next; one sent by hand early in the
+      // interval (a test) only polls, so no second timer is started.
+      if (steady::now() + st.cfg.poll_interval / 2 >= st.next_poll)
         schedule_poll(self);
-      },
-      [=](atom::activate) {
-        auto& st = self->state;
-        if (st.phase != monitor_phase::listening) {
-          ignored(self, "activate");
-          return;
-        }
-        st.phase = monitor_phase::active;
-        auto waiting = std::move(st.buffer);
-        st.buffer.clear();
-        for (auto& b : waiting)
-          for (auto& a : st.audience->actors)
-            caf::anon_send(a, atom::tip::value, b.height, b.hash);
-      },
-      [=](atom::terminate) {
-        auto& st = self->state;
-        if (st.phase == monitor_phase::terminated) {
-          ignored(self, "terminate");
-          return;
-        }
-        st.phase = monitor_phase::terminated;
-        st.buffer.clear();
-        st.audience->end();
-        log_info(component, "terminated");
-      },
-      [=](atom::tick) {
-        auto& st = self->state;
-        switch (st.phase) {
-        case monitor_phase::listening:
-        case monitor_phase::active:
-          break;
-        case monitor_phase::terminated:
-          return; // the last timer: polling ends here
-        default:
-          ignored(self, "tick");
-          return;
-        }
-        // The timer's own tick starts the next; one sent by hand early in the
-        // interval (a test) only polls, so no second timer is started.
-        if (steady::now() + st.cfg.poll_interval / 2 >= st.next_poll)
-          schedule_poll(self);
-        see(self, std::nullopt);
-      },
-      [=](atom::status) -> std::string { return to_string(self->state.phase); },
+      see(self, std::nullopt);
+    },
+    [=](atom::status) -> std::string { return to_string(self->state.phase); },
   };
 }
 

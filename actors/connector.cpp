@@ -8,10 +8,10 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/prefetcher.hpp"
-#include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
 #include "core/log.hpp"
+#include "messages/codec_capnp.hpp"
 #include "messages/registration_capnp.hpp"
+#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -76,8 +76,7 @@ void refresh_info(self_ptr self, const public_key& key) {
   if (i == st.peers.end() || !i->second.session)
     return;
   self
-    ->request(i->second.session, std::chrono::seconds{30},
-              atom::request::value,
+    ->request(i->second.session, std::chrono::seconds{30}, atom::request::value,
               envelope([](schema::Envelope::Builder e) { e.setInfoRequest(); }))
     .then(
       [=](encoded& reply) {
@@ -92,10 +91,11 @@ void refresh_info(self_ptr self, const public_key& key) {
           if (e.which() != schema::Envelope::INFO)
             return;
           auto info = e.getInfo();
-          auto tip = to_fixed<32>(byte_view{info.getTip().begin(),
-                                            info.getTip().size()});
-          if (!tip || std::string_view{info.getChain().cStr()}
-                        != st.deps.settings->chain) {
+          auto tip = to_fixed<32>(
+            byte_view{info.getTip().begin(), info.getTip().size()});
+          if (!tip
+              || std::string_view{info.getChain().cStr()}
+                   != st.deps.settings->chain) {
             charge(self, key, st.cfg.ban_points, "bad info reply");
             return;
           }
@@ -123,8 +123,7 @@ void register_with(self_ptr self, const public_key& key) {
   auto reg = make_registration(st.deps.settings->chain, st.cfg.listeners,
                                unix_now(), st.identity);
   self
-    ->request(i->second.session, std::chrono::seconds{30},
-              atom::request::value,
+    ->request(i->second.session, std::chrono::seconds{30}, atom::request::value,
               envelope([&](schema::Envelope::Builder e) {
                 write(e.initRegister(), reg);
               }))
@@ -138,8 +137,7 @@ void register_with(self_ptr self, const public_key& key) {
             return;
           for (auto r : e.getPeers())
             if (auto x = read(r))
-              self->send(self->state.deps.announcer, atom::announce::value,
-                         *x);
+              self->send(self->state.deps.announcer, atom::announce::value, *x);
         } catch (const kj::Exception&) {
         }
       },
@@ -257,8 +255,7 @@ void start_fetch(self_ptr self, uint64_t fork) {
   st.fetch_records = 0;
   log_info("connector", "fetching blocks {}..{} from {}", fork + 1, st.target,
            short_key(*st.upstream));
-  self->send(st.prefetch, atom::fetch::value, up.session, fork + 1,
-             st.target);
+  self->send(st.prefetch, atom::fetch::value, up.session, fork + 1, st.target);
   set_phase(self, phase::fetch_blocks);
 }
 
@@ -279,8 +276,7 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
   auto up = *st.upstream;
   self
     ->request(st.peers[up].session, std::chrono::seconds{60},
-              atom::request::value,
-              envelope([&](schema::Envelope::Builder e) {
+              atom::request::value, envelope([&](schema::Envelope::Builder e) {
                 auto r = e.initHashesRequest();
                 r.setFrom(height);
                 r.setCount(1);
@@ -295,8 +291,8 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
           auto e = reader.getRoot<schema::Envelope>();
           if (e.which() == schema::Envelope::HASHES
               && e.getHashes().size() == 1)
-            theirs = to_fixed<32>(byte_view{e.getHashes()[0].begin(),
-                                            e.getHashes()[0].size()});
+            theirs = to_fixed<32>(
+              byte_view{e.getHashes()[0].begin(), e.getHashes()[0].size()});
         } catch (const kj::Exception&) {
         }
         if (!theirs) {
@@ -334,63 +330,63 @@ void step(self_ptr self, chain_tip ours) {
     return p.work > our_work || (p.work == our_work && p.tip < ours.hash);
   };
   switch (st.state) {
-    case phase::connecting:
-      if (links >= st.cfg.min_clients)
-        set_phase(self, phase::highest_block);
-      return;
-    case phase::highest_block: {
-      if (links < st.cfg.min_clients) {
-        set_phase(self, phase::connecting);
-        return;
-      }
-      auto best = best_peer(self);
-      if (!best)
-        return;  // infos are on their way
-      if (!behind(st.peers[*best])) {
-        set_phase(self, phase::sampling);
-        return;
-      }
-      st.upstream = best;
-      set_phase(self, phase::fork_detect);
-      if (!st.probing) {
-        st.probing = true;
-        probe(self, std::min(ours.height, st.peers[*best].height), 1);
-      }
+  case phase::connecting:
+    if (links >= st.cfg.min_clients)
+      set_phase(self, phase::highest_block);
+    return;
+  case phase::highest_block: {
+    if (links < st.cfg.min_clients) {
+      set_phase(self, phase::connecting);
       return;
     }
-    case phase::fork_detect:
-      return;  // the probe moves on by itself
-    case phase::fetch_blocks:
-      if (now_ms() - st.last_progress_ms
-          > static_cast<uint64_t>(st.cfg.stall.count())) {
-        log_warning("connector", "upstream {} stalled; failing over",
-                    short_key(*st.upstream));
-        charge(self, *st.upstream, 20, "stalled while serving blocks");
-        fail_over(self, *st.upstream);
-      }
-      return;
-    case phase::rebuild:
-      self->request(st.deps.processor, std::chrono::seconds{60},
-                    atom::flush::value)
-        .then([=](uint64_t) { set_phase(self, phase::sampling); },
-              [=](caf::error&) { set_phase(self, phase::sampling); });
-      return;
-    case phase::sampling: {
-      if (links < st.cfg.min_clients) {
-        set_phase(self, phase::connecting);
-        return;
-      }
-      auto best = best_peer(self);
-      if (best && behind(st.peers[*best]))
-        ++st.samples_behind;
-      else
-        st.samples_behind = 0;
-      if (st.samples_behind >= st.cfg.sample_limit) {
-        st.samples_behind = 0;
-        set_phase(self, phase::highest_block);
-      }
+    auto best = best_peer(self);
+    if (!best)
+      return; // infos are on their way
+    if (!behind(st.peers[*best])) {
+      set_phase(self, phase::sampling);
       return;
     }
+    st.upstream = best;
+    set_phase(self, phase::fork_detect);
+    if (!st.probing) {
+      st.probing = true;
+      probe(self, std::min(ours.height, st.peers[*best].height), 1);
+    }
+    return;
+  }
+  case phase::fork_detect:
+    return; // the probe moves on by itself
+  case phase::fetch_blocks:
+    if (now_ms() - st.last_progress_ms
+        > static_cast<uint64_t>(st.cfg.stall.count())) {
+      log_warning("connector", "upstream {} stalled; failing over",
+                  short_key(*st.upstream));
+      charge(self, *st.upstream, 20, "stalled while serving blocks");
+      fail_over(self, *st.upstream);
+    }
+    return;
+  case phase::rebuild:
+    self
+      ->request(st.deps.processor, std::chrono::seconds{60}, atom::flush::value)
+      .then([=](uint64_t) { set_phase(self, phase::sampling); },
+            [=](caf::error&) { set_phase(self, phase::sampling); });
+    return;
+  case phase::sampling: {
+    if (links < st.cfg.min_clients) {
+      set_phase(self, phase::connecting);
+      return;
+    }
+    auto best = best_peer(self);
+    if (best && behind(st.peers[*best]))
+      ++st.samples_behind;
+    else
+      st.samples_behind = 0;
+    if (st.samples_behind >= st.cfg.sample_limit) {
+      st.samples_behind = 0;
+      set_phase(self, phase::highest_block);
+    }
+    return;
+  }
   }
 }
 
@@ -425,22 +421,23 @@ void report_progress(self_ptr self, const fetch_report& r) {
   auto secs = std::max<double>(0.001, (now - st.fetch_started_ms) / 1000.0);
   auto rate = r.records / secs;
   auto blocks_per_s = r.height > 0 ? 0.0 : 0.0;
-  (void) blocks_per_s;
+  (void)blocks_per_s;
   auto left = r.target > r.height ? r.target - r.height : 0;
   auto done_blocks = r.height + 1;
   auto eta = done_blocks > 0 && left > 0
                ? secs / static_cast<double>(done_blocks) * left
                : 0.0;
-  auto line = fmt::format("sync: height {} of {}, {:.0f} records/s, ETA {:.0f} s",
-                          r.height, r.target, rate, eta);
+  auto line = fmt::format(
+    "sync: height {} of {}, {:.0f} records/s, ETA {:.0f} s", r.height, r.target,
+    rate, eta);
   if (::isatty(STDERR_FILENO) && !last) {
     auto text = "\r\033[K" + line;
     auto rc = ::write(STDERR_FILENO, text.data(), text.size());
-    (void) rc;
+    (void)rc;
   } else {
     if (::isatty(STDERR_FILENO)) {
       auto rc = ::write(STDERR_FILENO, "\r\033[K", 4);
-      (void) rc;
+      (void)rc;
     }
     log_info("connector", "{}", line);
   }
@@ -450,22 +447,28 @@ void report_progress(self_ptr self, const fetch_report& r) {
 
 const char* to_string(connector_state::phase p) {
   switch (p) {
-    case phase::connecting: return "Connecting";
-    case phase::highest_block: return "HighestBlock";
-    case phase::fork_detect: return "ForkDetect";
-    case phase::fetch_blocks: return "FetchBlocks";
-    case phase::rebuild: return "Rebuild";
-    case phase::sampling: return "Sampling";
-    default: return "unknown";
+  case phase::connecting:
+    return "Connecting";
+  case phase::highest_block:
+    return "HighestBlock";
+  case phase::fork_detect:
+    return "ForkDetect";
+  case phase::fetch_blocks:
+    return "FetchBlocks";
+  case phase::rebuild:
+    return "Rebuild";
+  case phase::sampling:
+    return "Sampling";
+  default:
+    return "unknown";
   }
 }
 
 caf::expected<static_peer> parse_static_peer(std::string_view text) {
   auto at = text.find('@');
   if (at == std::string_view::npos)
-    return make_error(ec::bad_config,
-                      "a peer is PUBKEY@HOST:PORT, not '" + std::string{text}
-                        + "'");
+    return make_error(ec::bad_config, "a peer is PUBKEY@HOST:PORT, not '"
+                                        + std::string{text} + "'");
   auto key = from_hex_fixed<32>(text.substr(0, at));
   if (!key)
     return make_error(ec::bad_config, "a peer's key is 64 hex characters");
@@ -477,17 +480,15 @@ caf::expected<static_peer> parse_static_peer(std::string_view text) {
   return static_peer{*key, addr->first, addr->second};
 }
 
-connector_actor::behavior_type
-connector(self_ptr self, connector_config cfg, session_deps deps,
-          key_pair identity) {
+connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
+                                         session_deps deps, key_pair identity) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.deps = std::move(deps);
   st.deps.connector = connector_actor{self};
   st.identity = identity;
-  st.prefetch = self->spawn<caf::linked>(prefetcher, st.deps.processor,
-                                         connector_actor{self},
-                                         prefetcher_config{});
+  st.prefetch = self->spawn<caf::linked>(
+    prefetcher, st.deps.processor, connector_actor{self}, prefetcher_config{});
   for (auto& sp : st.cfg.static_peers) {
     auto& p = st.peers[sp.key];
     p.is_static = true;
@@ -570,7 +571,7 @@ connector(self_ptr self, connector_config cfg, session_deps deps,
     },
     [=](atom::misbehave, const public_key& key, const std::string& address,
         int32_t points, const std::string& reason) {
-      (void) address;
+      (void)address;
       if (points > 0)
         charge(self, key, points, reason);
     },
@@ -598,11 +599,10 @@ connector(self_ptr self, connector_config cfg, session_deps deps,
         s.addresses = p.addresses;
         s.is_static = p.is_static;
         s.inbound = p.inbound;
-        s.link = p.banned_until > now ? "banned"
-                 : p.session          ? "up"
-                 : p.next_dial > std::chrono::steady_clock::now()
-                   ? "connecting"
-                   : "down";
+        s.link = p.banned_until > now                             ? "banned"
+                 : p.session                                      ? "up"
+                 : p.next_dial > std::chrono::steady_clock::now() ? "connecting"
+                                                                  : "down";
         s.height = p.height;
         s.tip = p.tip;
         s.last_seen = p.last_seen;
@@ -627,10 +627,9 @@ connector(self_ptr self, connector_config cfg, session_deps deps,
       for (auto& [key, p] : st.peers)
         if (p.session)
           refresh_info(self, key);
-      self->request(st.deps.processor, std::chrono::seconds{30},
-                    atom::tip::value)
-        .then([=](chain_tip& ours) { step(self, ours); },
-              [=](caf::error&) {});
+      self
+        ->request(st.deps.processor, std::chrono::seconds{30}, atom::tip::value)
+        .then([=](chain_tip& ours) { step(self, ours); }, [=](caf::error&) {});
       self->delayed_send(self, st.cfg.cycle, atom::tick::value);
     },
     [=](atom::subscribe, announcer_actor& a) {
@@ -646,8 +645,8 @@ connector(self_ptr self, connector_config cfg, session_deps deps,
         log_warning("connector", "fetch from {} failed: {}",
                     short_key(*st.upstream), r.failure);
         auto code = static_cast<ec>(r.code);
-        charge(self, *st.upstream,
-               code == ec::io ? 20 : st.cfg.ban_points / 2, r.failure);
+        charge(self, *st.upstream, code == ec::io ? 20 : st.cfg.ban_points / 2,
+               r.failure);
         fail_over(self, *st.upstream);
         return;
       }

@@ -69,8 +69,8 @@ caf::behavior listener_broker(broker* self, listener_config cfg,
         st->banned_until.erase(b);
       }
       if (st->inbound.size() >= st->cfg.max_inbound) {
-        log_warning("listener", "refusing {}: {} inbound links already",
-                    remote, st->inbound.size());
+        log_warning("listener", "refusing {}: {} inbound links already", remote,
+                    st->inbound.size());
         self->close(msg.handle);
         return;
       }

@@ -6,10 +6,10 @@
 #include <caf/io/system_messages.hpp>
 #include <caf/response_promise.hpp>
 
-#include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
 #include "core/log.hpp"
+#include "messages/codec_capnp.hpp"
 #include "messages/registration_capnp.hpp"
+#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -105,8 +105,8 @@ void close_link(broker* self, const state_ptr& st, const std::string& why,
 
 void charge(broker* self, const state_ptr& st, int32_t points,
             const std::string& reason) {
-  self->send(st->deps.connector, atom::misbehave::value, st->peer,
-             st->address, points, reason);
+  self->send(st->deps.connector, atom::misbehave::value, st->peer, st->address,
+             points, reason);
 }
 
 void reply_error(broker* self, const state_ptr& st, uint64_t id, ec code,
@@ -119,8 +119,8 @@ void reply_error(broker* self, const state_ptr& st, uint64_t id, ec code,
 }
 
 /// Serves `from..from+count` of our chain as `blocks`.
-void serve_blocks(broker* self, const state_ptr& st, uint64_t id,
-                  uint64_t from, uint32_t count) {
+void serve_blocks(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
+                  uint32_t count) {
   std::vector<encoded> bodies;
   size_t bytes = 0;
   {
@@ -138,14 +138,15 @@ void serve_blocks(broker* self, const state_ptr& st, uint64_t id,
     }
   }
   send_envelope(self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
-                  auto list = e.initBlocks(static_cast<unsigned>(bodies.size()));
+                  auto list = e.initBlocks(
+                    static_cast<unsigned>(bodies.size()));
                   for (unsigned i = 0; i < bodies.size(); ++i)
                     list.set(i, data_of(bodies[i].bytes()));
                 }));
 }
 
-void serve_hashes(broker* self, const state_ptr& st, uint64_t id,
-                  uint64_t from, uint32_t count) {
+void serve_hashes(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
+                  uint32_t count) {
   std::vector<hash256> hashes;
   {
     chain_reader view{*st->deps.chain};
@@ -158,7 +159,8 @@ void serve_hashes(broker* self, const state_ptr& st, uint64_t id,
     }
   }
   send_envelope(self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
-                  auto list = e.initHashes(static_cast<unsigned>(hashes.size()));
+                  auto list = e.initHashes(
+                    static_cast<unsigned>(hashes.size()));
                   for (unsigned i = 0; i < hashes.size(); ++i)
                     list.set(i, data_of(hashes[i]));
                 }));
@@ -185,18 +187,18 @@ void serve_info(broker* self, const state_ptr& st, uint64_t id) {
 
 bool is_fault(ec code) {
   switch (code) {
-    case ec::malformed:
-    case ec::too_large:
-    case ec::bad_signature:
-    case ec::bad_record:
-    case ec::bad_proof:
-    case ec::bad_block:
-    case ec::bad_work:
-    case ec::bad_difficulty:
-    case ec::self_link:
-      return true;
-    default:
-      return false;
+  case ec::malformed:
+  case ec::too_large:
+  case ec::bad_signature:
+  case ec::bad_record:
+  case ec::bad_proof:
+  case ec::bad_block:
+  case ec::bad_work:
+  case ec::bad_difficulty:
+  case ec::self_link:
+    return true;
+  default:
+    return false;
   }
 }
 
@@ -204,8 +206,8 @@ bool is_fault(ec code) {
 void take_block(broker* self, const state_ptr& st, encoded env,
                 encoded block_bytes) {
   self
-    ->request(st->deps.processor, std::chrono::seconds{60},
-              atom::blocks::value, std::vector<encoded>{block_bytes}, false)
+    ->request(st->deps.processor, std::chrono::seconds{60}, atom::blocks::value,
+              std::vector<encoded>{block_bytes}, false)
     .then(
       [=](apply_report& r) {
         if (r.applied > 0)
@@ -260,13 +262,12 @@ void take_registration(broker* self, const state_ptr& st, uint64_t id,
               atom::registr::value, *reg, st->peer)
     .then(
       [=](std::vector<registration>& others) {
-        send_envelope(self, st,
-                      build_envelope(id, [&](schema::Envelope::Builder e) {
-                        auto list = e.initPeers(
-                          static_cast<unsigned>(others.size()));
-                        for (unsigned i = 0; i < others.size(); ++i)
-                          write(list[i], others[i]);
-                      }));
+        send_envelope(
+          self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
+            auto list = e.initPeers(static_cast<unsigned>(others.size()));
+            for (unsigned i = 0; i < others.size(); ++i)
+              write(list[i], others[i]);
+          }));
       },
       [=](caf::error& err) {
         reply_error(self, st, id, code_of(err), message_of(err));
@@ -282,64 +283,63 @@ void on_envelope(broker* self, const state_ptr& st, encoded env) {
   auto e = reader.getRoot<schema::Envelope>();
   auto id = e.getId();
   switch (e.which()) {
-    case schema::Envelope::INFO_REQUEST:
-      serve_info(self, st, id);
-      return;
-    case schema::Envelope::BLOCKS_REQUEST:
-      serve_blocks(self, st, id, e.getBlocksRequest().getFrom(),
-                   e.getBlocksRequest().getCount());
-      return;
-    case schema::Envelope::HASHES_REQUEST:
-      serve_hashes(self, st, id, e.getHashesRequest().getFrom(),
-                   e.getHashesRequest().getCount());
-      return;
-    case schema::Envelope::PING:
-      send_envelope(self, st,
-                    build_envelope(id, [](schema::Envelope::Builder r) {
-                      r.setPong();
-                    }));
-      return;
-    case schema::Envelope::REGISTER:
-      take_registration(self, st, id, read(e.getRegister()), false);
-      return;
-    case schema::Envelope::ANNOUNCE:
-      take_registration(self, st, 0, read(e.getAnnounce()), true);
-      return;
-    case schema::Envelope::RECORDS: {
-      capnp::MallocMessageBuilder copy;
-      copy.setRoot(e.getRecords());
-      take_records(self, st, env, freeze(copy));
-      return;
-    }
-    case schema::Envelope::BLOCK: {
-      auto b = encoded::copy_of(byte_view{e.getBlock().begin(),
-                                          e.getBlock().size()});
-      if (!b) {
-        charge(self, st, st->deps.limits.bad_block_points,
-               "block broadcast of a bad size");
-        return;
-      }
-      take_block(self, st, env, std::move(*b));
+  case schema::Envelope::INFO_REQUEST:
+    serve_info(self, st, id);
+    return;
+  case schema::Envelope::BLOCKS_REQUEST:
+    serve_blocks(self, st, id, e.getBlocksRequest().getFrom(),
+                 e.getBlocksRequest().getCount());
+    return;
+  case schema::Envelope::HASHES_REQUEST:
+    serve_hashes(self, st, id, e.getHashesRequest().getFrom(),
+                 e.getHashesRequest().getCount());
+    return;
+  case schema::Envelope::PING:
+    send_envelope(self, st, build_envelope(id, [](schema::Envelope::Builder r) {
+                    r.setPong();
+                  }));
+    return;
+  case schema::Envelope::REGISTER:
+    take_registration(self, st, id, read(e.getRegister()), false);
+    return;
+  case schema::Envelope::ANNOUNCE:
+    take_registration(self, st, 0, read(e.getAnnounce()), true);
+    return;
+  case schema::Envelope::RECORDS: {
+    capnp::MallocMessageBuilder copy;
+    copy.setRoot(e.getRecords());
+    take_records(self, st, env, freeze(copy));
+    return;
+  }
+  case schema::Envelope::BLOCK: {
+    auto b = encoded::copy_of(
+      byte_view{e.getBlock().begin(), e.getBlock().size()});
+    if (!b) {
+      charge(self, st, st->deps.limits.bad_block_points,
+             "block broadcast of a bad size");
       return;
     }
-    case schema::Envelope::INFO:
-    case schema::Envelope::BLOCKS:
-    case schema::Envelope::HASHES:
-    case schema::Envelope::PEERS:
-    case schema::Envelope::ERROR:
-    case schema::Envelope::PONG: {
-      auto p = st->pending.find(id);
-      if (p == st->pending.end()) {
-        // A late answer to a request that timed out: not an offence.
-        return;
-      }
-      p->second.promise.deliver(env);
-      st->pending.erase(p);
+    take_block(self, st, env, std::move(*b));
+    return;
+  }
+  case schema::Envelope::INFO:
+  case schema::Envelope::BLOCKS:
+  case schema::Envelope::HASHES:
+  case schema::Envelope::PEERS:
+  case schema::Envelope::ERROR:
+  case schema::Envelope::PONG: {
+    auto p = st->pending.find(id);
+    if (p == st->pending.end()) {
+      // A late answer to a request that timed out: not an offence.
       return;
     }
-    default:
-      charge(self, st, st->deps.limits.bad_records_points,
-             "unknown envelope kind");
+    p->second.promise.deliver(env);
+    st->pending.erase(p);
+    return;
+  }
+  default:
+    charge(self, st, st->deps.limits.bad_records_points,
+           "unknown envelope kind");
   }
 }
 
@@ -357,7 +357,7 @@ void on_frame(broker* self, const state_ptr& st, byte_view frame) {
              "handshake failed: " + message_of(step.error));
       close_link(self, st, "handshake: " + message_of(step.error),
                  code_of(step.error) == ec::wrong_chain ? ec::none
-                                                       : code_of(step.error));
+                                                        : code_of(step.error));
       return;
     }
     if (step.established) {
@@ -395,7 +395,8 @@ void on_frame(broker* self, const state_ptr& st, byte_view frame) {
   try {
     on_envelope(self, st, std::move(*env));
   } catch (const kj::Exception& e) {
-    auto why = std::string{"undecodable envelope: "} + e.getDescription().cStr();
+    auto why = std::string{"undecodable envelope: "}
+               + e.getDescription().cStr();
     charge(self, st, st->deps.limits.bad_frame_points, why);
     close_link(self, st, why, ec::malformed);
   } catch (const lmdb::failure& f) {
@@ -426,9 +427,9 @@ void forward_request(broker* self, const state_ptr& st, const encoded& env,
     rp.deliver(make_error(ec::malformed, e.getDescription().cStr()));
     return;
   }
-  st->pending.emplace(id, pending_request{
-                            std::move(rp), std::chrono::steady_clock::now()
-                                             + st->deps.limits.request_timeout});
+  st->pending.emplace(
+    id, pending_request{std::move(rp), std::chrono::steady_clock::now()
+                                         + st->deps.limits.request_timeout});
   send_envelope(self, st, bytes);
 }
 

@@ -56,8 +56,8 @@ struct session_deps {
   block_processor_actor processor;
   reservoir_actor pool;
   connector_actor connector;
-  announcer_actor announcer;  ///< may be invalid
-  std::optional<handshake_settings> settings;  ///< always set
+  announcer_actor announcer;                  ///< may be invalid
+  std::optional<handshake_settings> settings; ///< always set
   session_limits limits;
 };
 

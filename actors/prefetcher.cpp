@@ -2,10 +2,10 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
-#include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
-#include "messages/handshake.hpp"
 #include "core/log.hpp"
+#include "messages/codec_capnp.hpp"
+#include "messages/handshake.hpp"
+#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -180,8 +180,7 @@ void pump(self_ptr self) {
     auto room = st.cfg.cache_bytes > st.cached_bytes
                   ? st.cfg.cache_bytes - st.cached_bytes
                   : 0;
-    uint64_t n = std::min<uint64_t>({st.target - st.next + 1,
-                                     st.cfg.max_batch,
+    uint64_t n = std::min<uint64_t>({st.target - st.next + 1, st.cfg.max_batch,
                                      std::max<uint64_t>(room / avg, 0)});
     if (n == 0) {
       // Nothing fits; if nothing is under way either, take one block.
@@ -217,9 +216,10 @@ void pump(self_ptr self) {
 
 } // namespace
 
-prefetcher_actor::behavior_type
-prefetcher(self_ptr self, block_processor_actor processor,
-           connector_actor connector, prefetcher_config cfg) {
+prefetcher_actor::behavior_type prefetcher(self_ptr self,
+                                           block_processor_actor processor,
+                                           connector_actor connector,
+                                           prefetcher_config cfg) {
   self->state.processor = std::move(processor);
   self->state.connector = std::move(connector);
   self->state.cfg = cfg;

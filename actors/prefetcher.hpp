@@ -33,18 +33,18 @@ struct prefetcher_state {
   prefetcher_config cfg;
   caf::actor session;
   uint64_t generation = 0;
-  uint64_t next = 0;          ///< next height to request
-  uint64_t deliver_next = 0;  ///< next height to hand to block_processor
+  uint64_t next = 0;         ///< next height to request
+  uint64_t deliver_next = 0; ///< next height to hand to block_processor
   uint64_t target = 0;
-  size_t requests = 0;        ///< requests in flight
-  size_t applying = 0;        ///< batches at block_processor
-  size_t cached_bytes = 0;    ///< requested (estimated) or held, not applied
+  size_t requests = 0;     ///< requests in flight
+  size_t applying = 0;     ///< batches at block_processor
+  size_t cached_bytes = 0; ///< requested (estimated) or held, not applied
   uint64_t seen_bytes = 0;
   uint64_t seen_blocks = 0;
   uint64_t records = 0;
   bool active = false;
-  std::map<uint64_t, std::vector<encoded>> ready;  ///< by first height
-  std::map<uint64_t, size_t> estimates;            ///< by first height
+  std::map<uint64_t, std::vector<encoded>> ready; ///< by first height
+  std::map<uint64_t, size_t> estimates;           ///< by first height
 };
 
 prefetcher_actor::behavior_type

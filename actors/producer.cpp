@@ -3,9 +3,9 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "core/log.hpp"
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "core/log.hpp"
 
 namespace hallmark {
 
@@ -25,8 +25,9 @@ void submit(self_ptr self) {
   auto height = b.hdr.height;
   auto records = record_count(b);
   auto raw = encode(b);
-  self->request(st.processor, std::chrono::seconds{120}, atom::blocks::value,
-                std::vector<encoded>{raw}, false)
+  self
+    ->request(st.processor, std::chrono::seconds{120}, atom::blocks::value,
+              std::vector<encoded>{raw}, false)
     .then(
       [=](apply_report& r) {
         auto& st = self->state;
@@ -40,10 +41,10 @@ void submit(self_ptr self) {
             capnp::MallocMessageBuilder msg;
             auto env = msg.initRoot<schema::Envelope>();
             auto bytes = raw.bytes();
-            env.setBlock(kj::ArrayPtr<const kj::byte>{bytes.data(),
-                                                      bytes.size()});
+            env.setBlock(
+              kj::ArrayPtr<const kj::byte>{bytes.data(), bytes.size()});
             caf::anon_send(st.relay, atom::relay::value, freeze(msg),
-                       caf::actor_addr{});
+                           caf::actor_addr{});
           }
         }
         schedule(self);
@@ -89,24 +90,27 @@ void build(self_ptr self, std::vector<encoded> raw, chain_tip tip) {
 void consider(self_ptr self) {
   auto& st = self->state;
   st.busy = true;
-  self->request(st.pool, std::chrono::seconds{30}, atom::take::value,
-                static_cast<uint32_t>(max_block_records))
+  self
+    ->request(st.pool, std::chrono::seconds{30}, atom::take::value,
+              static_cast<uint32_t>(max_block_records))
     .then(
       [=](std::vector<encoded>& raw) {
         auto& st = self->state;
-        auto due = unix_now() >= st.last_block_at + st.cfg.empty_block_interval_s;
+        auto due = unix_now()
+                   >= st.last_block_at + st.cfg.empty_block_interval_s;
         if (raw.empty() && !due) {
           st.busy = false;
           schedule(self);
           return;
         }
         self->request(st.processor, std::chrono::seconds{30}, atom::tip::value)
-          .then([=](chain_tip& tip) mutable { build(self, std::move(raw), tip); },
-                [=](caf::error& err) {
-                  self->state.busy = false;
-                  log_warning("producer", "no tip: {}", message_of(err));
-                  schedule(self);
-                });
+          .then(
+            [=](chain_tip& tip) mutable { build(self, std::move(raw), tip); },
+            [=](caf::error& err) {
+              self->state.busy = false;
+              log_warning("producer", "no tip: {}", message_of(err));
+              schedule(self);
+            });
       },
       [=](caf::error& err) {
         self->state.busy = false;
@@ -118,9 +122,10 @@ void consider(self_ptr self) {
 
 } // namespace
 
-producer_actor::behavior_type
-producer(self_ptr self, block_processor_actor processor, reservoir_actor pool,
-         public_key key, producer_config cfg) {
+producer_actor::behavior_type producer(self_ptr self,
+                                       block_processor_actor processor,
+                                       reservoir_actor pool, public_key key,
+                                       producer_config cfg) {
   auto& st = self->state;
   st.processor = std::move(processor);
   st.pool = std::move(pool);

@@ -84,22 +84,22 @@ int main(int argc, char** argv) {
     const size_t per_batch = 1;
     size_t batches = 0;
     for (size_t i = 0; i < chain.size(); i += per_batch, ++batches) {
-      std::vector<encoded> batch(chain.begin() + static_cast<long>(i),
-                                 chain.begin()
-                                   + static_cast<long>(
-                                     std::min(chain.size(), i + per_batch)));
+      std::vector<encoded> batch(
+        chain.begin() + static_cast<long>(i),
+        chain.begin()
+          + static_cast<long>(std::min(chain.size(), i + per_batch)));
       bool more = i + per_batch < chain.size();
       self->send(processor, atom::blocks::value, std::move(batch), more);
     }
     uint64_t height = 0;
     bool failed = false;
     for (size_t i = 0; i < batches; ++i)
-      self->receive(
-        [&](apply_report& r) { height = r.height; },
-        [&](caf::error& err) {
-          std::fprintf(stderr, "apply: %s\n", message_of(err).c_str());
-          failed = true;
-        });
+      self->receive([&](apply_report& r) { height = r.height; },
+                    [&](caf::error& err) {
+                      std::fprintf(stderr, "apply: %s\n",
+                                   message_of(err).c_str());
+                      failed = true;
+                    });
     auto elapsed = seconds_since(t0);
     if (failed || height != chain.size()) {
       std::fprintf(stderr, "apply: chain ended at height %llu, not %zu\n",

@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "messages/codec.hpp"
 #include "core/chain.hpp"
+#include "messages/codec.hpp"
 
 namespace hallmark::bench {
 
@@ -79,7 +79,8 @@ inline block seal(block b, const chain_params& params, const header& parent) {
 
 /// A devnet chain holding `records` signed records: issue batches of 100,
 /// then a transfer of each issued item.
-inline std::vector<encoded> build_chain(const chain_params& params, size_t records) {
+inline std::vector<encoded> build_chain(const chain_params& params,
+                                        size_t records) {
   auto owner = key_pair::generate();
   auto buyer = key_pair::generate();
   std::vector<encoded> out;

@@ -86,7 +86,8 @@ std::string key_of(const std::string& bin, const std::string& datadir,
   std::ifstream in{out};
   std::string text{std::istreambuf_iterator<char>{in}, {}};
   std::smatch m;
-  if (!std::regex_search(text, m, std::regex{"\"public_key\":\"([0-9a-f]{64})\""}))
+  if (!std::regex_search(text, m,
+                         std::regex{"\"public_key\":\"([0-9a-f]{64})\""}))
     return {};
   return m[1];
 }
@@ -140,9 +141,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (records < 2 || port < 1 || port > 65535 || !std::filesystem::exists(bin)) {
-    std::fprintf(stderr, "sync: needs --records >= 2, a port, and the "
-                         "hallmark binary (%s)\n", bin.c_str());
+  if (records < 2 || port < 1 || port > 65535
+      || !std::filesystem::exists(bin)) {
+    std::fprintf(stderr,
+                 "sync: needs --records >= 2, a port, and the "
+                 "hallmark binary (%s)\n",
+                 bin.c_str());
     return 2;
   }
   crypto_init();
@@ -164,14 +168,17 @@ int main(int argc, char** argv) {
 
   // Node A holds the chain before it starts.
   if (run_to_end(bin, {"init", "--datadir", a_dir, "--chain", "devnet"},
-                 scratch + "/init.log") != 0
+                 scratch + "/init.log")
+        != 0
       || run_to_end(bin, {"init", "--datadir", b_dir, "--chain", "devnet"},
-                    scratch + "/init.log") != 0) {
+                    scratch + "/init.log")
+           != 0) {
     std::fprintf(stderr, "sync: hallmark init failed\n");
     return 1;
   }
   {
-    auto store = chain_store::open(a_dir + "/chain", params, uint64_t{64} << 30);
+    auto store = chain_store::open(a_dir + "/chain", params,
+                                   uint64_t{64} << 30);
     if (!store) {
       std::fprintf(stderr, "sync: %s\n", message_of(store.error()).c_str());
       return 1;
@@ -199,7 +206,8 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   auto t0 = clock_type::now();
-  auto b = start(bin, {"run", "--datadir", b_dir, "--peer", a_key + "@" + listen},
+  auto b = start(bin,
+                 {"run", "--datadir", b_dir, "--peer", a_key + "@" + listen},
                  b_dir + "/node.log");
   long long h = -1;
   double rss = 0;
@@ -225,8 +233,9 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(dir);
   auto rate = static_cast<double>(total) / elapsed;
-  std::printf("node B synced %zu records in %.2f s (from its start to A's tip)\n",
-              total, elapsed);
+  std::printf(
+    "node B synced %zu records in %.2f s (from its start to A's tip)\n", total,
+    elapsed);
   auto limit = verify_limit();
   std::printf("sync records_per_s=%.0f verify_limit_per_s=%.0f ratio=%.2f "
               "peak_rss_mb=%.0f\n",

@@ -119,7 +119,8 @@ uint64_t next_difficulty(const chain_params& params, uint64_t height,
   if (height == 0)
     return params.min_difficulty;
   auto parent = ancestor(height - 1);
-  if (height % params.retarget_interval != 0 || height < params.retarget_interval)
+  if (height % params.retarget_interval != 0
+      || height < params.retarget_interval)
     return parent.difficulty;
   auto first = ancestor(height - params.retarget_interval);
   uint64_t expected = params.target_spacing * (params.retarget_interval - 1);
@@ -150,8 +151,8 @@ uint64_t median_time_past(uint64_t height, const header_lookup& ancestor) {
 
 caf::error check_header(const header& h) {
   if (h.version != block_version)
-    return make_error(ec::bad_block, "unknown block version "
-                                       + std::to_string(h.version));
+    return make_error(ec::bad_block,
+                      "unknown block version " + std::to_string(h.version));
   if (h.state_root != hash256{})
     return make_error(ec::bad_block, "state root must be zero");
   if (h.difficulty == 0)

@@ -20,20 +20,19 @@ void crypto_init() {
 
 hash256 blake2b(byte_view data) {
   hash256 out;
-  crypto_generichash(out.data(), out.size(), data.data(), data.size(),
-                     nullptr, 0);
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), nullptr,
+                     0);
   return out;
 }
 
 hasher::hasher() {
-  crypto_generichash_init(
-    reinterpret_cast<crypto_generichash_state*>(state_), nullptr, 0, 32);
+  crypto_generichash_init(reinterpret_cast<crypto_generichash_state*>(state_),
+                          nullptr, 0, 32);
 }
 
 hasher& hasher::add(byte_view data) {
-  crypto_generichash_update(
-    reinterpret_cast<crypto_generichash_state*>(state_), data.data(),
-    data.size());
+  crypto_generichash_update(reinterpret_cast<crypto_generichash_state*>(state_),
+                            data.data(), data.size());
   return *this;
 }
 
@@ -66,9 +65,8 @@ hasher& hasher::add_sized(byte_view data) {
 
 hash256 hasher::finish() {
   hash256 out;
-  crypto_generichash_final(
-    reinterpret_cast<crypto_generichash_state*>(state_), out.data(),
-    out.size());
+  crypto_generichash_final(reinterpret_cast<crypto_generichash_state*>(state_),
+                           out.data(), out.size());
   return out;
 }
 
@@ -106,8 +104,8 @@ signature key_pair::sign(byte_view message) const {
 }
 
 bool verify(const signature& sig, byte_view message, const public_key& key) {
-  return crypto_sign_verify_detached(sig.data(), message.data(),
-                                     message.size(), key.data())
+  return crypto_sign_verify_detached(sig.data(), message.data(), message.size(),
+                                     key.data())
          == 0;
 }
 

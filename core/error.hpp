@@ -11,35 +11,35 @@ namespace hallmark {
 
 enum class ec : uint8_t {
   none = 0,
-  malformed = 1,        ///< bytes that do not decode within the limits
-  too_large = 2,        ///< a message, block or field above its size limit
-  bad_signature = 3,    ///< a signature that does not verify
-  bad_record = 4,       ///< a record whose fields break a record rule
-  duplicate = 5,        ///< already on chain or already pending
-  double_spend = 6,     ///< a link already spent (on chain, pending or in block)
-  unknown_link = 7,     ///< a transfer whose link names no item record
-  not_owner = 8,        ///< a transfer signed by someone other than the owner
-  unknown_asset = 9,    ///< an issue of an asset neither on chain nor pending
-  bad_proof = 10,       ///< a free-issue batch whose work is too little
-  bad_anchor = 11,      ///< a free-issue anchor that is not a recent block
-  bad_block = 12,       ///< header, merkle root or record count rule broken
-  bad_timestamp = 13,   ///< too early for the chain, or too far in the future
-  bad_difficulty = 14,  ///< difficulty other than the retarget rule demands
-  bad_work = 15,        ///< header hash above the difficulty's target
-  unknown_parent = 16,  ///< a block whose parent is not known
-  wrong_chain = 17,     ///< data or peers of another chain
-  storage = 18,         ///< LMDB failed
-  not_found = 19,       ///< no such block, record, item or owner
-  reorg_too_deep = 20,  ///< a fork deeper than the reorg window
-  bad_request = 21,     ///< an admin request the node cannot serve
-  not_running = 22,     ///< no node answers on the admin socket
-  pool_full = 23,       ///< the reservoir is at its cap for this kind
-  io = 24,              ///< a file or socket operation failed
-  bad_config = 25,      ///< a configuration value out of range
-  shutting_down = 26,   ///< the node is stopping
-  self_link = 27,       ///< a transfer that links to its own record
-  wrong_key = 28,       ///< a peer whose identity key is not the one expected
-  wrong_version = 29,   ///< a peer whose protocol versions do not overlap ours
+  malformed = 1,       ///< bytes that do not decode within the limits
+  too_large = 2,       ///< a message, block or field above its size limit
+  bad_signature = 3,   ///< a signature that does not verify
+  bad_record = 4,      ///< a record whose fields break a record rule
+  duplicate = 5,       ///< already on chain or already pending
+  double_spend = 6,    ///< a link already spent (on chain, pending or in block)
+  unknown_link = 7,    ///< a transfer whose link names no item record
+  not_owner = 8,       ///< a transfer signed by someone other than the owner
+  unknown_asset = 9,   ///< an issue of an asset neither on chain nor pending
+  bad_proof = 10,      ///< a free-issue batch whose work is too little
+  bad_anchor = 11,     ///< a free-issue anchor that is not a recent block
+  bad_block = 12,      ///< header, merkle root or record count rule broken
+  bad_timestamp = 13,  ///< too early for the chain, or too far in the future
+  bad_difficulty = 14, ///< difficulty other than the retarget rule demands
+  bad_work = 15,       ///< header hash above the difficulty's target
+  unknown_parent = 16, ///< a block whose parent is not known
+  wrong_chain = 17,    ///< data or peers of another chain
+  storage = 18,        ///< LMDB failed
+  not_found = 19,      ///< no such block, record, item or owner
+  reorg_too_deep = 20, ///< a fork deeper than the reorg window
+  bad_request = 21,    ///< an admin request the node cannot serve
+  not_running = 22,    ///< no node answers on the admin socket
+  pool_full = 23,      ///< the reservoir is at its cap for this kind
+  io = 24,             ///< a file or socket operation failed
+  bad_config = 25,     ///< a configuration value out of range
+  shutting_down = 26,  ///< the node is stopping
+  self_link = 27,      ///< a transfer that links to its own record
+  wrong_key = 28,      ///< a peer whose identity key is not the one expected
+  wrong_version = 29,  ///< a peer whose protocol versions do not overlap ours
 };
 
 /// The stable name of an error value, e.g. "double_spend".

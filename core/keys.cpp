@@ -38,8 +38,9 @@ caf::expected<key_pair> load_key(const std::string& path) {
   struct stat st;
   if (::fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
     ::close(fd);
-    return make_error(ec::io, "key file " + path
-                                + " must not be readable by others (chmod 600)");
+    return make_error(ec::io,
+                      "key file " + path
+                        + " must not be readable by others (chmod 600)");
   }
   char buf[128];
   auto n = ::read(fd, buf, sizeof(buf));
@@ -47,14 +48,14 @@ caf::expected<key_pair> load_key(const std::string& path) {
   if (n <= 0)
     return make_error(ec::io, "cannot read key file " + path);
   std::string_view text{buf, static_cast<size_t>(n)};
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'
-                           || text.back() == ' '))
+  while (!text.empty()
+         && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
     text.remove_suffix(1);
   auto seed = from_hex_fixed<32>(text);
   sodium_memzero(buf, sizeof(buf));
   if (!seed)
-    return make_error(ec::io, "key file " + path
-                                + " does not hold a 32-byte hex seed");
+    return make_error(ec::io,
+                      "key file " + path + " does not hold a 32-byte hex seed");
   auto kp = key_pair::from_seed(*seed);
   sodium_memzero(seed->data(), seed->size());
   return kp;

@@ -24,14 +24,14 @@ void log_line(log_level level, std::string_view component,
                           names[static_cast<int>(level)], component, message);
   // One write(2) per line keeps lines whole across threads.
   auto rc = ::write(STDERR_FILENO, line.data(), line.size());
-  (void) rc;
+  (void)rc;
 }
 
 uint64_t unix_now() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now()
-                                   .time_since_epoch())
-                                 .count());
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch())
+      .count());
 }
 
 } // namespace hallmark

@@ -43,9 +43,12 @@ bool is_zero(const std::array<uint8_t, 32>& x) {
 
 const char* kind_name(const record& r) {
   switch (r.index()) {
-    case 0: return "asset";
-    case 1: return "issues";
-    default: return "transfer";
+  case 0:
+    return "asset";
+  case 1:
+    return "issues";
+  default:
+    return "transfer";
   }
 }
 
@@ -147,7 +150,10 @@ hash256 leaf_id(const record& r) {
 
 uint64_t batch_difficulty(uint64_t base, size_t count) {
   // Percentages keep the arithmetic exact and identical on every node.
-  uint64_t percent = count <= 1 ? 100 : count <= 10 ? 95 : count <= 50 ? 90 : 85;
+  uint64_t percent = count <= 1    ? 100
+                     : count <= 10 ? 95
+                     : count <= 50 ? 90
+                                   : 85;
   auto total = static_cast<unsigned __int128>(base) * count * percent / 100;
   if (total < 1)
     return 1;
@@ -198,8 +204,7 @@ caf::error check_fields(const record& r) {
   }
   if (auto b = std::get_if<issue_batch>(&r)) {
     if (b->issues.empty() || b->issues.size() > max_batch_issues)
-      return make_error(ec::bad_record,
-                        "an issue batch holds 1 to 100 issues");
+      return make_error(ec::bad_record, "an issue batch holds 1 to 100 issues");
     for (size_t i = 0; i < b->issues.size(); ++i)
       for (size_t j = i + 1; j < b->issues.size(); ++j)
         if (b->issues[i].asset_id == b->issues[j].asset_id
@@ -225,8 +230,7 @@ caf::error check_signatures(const record& r) {
   if (auto b = std::get_if<issue_batch>(&r)) {
     for (auto& i : b->issues)
       if (!verify(i.sig, signing_bytes(i), i.owner))
-        return make_error(ec::bad_signature,
-                          "issue signature does not verify");
+        return make_error(ec::bad_signature, "issue signature does not verify");
     return {};
   }
   auto& t = std::get<transfer>(r);

@@ -95,7 +95,8 @@ hash256 payment_id(const issue_batch& b);
 /// `base`: count × base × (1.0, 0.95, 0.90, 0.85 for 1, 2–10, 11–50, 51–100).
 uint64_t batch_difficulty(uint64_t base, size_t count);
 
-/// BLAKE2b(payment id ‖ anchor ‖ nonce): the hash the batch's work is judged by.
+/// BLAKE2b(payment id ‖ anchor ‖ nonce): the hash the batch's work is judged
+/// by.
 hash256 work_hash(const hash256& payment, const hash256& anchor,
                   uint64_t nonce);
 

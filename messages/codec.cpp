@@ -7,8 +7,7 @@ namespace hallmark {
 // -- encoded -----------------------------------------------------------------
 
 encoded::encoded(std::vector<uint64_t> words)
-  : words_(std::make_shared<std::vector<uint64_t>>(std::move(words))) {
-}
+    : words_(std::make_shared<std::vector<uint64_t>>(std::move(words))) {}
 
 caf::expected<encoded> encoded::copy_of(byte_view bytes) {
   if (bytes.size() % 8 != 0)
@@ -23,8 +22,7 @@ caf::expected<encoded> encoded::copy_of(byte_view bytes) {
 byte_view encoded::bytes() const {
   if (!words_)
     return {};
-  return {reinterpret_cast<const uint8_t*>(words_->data()),
-          words_->size() * 8};
+  return {reinterpret_cast<const uint8_t*>(words_->data()), words_->size() * 8};
 }
 
 const uint64_t* encoded::words() const {
@@ -88,10 +86,9 @@ caf::expected<std::array<uint8_t, N>> fixed(capnp::Data::Reader in,
 
 caf::error check_size(const encoded& e, read_limits limits) {
   if (e.size() > limits.max_bytes)
-    return make_error(ec::too_large,
-                      "message of " + std::to_string(e.size())
-                        + " bytes exceeds the limit of "
-                        + std::to_string(limits.max_bytes));
+    return make_error(ec::too_large, "message of " + std::to_string(e.size())
+                                       + " bytes exceeds the limit of "
+                                       + std::to_string(limits.max_bytes));
   if (e.empty())
     return make_error(ec::malformed, "empty message");
   return {};
@@ -192,85 +189,85 @@ void write(schema::Record::Builder out, const record& r) {
 
 caf::expected<record> read(schema::Record::Reader in) {
   switch (in.which()) {
-    case schema::Record::ASSET: {
-      auto a = in.getAsset();
-      asset out;
-      auto name = a.getName();
-      if (name.size() > max_asset_name)
-        return make_error(ec::bad_record, "asset name too long");
-      out.name.assign(name.begin(), name.end());
-      auto fp = a.getFingerprint();
-      if (fp.size() > max_fingerprint)
-        return make_error(ec::bad_record, "asset fingerprint too long");
-      out.fingerprint.assign(fp.begin(), fp.end());
-      auto meta = a.getMetadata();
-      if (meta.size() > max_metadata / 2)
-        return make_error(ec::bad_record, "too many metadata entries");
-      for (auto m : meta) {
-        auto k = m.getKey();
-        auto v = m.getValue();
-        out.metadata.push_back({std::string{k.begin(), k.end()},
-                                std::string{v.begin(), v.end()}});
-      }
-      auto registrant = fixed<32>(a.getRegistrant(), "asset registrant");
-      auto sig = fixed<64>(a.getSignature(), "asset signature");
-      if (!registrant)
-        return registrant.error();
-      if (!sig)
-        return sig.error();
-      out.registrant = *registrant;
-      out.sig = *sig;
-      return record{std::move(out)};
+  case schema::Record::ASSET: {
+    auto a = in.getAsset();
+    asset out;
+    auto name = a.getName();
+    if (name.size() > max_asset_name)
+      return make_error(ec::bad_record, "asset name too long");
+    out.name.assign(name.begin(), name.end());
+    auto fp = a.getFingerprint();
+    if (fp.size() > max_fingerprint)
+      return make_error(ec::bad_record, "asset fingerprint too long");
+    out.fingerprint.assign(fp.begin(), fp.end());
+    auto meta = a.getMetadata();
+    if (meta.size() > max_metadata / 2)
+      return make_error(ec::bad_record, "too many metadata entries");
+    for (auto m : meta) {
+      auto k = m.getKey();
+      auto v = m.getValue();
+      out.metadata.push_back(
+        {std::string{k.begin(), k.end()}, std::string{v.begin(), v.end()}});
     }
-    case schema::Record::ISSUES: {
-      auto b = in.getIssues();
-      issue_batch out;
-      auto list = b.getIssues();
-      if (list.size() > max_batch_issues)
-        return make_error(ec::bad_record, "an issue batch holds at most 100");
-      out.issues.reserve(list.size());
-      for (auto i : list) {
-        auto x = read(i);
-        if (!x)
-          return x.error();
-        out.issues.push_back(*x);
-      }
-      auto anchor = fixed<32>(b.getAnchor(), "issue anchor");
-      if (!anchor)
-        return anchor.error();
-      out.anchor = *anchor;
-      out.work_nonce = b.getWorkNonce();
-      return record{std::move(out)};
+    auto registrant = fixed<32>(a.getRegistrant(), "asset registrant");
+    auto sig = fixed<64>(a.getSignature(), "asset signature");
+    if (!registrant)
+      return registrant.error();
+    if (!sig)
+      return sig.error();
+    out.registrant = *registrant;
+    out.sig = *sig;
+    return record{std::move(out)};
+  }
+  case schema::Record::ISSUES: {
+    auto b = in.getIssues();
+    issue_batch out;
+    auto list = b.getIssues();
+    if (list.size() > max_batch_issues)
+      return make_error(ec::bad_record, "an issue batch holds at most 100");
+    out.issues.reserve(list.size());
+    for (auto i : list) {
+      auto x = read(i);
+      if (!x)
+        return x.error();
+      out.issues.push_back(*x);
     }
-    case schema::Record::TRANSFER: {
-      auto t = in.getTransfer();
-      transfer out;
-      auto link = fixed<32>(t.getLink(), "transfer link");
-      auto owner = fixed<32>(t.getOwner(), "transfer owner");
-      auto to = fixed<32>(t.getNewOwner(), "transfer new owner");
-      auto sig = fixed<64>(t.getSignature(), "transfer signature");
-      if (!link)
-        return link.error();
-      if (!owner)
-        return owner.error();
-      if (!to)
-        return to.error();
-      if (!sig)
-        return sig.error();
-      out.link = *link;
-      out.owner = *owner;
-      out.new_owner = *to;
-      out.sig = *sig;
-      if (t.hasCountersignature() && t.getCountersignature().size() > 0) {
-        auto cs = fixed<64>(t.getCountersignature(), "countersignature");
-        if (!cs)
-          return cs.error();
-        out.countersig = *cs;
-      }
-      return record{std::move(out)};
+    auto anchor = fixed<32>(b.getAnchor(), "issue anchor");
+    if (!anchor)
+      return anchor.error();
+    out.anchor = *anchor;
+    out.work_nonce = b.getWorkNonce();
+    return record{std::move(out)};
+  }
+  case schema::Record::TRANSFER: {
+    auto t = in.getTransfer();
+    transfer out;
+    auto link = fixed<32>(t.getLink(), "transfer link");
+    auto owner = fixed<32>(t.getOwner(), "transfer owner");
+    auto to = fixed<32>(t.getNewOwner(), "transfer new owner");
+    auto sig = fixed<64>(t.getSignature(), "transfer signature");
+    if (!link)
+      return link.error();
+    if (!owner)
+      return owner.error();
+    if (!to)
+      return to.error();
+    if (!sig)
+      return sig.error();
+    out.link = *link;
+    out.owner = *owner;
+    out.new_owner = *to;
+    out.sig = *sig;
+    if (t.hasCountersignature() && t.getCountersignature().size() > 0) {
+      auto cs = fixed<64>(t.getCountersignature(), "countersignature");
+      if (!cs)
+        return cs.error();
+      out.countersig = *cs;
     }
-    default:
-      return make_error(ec::malformed, "unknown record kind");
+    return record{std::move(out)};
+  }
+  default:
+    return make_error(ec::malformed, "unknown record kind");
   }
 }
 

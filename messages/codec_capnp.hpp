@@ -33,9 +33,8 @@ auto guarded(F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const kj::Exception& e) {
-    return make_error(ec::malformed,
-                      std::string{"undecodable message: "}
-                        + e.getDescription().cStr());
+    return make_error(ec::malformed, std::string{"undecodable message: "}
+                                       + e.getDescription().cStr());
   }
 }
 

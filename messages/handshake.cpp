@@ -12,10 +12,10 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "core/error.hpp"
 #include "messages/codec.hpp"
 #include "messages/codec_capnp.hpp"
 #include "messages/wire.capnp.h"
-#include "core/error.hpp"
 
 namespace hallmark {
 
@@ -25,14 +25,14 @@ using secretstream_state = crypto_secretstream_xchacha20poly1305_state;
 using kx_key = std::array<uint8_t, crypto_kx_PUBLICKEYBYTES>;
 using kx_secret = std::array<uint8_t, crypto_kx_SECRETKEYBYTES>;
 using session_key = std::array<uint8_t, crypto_kx_SESSIONKEYBYTES>;
-using stream_header =
-    std::array<uint8_t, crypto_secretstream_xchacha20poly1305_HEADERBYTES>;
+using stream_header = std::array<
+  uint8_t, crypto_secretstream_xchacha20poly1305_HEADERBYTES>;
 
 static_assert(handshake_magic == schema::MAGIC);
-static_assert(link_frame_overhead ==
-              crypto_secretstream_xchacha20poly1305_ABYTES);
-static_assert(crypto_kx_SESSIONKEYBYTES ==
-              crypto_secretstream_xchacha20poly1305_KEYBYTES);
+static_assert(link_frame_overhead
+              == crypto_secretstream_xchacha20poly1305_ABYTES);
+static_assert(crypto_kx_SESSIONKEYBYTES
+              == crypto_secretstream_xchacha20poly1305_KEYBYTES);
 static_assert(stream_header{}.size() == 24);
 static_assert(max_handshake_frame % 8 == 0);
 
@@ -142,8 +142,8 @@ caf::expected<frame_msg> read_frame(schema::Handshake::Reader root) {
     m.chain.assign(chain.begin(), chain.end());
     if (auto err = read_fixed(in.getKey(), m.key, "Hello key"))
       return err;
-    if (auto err =
-            read_fixed(in.getEphemeral(), m.ephemeral, "Hello ephemeral"))
+    if (auto err = read_fixed(in.getEphemeral(), m.ephemeral,
+                              "Hello ephemeral"))
       return err;
     if (auto err = read_fixed(in.getResponderKey(), m.responder_key,
                               "Hello responderKey"))
@@ -156,11 +156,11 @@ caf::expected<frame_msg> read_frame(schema::Handshake::Reader root) {
     m.version = in.getVersion();
     if (auto err = read_fixed(in.getKey(), m.key, "Welcome key"))
       return err;
-    if (auto err =
-            read_fixed(in.getEphemeral(), m.ephemeral, "Welcome ephemeral"))
+    if (auto err = read_fixed(in.getEphemeral(), m.ephemeral,
+                              "Welcome ephemeral"))
       return err;
-    if (auto err =
-            read_fixed(in.getStreamHeader(), m.header, "Welcome streamHeader"))
+    if (auto err = read_fixed(in.getStreamHeader(), m.header,
+                              "Welcome streamHeader"))
       return err;
     if (auto err = read_fixed(in.getSignature(), m.sig, "Welcome signature"))
       return err;
@@ -169,8 +169,8 @@ caf::expected<frame_msg> read_frame(schema::Handshake::Reader root) {
   case schema::Handshake::PROOF: {
     auto in = root.getProof();
     proof_msg m;
-    if (auto err =
-            read_fixed(in.getStreamHeader(), m.header, "Proof streamHeader"))
+    if (auto err = read_fixed(in.getStreamHeader(), m.header,
+                              "Proof streamHeader"))
       return err;
     if (auto err = read_fixed(in.getSignature(), m.sig, "Proof signature"))
       return err;
@@ -208,7 +208,7 @@ caf::expected<frame_msg> decode_frame(byte_view frame) {
   return guarded([&]() -> caf::expected<frame_msg> {
     auto flat = words_of(*words);
     capnp::FlatArrayMessageReader reader{
-        flat, reader_options(read_limits{max_handshake_frame})};
+      flat, reader_options(read_limits{max_handshake_frame})};
     if (reader.getEnd() != flat.end())
       return make_error(ec::malformed,
                         fmt::format("handshake frame has {} bytes after its "
@@ -274,19 +274,19 @@ hash256 transcript1(const hello_msg& h, uint16_t version,
                     const public_key& responder, const kx_key& ephemeral,
                     const stream_header& header) {
   return hasher{}
-      .add(bytes_of("hm-hs-t1"))
-      .add_u64(h.magic)
-      .add_u16(h.min_version)
-      .add_u16(h.max_version)
-      .add_sized(bytes_of(h.chain))
-      .add(h.key)
-      .add(h.ephemeral)
-      .add(h.responder_key)
-      .add_u16(version)
-      .add(responder)
-      .add(ephemeral)
-      .add(header)
-      .finish();
+    .add(bytes_of("hm-hs-t1"))
+    .add_u64(h.magic)
+    .add_u16(h.min_version)
+    .add_u16(h.max_version)
+    .add_sized(bytes_of(h.chain))
+    .add(h.key)
+    .add(h.ephemeral)
+    .add(h.responder_key)
+    .add_u16(version)
+    .add(responder)
+    .add(ephemeral)
+    .add(header)
+    .finish();
 }
 
 hash256 transcript2(const hash256& t1, const stream_header& header) {
@@ -313,8 +313,8 @@ std::vector<uint8_t> frame_sealer::seal(byte_view plaintext) {
     return {};
   std::vector<uint8_t> out(plaintext.size() + link_frame_overhead);
   crypto_secretstream_xchacha20poly1305_push(
-      &stream_->state, out.data(), nullptr, plaintext.data(), plaintext.size(),
-      nullptr, 0, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
+    &stream_->state, out.data(), nullptr, plaintext.data(), plaintext.size(),
+    nullptr, 0, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
   return out;
 }
 
@@ -351,8 +351,9 @@ caf::expected<std::vector<uint8_t>> frame_opener::open(byte_view ciphertext) {
   std::vector<uint8_t> out(ciphertext.size() - link_frame_overhead);
   unsigned char tag = 0;
   if (crypto_secretstream_xchacha20poly1305_pull(
-          &stream_->state, out.data(), nullptr, &tag, ciphertext.data(),
-          ciphertext.size(), nullptr, 0) != 0)
+        &stream_->state, out.data(), nullptr, &tag, ciphertext.data(),
+        ciphertext.size(), nullptr, 0)
+      != 0)
     return fail(ec::bad_signature,
                 "link frame fails authentication (tampered, truncated, "
                 "replayed, reordered or after a dropped frame)");
@@ -369,12 +370,12 @@ caf::expected<std::vector<uint8_t>> frame_opener::open(byte_view ciphertext) {
 caf::error handshake_settings::validate() const {
   if (chain.empty() || chain.size() > 255)
     return make_error(
-        ec::bad_config,
-        fmt::format("a chain name has 1..255 bytes, not {}", chain.size()));
+      ec::bad_config,
+      fmt::format("a chain name has 1..255 bytes, not {}", chain.size()));
   if (min_version < 1 || min_version > max_version)
     return make_error(ec::bad_config,
-                      "protocol versions must satisfy 1 <= min <= max, not " +
-                          range_text(min_version, max_version));
+                      "protocol versions must satisfy 1 <= min <= max, not "
+                        + range_text(min_version, max_version));
   return caf::none;
 }
 
@@ -482,19 +483,19 @@ handshake::step handshake::state::on_hello(hello_msg m) {
   auto hi = std::min(m.max_version, settings.max_version);
   if (lo > hi)
     return fail(
-        ec::wrong_version,
-        fmt::format("peer speaks protocol versions {}, we speak {}",
-                    range_text(m.min_version, m.max_version),
-                    range_text(settings.min_version, settings.max_version)),
-        fmt::format("you speak protocol versions {}, we speak {}",
-                    range_text(m.min_version, m.max_version),
-                    range_text(settings.min_version, settings.max_version)));
+      ec::wrong_version,
+      fmt::format("peer speaks protocol versions {}, we speak {}",
+                  range_text(m.min_version, m.max_version),
+                  range_text(settings.min_version, settings.max_version)),
+      fmt::format("you speak protocol versions {}, we speak {}",
+                  range_text(m.min_version, m.max_version),
+                  range_text(settings.min_version, settings.max_version)));
   crypto_kx_keypair(ephemeral.data(), ephemeral_secret.data());
   session_key tx{};
   wipe_on_exit tx_guard{tx};
   auto derived = crypto_kx_server_session_keys(
-      rx.data(), tx.data(), ephemeral.data(), ephemeral_secret.data(),
-      m.ephemeral.data());
+    rx.data(), tx.data(), ephemeral.data(), ephemeral_secret.data(),
+    m.ephemeral.data());
   wipe(ephemeral_secret);
   if (derived != 0)
     return refuse(ec::malformed, "unusable Hello ephemeral key");
@@ -518,11 +519,11 @@ handshake::step handshake::state::on_hello(hello_msg m) {
 handshake::step handshake::state::on_welcome(const welcome_msg& m) {
   if (m.version < settings.min_version || m.version > settings.max_version)
     return refuse(
-        ec::wrong_version,
-        fmt::format("the Welcome chose protocol version {}, the "
-                    "initiator speaks {}",
-                    m.version,
-                    range_text(settings.min_version, settings.max_version)));
+      ec::wrong_version,
+      fmt::format("the Welcome chose protocol version {}, the "
+                  "initiator speaks {}",
+                  m.version,
+                  range_text(settings.min_version, settings.max_version)));
   if (m.key != peer)
     return fail(ec::wrong_key,
                 fmt::format("peer answered as {}, we dialed {}", to_hex(m.key),
@@ -538,14 +539,15 @@ handshake::step handshake::state::on_welcome(const welcome_msg& m) {
   session_key tx{};
   wipe_on_exit keys_guard{rx_key, tx};
   auto derived = crypto_kx_client_session_keys(
-      rx_key.data(), tx.data(), ephemeral.data(), ephemeral_secret.data(),
-      m.ephemeral.data());
+    rx_key.data(), tx.data(), ephemeral.data(), ephemeral_secret.data(),
+    m.ephemeral.data());
   wipe(ephemeral_secret);
   if (derived != 0)
     return refuse(ec::malformed, "unusable Welcome ephemeral key");
   auto pull = std::make_unique<frame_opener::stream>();
   if (crypto_secretstream_xchacha20poly1305_init_pull(
-          &pull->state, m.header.data(), rx_key.data()) != 0)
+        &pull->state, m.header.data(), rx_key.data())
+      != 0)
     return refuse(ec::malformed, "unusable Welcome stream header");
   auto push = std::make_unique<frame_sealer::stream>();
   proof_msg p;
@@ -567,7 +569,8 @@ handshake::step handshake::state::on_proof(const proof_msg& m) {
   wipe_on_exit rx_guard{rx};
   auto pull = std::make_unique<frame_opener::stream>();
   if (crypto_secretstream_xchacha20poly1305_init_pull(
-          &pull->state, m.header.data(), rx.data()) != 0)
+        &pull->state, m.header.data(), rx.data())
+      != 0)
     return refuse(ec::malformed, "unusable Proof stream header");
   opener = frame_opener{std::move(pull)};
   phase = handshake_phase::established;
@@ -624,12 +627,12 @@ handshake::step handshake::receive(byte_view frame) {
                            "a handshake frame arrived after the handshake"),
                 false};
   case handshake_phase::failed:
-    return step{{},
-                make_error(ec::malformed,
-                           "a handshake frame arrived after the handshake "
-                           "failed (" +
-                               message_of(st.failure) + ")"),
-                false};
+    return step{
+      {},
+      make_error(ec::malformed, "a handshake frame arrived after the handshake "
+                                "failed ("
+                                  + message_of(st.failure) + ")"),
+      false};
   default:
     break;
   }

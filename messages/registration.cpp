@@ -8,8 +8,8 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
-#include "messages/codec_capnp.hpp"
 #include "core/error.hpp"
+#include "messages/codec_capnp.hpp"
 
 namespace hallmark {
 
@@ -59,8 +59,8 @@ bool is_dns_name(std::string_view host) {
     auto dot = host.find('.', start);
     auto end = dot == std::string_view::npos ? host.size() : dot;
     auto label = host.substr(start, end - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' ||
-        label.back() == '-')
+    if (label.empty() || label.size() > 63 || label.front() == '-'
+        || label.back() == '-')
       return false;
     last_numeric = true;
     for (char c : label) {
@@ -126,37 +126,36 @@ caf::error check_registration(const registration& r, std::string_view our_chain,
                               uint64_t max_future_s) {
   if (r.chain != our_chain)
     return make_error(ec::wrong_chain,
-                      "registration for chain '" + r.chain.substr(0, 32) +
-                          "', ours is '" + std::string{our_chain} + "'");
+                      "registration for chain '" + r.chain.substr(0, 32)
+                        + "', ours is '" + std::string{our_chain} + "'");
   if (r.listeners.size() > max_listeners)
-    return make_error(ec::bad_record, "registration with " +
-                                          std::to_string(r.listeners.size()) +
-                                          " listeners, at most " +
-                                          std::to_string(max_listeners) +
-                                          " allowed");
+    return make_error(ec::bad_record,
+                      "registration with " + std::to_string(r.listeners.size())
+                        + " listeners, at most " + std::to_string(max_listeners)
+                        + " allowed");
   for (auto& l : r.listeners) {
     if (l.size() > max_listener_bytes)
       return make_error(ec::bad_record,
-                        "listener address of " + std::to_string(l.size()) +
-                            " bytes, at most " +
-                            std::to_string(max_listener_bytes) + " allowed");
+                        "listener address of " + std::to_string(l.size())
+                          + " bytes, at most "
+                          + std::to_string(max_listener_bytes) + " allowed");
     if (!parse_listener(l))
       return make_error(ec::bad_record,
                         "listener '" + l + "' is not host:port or [v6]:port");
   }
   if (r.timestamp > now && r.timestamp - now > max_future_s)
     return make_error(ec::bad_timestamp,
-                      "registration timestamp " + std::to_string(r.timestamp) +
-                          " is more than " + std::to_string(max_future_s) +
-                          " s ahead of " + std::to_string(now));
+                      "registration timestamp " + std::to_string(r.timestamp)
+                        + " is more than " + std::to_string(max_future_s)
+                        + " s ahead of " + std::to_string(now));
   if (now > r.timestamp && now - r.timestamp > max_age_s)
     return make_error(ec::bad_timestamp,
-                      "registration timestamp " + std::to_string(r.timestamp) +
-                          " is more than " + std::to_string(max_age_s) +
-                          " s old at " + std::to_string(now));
+                      "registration timestamp " + std::to_string(r.timestamp)
+                        + " is more than " + std::to_string(max_age_s)
+                        + " s old at " + std::to_string(now));
   if (!verify(r.sig, signing_bytes(r), r.key))
-    return make_error(ec::bad_signature, "registration of " + to_hex(r.key) +
-                                             " is not signed by its key");
+    return make_error(ec::bad_signature, "registration of " + to_hex(r.key)
+                                           + " is not signed by its key");
   return {};
 }
 
@@ -176,14 +175,13 @@ parse_listener(std::string_view text) {
       return std::nullopt;
   } else {
     auto colon = text.find(':');
-    if (colon == std::string_view::npos || colon == 0 ||
-        text.find(':', colon + 1) != std::string_view::npos)
+    if (colon == std::string_view::npos || colon == 0
+        || text.find(':', colon + 1) != std::string_view::npos)
       return std::nullopt;
     host.assign(text.substr(0, colon));
     port_text = text.substr(colon + 1);
-    bool looks_numeric = std::all_of(host.begin(), host.end(), [](char c) {
-      return is_digit(c) || c == '.';
-    });
+    bool looks_numeric = std::all_of(
+      host.begin(), host.end(), [](char c) { return is_digit(c) || c == '.'; });
     if (looks_numeric ? !is_ipv4(host) : !is_dns_name(host))
       return std::nullopt;
   }
@@ -208,37 +206,37 @@ caf::expected<registration> read(schema::Registration::Reader in) {
   registration r;
   auto chain = text_of(in.getChain());
   if (chain.size() > max_registration_chain_bytes)
-    return make_error(ec::too_large, "registration chain name of " +
-                                         std::to_string(chain.size()) +
-                                         " bytes");
+    return make_error(ec::too_large, "registration chain name of "
+                                       + std::to_string(chain.size())
+                                       + " bytes");
   r.chain.assign(chain);
   auto data = in.getKey();
   auto key = to_fixed<32>(byte_view{data.begin(), data.size()});
   if (!key)
-    return make_error(ec::malformed, "registration key of " +
-                                         std::to_string(data.size()) +
-                                         " bytes, not 32");
+    return make_error(ec::malformed, "registration key of "
+                                       + std::to_string(data.size())
+                                       + " bytes, not 32");
   r.key = *key;
   auto ls = in.getListeners();
   if (ls.size() > max_listeners)
-    return make_error(ec::too_large, "registration with " +
-                                         std::to_string(ls.size()) +
-                                         " listeners");
+    return make_error(ec::too_large, "registration with "
+                                       + std::to_string(ls.size())
+                                       + " listeners");
   for (auto l : ls) {
     auto text = text_of(l);
     if (text.size() > max_listener_bytes)
-      return make_error(ec::too_large, "listener address of " +
-                                           std::to_string(text.size()) +
-                                           " bytes");
+      return make_error(ec::too_large, "listener address of "
+                                         + std::to_string(text.size())
+                                         + " bytes");
     r.listeners.emplace_back(text);
   }
   r.timestamp = in.getTimestamp();
   auto sd = in.getSignature();
   auto sig = to_fixed<64>(byte_view{sd.begin(), sd.size()});
   if (!sig)
-    return make_error(ec::malformed, "registration signature of " +
-                                         std::to_string(sd.size()) +
-                                         " bytes, not 64");
+    return make_error(ec::malformed, "registration signature of "
+                                       + std::to_string(sd.size())
+                                       + " bytes, not 64");
   r.sig = *sig;
   return r;
 }
@@ -254,10 +252,10 @@ caf::expected<registration> decode_registration(const encoded& e,
   if (e.empty())
     return make_error(ec::malformed, "empty registration message");
   if (e.size() > limits.max_bytes)
-    return make_error(ec::too_large, "registration message of " +
-                                         std::to_string(e.size()) +
-                                         " bytes exceeds the limit of " +
-                                         std::to_string(limits.max_bytes));
+    return make_error(ec::too_large, "registration message of "
+                                       + std::to_string(e.size())
+                                       + " bytes exceeds the limit of "
+                                       + std::to_string(limits.max_bytes));
   return guarded([&]() -> caf::expected<registration> {
     auto words = words_of(e);
     capnp::FlatArrayMessageReader reader{words, reader_options(limits)};

@@ -37,8 +37,8 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "messages/codec.hpp"
 #include "core/crypto.hpp"
+#include "messages/codec.hpp"
 
 namespace hallmark {
 

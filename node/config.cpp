@@ -27,8 +27,7 @@ const numeric_key numeric_keys[] = {
   {"max_pending_issues", &node_config::max_pending_issues, 1, 10'000'000},
   {"max_pending_transactions", &node_config::max_pending_transactions, 1,
    10'000'000},
-  {"min_block_interval_ms", &node_config::min_block_interval_ms, 0,
-   3'600'000},
+  {"min_block_interval_ms", &node_config::min_block_interval_ms, 0, 3'600'000},
   {"empty_block_interval_s", &node_config::empty_block_interval_s, 0, 86400},
   {"verify_threads", &node_config::verify_threads, 0, 256},
   {"map_size_mb", &node_config::map_size_mb, 16, 1 << 24},
@@ -68,10 +67,9 @@ caf::error node_config::validate() const {
   for (auto& k : numeric_keys) {
     auto v = this->*k.field;
     if (v < k.min || v > k.max)
-      return make_error(ec::bad_config,
-                        std::string{k.name} + " must be within "
-                          + std::to_string(k.min) + ".."
-                          + std::to_string(k.max));
+      return make_error(ec::bad_config, std::string{k.name} + " must be within "
+                                          + std::to_string(k.min) + ".."
+                                          + std::to_string(k.max));
   }
   return {};
 }
@@ -81,9 +79,9 @@ caf::expected<node_config> load_config(const std::string& datadir) {
   cfg.datadir = datadir;
   std::ifstream in{cfg.config_path()};
   if (!in)
-    return make_error(ec::bad_config,
-                      "no config at " + cfg.config_path()
-                        + " (run `hallmark init --datadir " + datadir + "`)");
+    return make_error(ec::bad_config, "no config at " + cfg.config_path()
+                                        + " (run `hallmark init --datadir "
+                                        + datadir + "`)");
   std::string line;
   int number = 0;
   while (std::getline(in, line)) {
@@ -142,9 +140,10 @@ caf::expected<node_config> load_config(const std::string& datadir) {
 
 caf::error save_config(const node_config& cfg) {
   std::ostringstream out;
-  out << "# Hallmark node configuration; docs/operations.md explains each key.\n"
-      << "chain = " << cfg.chain << "\n"
-      << "produce = " << (cfg.produce ? "true" : "false") << "\n";
+  out
+    << "# Hallmark node configuration; docs/operations.md explains each key.\n"
+    << "chain = " << cfg.chain << "\n"
+    << "produce = " << (cfg.produce ? "true" : "false") << "\n";
   for (auto& k : numeric_keys)
     out << k.name << " = " << cfg.*k.field << "\n";
   for (auto& l : cfg.listen)

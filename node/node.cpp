@@ -157,8 +157,8 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     producer_config p_cfg;
     p_cfg.min_block_interval_ms = cfg.min_block_interval_ms;
     p_cfg.empty_block_interval_s = cfg.empty_block_interval_s;
-    maker = sys.spawn(producer, processor, pool,
-                      identity.public_key_bytes(), p_cfg);
+    maker = sys.spawn(producer, processor, pool, identity.public_key_bytes(),
+                      p_cfg);
   }
 
   session_deps sdeps;
@@ -208,15 +208,16 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     std::string listening;
     for (auto& a : c_cfg.listeners)
       listening += (listening.empty() ? "" : ", ") + a;
-    log_info("node", "{} node {} ready: height {} tip {}{}; admin socket {}; "
+    log_info("node",
+             "{} node {} ready: height {} tip {}{}; admin socket {}; "
              "peers on {}",
              cfg.chain, to_hex(identity.public_key_bytes()), top.height,
              to_hex(top.hash), cfg.produce ? ", producing" : "",
              cfg.socket_path(), listening.empty() ? "nothing" : listening);
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    log_info("node", "{} received: stopping", sig == SIGINT ? "SIGINT"
-                                                             : "SIGTERM");
+    log_info("node", "{} received: stopping",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
   }
   // The monitor ends first, so `watch` clients hear END while the admin
   // socket still serves them.

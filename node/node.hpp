@@ -2,8 +2,8 @@
 // socket, and stops everything in order on SIGINT/SIGTERM or `hallmark stop`.
 #pragma once
 
-#include "node/config.hpp"
 #include "core/crypto.hpp"
+#include "node/config.hpp"
 
 namespace hallmark {
 

@@ -55,8 +55,7 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
 }
 
 txn::txn(txn&& other) noexcept
-  : ptr_(std::exchange(other.ptr_, nullptr)), writable_(other.writable_) {
-}
+    : ptr_(std::exchange(other.ptr_, nullptr)), writable_(other.writable_) {}
 
 txn& txn::operator=(txn&& other) noexcept {
   if (this != &other) {
@@ -80,15 +79,13 @@ static MDB_txn* begin(MDB_env* e, MDB_txn* parent, unsigned flags) {
   return t;
 }
 
-read_txn::read_txn(const env& e) : txn(begin(e.get(), nullptr, MDB_RDONLY), false) {
-}
+read_txn::read_txn(const env& e)
+    : txn(begin(e.get(), nullptr, MDB_RDONLY), false) {}
 
-write_txn::write_txn(const env& e) : txn(begin(e.get(), nullptr, 0), true) {
-}
+write_txn::write_txn(const env& e) : txn(begin(e.get(), nullptr, 0), true) {}
 
 write_txn::write_txn(nested_in n)
-  : txn(begin(mdb_txn_env(n.parent.get()), n.parent.get(), 0), true) {
-}
+    : txn(begin(mdb_txn_env(n.parent.get()), n.parent.get(), 0), true) {}
 
 caf::error write_txn::commit() {
   auto t = std::exchange(ptr_, nullptr);
@@ -171,9 +168,7 @@ struct cursor {
     if (int rc = mdb_cursor_open(t.get(), dbi, &ptr); rc != 0)
       throw failure(std::string{"mdb_cursor_open: "} + mdb_strerror(rc));
   }
-  ~cursor() {
-    mdb_cursor_close(ptr);
-  }
+  ~cursor() { mdb_cursor_close(ptr); }
 };
 
 } // namespace

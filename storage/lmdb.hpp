@@ -96,7 +96,9 @@ public:
   /// The value under `key`; the view lives as long as the transaction and
   /// the table is not written to.
   std::optional<bytes> get(const txn& t, bytes key) const;
-  bool contains(const txn& t, bytes key) const { return get(t, key).has_value(); }
+  bool contains(const txn& t, bytes key) const {
+    return get(t, key).has_value();
+  }
   caf::error put(write_txn& t, bytes key, bytes value) const;
   /// Appends in key order (MDB_APPEND): faster for ascending height keys.
   caf::error append(write_txn& t, bytes key, bytes value) const;

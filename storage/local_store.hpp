@@ -20,13 +20,13 @@
 
 #include <caf/expected.hpp>
 
-#include "messages/codec.hpp"
 #include "core/crypto.hpp"
+#include "messages/codec.hpp"
 #include "storage/lmdb.hpp"
 
 namespace hallmark {
 
-struct registration;  // actors/actors.hpp; rules in node/registration.hpp
+struct registration; // actors/actors.hpp; rules in node/registration.hpp
 
 constexpr uint32_t local_schema_version = 1;
 

@@ -7,9 +7,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/error.hpp"
 #include "messages/codec_capnp.hpp"
 #include "node/config.hpp"
-#include "core/error.hpp"
 
 namespace hallmark {
 
@@ -21,9 +21,9 @@ kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
 
 caf::error not_running(const std::string& datadir) {
   return make_error(ec::not_running,
-                    "no node is running at " + datadir +
-                        " (start it with `hallmark run --datadir " + datadir +
-                        "`)");
+                    "no node is running at " + datadir
+                      + " (start it with `hallmark run --datadir " + datadir
+                      + "`)");
 }
 
 caf::error socket_error(const std::string& what) {
@@ -50,8 +50,8 @@ caf::error send_all(int fd, byte_view data) {
 caf::error set_timeout(int fd, std::chrono::seconds timeout) {
   timeval tv{};
   tv.tv_sec = timeout.count();
-  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
+      || ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
     return socket_error("cannot set the admin socket's timeout");
   return {};
 }
@@ -69,8 +69,8 @@ caf::error receive_all(int fd, uint8_t* out, size_t size,
       if (errno == EINTR)
         continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return make_error(ec::io, "no reply from the node within " +
-                                      std::to_string(timeout.count()) + " s");
+        return make_error(ec::io, "no reply from the node within "
+                                    + std::to_string(timeout.count()) + " s");
       return socket_error("cannot read from the admin socket");
     }
     done += static_cast<size_t>(n);
@@ -84,7 +84,7 @@ caf::error receive_all(int fd, uint8_t* out, size_t size,
 
 admin_reply::admin_reply(encoded bytes) : bytes_(std::move(bytes)) {
   reader_ = std::make_unique<capnp::FlatArrayMessageReader>(
-      words_of(bytes_), reader_options({max_admin_frame}));
+    words_of(bytes_), reader_options({max_admin_frame}));
   root_ = reader_->getRoot<schema::Reply>();
 }
 
@@ -121,9 +121,9 @@ caf::expected<admin_client> admin_client::connect(const std::string& datadir) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof(addr.sun_path))
-    return make_error(ec::io, "the socket path " + path + " is longer than " +
-                                  std::to_string(sizeof(addr.sun_path) - 1) +
-                                  " bytes; use a shorter --datadir");
+    return make_error(ec::io, "the socket path " + path + " is longer than "
+                                + std::to_string(sizeof(addr.sun_path) - 1)
+                                + " bytes; use a shorter --datadir");
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
@@ -155,11 +155,10 @@ caf::expected<admin_reply> admin_client::call(capnp::MessageBuilder& request,
   if (!reply)
     return reply.error();
   if (reply->root().which() != expected)
-    return make_error(ec::bad_request,
-                      "the node answered with an unexpected reply (kind " +
-                          std::to_string(
-                              static_cast<int>(reply->root().which())) +
-                          ")");
+    return make_error(
+      ec::bad_request,
+      "the node answered with an unexpected reply (kind "
+        + std::to_string(static_cast<int>(reply->root().which())) + ")");
   return reply;
 }
 
@@ -168,9 +167,9 @@ caf::error admin_client::send_request(capnp::MessageBuilder& request) {
   auto body = flat.asBytes();
   if (body.size() > max_admin_frame)
     return make_error(ec::too_large,
-                      "request of " + std::to_string(body.size()) +
-                          " bytes exceeds the admin frame limit of " +
-                          std::to_string(max_admin_frame));
+                      "request of " + std::to_string(body.size())
+                        + " bytes exceeds the admin frame limit of "
+                        + std::to_string(max_admin_frame));
   uint8_t head[4];
   put_u32(head, static_cast<uint32_t>(body.size()));
   if (auto err = send_all(fd_, byte_view{head, 4}))
@@ -187,8 +186,8 @@ admin_client::read_reply(std::chrono::seconds timeout) {
     return err;
   auto size = get_u32(head);
   if (size == 0 || size > max_admin_frame || size % 8 != 0)
-    return make_error(ec::malformed, "the node sent a reply frame of " +
-                                         std::to_string(size) + " bytes");
+    return make_error(ec::malformed, "the node sent a reply frame of "
+                                       + std::to_string(size) + " bytes");
   std::vector<uint64_t> words(size / 8);
   if (auto err = receive_all(fd_, reinterpret_cast<uint8_t*>(words.data()),
                              size, timeout))
@@ -217,7 +216,7 @@ caf::expected<admin_reply>
 admin_client::submit(const std::vector<record>& records) {
   capnp::MallocMessageBuilder msg;
   auto list = msg.initRoot<schema::Request>().initSubmit().initRecords(
-      static_cast<unsigned>(records.size()));
+    static_cast<unsigned>(records.size()));
   for (unsigned i = 0; i < records.size(); ++i)
     write(list[i], records[i]);
   return call(msg, schema::Reply::SUBMITTED);
@@ -263,7 +262,7 @@ caf::expected<admin_reply>
 admin_client::import_blocks(const std::vector<std::vector<uint8_t>>& blocks) {
   capnp::MallocMessageBuilder msg;
   auto list = msg.initRoot<schema::Request>().initImportBlocks(
-      static_cast<unsigned>(blocks.size()));
+    static_cast<unsigned>(blocks.size()));
   for (unsigned i = 0; i < blocks.size(); ++i)
     list.set(i, data_of(blocks[i]));
   return call(msg, schema::Reply::TIP, admin_apply_timeout);

@@ -19,10 +19,10 @@
 
 #include <caf/expected.hpp>
 
-#include "messages/admin.capnp.h"
-#include "messages/codec.hpp"
 #include "core/crypto.hpp"
 #include "core/records.hpp"
+#include "messages/admin.capnp.h"
+#include "messages/codec.hpp"
 
 namespace hallmark {
 

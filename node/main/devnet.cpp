@@ -29,9 +29,9 @@
 
 #include "core/error.hpp"
 #include "core/keys.hpp"
+#include "core/records.hpp"
 #include "node/main/admin_client.hpp"
 #include "node/main/render.hpp"
-#include "core/records.hpp"
 
 namespace fs = std::filesystem;
 
@@ -42,16 +42,15 @@ caf::expected<key_pair> init_datadir(const node_config& cfg) {
     return err;
   std::error_code fe;
   if (fs::exists(cfg.config_path(), fe))
-    return make_error(ec::bad_config, cfg.datadir +
-                                          " is already initialised (" +
-                                          cfg.config_path() + " exists)");
+    return make_error(ec::bad_config, cfg.datadir + " is already initialised ("
+                                        + cfg.config_path() + " exists)");
   if (!fs::exists(cfg.datadir, fe)) {
     auto parent = fs::path{cfg.datadir}.parent_path();
     if (!parent.empty())
       fs::create_directories(parent, fe);
     if (::mkdir(cfg.datadir.c_str(), 0700) != 0)
-      return make_error(ec::io, "cannot create " + cfg.datadir + ": " +
-                                    std::strerror(errno));
+      return make_error(ec::io, "cannot create " + cfg.datadir + ": "
+                                  + std::strerror(errno));
   } else if (!fs::is_directory(cfg.datadir, fe)) {
     return make_error(ec::io, cfg.datadir + " is not a directory");
   }
@@ -146,8 +145,8 @@ size_t terminal_rows() {
 caf::expected<int> bind_loopback(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
-    return make_error(ec::io, std::string{"cannot create a socket: "} +
-                                  std::strerror(errno));
+    return make_error(ec::io, std::string{"cannot create a socket: "}
+                                + std::strerror(errno));
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in addr{};
@@ -182,8 +181,8 @@ caf::expected<std::vector<uint16_t>> pick_ports(const devnet_config& cfg) {
   if (cfg.base_port != 0) {
     auto ports = try_range(cfg.base_port);
     if (!ports)
-      return make_error(ec::io, message_of(ports.error()) +
-                                    "; pick another --base-port");
+      return make_error(ec::io, message_of(ports.error())
+                                  + "; pick another --base-port");
     return ports;
   }
   if (auto ports = try_range(devnet_default_base_port))
@@ -235,9 +234,9 @@ public:
   explicit journal(steady::time_point start) : start_(start) {}
 
   void add(const std::string& line) {
-    auto s =
-        std::chrono::duration_cast<std::chrono::seconds>(steady::now() - start_)
-            .count();
+    auto s = std::chrono::duration_cast<std::chrono::seconds>(steady::now()
+                                                              - start_)
+               .count();
     std::lock_guard<std::mutex> guard{mutex_};
     lines_.push_back(fmt::format("[{:>3}s] {}", s, line));
   }
@@ -395,8 +394,8 @@ caf::error devnet::spawn(devnet_node& n, const std::vector<std::string>& args) {
     argv.push_back(a.data());
   argv.push_back(nullptr);
   auto log = n.log_path();
-  int log_fd =
-      ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                      0600);
   if (log_fd < 0)
     return make_error(ec::io,
                       "cannot open " + log + ": " + std::strerror(errno));
@@ -491,7 +490,7 @@ void devnet::stop_nodes() {
         n.pid = -1;
         n.exit_code = code_of_status(status);
         journal_.add(
-            fmt::format("node {} stopped (exit {})", n.index, n.exit_code));
+          fmt::format("node {} stopped (exit {})", n.index, n.exit_code));
       }
     }
     std::this_thread::sleep_for(50ms);
@@ -575,12 +574,12 @@ void devnet::print_table_of(const std::vector<node_view>& views,
 }
 
 void devnet::draw(const std::vector<node_view>& views) {
-  auto elapsed =
-      std::chrono::duration_cast<std::chrono::seconds>(steady::now() - start_)
-          .count();
+  auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(steady::now()
+                                                                  - start_)
+                   .count();
   auto until = cfg_.run_for_s > 0
-                   ? fmt::format("{} s of {}", elapsed, cfg_.run_for_s)
-                   : fmt::format("{} s", elapsed);
+                 ? fmt::format("{} s of {}", elapsed, cfg_.run_for_s)
+                 : fmt::format("{} s", elapsed);
   if (!tty_) {
     print_new_lines();
     fmt::print("[{:>3}s] status\n", elapsed);
@@ -651,17 +650,17 @@ caf::expected<int64_t> devnet::wait_in_block(const devnet_node& n,
                                              const std::string& what) {
   int64_t height = -1;
   auto ok = wait_until(
-      [&] {
-        auto j = item_at(n, item);
-        if (!j || (*j)["provenance"].empty())
-          return false;
-        auto& newest = (*j)["provenance"][0];
-        if (newest["height"].is_null())
-          return false;
-        height = newest["height"].get<int64_t>();
-        return true;
-      },
-      step_limit);
+    [&] {
+      auto j = item_at(n, item);
+      if (!j || (*j)["provenance"].empty())
+        return false;
+      auto& newest = (*j)["provenance"][0];
+      if (newest["height"].is_null())
+        return false;
+      height = newest["height"].get<int64_t>();
+      return true;
+    },
+    step_limit);
   if (!ok)
     return make_error(ec::not_found,
                       fmt::format("{} did not reach a block within {} s", what,
@@ -699,22 +698,22 @@ caf::error devnet::demo_steps() {
   // node linked to every other, the later links learned by announcement.
   if (entry.index != producer.index) {
     if (!wait_until(
-            [&] {
-              auto peers = peers_of(entry);
-              if (!peers)
-                return false;
-              for (auto& p : (*peers)["peers"])
-                if (p["key"] == producer.key && p["link"] == "up")
-                  return true;
+          [&] {
+            auto peers = peers_of(entry);
+            if (!peers)
               return false;
-            },
-            step_limit))
+            for (auto& p : (*peers)["peers"])
+              if (p["key"] == producer.key && p["link"] == "up")
+                return true;
+            return false;
+          },
+          step_limit))
       return make_error(ec::io,
                         fmt::format("{} did not link to the producer within "
                                     "{} s",
                                     entry_name, step_limit.count()));
     shout(
-        fmt::format("{} linked to the producer (its static peer)", entry_name));
+      fmt::format("{} linked to the producer (its static peer)", entry_name));
   }
   if (nodes_.size() > 2) {
     auto mesh = [&] {
@@ -737,9 +736,9 @@ caf::error devnet::demo_steps() {
 
   // 2. An asset, registered by the entry node's identity.
   std::string fingerprint = "sha256:e3b0c44298fc1c149afbf4c8996fb924";
-  auto registered =
-      make_asset("Sunflowers", {fingerprint.begin(), fingerprint.end()},
-                 {{"artist", "Vincent"}, {"year", "1888"}}, entry.identity);
+  auto registered = make_asset(
+    "Sunflowers", {fingerprint.begin(), fingerprint.end()},
+    {{"artist", "Vincent"}, {"year", "1888"}}, entry.identity);
   {
     auto client = admin_client::connect(entry.datadir);
     if (!client)
@@ -764,17 +763,17 @@ caf::error devnet::demo_steps() {
     auto tip = st.getTip();
     auto anchor = to_fixed<32>(byte_view{tip.begin(), tip.size()});
     if (!anchor)
-      return make_error(ec::malformed, "the node sent a tip of " +
-                                           std::to_string(tip.size()) +
-                                           " bytes");
+      return make_error(ec::malformed, "the node sent a tip of "
+                                         + std::to_string(tip.size())
+                                         + " bytes");
     batch.anchor = *anchor;
     for (uint32_t i = 0; i < demo_items; ++i) {
       uint64_t nonce = 0;
       randombytes_buf(&nonce, sizeof(nonce));
       batch.issues.push_back(make_issue(asset, nonce, entry.identity));
     }
-    auto difficulty =
-        batch_difficulty(st.getIssueDifficulty(), batch.issues.size());
+    auto difficulty = batch_difficulty(st.getIssueDifficulty(),
+                                       batch.issues.size());
     if (!solve_batch(batch, difficulty, uint64_t{1} << 32))
       return make_error(ec::bad_proof, "found no free-issue proof");
   }
@@ -851,8 +850,8 @@ caf::error devnet::demo_steps() {
   auto everywhere = [&] {
     for (auto& n : nodes_) {
       auto j = item_at(n, item);
-      if (!j || (*j)["owner"] != carol_hex ||
-          (*j)["provenance"][0]["height"].is_null())
+      if (!j || (*j)["owner"] != carol_hex
+          || (*j)["provenance"][0]["height"].is_null())
         return false;
     }
     return true;
@@ -861,8 +860,8 @@ caf::error devnet::demo_steps() {
     return make_error(ec::not_found,
                       "not every node shows carol as the owner within 30 s");
   auto who = nodes_.size() == 1
-                 ? std::string{"the node shows"}
-                 : fmt::format("all {} nodes show", nodes_.size());
+               ? std::string{"the node shows"}
+               : fmt::format("all {} nodes show", nodes_.size());
   shout(who + " carol as the owner, with 3 records of provenance in blocks");
   shout("demo complete; the nodes keep running until the end");
   return {};
@@ -892,9 +891,9 @@ int devnet::run(const std::vector<uint16_t>& ports) {
   say(fmt::format("node 0 {} producing, listening on {}",
                   short_hex(producer.key), producer.address()));
   for (size_t i = 1; i < nodes_.size(); ++i)
-    if (auto err =
-            spawn(nodes_[i], {"run", "--datadir", nodes_[i].datadir, "--listen",
-                              nodes_[i].address(), "--peer", peer_arg}))
+    if (auto err = spawn(nodes_[i],
+                         {"run", "--datadir", nodes_[i].datadir, "--listen",
+                          nodes_[i].address(), "--peer", peer_arg}))
       return fail(err);
   for (size_t i = 1; i < nodes_.size(); ++i) {
     if (auto err = wait_ready(nodes_[i]))
@@ -905,8 +904,8 @@ int devnet::run(const std::vector<uint16_t>& ports) {
   demo_thread_ = std::thread{[this] { demo(); }};
 
   auto deadline = cfg_.run_for_s > 0
-                      ? start_ + std::chrono::seconds{cfg_.run_for_s}
-                      : steady::time_point::max();
+                    ? start_ + std::chrono::seconds{cfg_.run_for_s}
+                    : steady::time_point::max();
   auto period = tty_ ? tty_period : plain_period;
   auto next_table = steady::now();
   while (true) {
@@ -916,7 +915,7 @@ int devnet::run(const std::vector<uint16_t>& ports) {
     }
     if (steady::now() >= deadline) {
       journal_.add(
-          fmt::format("{} s passed: stopping the nodes", cfg_.run_for_s));
+        fmt::format("{} s passed: stopping the nodes", cfg_.run_for_s));
       break;
     }
     reap_exited();
@@ -959,8 +958,8 @@ int devnet::finish() {
     if (!tty_)
       print_new_lines();
     auto deadline = steady::now() + agreement_limit;
-    while (!agree(views) && steady::now() < deadline &&
-           signals_received == signals_at_stop) {
+    while (!agree(views) && steady::now() < deadline
+           && signals_received == signals_at_stop) {
       std::this_thread::sleep_for(250ms);
       views = look_at_all();
     }
@@ -974,9 +973,9 @@ int devnet::finish() {
   stop_nodes();
   print_new_lines();
 
-  auto elapsed =
-      std::chrono::duration_cast<std::chrono::seconds>(steady::now() - start_)
-          .count();
+  auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(steady::now()
+                                                                  - start_)
+                   .count();
   fmt::print("\nsummary after {} s\n", elapsed);
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < nodes_.size(); ++i) {

@@ -21,8 +21,8 @@
 
 #include <caf/expected.hpp>
 
-#include "node/config.hpp"
 #include "core/crypto.hpp"
+#include "node/config.hpp"
 
 namespace hallmark {
 

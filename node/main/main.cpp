@@ -24,16 +24,16 @@
 #include <kj/exception.h>
 #include <sodium.h>
 
-#include "messages/codec.hpp"
 #include "core/chain.hpp"
-#include "node/config.hpp"
 #include "core/error.hpp"
 #include "core/keys.hpp"
+#include "core/records.hpp"
+#include "messages/codec.hpp"
+#include "node/config.hpp"
 #include "node/main/admin_client.hpp"
 #include "node/main/devnet.hpp"
 #include "node/main/render.hpp"
 #include "node/node.hpp"
-#include "core/records.hpp"
 
 namespace hallmark {
 namespace {
@@ -156,9 +156,9 @@ caf::expected<std::array<uint8_t, N>> fixed_of(capnp::Data::Reader data,
                                                const char* what) {
   if (auto x = to_fixed<N>(byte_view{data.begin(), data.size()}))
     return *x;
-  return make_error(ec::malformed, std::string{"the node sent a "} + what +
-                                       " of " + std::to_string(data.size()) +
-                                       " bytes");
+  return make_error(ec::malformed, std::string{"the node sent a "} + what
+                                     + " of " + std::to_string(data.size())
+                                     + " bytes");
 }
 
 /// Submits records on a fresh connection.
@@ -314,8 +314,8 @@ int cmd_block(const arguments& a) {
     }
   } else if (!from_hex_fixed<32>(a.id)) {
     return usage("block: expected a height (digits) or a block hash (64 hex "
-                 "characters), got '" +
-                 a.id + "'");
+                 "characters), got '"
+                 + a.id + "'");
   }
   auto client = admin_client::connect(a.datadir);
   if (!client)
@@ -375,8 +375,8 @@ int cmd_asset_register(const arguments& a) {
   auto key = signing_key(a);
   if (!key)
     return report(key.error());
-  auto registered =
-      make_asset(a.name, std::move(fingerprint), std::move(metadata), *key);
+  auto registered = make_asset(a.name, std::move(fingerprint),
+                               std::move(metadata), *key);
   // Field limits are argument errors; catch them before the node does.
   if (auto err = check_fields(record{registered}))
     return usage("asset register: " + message_of(err));
@@ -423,12 +423,12 @@ int cmd_issue(const arguments& a) {
   auto difficulty = batch_difficulty(base, batch.issues.size());
   // Expected tries equal the difficulty; 64 times that fails with odds e^-64.
   uint64_t max_tries = difficulty > UINT64_MAX / 64
-                           ? UINT64_MAX
-                           : std::max<uint64_t>(difficulty * 64, 1 << 20);
+                         ? UINT64_MAX
+                         : std::max<uint64_t>(difficulty * 64, 1 << 20);
   if (!solve_batch(batch, difficulty, max_tries))
-    return report(make_error(ec::bad_proof, "found no free-issue proof in " +
-                                                std::to_string(max_tries) +
-                                                " tries"));
+    return report(make_error(ec::bad_proof, "found no free-issue proof in "
+                                              + std::to_string(max_tries)
+                                              + " tries"));
   if (auto err = submit(a.datadir, {batch}))
     return report(err);
   json j;
@@ -455,9 +455,9 @@ int cmd_transfer(const arguments& a) {
     if (!k)
       return report(k.error());
     if (k->public_key_bytes() != new_owner)
-      return usage("transfer: --countersign-key holds the key " +
-                   to_hex(k->public_key_bytes()) + ", not the new owner " +
-                   a.to + " named by --to");
+      return usage("transfer: --countersign-key holds the key "
+                   + to_hex(k->public_key_bytes()) + ", not the new owner "
+                   + a.to + " named by --to");
     counter = *k;
   }
   // The link is the item's latest record, pending transfers included.
@@ -472,7 +472,7 @@ int cmd_transfer(const arguments& a) {
     auto provenance = reply->root().getItem().getProvenance();
     if (provenance.size() == 0)
       return report(
-          make_error(ec::not_found, "item " + a.item + " has no provenance"));
+        make_error(ec::not_found, "item " + a.item + " has no provenance"));
     auto latest = fixed_of<32>(provenance[0].getRecordId(), "record id");
     if (!latest)
       return report(latest.error());
@@ -501,8 +501,8 @@ int cmd_block_export(const arguments& a) {
   auto tip_height = st->root().getStatus().getHeight();
   if (a.from > tip_height)
     return report(make_error(
-        ec::not_found, "no block at height " + std::to_string(a.from) +
-                           "; the tip is at " + std::to_string(tip_height)));
+      ec::not_found, "no block at height " + std::to_string(a.from)
+                       + "; the tip is at " + std::to_string(tip_height)));
   // [from, end): up to the tip, or --count blocks.
   auto end = tip_height + 1;
   if (a.export_count_opt->count() > 0 && a.export_count < end - a.from)
@@ -513,7 +513,7 @@ int cmd_block_export(const arguments& a) {
   auto next = a.from;
   while (next < end) {
     auto want = static_cast<uint32_t>(
-        std::min<uint64_t>(blocks_per_request, end - next));
+      std::min<uint64_t>(blocks_per_request, end - next));
     auto reply = client->export_blocks(next, want);
     if (!reply)
       return report(reply.error());
@@ -568,20 +568,20 @@ int cmd_block_import(const arguments& a) {
     if (in.gcount() == 0 && in.eof())
       break;
     if (in.gcount() != 4)
-      return report(make_error(ec::malformed, a.file + ": truncated frame " +
-                                                  std::to_string(frame)));
+      return report(make_error(ec::malformed, a.file + ": truncated frame "
+                                                + std::to_string(frame)));
     auto size = get_u32(head);
     if (size == 0 || size > block_limits.max_bytes)
       return report(make_error(
-          ec::malformed, a.file + ": frame " + std::to_string(frame) +
-                             " claims " + std::to_string(size) + " bytes"));
+        ec::malformed, a.file + ": frame " + std::to_string(frame) + " claims "
+                         + std::to_string(size) + " bytes"));
     std::vector<uint8_t> bytes(size);
     in.read(reinterpret_cast<char*>(bytes.data()), size);
     if (static_cast<size_t>(in.gcount()) != size)
-      return report(make_error(ec::malformed, a.file + ": truncated frame " +
-                                                  std::to_string(frame)));
-    if (chunk.size() == blocks_per_request ||
-        chunk_bytes + size > import_bytes_per_request)
+      return report(make_error(ec::malformed, a.file + ": truncated frame "
+                                                + std::to_string(frame)));
+    if (chunk.size() == blocks_per_request
+        || chunk_bytes + size > import_bytes_per_request)
       if (auto err = flush())
         return report(err);
     chunk_bytes += size;
@@ -632,7 +632,9 @@ int cmd_stop(const arguments& a) {
 /// Set by SIGINT/SIGTERM while `watch` waits for the next tip.
 volatile sig_atomic_t watch_stopped = 0;
 
-extern "C" void stop_watching(int) { watch_stopped = 1; }
+extern "C" void stop_watching(int) {
+  watch_stopped = 1;
+}
 
 /// Prints each tip the node tells until it ends the stream (exit 0), the
 /// connection drops (1) or SIGINT/SIGTERM (0).
@@ -665,8 +667,8 @@ int cmd_watch(const arguments& a) {
       if (errno == EINTR)
         continue;
       return report(make_error(ec::io, std::string{"cannot wait for the "
-                                                   "node: "} +
-                                           std::strerror(errno)));
+                                                   "node: "}
+                                         + std::strerror(errno)));
     }
     auto reply = client->read_reply();
     if (!reply) {
@@ -678,19 +680,18 @@ int cmd_watch(const arguments& a) {
     }
     auto root = reply->root();
     switch (root.which()) {
-      case schema::Reply::TIP:
-        emit(tip_json(root.getTip()), a.json, print_tip_line);
-        break;
-      case schema::Reply::END:
-        if (!a.json)
-          fmt::print("the node is stopping: no more tips\n");
-        return 0;
-      default:
-        return report(make_error(
-            ec::bad_request,
-            "the node sent a reply of kind " +
-                std::to_string(static_cast<int>(root.which())) +
-                " while watching"));
+    case schema::Reply::TIP:
+      emit(tip_json(root.getTip()), a.json, print_tip_line);
+      break;
+    case schema::Reply::END:
+      if (!a.json)
+        fmt::print("the node is stopping: no more tips\n");
+      return 0;
+    default:
+      return report(make_error(
+        ec::bad_request, "the node sent a reply of kind "
+                           + std::to_string(static_cast<int>(root.which()))
+                           + " while watching"));
     }
   }
 }
@@ -704,9 +705,9 @@ struct command {
 };
 
 CLI::Option* add_datadir(CLI::App* app, arguments& a, bool required = true) {
-  auto opt =
-      app->add_option("--datadir", a.datadir, "The node's data directory")
-          ->envname("HALLMARK_DATADIR");
+  auto opt = app
+               ->add_option("--datadir", a.datadir, "The node's data directory")
+               ->envname("HALLMARK_DATADIR");
   if (required)
     opt->required();
   return opt;
@@ -717,9 +718,10 @@ void add_json(CLI::App* app, arguments& a) {
 }
 
 void add_key(CLI::App* app, arguments& a) {
-  app->add_option("--key", a.key,
-                  "Key file that signs (default: DATADIR/identity.key)")
-      ->check(CLI::ExistingFile);
+  app
+    ->add_option("--key", a.key,
+                 "Key file that signs (default: DATADIR/identity.key)")
+    ->check(CLI::ExistingFile);
 }
 
 int run_cli(int argc, char** argv) {
@@ -737,8 +739,8 @@ int run_cli(int argc, char** argv) {
                                          "key and configuration");
   add_datadir(init, a);
   init->add_option("--chain", a.chain, "Chain to follow")
-      ->check(CLI::IsMember({"devnet", "testnet", "mainnet"}))
-      ->capture_default_str();
+    ->check(CLI::IsMember({"devnet", "testnet", "mainnet"}))
+    ->capture_default_str();
   init->add_flag("--produce", a.produce, "Produce blocks");
   add_json(init, a);
   commands.push_back({init, cmd_init});
@@ -776,7 +778,7 @@ int run_cli(int argc, char** argv) {
   auto keys_show = keys->add_subcommand("show", "Print a key's public key");
   keys_show->add_option("--key", a.key, "Key file")->check(CLI::ExistingFile);
   add_datadir(keys_show, a, false)
-      ->description("Show the node identity of this data directory");
+    ->description("Show the node identity of this data directory");
   add_json(keys_show, a);
   commands.push_back({keys_show, cmd_keys_show});
 
@@ -789,13 +791,13 @@ int run_cli(int argc, char** argv) {
   auto fp = reg->add_option("--fingerprint", a.fingerprint,
                             "Fingerprint: the bytes of this text (1 to 1024)");
   auto fp_file = reg->add_option(
-      "--fingerprint-file", a.fingerprint_file,
-      "Fingerprint: the BLAKE2b-256 hash of this file's contents");
+    "--fingerprint-file", a.fingerprint_file,
+    "Fingerprint: the BLAKE2b-256 hash of this file's contents");
   fp_file->check(CLI::ExistingFile);
   fp->excludes(fp_file);
   reg->add_option("--meta", a.meta, "Metadata entry, repeatable")
-      ->check(key_value)
-      ->allow_extra_args(false);
+    ->check(key_value)
+    ->allow_extra_args(false);
   add_key(reg, a);
   add_json(reg, a);
   commands.push_back({reg, cmd_asset_register});
@@ -806,8 +808,8 @@ int run_cli(int argc, char** argv) {
   add_datadir(issue, a);
   issue->add_option("--asset", a.asset, "Asset id")->required()->check(hex32);
   issue->add_option("--count", a.count, "Items to issue")
-      ->check(CLI::Range(1u, static_cast<unsigned>(max_batch_issues)))
-      ->capture_default_str();
+    ->check(CLI::Range(1u, static_cast<unsigned>(max_batch_issues)))
+    ->capture_default_str();
   add_key(issue, a);
   add_json(issue, a);
   commands.push_back({issue, cmd_issue});
@@ -817,12 +819,13 @@ int run_cli(int argc, char** argv) {
   add_datadir(xfer, a);
   xfer->add_option("--item", a.item, "Item id")->required()->check(hex32);
   xfer->add_option("--to", a.to, "New owner's public key")
-      ->required()
-      ->check(hex32);
+    ->required()
+    ->check(hex32);
   add_key(xfer, a);
-  xfer->add_option("--countersign-key", a.countersign_key,
-                   "New owner's key file, to countersign")
-      ->check(CLI::ExistingFile);
+  xfer
+    ->add_option("--countersign-key", a.countersign_key,
+                 "New owner's key file, to countersign")
+    ->check(CLI::ExistingFile);
   add_json(xfer, a);
   commands.push_back({xfer, cmd_transfer});
 
@@ -836,8 +839,8 @@ int run_cli(int argc, char** argv) {
   auto owner = app.add_subcommand("owner", "List the items a key owns");
   add_datadir(owner, a);
   owner->add_option("PUBKEY", a.id, "Owner's public key")
-      ->required()
-      ->check(hex32);
+    ->required()
+    ->check(hex32);
   add_json(owner, a);
   commands.push_back({owner, cmd_owner});
 
@@ -858,15 +861,15 @@ int run_cli(int argc, char** argv) {
   exp->fallthrough(); // --datadir and --json belong to `block`
   exp->add_option("--from", a.from, "First height")->required();
   a.export_count_opt = exp->add_option(
-      "--count", a.export_count, "Blocks to export (default: to the tip)");
+    "--count", a.export_count, "Blocks to export (default: to the tip)");
   a.export_count_opt->check(CLI::PositiveNumber);
   exp->add_option("--out", a.out, "File to write")->required();
   commands.push_back({exp, cmd_block_export});
   auto imp = block->add_subcommand("import", "Apply blocks from a file");
   imp->fallthrough();
   imp->add_option("FILE", a.file, "File written by `block export`")
-      ->required()
-      ->check(CLI::ExistingFile);
+    ->required()
+    ->check(CLI::ExistingFile);
   commands.push_back({imp, cmd_block_import});
   commands.push_back({block, cmd_block});
 
@@ -877,27 +880,27 @@ int run_cli(int argc, char** argv) {
                                               "again");
   add_datadir(reorg, a);
   reorg->add_option("DEPTH", a.depth, "Blocks to unwind")
-      ->required()
-      ->check(CLI::Range(1u, UINT32_MAX));
+    ->required()
+    ->check(CLI::Range(1u, UINT32_MAX));
   add_json(reorg, a);
   commands.push_back({reorg, cmd_admin_reorg});
 
   // devnet
   auto devnet = app.add_subcommand(
-      "devnet", "Run N nodes on loopback, one producing, and walk a record "
-                "through them");
+    "devnet", "Run N nodes on loopback, one producing, and walk a record "
+              "through them");
   devnet->add_option("--nodes", a.devnet.nodes, "Node processes, 1 to 16")
-      ->required();
+    ->required();
   devnet->add_option("--dir", a.devnet.dir,
                      "Directory for the nodes' data and logs, kept "
                      "(default: a fresh one under /tmp, removed)");
   a.devnet_for = devnet->add_option("--for", a.devnet.run_for_s,
                                     "Seconds to run (default: until Ctrl-C)");
   devnet
-      ->add_option("--base-port", a.devnet.base_port,
-                   "Node i listens on base-port + i (default: 19500 if "
-                   "free, else free ports)")
-      ->check(CLI::Range(1u, 65535u));
+    ->add_option("--base-port", a.devnet.base_port,
+                 "Node i listens on base-port + i (default: 19500 if "
+                 "free, else free ports)")
+    ->check(CLI::Range(1u, 65535u));
   commands.push_back({devnet, cmd_devnet});
 
   // stop
@@ -908,7 +911,7 @@ int run_cli(int argc, char** argv) {
 
   // watch
   auto watch = app.add_subcommand(
-      "watch", "Print each new tip as it comes, until the node stops");
+    "watch", "Print each new tip as it comes, until the node stops");
   add_datadir(watch, a);
   watch->add_flag("--json", a.json,
                   "Print one JSON object per tip, one a line");

@@ -167,8 +167,8 @@ json peers_json(capnp::List<schema::PeerInfo>::Reader in) {
     entry["height"] = p.getHeight();
     entry["tip"] = hex_of(p.getTip());
     // 0 is the node's "never".
-    entry["last_seen"] =
-        p.getLastSeen() == 0 ? json(nullptr) : json(p.getLastSeen());
+    entry["last_seen"] = p.getLastSeen() == 0 ? json(nullptr)
+                                              : json(p.getLastSeen());
     entry["score"] = p.getScore();
     peers.push_back(std::move(entry));
   }
@@ -282,8 +282,8 @@ json record_info_json(schema::RecordInfo::Reader info, const record& r) {
   auto item = info.getItemId();
   j["item"] = item.size() == 0 ? json(nullptr) : json(hex_of(item));
   auto batch = std::get_if<issue_batch>(&r);
-  if (kind == "issue" && batch != nullptr &&
-      info.getSub() < batch->issues.size()) {
+  if (kind == "issue" && batch != nullptr
+      && info.getSub() < batch->issues.size()) {
     auto& i = batch->issues[info.getSub()];
     j["asset_id"] = to_hex(i.asset_id);
     j["owner"] = to_hex(i.owner);
@@ -337,8 +337,8 @@ void print_status(const json& j) {
   auto height = j.value("height", uint64_t{0});
   auto target = j.value("sync_target", uint64_t{0});
   if (target > height)
-    shown["sync_target"] =
-        fmt::format("{} ({} blocks behind)", target, target - height);
+    shown["sync_target"] = fmt::format("{} ({} blocks behind)", target,
+                                       target - height);
   print_object(shown, "");
 }
 
@@ -363,8 +363,8 @@ void print_peers(const json& j) {
                     addresses.empty() ? "-" : addresses});
   }
   print_table(
-      {"KEY", "LINK", "STATIC/IN", "HEIGHT", "LAST SEEN", "SCORE", "ADDRESS"},
-      rows);
+    {"KEY", "LINK", "STATIC/IN", "HEIGHT", "LAST SEEN", "SCORE", "ADDRESS"},
+    rows);
 }
 
 void print_item(const json& j) {

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "messages/admin.capnp.h"
 #include "core/chain.hpp"
 #include "core/records.hpp"
+#include "messages/admin.capnp.h"
 
 namespace hallmark {
 

@@ -12,8 +12,8 @@ namespace {
 
 std::string asset_of(const node& n, const std::string& fingerprint) {
   return run_json({"asset", "register", "--datadir", n.datadir(), "--name",
-                   "work " + fingerprint, "--fingerprint", fingerprint})
-    ["asset_id"];
+                   "work " + fingerprint, "--fingerprint",
+                   fingerprint})["asset_id"];
 }
 
 std::vector<std::string> issue(const node& n, const std::string& asset,
@@ -107,15 +107,15 @@ TEST_CASE("a forced reorg of 10 blocks leaves the same tip and indexes") {
   REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 16; }));
   a.settle();
   CHECK(a.stop() == 0);
-  a.start(false);  // freeze the chain
+  a.start(false); // freeze the chain
   auto before = snapshot(a, items, {a.public_key(), bob["public_key"]});
   auto r = run_json({"admin", "reorg", "--datadir", a.datadir(), "10"});
   CHECK(r["height"] == before["height"]);
   CHECK(r["tip"] == before["tip"]);
   auto after = snapshot(a, items, {a.public_key(), bob["public_key"]});
   CHECK(after == before);
-  auto deep = run({"admin", "reorg", "--datadir", a.datadir(), "1000",
-                   "--json"});
+  auto deep = run(
+    {"admin", "reorg", "--datadir", a.datadir(), "1000", "--json"});
   CHECK(deep.code != 0);
   CHECK(deep.err.find("reorg") != std::string::npos);
   CHECK(snapshot(a, items, {a.public_key(), bob["public_key"]}) == before);
@@ -169,7 +169,7 @@ TEST_CASE("a competing branch with more work replaces the tip") {
   // Importing the shorter chain again changes nothing.
   auto same = run_json({"block", "import", "--datadir", a.datadir(), file});
   CHECK(a.status()["tip"] != b_tip["tip"]);
-  (void) same;
+  (void)same;
 }
 
 TEST_CASE("garbage on the admin socket closes that connection only") {
@@ -189,11 +189,11 @@ TEST_CASE("garbage on the admin socket closes that connection only") {
     std::vector<uint8_t> junk(4096);
     for (auto& x : junk)
       x = static_cast<uint8_t>(rng());
-    if (attempt == 1) {  // a well-formed length with garbage inside
+    if (attempt == 1) { // a well-formed length with garbage inside
       junk[0] = 64;
       junk[1] = junk[2] = junk[3] = 0;
     }
-    if (attempt == 2) {  // an oversized frame
+    if (attempt == 2) { // an oversized frame
       junk[0] = junk[1] = junk[2] = 0xff;
       junk[3] = 0x7f;
     }

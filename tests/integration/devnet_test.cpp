@@ -69,8 +69,8 @@ TEST_CASE("devnet: 3 nodes converge, the demo completes, none is left") {
   // Records entered at node 1 and every node saw them in blocks.
   CHECK(r.out.find("all 3 nodes show carol as the owner") != std::string::npos);
   for (int i = 0; i < 3; ++i)
-    CHECK(std::filesystem::exists(net + "/node-" + std::to_string(i) +
-                                  "/node.log"));
+    CHECK(std::filesystem::exists(net + "/node-" + std::to_string(i)
+                                  + "/node.log"));
   auto left = processes_mentioning(net);
   INFO("left behind: " << (left.empty() ? "" : left.front()));
   CHECK(left.empty());

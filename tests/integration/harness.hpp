@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -143,7 +143,7 @@ class background {
 public:
   background(const temp_dir& dir, const std::string& name,
              const std::vector<std::string>& args)
-    : out_path_(dir / (name + ".out")), err_path_(dir / (name + ".err")) {
+      : out_path_(dir / (name + ".out")), err_path_(dir / (name + ".err")) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out_path_.c_str(),
@@ -224,9 +224,9 @@ public:
   /// `hallmark init` in a fresh directory, plus extra config lines.
   explicit node(const temp_dir& dir, const std::string& name,
                 std::vector<std::string> config = {})
-    : datadir_(dir / name) {
-    auto r = run({"init", "--datadir", datadir_, "--chain", "devnet",
-                  "--json"});
+      : datadir_(dir / name) {
+    auto r = run(
+      {"init", "--datadir", datadir_, "--chain", "devnet", "--json"});
     INFO(r.err);
     REQUIRE(r.code == 0);
     public_key_ = r.js()["public_key"];
@@ -320,8 +320,8 @@ public:
 
   /// Waits until nothing is pending and returns the height.
   uint64_t settle(std::chrono::seconds limit = 60s) const {
-    REQUIRE(wait_for([](const json& s) { return s["pending_records"] == 0; },
-                     limit));
+    REQUIRE(
+      wait_for([](const json& s) { return s["pending_records"] == 0; }, limit));
     return height();
   }
 
@@ -332,8 +332,7 @@ private:
     while (std::chrono::steady_clock::now() < deadline) {
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status)
-                                 : 128 + WTERMSIG(status);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       }
       std::this_thread::sleep_for(50ms);
     }

@@ -4,7 +4,6 @@
 
 using namespace hallmark::test;
 
-
 TEST_CASE("a record's whole life: register, issue, transfer, provenance") {
   temp_dir dir;
   node a{dir, "a"};
@@ -21,8 +20,8 @@ TEST_CASE("a record's whole life: register, issue, transfer, provenance") {
   std::string asset = reg["asset_id"];
   CHECK(asset.size() == 64);
 
-  auto issued = run_json({"issue", "--datadir", a.datadir(), "--asset", asset,
-                          "--count", "3"});
+  auto issued = run_json(
+    {"issue", "--datadir", a.datadir(), "--asset", asset, "--count", "3"});
   REQUIRE(issued["items"].size() == 3);
   std::string item = issued["items"][0];
 
@@ -31,8 +30,8 @@ TEST_CASE("a record's whole life: register, issue, transfer, provenance") {
   CHECK(pending["owner"] == node_key);
 
   settled_item(a, item);
-  auto t1 = run_json({"transfer", "--datadir", a.datadir(), "--item", item,
-                      "--to", bob_pk});
+  auto t1 = run_json(
+    {"transfer", "--datadir", a.datadir(), "--item", item, "--to", bob_pk});
   std::string rec1 = t1["record"];
   auto t2 = run_json({"transfer", "--datadir", a.datadir(), "--item", item,
                       "--to", carol_pk, "--key", dir / "bob.key",
@@ -66,8 +65,8 @@ TEST_CASE("a record's whole life: register, issue, transfer, provenance") {
   for (auto& r : blk["records"])
     found = found || r["id"] == rec2;
   CHECK(found);
-  auto by_hash = run_json({"block", "--datadir", a.datadir(),
-                           blk["hash"].get<std::string>()});
+  auto by_hash = run_json(
+    {"block", "--datadir", a.datadir(), blk["hash"].get<std::string>()});
   CHECK(by_hash["height"] == blk["height"]);
 
   // Everything survives a clean restart.
@@ -86,8 +85,8 @@ TEST_CASE("refused records get a reason and a non-zero exit") {
   a.start(true);
   auto bob = run_json({"keys", "new", "--out", dir / "bob.key"});
   std::string asset = run_json({"asset", "register", "--datadir", a.datadir(),
-                                "--name", "A", "--fingerprint", "fp-1"})
-                        ["asset_id"];
+                                "--name", "A", "--fingerprint",
+                                "fp-1"})["asset_id"];
   // The same fingerprint again: a duplicate.
   auto dup = run({"asset", "register", "--datadir", a.datadir(), "--name", "B",
                   "--fingerprint", "fp-1", "--json"});
@@ -98,8 +97,8 @@ TEST_CASE("refused records get a reason and a non-zero exit") {
                       "--key", dir / "bob.key", "--json"});
   CHECK(foreign.code != 0);
   CHECK(foreign.err.find("not_owner") != std::string::npos);
-  std::string item = run_json({"issue", "--datadir", a.datadir(), "--asset",
-                               asset})["items"][0];
+  std::string item = run_json(
+    {"issue", "--datadir", a.datadir(), "--asset", asset})["items"][0];
   // Bob does not own the item: he cannot transfer it.
   auto theft = run({"transfer", "--datadir", a.datadir(), "--item", item,
                     "--to", bob["public_key"], "--key", dir / "bob.key",
@@ -107,8 +106,8 @@ TEST_CASE("refused records get a reason and a non-zero exit") {
   CHECK(theft.code != 0);
   CHECK(theft.err.find("not_owner") != std::string::npos);
   // Unknown item.
-  auto unknown = run({"item", "--datadir", a.datadir(), std::string(64, 'a'),
-                      "--json"});
+  auto unknown = run(
+    {"item", "--datadir", a.datadir(), std::string(64, 'a'), "--json"});
   CHECK(unknown.code != 0);
   CHECK(unknown.err.find("not_found") != std::string::npos);
 }
@@ -129,10 +128,10 @@ TEST_CASE("wrong arguments and no running node give one clear line") {
   auto bad_hex = run({"item", "--datadir", a.datadir(), "xyz", "--json"});
   CHECK(bad_hex.code != 0);
   // A node refusing its configuration exits with the reason, never hangs.
-  for (auto& extra : std::vector<std::vector<std::string>>{
-         {"--peer", "garbage"},
-         {"--listen", "999.1.1.1:5"},
-         {"--listen", "127.0.0.1:70000"}}) {
+  for (auto& extra :
+       std::vector<std::vector<std::string>>{{"--peer", "garbage"},
+                                             {"--listen", "999.1.1.1:5"},
+                                             {"--listen", "127.0.0.1:70000"}}) {
     std::vector<std::string> args{"run", "--datadir", a.datadir()};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run(args, 30s);

@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <random>
-#include <thread>
 #include <set>
+#include <thread>
 
 #include "core/log.hpp"
 #include "messages/registration_capnp.hpp"
@@ -52,13 +52,12 @@ bool converged(const std::vector<const node*>& nodes, uint64_t height,
 std::vector<std::string> issue_items(const node& n, const std::string& fp,
                                      int count) {
   std::string asset = run_json({"asset", "register", "--datadir", n.datadir(),
-                                "--name", "net " + fp, "--fingerprint", fp})
-                        ["asset_id"];
+                                "--name", "net " + fp, "--fingerprint",
+                                fp})["asset_id"];
   return run_json({"issue", "--datadir", n.datadir(), "--asset", asset,
                    "--count", std::to_string(count)})["items"]
     .get<std::vector<std::string>>();
 }
-
 
 } // namespace
 
@@ -110,7 +109,7 @@ TEST_CASE("network: a record sent to one node reaches every node") {
     auto j = settled_item(*n, items[0]);
     CHECK(j == want);
   }
-  (void) first;
+  (void)first;
 }
 
 TEST_CASE("network: two producers fork, every node ends on the most work") {
@@ -237,7 +236,7 @@ TEST_CASE("network: garbage and oversized frames close only that link") {
     std::vector<uint8_t> junk(2048);
     for (auto& x : junk)
       x = static_cast<uint8_t>(rng());
-    junk[0] = 200;  // a plausible handshake length, then garbage
+    junk[0] = 200; // a plausible handshake length, then garbage
     junk[1] = junk[2] = junk[3] = 0;
     p.send_raw(junk);
     CHECK(p.closed_by_node());
@@ -245,7 +244,7 @@ TEST_CASE("network: garbage and oversized frames close only that link") {
   {
     raw_peer p{19750};
     REQUIRE(p.connected());
-    p.send_raw({0xff, 0xff, 0xff, 0x7f});  // a 2 GB frame
+    p.send_raw({0xff, 0xff, 0xff, 0x7f}); // a 2 GB frame
     CHECK(p.closed_by_node());
   }
   {
@@ -353,8 +352,8 @@ TEST_CASE("network: an upstream serving bad blocks is dropped for another") {
     }
   }};
   node d{dir, "d"};
-  d.start(false, {"--peer", hallmark::to_hex(fake.public_key_bytes()) + "@"
-                              + addr(19761),
+  d.start(false, {"--peer",
+                  hallmark::to_hex(fake.public_key_bytes()) + "@" + addr(19761),
                   "--peer", peer_arg(a, 19760)});
   CHECK(converged({&a, &d}, target, 90s));
   CHECK(junk_served > 0);

@@ -16,8 +16,8 @@
 #include <capnp/serialize.h>
 
 #include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
 #include "messages/handshake.hpp"
+#include "messages/wire.capnp.h"
 
 namespace hallmark::test {
 
@@ -38,8 +38,7 @@ public:
   struct adopt {
     int fd;
   };
-  explicit raw_peer(adopt a) : fd_(a.fd) {
-  }
+  explicit raw_peer(adopt a) : fd_(a.fd) {}
 
   ~raw_peer() {
     if (fd_ >= 0)
@@ -72,7 +71,8 @@ public:
     if (!read_exact(len, 4, ms))
       return std::nullopt;
     std::vector<uint8_t> body(get_u32(len));
-    if (body.size() > max_link_frame || !read_exact(body.data(), body.size(), ms))
+    if (body.size() > max_link_frame
+        || !read_exact(body.data(), body.size(), ms))
       return std::nullopt;
     return body;
   }
@@ -145,17 +145,17 @@ public:
       auto env = r.getRoot<schema::Envelope>();
       // The node's own requests to us number their ids independently.
       switch (env.which()) {
-        case schema::Envelope::INFO:
-        case schema::Envelope::BLOCKS:
-        case schema::Envelope::HASHES:
-        case schema::Envelope::PEERS:
-        case schema::Envelope::ERROR:
-        case schema::Envelope::PONG:
-          if (env.getId() == id)
-            return e;
-          break;
-        default:
-          break;
+      case schema::Envelope::INFO:
+      case schema::Envelope::BLOCKS:
+      case schema::Envelope::HASHES:
+      case schema::Envelope::PEERS:
+      case schema::Envelope::ERROR:
+      case schema::Envelope::PONG:
+        if (env.getId() == id)
+          return e;
+        break;
+      default:
+        break;
       }
     }
     return std::nullopt;

@@ -33,8 +33,8 @@ TEST_CASE("watch prints each new tip once, in order, until the node stops") {
   auto first = a.height();
   background watch{dir, "watch", {"watch", "--datadir", a.datadir(), "--json"}};
   REQUIRE(a.wait_for(
-      [&](const json& s) { return s["height"].get<uint64_t>() >= first + 5; },
-      60s));
+    [&](const json& s) { return s["height"].get<uint64_t>() >= first + 5; },
+    60s));
   // Tips reach the watcher within a poll interval (1 s on devnet).
   auto last = a.height();
   auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -50,8 +50,8 @@ TEST_CASE("watch prints each new tip once, in order, until the node stops") {
   CHECK(tips.front()["height"].get<uint64_t>() <= first + 3);
   CHECK(tips.back()["height"].get<uint64_t>() >= last);
   for (size_t i = 1; i < tips.size(); ++i)
-    CHECK(tips[i]["height"].get<uint64_t>() ==
-          tips[i - 1]["height"].get<uint64_t>() + 1);
+    CHECK(tips[i]["height"].get<uint64_t>()
+          == tips[i - 1]["height"].get<uint64_t>() + 1);
   // Each is the block the node holds at that height.
   for (auto& t : tips) {
     auto b = run_json({"block", "--datadir", a.datadir(),
@@ -66,8 +66,8 @@ TEST_CASE("watch prints each new tip once, in order, until the node stops") {
   // Nothing printed twice, even at the end.
   auto all = tips_of(watch.out());
   for (size_t i = 1; i < all.size(); ++i)
-    CHECK(all[i]["height"].get<uint64_t>() ==
-          all[i - 1]["height"].get<uint64_t>() + 1);
+    CHECK(all[i]["height"].get<uint64_t>()
+          == all[i - 1]["height"].get<uint64_t>() + 1);
 }
 
 TEST_CASE("watch ends with exit 0 on SIGINT, and 3 without a node") {

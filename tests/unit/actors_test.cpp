@@ -59,22 +59,22 @@ struct heard {
 reservoir_actor::behavior_type listener(reservoir_actor::pointer,
                                         std::shared_ptr<heard> log) {
   return {
-      [](atom::submit, const encoded&) -> std::vector<hash256> { return {}; },
-      [](atom::take, uint32_t) -> std::vector<encoded> { return {}; },
-      [](atom::lookup, const hash256&) -> std::vector<pending_record> {
-        return {};
-      },
-      [](atom::after, const hash256&) -> std::vector<pending_record> {
-        return {};
-      },
-      [](atom::status) -> reservoir_status { return {}; },
-      [log](atom::applied, const std::vector<hash256>& ids) {
-        log->applied.push_back(ids);
-      },
-      [log](atom::unwound, const std::vector<encoded>& records) {
-        log->unwound.push_back(records);
-      },
-      [](atom::expire) {},
+    [](atom::submit, const encoded&) -> std::vector<hash256> { return {}; },
+    [](atom::take, uint32_t) -> std::vector<encoded> { return {}; },
+    [](atom::lookup, const hash256&) -> std::vector<pending_record> {
+      return {};
+    },
+    [](atom::after, const hash256&) -> std::vector<pending_record> {
+      return {};
+    },
+    [](atom::status) -> reservoir_status { return {}; },
+    [log](atom::applied, const std::vector<hash256>& ids) {
+      log->applied.push_back(ids);
+    },
+    [log](atom::unwound, const std::vector<encoded>& records) {
+      log->unwound.push_back(records);
+    },
+    [](atom::expire) {},
   };
 }
 
@@ -129,7 +129,7 @@ public:
                        block_processor_config c = {}) {
     REQUIRE_FALSE(c.validate());
     return keep(
-        sys.spawn(block_processor, &chain.store(), c, std::move(verifiers)));
+      sys.spawn(block_processor, &chain.store(), c, std::move(verifiers)));
   }
 
   /// A recording reservoir subscribed to `processor`; returns what it hears.
@@ -331,7 +331,7 @@ blocks_with(const std::vector<size_t>& counts) {
     block b;
     for (size_t i = 0; i < c; ++i, ++n)
       b.records.push_back(make_asset(
-          "a" + std::to_string(n), vec_of("fp:" + std::to_string(n)), {}, kp));
+        "a" + std::to_string(n), vec_of("fp:" + std::to_string(n)), {}, kp));
     out->push_back(std::move(b));
   }
   return out;
@@ -341,8 +341,8 @@ blocks_with(const std::vector<size_t>& counts) {
 
 TEST_CASE("verifier actor: split_jobs covers every record exactly once") {
   std::vector<std::vector<size_t>> shapes = {
-      {3, 0, 5, 1, 0}, {0},          {0, 0, 0},          {1}, {10}, {0, 7},
-      {7, 0},          {2, 2, 2, 2}, {1, 0, 0, 1, 0, 0},
+    {3, 0, 5, 1, 0}, {0},          {0, 0, 0},          {1}, {10}, {0, 7},
+    {7, 0},          {2, 2, 2, 2}, {1, 0, 0, 1, 0, 0},
   };
   for (auto& shape : shapes) {
     auto blocks = blocks_with(shape);
@@ -361,8 +361,8 @@ TEST_CASE("verifier actor: split_jobs covers every record exactly once") {
       std::vector<int> empty_seen(shape.size(), 0);
       for (auto c : shape)
         seen.emplace_back(c, 0);
-      size_t per_job =
-          (total + std::max<size_t>(parts, 1) - 1) / std::max<size_t>(parts, 1);
+      size_t per_job = (total + std::max<size_t>(parts, 1) - 1)
+                       / std::max<size_t>(parts, 1);
       for (auto& job : jobs) {
         CHECK(job.blocks == blocks);
         CHECK_FALSE(job.segments.empty());
@@ -404,7 +404,7 @@ TEST_CASE("verifier actor: the verdict names the failing block and its code") {
   auto bad_sig_asset = p.work("forged", p.bob);
   bad_sig_asset.sig[0] ^= 0x01;
   auto bad_sig = extend(
-      c, {p.work("three", p.alice), p.work("four", p.alice), bad_sig_asset});
+    c, {p.work("three", p.alice), p.work("four", p.alice), bad_sig_asset});
   auto bad_root = extend(c, {p.work("five", p.carol)});
   bad_root.hdr.merkle_root = label_hash("not the records");
   REQUIRE(mine(bad_root.hdr, 10'000'000));
@@ -502,8 +502,8 @@ TEST_CASE("block_processor actor: a bad block stops the batch at that block") {
     CHECK(code(r) == ec::bad_block);
   }
   SUBCASE("a state rule: a transfer of an unknown record") {
-    auto t =
-        make_transfer(label_hash("nothing"), p.bob.public_key_bytes(), p.alice);
+    auto t = make_transfer(label_hash("nothing"), p.bob.public_key_bytes(),
+                           p.alice);
     auto b3 = extend(c, {t});
     auto b4 = extend(c, {});
     auto r = f.send_blocks(bp, {b1, b2, b3, b4});
@@ -559,9 +559,9 @@ TEST_CASE("block_processor actor: blocks on chain count as known") {
     REQUIRE(genesis);
     auto b3 = extend(c, {});
     auto r = f.ask<apply_report>(
-        bp, atom::blocks::value,
-        std::vector<encoded>{*genesis, encode(b1), encode(b2), encode(b3)},
-        false);
+      bp, atom::blocks::value,
+      std::vector<encoded>{*genesis, encode(b1), encode(b2), encode(b3)},
+      false);
     REQUIRE_MESSAGE(r, message_of(r.error()));
     CHECK(r->known == 3);
     CHECK(r->applied == 1);
@@ -679,7 +679,7 @@ TEST_CASE("block_processor actor: a branch with more work reorganises") {
 }
 
 TEST_CASE(
-    "block_processor actor: a reorg gives records back to the reservoir") {
+  "block_processor actor: a reorg gives records back to the reservoir") {
   actor_fixture f;
   people p;
   auto bp = f.spawn_processor();
@@ -725,8 +725,8 @@ TEST_CASE("block_processor actor: a fork deeper than reorg_window is refused") {
   auto b = fork_at(a, 1);
   std::vector<block> branch;
   for (int i = 0; i < 5; ++i) {
-    auto blk =
-        make_block(devnet(), b.tip(), b.lookup(), {}, b.tip().timestamp + 2);
+    auto blk = make_block(devnet(), b.tip(), b.lookup(), {},
+                          b.tip().timestamp + 2);
     b.headers.push_back(blk.hdr);
     branch.push_back(blk);
   }
@@ -740,8 +740,8 @@ TEST_CASE("block_processor actor: a fork deeper than reorg_window is refused") {
   auto c = fork_at(a, 2);
   std::vector<block> near;
   for (int i = 0; i < 3; ++i) {
-    auto blk =
-        make_block(devnet(), c.tip(), c.lookup(), {}, c.tip().timestamp + 3);
+    auto blk = make_block(devnet(), c.tip(), c.lookup(), {},
+                          c.tip().timestamp + 3);
     c.headers.push_back(blk.hdr);
     near.push_back(blk);
   }
@@ -764,12 +764,12 @@ TEST_CASE("block_processor actor: a forced reorg changes nothing") {
   auto b1 = extend(c, {art});
   auto one = make_issue(asset_id(art), 1, p.alice);
   auto two = make_issue(asset_id(art), 2, p.alice);
-  auto b2 = extend(c, {make_batch({one, two}, block_hash(b1.hdr),
-                                  devnet().issue_difficulty)});
+  auto b2 = extend(
+    c, {make_batch({one, two}, block_hash(b1.hdr), devnet().issue_difficulty)});
   auto t1 = make_transfer(record_id(one), p.bob.public_key_bytes(), p.alice);
   auto b3 = extend(c, {t1});
   auto b4 = extend(
-      c, {make_transfer(record_id(t1), p.carol.public_key_bytes(), p.bob)});
+    c, {make_transfer(record_id(t1), p.carol.public_key_bytes(), p.bob)});
   REQUIRE(f.send_blocks(bp, {b1, b2, b3, b4}));
   log->applied.clear();
   auto before = f.chain.snapshot();
@@ -928,10 +928,10 @@ TEST_CASE("block_processor actor: tip reports what the next block needs") {
     CHECK(got.hash == top.hash);
     CHECK(block_hash(got.hdr) == top.hash);
     CHECK(got.work == to_decimal(top.work));
-    CHECK(got.next_difficulty ==
-          next_difficulty(params, top.height + 1, reader.ancestors()));
-    CHECK(got.median_time_past ==
-          median_time_past(top.height + 1, reader.ancestors()));
+    CHECK(got.next_difficulty
+          == next_difficulty(params, top.height + 1, reader.ancestors()));
+    CHECK(got.median_time_past
+          == median_time_past(top.height + 1, reader.ancestors()));
   };
   t = f.tip_of(bp);
   CHECK(t.height == 9);
@@ -1128,19 +1128,19 @@ TEST_CASE("reservoir actor: refusals carry their error code") {
   }
   SUBCASE("an issue of an unknown asset") {
     f.expect_refused(
-        {f.batch({make_issue(label_hash("no asset"), 1, f.alice)})},
-        ec::unknown_asset);
+      {f.batch({make_issue(label_hash("no asset"), 1, f.alice)})},
+      ec::unknown_asset);
   }
   SUBCASE("an anchor that is no block") {
     f.expect_refused(
-        {f.batch({make_issue(f.art_id, 3, f.alice)}, label_hash("nowhere"))},
-        ec::bad_anchor);
+      {f.batch({make_issue(f.art_id, 3, f.alice)}, label_hash("nowhere"))},
+      ec::bad_anchor);
   }
   SUBCASE("free-issue work that is too little") {
     f.expect_refused(
-        {with_too_little_work(f.batch({make_issue(f.art_id, 3, f.alice)}),
-                              f.chain.params().issue_difficulty)},
-        ec::bad_proof);
+      {with_too_little_work(f.batch({make_issue(f.art_id, 3, f.alice)}),
+                            f.chain.params().issue_difficulty)},
+      ec::bad_proof);
   }
   SUBCASE("a bad signature") {
     auto t = f.give(f.first_id, f.alice, f.bob);
@@ -1325,8 +1325,8 @@ TEST_CASE("reservoir actor: a new reservoir restores the pending records") {
   CHECK(st.transfers == before.transfers);
   auto again = f.take(f.pool, 100);
   auto again_ids = leaves(again);
-  CHECK(std::set<hash256>(taken.begin(), taken.end()) ==
-        std::set<hash256>(again_ids.begin(), again_ids.end()));
+  CHECK(std::set<hash256>(taken.begin(), taken.end())
+        == std::set<hash256>(again_ids.begin(), again_ids.end()));
   CHECK_FALSE(f.applies(again));
   auto found = f.lookup(f.pool, leaf_id(t3));
   REQUIRE(found.size() == 1);
@@ -1417,7 +1417,7 @@ public:
   bool run_until(uint64_t height, int ticks = 20) {
     for (int i = 0; i < ticks && committed().height < height; ++i)
       advance(std::chrono::milliseconds{
-          std::max<uint64_t>(pcfg.min_block_interval_ms, 50)});
+        std::max<uint64_t>(pcfg.min_block_interval_ms, 50)});
     return committed().height >= height;
   }
 

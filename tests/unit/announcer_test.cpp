@@ -27,8 +27,8 @@
 #include "actors/actors.hpp"
 #include "actors/announcer.hpp"
 #include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
 #include "messages/registration_capnp.hpp"
+#include "messages/wire.capnp.h"
 #include "storage/lmdb.hpp"
 #include "storage/local_store.hpp"
 #include "tests/unit/helpers.hpp"
@@ -43,8 +43,8 @@ using namespace std::chrono_literals;
 constexpr uint64_t t0 = 1'700'000'000;
 
 bool same(const registration& x, const registration& y) {
-  return x.chain == y.chain && x.key == y.key && x.listeners == y.listeners &&
-         x.timestamp == y.timestamp && x.sig == y.sig;
+  return x.chain == y.chain && x.key == y.key && x.listeners == y.listeners
+         && x.timestamp == y.timestamp && x.sig == y.sig;
 }
 
 std::set<public_key> keys_of(const std::vector<registration>& rs) {
@@ -99,8 +99,8 @@ TEST_SUITE_BEGIN("announcer");
 
 TEST_CASE("announcer: a registration signs and verifies") {
   auto alice = seeded_key(0x11);
-  auto r =
-      make_registration("devnet", {"127.0.0.1:2136", "[::1]:2136"}, t0, alice);
+  auto r = make_registration("devnet", {"127.0.0.1:2136", "[::1]:2136"}, t0,
+                             alice);
   CHECK(r.key == alice.public_key_bytes());
   CHECK_EQ(code(check_at(r, t0)), ec::none);
   CHECK(verify(r.sig, signing_bytes(r), alice.public_key_bytes()));
@@ -131,8 +131,8 @@ TEST_CASE("announcer: the signing layout is pinned") {
 }
 
 TEST_CASE("announcer: a registration of another chain is wrong_chain") {
-  auto r =
-      make_registration("testnet", {"127.0.0.1:2136"}, t0, seeded_key(0x11));
+  auto r = make_registration("testnet", {"127.0.0.1:2136"}, t0,
+                             seeded_key(0x11));
   CHECK_EQ(code(check_at(r, t0)), ec::wrong_chain);
 }
 
@@ -192,11 +192,11 @@ TEST_CASE("announcer: listener count, size and syntax are record rules") {
   std::string long_name = std::string(59, 'a') + ".com:2136";
   REQUIRE(parse_listener(long_name));
   CHECK_EQ(
-      code(check_at(make_registration("devnet", {long_name}, t0, alice), t0)),
-      ec::bad_record);
+    code(check_at(make_registration("devnet", {long_name}, t0, alice), t0)),
+    ec::bad_record);
   CHECK_EQ(
-      code(check_at(make_registration("devnet", {"nowhere"}, t0, alice), t0)),
-      ec::bad_record);
+    code(check_at(make_registration("devnet", {"nowhere"}, t0, alice), t0)),
+    ec::bad_record);
 }
 
 TEST_CASE("announcer: parse_listener takes host:port and [v6]:port") {
@@ -204,41 +204,41 @@ TEST_CASE("announcer: parse_listener takes host:port and [v6]:port") {
   CHECK(parse_listener("127.0.0.1:2136") == hp{"127.0.0.1", 2136});
   CHECK(parse_listener("10.1.2.3:1") == hp{"10.1.2.3", 1});
   CHECK(parse_listener("8.8.8.8:65535") == hp{"8.8.8.8", 65535});
-  CHECK(parse_listener("node-1.example.org:80") ==
-        hp{"node-1.example.org", 80});
+  CHECK(parse_listener("node-1.example.org:80")
+        == hp{"node-1.example.org", 80});
   CHECK(parse_listener("localhost:2136") == hp{"localhost", 2136});
   CHECK(parse_listener("[::1]:2136") == hp{"::1", 2136});
   CHECK(parse_listener("[2001:db8::7]:443") == hp{"2001:db8::7", 443});
   CHECK(parse_listener("[::ffff:1.2.3.4]:9") == hp{"::ffff:1.2.3.4", 9});
   for (auto bad : {
-           "",                  // nothing
-           "127.0.0.1",         // no port
-           "127.0.0.1:",        // empty port
-           "127.0.0.1:0",       // port 0
-           "127.0.0.1:65536",   // port too large
-           "127.0.0.1:100000",  // six digits
-           "127.0.0.1:-1",      // sign
-           "127.0.0.1:+80",     // sign
-           "127.0.0.1:8o",      // not a number
-           "127.0.0.1:80 ",     // trailing space
-           ":2136",             // no host
-           "1.2.3.400:80",      // not an IPv4 address
-           "1.2.3:80",          // not an IPv4 address
-           "::1:2136",          // IPv6 without brackets
-           "[::1]",             // no port
-           "[::1]:",            // empty port
-           "[::1]:0",           // port 0
-           "[]:80",             // empty host
-           "[1.2.3.4]:80",      // IPv4 in brackets
-           "[fe80::1%eth0]:80", // zone
-           "[::1]x:80",         // junk after the bracket
-           "-bad.example:80",   // label starts with a hyphen
-           "bad-.example:80",   // label ends with a hyphen
-           "a..b:80",           // empty label
-           "a.b.:80",           // trailing dot
-           "under_score:80",    // not a DNS character
-           "example.123:80",    // numeric top-level label
-           "host:80:81",        // two ports
+         "",                  // nothing
+         "127.0.0.1",         // no port
+         "127.0.0.1:",        // empty port
+         "127.0.0.1:0",       // port 0
+         "127.0.0.1:65536",   // port too large
+         "127.0.0.1:100000",  // six digits
+         "127.0.0.1:-1",      // sign
+         "127.0.0.1:+80",     // sign
+         "127.0.0.1:8o",      // not a number
+         "127.0.0.1:80 ",     // trailing space
+         ":2136",             // no host
+         "1.2.3.400:80",      // not an IPv4 address
+         "1.2.3:80",          // not an IPv4 address
+         "::1:2136",          // IPv6 without brackets
+         "[::1]",             // no port
+         "[::1]:",            // empty port
+         "[::1]:0",           // port 0
+         "[]:80",             // empty host
+         "[1.2.3.4]:80",      // IPv4 in brackets
+         "[fe80::1%eth0]:80", // zone
+         "[::1]x:80",         // junk after the bracket
+         "-bad.example:80",   // label starts with a hyphen
+         "bad-.example:80",   // label ends with a hyphen
+         "a..b:80",           // empty label
+         "a.b.:80",           // trailing dot
+         "under_score:80",    // not a DNS character
+         "example.123:80",    // numeric top-level label
+         "host:80:81",        // two ports
        }) {
     CAPTURE(bad);
     CHECK_FALSE(parse_listener(bad));
@@ -273,13 +273,13 @@ TEST_CASE("announcer: malformed Registration messages are errors") {
   CHECK_EQ(code(decode_registration(raw_registration("devnet", 32, {}, 0))),
            ec::malformed);
   CHECK_EQ(code(decode_registration(
-               raw_registration(std::string(33, 'c'), 32, {}, 64))),
+             raw_registration(std::string(33, 'c'), 32, {}, 64))),
            ec::too_large);
   CHECK_EQ(code(decode_registration(raw_registration(
-               "devnet", 32, std::vector<std::string>(9, "a:1"), 64))),
+             "devnet", 32, std::vector<std::string>(9, "a:1"), 64))),
            ec::too_large);
   CHECK_EQ(code(decode_registration(
-               raw_registration("devnet", 32, {std::string(65, 'a')}, 64))),
+             raw_registration("devnet", 32, {std::string(65, 'a')}, 64))),
            ec::too_large);
   // Above the byte limit before any parsing.
   CHECK_EQ(code(decode_registration(encoded{std::vector<uint64_t>(513, 0)})),
@@ -327,8 +327,8 @@ TEST_CASE("announcer: local_store keeps peers across reopening") {
   temp_dir dir;
   auto a = make_registration("devnet", {"127.0.0.1:1"}, t0, seeded_key(0x11));
   auto b = make_registration("devnet", {"127.0.0.1:2"}, t0, seeded_key(0x31));
-  auto b2 =
-      make_registration("devnet", {"127.0.0.1:3"}, t0 + 1, seeded_key(0x31));
+  auto b2 = make_registration("devnet", {"127.0.0.1:3"}, t0 + 1,
+                              seeded_key(0x31));
   {
     auto ls = local_store::open(dir.sub("local"));
     REQUIRE(ls);
@@ -342,11 +342,11 @@ TEST_CASE("announcer: local_store keeps peers across reopening") {
   REQUIRE(ls);
   std::vector<registration> rows;
   (*ls)->for_each_peer(
-      [&](const public_key& key, caf::expected<registration> r) {
-        REQUIRE(r);
-        CHECK(key == r->key);
-        rows.push_back(*r);
-      });
+    [&](const public_key& key, caf::expected<registration> r) {
+      REQUIRE(r);
+      CHECK(key == r->key);
+      rows.push_back(*r);
+    });
   REQUIRE(rows.size() == 1);
   CHECK(same(rows[0], b2));
 }
@@ -403,18 +403,18 @@ struct connector_log {
 /// connector_actor, so it keeps compiling while the connector's interface
 /// grows; the announcer only ever sends it `relay` and `candidates`.
 caf::behavior recording_connector(caf::event_based_actor* self,
-                             std::shared_ptr<connector_log> log) {
+                                  std::shared_ptr<connector_log> log) {
   self->set_default_handler(caf::drop);
   return {
-      [log](atom::relay, const encoded& e, const caf::actor_addr& origin) {
-        log->relays.push_back(e);
-        log->origins.push_back(origin);
-      },
-      [log](atom::candidates, const std::vector<registration>& rs) {
-        log->candidates.push_back(rs);
-      },
-      [](atom::peers) { return std::vector<peer_status>{}; },
-      [](atom::status) { return connector_status{}; },
+    [log](atom::relay, const encoded& e, const caf::actor_addr& origin) {
+      log->relays.push_back(e);
+      log->origins.push_back(origin);
+    },
+    [log](atom::candidates, const std::vector<registration>& rs) {
+      log->candidates.push_back(rs);
+    },
+    [](atom::peers) { return std::vector<peer_status>{}; },
+    [](atom::status) { return connector_status{}; },
   };
 }
 
@@ -425,9 +425,9 @@ caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
   return cfg;
 }
 
-/// A local store, an actor system on the test coordinator, a recording connector
-/// and people with keys. Members are ordered so the store outlives every
-/// actor.
+/// A local store, an actor system on the test coordinator, a recording
+/// connector and people with keys. Members are ordered so the store outlives
+/// every actor.
 class fixture {
 public:
   fixture()
@@ -435,7 +435,7 @@ public:
         sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
         self(sys, true), log(std::make_shared<connector_log>()),
         connector(caf::actor_cast<connector_actor>(
-            keep(sys.spawn(recording_connector, log)))) {}
+          keep(sys.spawn(recording_connector, log)))) {}
 
   ~fixture() {
     for (auto& a : spawned_)
@@ -454,7 +454,7 @@ public:
 
   announcer_actor spawn_announcer(std::optional<announcer_config> c = {}) {
     auto a = keep(
-        sys.spawn(announcer, us, local.get(), connector, c ? *c : config()));
+      sys.spawn(announcer, us, local.get(), connector, c ? *c : config()));
     sched.run();
     return a;
   }
@@ -599,8 +599,8 @@ TEST_CASE("announcer: a registration over another key's link is refused") {
   REQUIRE_FALSE(reply);
   CHECK_EQ(code_of(reply.error()), ec::wrong_key);
   // Checked registrations fail with their own code over the right link.
-  auto foreign =
-      make_registration("testnet", {"10.0.0.1:1"}, f.clock_now, f.alice);
+  auto foreign = make_registration("testnet", {"10.0.0.1:1"}, f.clock_now,
+                                   f.alice);
   CHECK_EQ(code(f.registr(a, foreign, foreign.key)), ec::wrong_chain);
   auto forged = f.reg(f.alice);
   forged.sig[3] ^= 0x10;
@@ -635,8 +635,9 @@ TEST_CASE("announcer: the reply names one random other peer") {
     REQUIRE(reply.size() == 1);
     named.insert(reply[0].key);
   }
-  CHECK(named == std::set<public_key>{f.alice.public_key_bytes(),
-                                      f.bob.public_key_bytes()});
+  CHECK(named
+        == std::set<public_key>{f.alice.public_key_bytes(),
+                                f.bob.public_key_bytes()});
 }
 
 TEST_CASE("announcer: an update under min_update_s is ignored") {
@@ -682,8 +683,8 @@ TEST_CASE("announcer: an announcement is checked by its signature alone") {
   auto forged = f.reg(f.carol);
   forged.listeners[0] = "10.6.6.6:666";
   f.announce(a, forged);
-  auto foreign =
-      make_registration("testnet", {"10.0.0.1:1"}, f.clock_now, f.carol);
+  auto foreign = make_registration("testnet", {"10.0.0.1:1"}, f.clock_now,
+                                   f.carol);
   f.announce(a, foreign);
   auto future = f.reg(f.carol, "10.0.0.3:1", f.clock_now + 301);
   f.announce(a, future);
@@ -704,8 +705,8 @@ TEST_CASE("announcer: rows expire after expire_after_s") {
   f.tick(a);
   CHECK(keys_of(f.peers(a)) == std::set<public_key>{f.bob.public_key_bytes()});
   CHECK(keys_of(f.stored()) == std::set<public_key>{f.bob.public_key_bytes()});
-  CHECK(keys_of(f.log->candidates.back()) ==
-        std::set<public_key>{f.bob.public_key_bytes()});
+  CHECK(keys_of(f.log->candidates.back())
+        == std::set<public_key>{f.bob.public_key_bytes()});
   f.clock_now = t0 + 1000 + 3301;
   CHECK(f.peers(a).empty()); // expiry also runs before every answer
   CHECK(f.stored().empty());
@@ -826,7 +827,7 @@ TEST_CASE("announcer: without listeners we do not announce ourselves") {
   auto a = f.spawn_announcer(c);
   f.tick(a);
   f.advance(
-      std::chrono::milliseconds{c.first_announce_ms + 3 * c.announce_every_ms});
+    std::chrono::milliseconds{c.first_announce_ms + 3 * c.announce_every_ms});
   CHECK(f.log->relays.empty());
 }
 

@@ -71,16 +71,16 @@ public:
   void take() {
     for (bool more = true; more;)
       self_->receive(
-          [&](atom::tip, uint64_t height, hash256 hash) {
-            tips.push_back({height, hash});
-            if (ended)
-              tip_after_end = true;
-          },
-          [&](atom::end) {
-            ++ends;
-            ended = true;
-          },
-          caf::after(std::chrono::seconds{0}) >> [&] { more = false; });
+        [&](atom::tip, uint64_t height, hash256 hash) {
+          tips.push_back({height, hash});
+          if (ended)
+            tip_after_end = true;
+        },
+        [&](atom::end) {
+          ++ends;
+          ended = true;
+        },
+        caf::after(std::chrono::seconds{0}) >> [&] { more = false; });
   }
 
   /// Waits (at most `limit`) until `n` tips have come.
@@ -88,14 +88,14 @@ public:
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (tips.size() < n && std::chrono::steady_clock::now() < deadline)
       self_->receive(
-          [&](atom::tip, uint64_t height, hash256 hash) {
-            tips.push_back({height, hash});
-          },
-          [&](atom::end) {
-            ++ends;
-            ended = true;
-          },
-          caf::after(std::chrono::milliseconds{20}) >> [] {});
+        [&](atom::tip, uint64_t height, hash256 hash) {
+          tips.push_back({height, hash});
+        },
+        [&](atom::end) {
+          ++ends;
+          ended = true;
+        },
+        caf::after(std::chrono::milliseconds{20}) >> [] {});
     return tips.size() >= n;
   }
 
@@ -104,14 +104,14 @@ public:
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (!ended && std::chrono::steady_clock::now() < deadline)
       self_->receive(
-          [&](atom::tip, uint64_t height, hash256 hash) {
-            tips.push_back({height, hash});
-          },
-          [&](atom::end) {
-            ++ends;
-            ended = true;
-          },
-          caf::after(std::chrono::milliseconds{20}) >> [] {});
+        [&](atom::tip, uint64_t height, hash256 hash) {
+          tips.push_back({height, hash});
+        },
+        [&](atom::end) {
+          ++ends;
+          ended = true;
+        },
+        caf::after(std::chrono::milliseconds{20}) >> [] {});
     return ended;
   }
 
@@ -151,8 +151,8 @@ public:
     caf::scoped_actor self{sys};
     std::string out;
     self->request(monitor, caf::infinite, atom::status::value)
-        .receive([&](std::string& s) { out = std::move(s); },
-                 [&](caf::error& err) { FAIL(to_string(err)); });
+      .receive([&](std::string& s) { out = std::move(s); },
+               [&](caf::error& err) { FAIL(to_string(err)); });
     return out;
   }
 

@@ -70,8 +70,8 @@ TEST_SUITE_BEGIN("chain");
 TEST_CASE("vector: devnet genesis block hash is pinned") {
   auto& p = devnet();
   auto g = genesis_header(p);
-  CHECK(hex(block_hash(g)) ==
-        "8a80cfea792deef45fa3493a70699fcbf07dabdbc4531176067da4eb81dfed55");
+  CHECK(hex(block_hash(g))
+        == "8a80cfea792deef45fa3493a70699fcbf07dabdbc4531176067da4eb81dfed55");
   CHECK(block_hash(g) == p.genesis_hash);
 }
 
@@ -83,14 +83,14 @@ TEST_CASE("every chain's genesis hashes to its pinned hash") {
     CHECK(p->name == name);
     CHECK(block_hash(genesis_header(*p)) == p->genesis_hash);
   }
-  CHECK(hex(find_chain("testnet")->genesis_hash) ==
-        "7df4340d372a265ac30521b6a8587ded3b0527b0242ae52c598b9657998b6e89");
-  CHECK(hex(find_chain("mainnet")->genesis_hash) ==
-        "6e805b5ff09e482b4e335a2c9096e2b479272e4d456c2894ffe7ef616858dcbf");
-  CHECK(find_chain("devnet")->genesis_hash !=
-        find_chain("testnet")->genesis_hash);
-  CHECK(find_chain("testnet")->genesis_hash !=
-        find_chain("mainnet")->genesis_hash);
+  CHECK(hex(find_chain("testnet")->genesis_hash)
+        == "7df4340d372a265ac30521b6a8587ded3b0527b0242ae52c598b9657998b6e89");
+  CHECK(hex(find_chain("mainnet")->genesis_hash)
+        == "6e805b5ff09e482b4e335a2c9096e2b479272e4d456c2894ffe7ef616858dcbf");
+  CHECK(find_chain("devnet")->genesis_hash
+        != find_chain("testnet")->genesis_hash);
+  CHECK(find_chain("testnet")->genesis_hash
+        != find_chain("mainnet")->genesis_hash);
 }
 
 TEST_CASE("genesis header fields") {
@@ -204,7 +204,7 @@ TEST_CASE("leaf_ids and record_count of a block") {
                   make_issue(label_hash("a"), 2, kp)};
   b.records.push_back(batch);
   b.records.push_back(
-      make_transfer(label_hash("l"), seeded_key(2).public_key_bytes(), kp));
+    make_transfer(label_hash("l"), seeded_key(2).public_key_bytes(), kp));
   auto ids = leaf_ids(b);
   REQUIRE(ids.size() == 3);
   for (size_t i = 0; i < 3; ++i)
@@ -218,8 +218,8 @@ TEST_CASE("to_decimal prints 128-bit work") {
   CHECK(to_decimal(0) == "0");
   CHECK(to_decimal(7) == "7");
   CHECK(to_decimal(1000) == "1000");
-  CHECK(to_decimal(static_cast<work_t>(UINT64_MAX) + 1) ==
-        "18446744073709551616");
+  CHECK(to_decimal(static_cast<work_t>(UINT64_MAX) + 1)
+        == "18446744073709551616");
   CHECK(to_decimal(~work_t{0}) == "340282366920938463463374607431768211455");
 }
 
@@ -415,8 +415,8 @@ TEST_CASE("check_header_context: the rules against the parent chain") {
     h.timestamp = now + p.max_future_seconds + 1;
     CHECK(check(h, now) == ec::bad_timestamp);
     CHECK(check(good, good.timestamp - p.max_future_seconds) == ec::none);
-    CHECK(check(good, good.timestamp - p.max_future_seconds - 1) ==
-          ec::bad_timestamp);
+    CHECK(check(good, good.timestamp - p.max_future_seconds - 1)
+          == ec::bad_timestamp);
   }
 }
 
@@ -427,8 +427,8 @@ TEST_CASE("a chain built block by block passes every rule") {
     auto parent = chain.tip();
     auto b = extend(chain);
     CHECK_FALSE(check_block(b));
-    CHECK_FALSE(check_header_context(p, b.hdr, parent, chain.lookup(),
-                                     b.hdr.timestamp));
+    CHECK_FALSE(
+      check_header_context(p, b.hdr, parent, chain.lookup(), b.hdr.timestamp));
   }
 }
 
@@ -491,8 +491,8 @@ TEST_CASE("check_block applies the field rules") {
   auto bad = make_asset("", vec_of("f"), {}, seeded_key(1));
   auto b = make_block(p, chain.tip(), chain.lookup(), {bad});
   CHECK(code(check_block(b)) == ec::bad_record);
-  auto t =
-      make_transfer(hash256{}, seeded_key(2).public_key_bytes(), seeded_key(1));
+  auto t = make_transfer(hash256{}, seeded_key(2).public_key_bytes(),
+                         seeded_key(1));
   b = make_block(p, chain.tip(), chain.lookup(), {t});
   CHECK(code(check_block(b)) == ec::bad_record);
 }

@@ -73,8 +73,8 @@ void check_same_record(const record& x, const record& y) {
   if (auto a = std::get_if<asset>(&x))
     check_same_asset(*a, std::get<asset>(y));
   if (auto t = std::get_if<transfer>(&x))
-    CHECK(t->countersig.has_value() ==
-          std::get<transfer>(y).countersig.has_value());
+    CHECK(t->countersig.has_value()
+          == std::get<transfer>(y).countersig.has_value());
   if (auto b = std::get_if<issue_batch>(&x))
     CHECK(b->issues.size() == std::get<issue_batch>(y).issues.size());
 }
@@ -123,8 +123,8 @@ TEST_CASE("encoded: empty, copy_of, equality, shared on copy") {
   REQUIRE(e);
   CHECK(e->size() == 16);
   CHECK(e->word_count() == 2);
-  CHECK(std::vector<uint8_t>(e->bytes().begin(), e->bytes().end()) ==
-        std::vector<uint8_t>(std::begin(raw), std::end(raw)));
+  CHECK(std::vector<uint8_t>(e->bytes().begin(), e->bytes().end())
+        == std::vector<uint8_t>(std::begin(raw), std::end(raw)));
   CHECK(reinterpret_cast<uintptr_t>(e->words()) % alignof(uint64_t) == 0);
 
   auto copy = *e;
@@ -239,7 +239,8 @@ TEST_CASE("empty and oversized messages are refused before parsing") {
   auto r = encode(record{sample_asset()});
   CHECK(code(decode_record(r, read_limits{r.size() - 1})) == ec::too_large);
   CHECK(code(decode_records(encode(std::vector<record>{sample_asset()}),
-                            read_limits{16})) == ec::too_large);
+                            read_limits{16}))
+        == ec::too_large);
 }
 
 TEST_CASE("a record above 64 KiB is too large for decode_record") {
@@ -252,10 +253,10 @@ TEST_CASE("a record above 64 KiB is too large for decode_record") {
 
 TEST_CASE("the nesting limit is applied") {
   auto e = encode(sample_block());
-  CHECK(code(decode_block(e, read_limits{block_limits.max_bytes, 1})) ==
-        ec::malformed);
-  CHECK(code(decode_block(e, read_limits{block_limits.max_bytes, 16})) ==
-        ec::none);
+  CHECK(code(decode_block(e, read_limits{block_limits.max_bytes, 1}))
+        == ec::malformed);
+  CHECK(code(decode_block(e, read_limits{block_limits.max_bytes, 16}))
+        == ec::none);
 }
 
 TEST_CASE("more than 10000 records are too large") {
@@ -393,7 +394,7 @@ TEST_CASE("fixed-size fields of the wrong size are malformed") {
   }
   SUBCASE("missing header") {
     auto e = build<schema::Block>(
-        [&](schema::Block::Builder b) { b.initRecords(0); });
+      [&](schema::Block::Builder b) { b.initRecords(0); });
     CHECK(code(decode_block(e)) == ec::malformed);
   }
   SUBCASE("a bad record inside a block") {
@@ -496,7 +497,7 @@ TEST_CASE("mutated valid messages decode or fail cleanly") {
         ++refused;
         auto c = code(b);
         CHECK(
-            (c == ec::malformed || c == ec::too_large || c == ec::bad_record));
+          (c == ec::malformed || c == ec::too_large || c == ec::bad_record));
       }
     } else {
       auto r = decode_record(e);
@@ -507,7 +508,7 @@ TEST_CASE("mutated valid messages decode or fail cleanly") {
         ++refused;
         auto c = code(r);
         CHECK(
-            (c == ec::malformed || c == ec::too_large || c == ec::bad_record));
+          (c == ec::malformed || c == ec::too_large || c == ec::bad_record));
       }
     }
   }
@@ -519,8 +520,8 @@ TEST_CASE("a message of one type read as another fails or decodes cleanly") {
   auto blk = encode(sample_block());
   auto as_record = decode_record(blk);
   if (!as_record)
-    CHECK((code(as_record) == ec::malformed ||
-           code(as_record) == ec::bad_record));
+    CHECK(
+      (code(as_record) == ec::malformed || code(as_record) == ec::bad_record));
   auto rec = encode(record{sample_transfer(true)});
   auto as_block = decode_block(rec);
   CHECK_FALSE(as_block); // a 64-byte signature lands on the producer key
@@ -531,7 +532,7 @@ TEST_CASE("a message of one type read as another fails or decodes cleanly") {
 
 TEST_CASE("guarded turns a Cap'n Proto exception into ec::malformed") {
   auto err = guarded(
-      []() -> caf::error { KJ_FAIL_REQUIRE("simulated decode failure"); });
+    []() -> caf::error { KJ_FAIL_REQUIRE("simulated decode failure"); });
   CHECK(code(err) == ec::malformed);
   CHECK(message_of(err).find("simulated decode failure") != std::string::npos);
   auto fine = guarded([]() -> caf::expected<int> { return 3; });

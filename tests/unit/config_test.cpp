@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/config.hpp"
 #include "core/keys.hpp"
+#include "node/config.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;
@@ -86,16 +86,16 @@ TEST_CASE("config: validate names the key out of range") {
     return message_of(err);
   };
   CHECK(contains(bad([](node_config& c) { c.chain = "moon"; }), "moon"));
-  CHECK(contains(bad([](node_config& c) { c.reorg_window = 0; }),
-                 "reorg_window"));
+  CHECK(
+    contains(bad([](node_config& c) { c.reorg_window = 0; }), "reorg_window"));
   CHECK(contains(bad([](node_config& c) { c.reorg_window = 10'001; }),
                  "reorg_window"));
   CHECK(
-      contains(bad([](node_config& c) { c.map_size_mb = 15; }), "map_size_mb"));
+    contains(bad([](node_config& c) { c.map_size_mb = 15; }), "map_size_mb"));
   CHECK(contains(bad([](node_config& c) { c.verify_threads = 257; }),
                  "verify_threads"));
-  CHECK(contains(bad([](node_config& c) { c.flush_blocks = 0; }),
-                 "flush_blocks"));
+  CHECK(
+    contains(bad([](node_config& c) { c.flush_blocks = 0; }), "flush_blocks"));
   node_config edge;
   edge.reorg_window = 10'000;
   edge.min_block_interval_ms = 0;

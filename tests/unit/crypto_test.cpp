@@ -14,23 +14,24 @@ TEST_SUITE_BEGIN("crypto");
 
 TEST_CASE("blake2b-256 matches the reference vectors") {
   // Vector (1): BLAKE2b-256("abc"), RFC 7693 parameters with a 32-byte digest.
-  CHECK(hex(blake2b(bytes_of("abc"))) ==
-        "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
-  CHECK(hex(blake2b(byte_view{})) ==
-        "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
-  CHECK(hex(blake2b(bytes_of("The quick brown fox jumps over the lazy dog"))) ==
-        "01718cec35cd3d796dd00020e0bfecb473ad23457d063b75eff29c0ffa2e58a9");
+  CHECK(hex(blake2b(bytes_of("abc")))
+        == "bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319");
+  CHECK(hex(blake2b(byte_view{}))
+        == "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
+  CHECK(hex(blake2b(bytes_of("The quick brown fox jumps over the lazy dog")))
+        == "01718cec35cd3d796dd00020e0bfecb473ad23457d063b75eff29c0ffa2e58a9");
 }
 
 TEST_CASE("hasher fed piece by piece equals blake2b of the whole") {
   auto one_shot = blake2b(bytes_of("hello, hallmark"));
   CHECK(hasher{}.add(bytes_of("hello, hallmark")).finish() == one_shot);
   CHECK(hasher{}
-            .add(bytes_of("hello"))
-            .add(bytes_of(", "))
-            .add(byte_view{})
-            .add(bytes_of("hallmark"))
-            .finish() == one_shot);
+          .add(bytes_of("hello"))
+          .add(bytes_of(", "))
+          .add(byte_view{})
+          .add(bytes_of("hallmark"))
+          .finish()
+        == one_shot);
   CHECK(hasher{}.finish() == blake2b(byte_view{}));
 }
 
@@ -51,21 +52,22 @@ TEST_CASE("hasher add_sized prefixes a 4-byte little-endian length") {
   const uint8_t empty[] = {0, 0, 0, 0};
   CHECK(hasher{}.add_sized(byte_view{}).finish() == blake2b(empty));
   // Framing tells ("ab", "c") apart from ("a", "bc").
-  CHECK(hasher{}.add_sized(bytes_of("ab")).add_sized(bytes_of("c")).finish() !=
-        hasher{}.add_sized(bytes_of("a")).add_sized(bytes_of("bc")).finish());
+  CHECK(
+    hasher{}.add_sized(bytes_of("ab")).add_sized(bytes_of("c")).finish()
+    != hasher{}.add_sized(bytes_of("a")).add_sized(bytes_of("bc")).finish());
 }
 
 TEST_CASE("key_pair from the RFC 8032 test 1 seed") {
   auto seed = *from_hex_fixed<32>(
-      "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
   auto kp = key_pair::from_seed(seed);
-  CHECK(hex(kp.public_key_bytes()) ==
-        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  CHECK(hex(kp.public_key_bytes())
+        == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
   CHECK(kp.seed() == seed);
   auto sig = kp.sign(byte_view{});
-  CHECK(hex(sig) ==
-        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e0652249015"
-        "55fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
+  CHECK(hex(sig)
+        == "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e0652249015"
+           "55fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b");
   CHECK(verify(sig, byte_view{}, kp.public_key_bytes()));
 }
 
@@ -88,8 +90,8 @@ TEST_CASE("key_pair::generate gives distinct keys that sign") {
   auto a = key_pair::generate();
   auto b = key_pair::generate();
   CHECK(a.public_key_bytes() != b.public_key_bytes());
-  CHECK(key_pair::from_seed(a.seed()).public_key_bytes() ==
-        a.public_key_bytes());
+  CHECK(key_pair::from_seed(a.seed()).public_key_bytes()
+        == a.public_key_bytes());
   auto sig = a.sign(bytes_of("payload"));
   CHECK(verify(sig, bytes_of("payload"), a.public_key_bytes()));
   CHECK_FALSE(verify(sig, bytes_of("payload"), b.public_key_bytes()));

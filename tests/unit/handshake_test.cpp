@@ -13,12 +13,12 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
-#include "messages/codec.hpp"
-#include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
+#include "messages/codec.hpp"
+#include "messages/codec_capnp.hpp"
 #include "messages/handshake.hpp"
+#include "messages/wire.capnp.h"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;
@@ -289,7 +289,7 @@ TEST_CASE("handshake: the Welcome signs T1 and the Proof signs T2 as "
   };
   auto he = read(s.hello), we = read(s.welcome), pe = read(s.proof);
   capnp::FlatArrayMessageReader hr{words_of(*he)}, wr{words_of(*we)},
-      pr{words_of(*pe)};
+    pr{words_of(*pe)};
   auto h = hr.getRoot<schema::Handshake>().getHello();
   auto w = wr.getRoot<schema::Handshake>().getWelcome();
   auto p = pr.getRoot<schema::Handshake>().getProof();
@@ -307,28 +307,28 @@ TEST_CASE("handshake: the Welcome signs T1 and the Proof signs T2 as "
   CHECK(w.getVersion() == 1);
 
   auto t1 = hasher{}
-                .add(bytes_of("hm-hs-t1"))
-                .add_u64(h.getMagic())
-                .add_u16(h.getMinVersion())
-                .add_u16(h.getMaxVersion())
-                .add_sized(bytes_of("devnet"))
-                .add(view(h.getKey()))
-                .add(view(h.getEphemeral()))
-                .add(view(h.getResponderKey()))
-                .add_u16(w.getVersion())
-                .add(view(w.getKey()))
-                .add(view(w.getEphemeral()))
-                .add(view(w.getStreamHeader()))
-                .finish();
+              .add(bytes_of("hm-hs-t1"))
+              .add_u64(h.getMagic())
+              .add_u16(h.getMinVersion())
+              .add_u16(h.getMaxVersion())
+              .add_sized(bytes_of("devnet"))
+              .add(view(h.getKey()))
+              .add(view(h.getEphemeral()))
+              .add(view(h.getResponderKey()))
+              .add_u16(w.getVersion())
+              .add(view(w.getKey()))
+              .add(view(w.getEphemeral()))
+              .add(view(w.getStreamHeader()))
+              .finish();
   auto wsig = to_fixed<64>(view(w.getSignature()));
   REQUIRE(wsig);
   CHECK(verify(*wsig, t1, key_of(bob)));
 
   auto t2 = hasher{}
-                .add(bytes_of("hm-hs-t2"))
-                .add(t1)
-                .add(view(p.getStreamHeader()))
-                .finish();
+              .add(bytes_of("hm-hs-t2"))
+              .add(t1)
+              .add(view(p.getStreamHeader()))
+              .finish();
   auto psig = to_fixed<64>(view(p.getSignature()));
   REQUIRE(psig);
   CHECK(verify(*psig, t2, key_of(alice)));
@@ -366,7 +366,7 @@ TEST_CASE("handshake: an initiator refuses a Welcome from a key it did not "
   auto carol_side = handshake::responder(settings("devnet", carol));
   auto relayed = rewrite(i.hello(), [](schema::Handshake::Builder h) {
     h.getHello().setResponderKey(
-        kj::arrayPtr(key_of(carol).data(), key_of(carol).size()));
+      kj::arrayPtr(key_of(carol).data(), key_of(carol).size()));
   });
   auto w = carol_side.receive(relayed);
   REQUIRE_FALSE(w.error);
@@ -469,8 +469,8 @@ TEST_CASE("handshake: disjoint version ranges are refused on both sides") {
   SUBCASE("the initiator refuses a Welcome outside its range") {
     for (uint16_t v : {uint16_t{1}, uint16_t{4}, uint16_t{0}}) {
       CAPTURE(v);
-      auto i2 =
-          handshake::initiator(settings("devnet", alice, 2, 3), key_of(bob));
+      auto i2 = handshake::initiator(settings("devnet", alice, 2, 3),
+                                     key_of(bob));
       auto r2 = handshake::responder(settings("devnet", bob, 1, 5));
       auto w2 = r2.receive(i2.hello());
       auto bad = rewrite(w2.send, [v](schema::Handshake::Builder h) {
@@ -482,8 +482,8 @@ TEST_CASE("handshake: disjoint version ranges are refused on both sides") {
     }
   }
   SUBCASE("an empty range in the Hello") {
-    auto hello =
-        handshake::initiator(settings("devnet", alice), key_of(bob)).hello();
+    auto hello = handshake::initiator(settings("devnet", alice), key_of(bob))
+                   .hello();
     auto bad = rewrite(hello, [](schema::Handshake::Builder h) {
       h.getHello().setMinVersion(2);
       h.getHello().setMaxVersion(1);
@@ -655,7 +655,7 @@ TEST_CASE("handshake: a frame in the wrong state is refused") {
     CHECK(s.responder.established());
     // The streams are still there to take.
     CHECK(s.responder.take_opener().open(
-        s.initiator.take_sealer().seal(bytes_of("fine"))));
+      s.initiator.take_sealer().seal(bytes_of("fine"))));
   }
   SUBCASE("anything after failure") {
     auto r = handshake::responder(settings("devnet", bob));
@@ -668,8 +668,8 @@ TEST_CASE("handshake: a frame in the wrong state is refused") {
 }
 
 TEST_CASE("handshake: frames that are not well-formed are refused") {
-  auto hello =
-      handshake::initiator(settings("devnet", alice), key_of(bob)).hello();
+  auto hello = handshake::initiator(settings("devnet", alice), key_of(bob))
+                 .hello();
   auto refuse = [](const frame& f, ec code) {
     auto r = handshake::responder(settings("devnet", bob));
     auto s = r.receive(f);
@@ -700,7 +700,7 @@ TEST_CASE("handshake: frames that are not well-formed are refused") {
     std::vector<uint8_t> short_key(31, 1), long_key(33, 1);
     auto set = [&](auto setter) {
       return rewrite(
-          hello, [&](schema::Handshake::Builder h) { setter(h.getHello()); });
+        hello, [&](schema::Handshake::Builder h) { setter(h.getHello()); });
     };
     auto ptr = [](const std::vector<uint8_t>& v) {
       return kj::arrayPtr(v.data(), v.size());
@@ -743,10 +743,10 @@ TEST_CASE("handshake: a peer's Reject fails with its code and a clean "
   SUBCASE("code and reason") {
     auto i = waiting();
     auto s = i.receive(
-        reject_frame(static_cast<uint8_t>(ec::shutting_down), "maintenance"));
+      reject_frame(static_cast<uint8_t>(ec::shutting_down), "maintenance"));
     check_refused(s, ec::shutting_down, false);
-    CHECK(message_of(s.error).find("peer refused: maintenance") !=
-          std::string::npos);
+    CHECK(message_of(s.error).find("peer refused: maintenance")
+          != std::string::npos);
   }
   SUBCASE("code 0 is no success") {
     auto i = waiting();
@@ -767,16 +767,16 @@ TEST_CASE("handshake: a peer's Reject fails with its code and a clean "
     auto msg = message_of(s.error);
     CHECK(msg.size() < 400);
     CHECK(std::none_of(msg.begin(), msg.end(), [](char c) {
-      return static_cast<unsigned char>(c) < 0x20 ||
-             static_cast<unsigned char>(c) >= 0x7f;
+      return static_cast<unsigned char>(c) < 0x20
+             || static_cast<unsigned char>(c) >= 0x7f;
     }));
   }
 }
 
 TEST_CASE("handshake: a Reject we send fits the handshake frame limit") {
   // A Hello with a chain name as long as the frame allows.
-  auto hello =
-      handshake::initiator(settings("devnet", alice), key_of(bob)).hello();
+  auto hello = handshake::initiator(settings("devnet", alice), key_of(bob))
+                 .hello();
   auto long_chain = rewrite(hello, [](schema::Handshake::Builder h) {
     h.getHello().setChain(std::string(3800, 'z'));
   });
@@ -863,8 +863,8 @@ TEST_CASE("handshake: garbage never crashes a handshake in any state") {
         CHECK(code_of(s.error) != ec::none);
         CHECK_FALSE(message_of(s.error).empty());
         if (!s.send.empty())
-          CHECK(read_reject(s.send).first ==
-                static_cast<uint8_t>(code_of(s.error)));
+          CHECK(read_reject(s.send).first
+                == static_cast<uint8_t>(code_of(s.error)));
       } else {
         // Only a damaged genuine frame can get through, and only by still
         // being the right, well-formed frame.
@@ -879,13 +879,13 @@ TEST_CASE("handshake: garbage never crashes a handshake in any state") {
 TEST_CASE("handshake: settings validate") {
   CHECK_FALSE(settings("devnet", alice).validate());
   CHECK(code(settings("", alice).validate()) == ec::bad_config);
-  CHECK(code(settings(std::string(256, 'c'), alice).validate()) ==
-        ec::bad_config);
+  CHECK(code(settings(std::string(256, 'c'), alice).validate())
+        == ec::bad_config);
   CHECK(code(settings("devnet", alice, 0, 1).validate()) == ec::bad_config);
   CHECK(code(settings("devnet", alice, 3, 2).validate()) == ec::bad_config);
   CHECK_FALSE(message_of(settings("devnet", alice, 3, 2).validate()).empty());
-  CHECK(std::string{to_string(handshake_phase::awaiting_proof)} ==
-        "awaiting_proof");
+  CHECK(std::string{to_string(handshake_phase::awaiting_proof)}
+        == "awaiting_proof");
   CHECK(std::string{to_string(ec::wrong_key)} == "wrong_key");
   CHECK(std::string{to_string(ec::wrong_version)} == "wrong_version");
   CHECK(static_cast<int>(ec::wrong_key) == 28);

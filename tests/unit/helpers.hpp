@@ -16,11 +16,11 @@
 #include <utility>
 #include <vector>
 
-#include "messages/codec.hpp"
 #include "core/chain.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
 #include "core/records.hpp"
+#include "messages/codec.hpp"
 #include "storage/chain_store.hpp"
 #include "storage/lmdb.hpp"
 
@@ -40,9 +40,9 @@ namespace hallmark::test {
 class temp_dir {
 public:
   temp_dir() {
-    auto pattern =
-        (std::filesystem::temp_directory_path() / "hallmark-unit-XXXXXX")
-            .string();
+    auto pattern = (std::filesystem::temp_directory_path()
+                    / "hallmark-unit-XXXXXX")
+                     .string();
     if (::mkdtemp(pattern.data()) == nullptr)
       throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
@@ -179,8 +179,8 @@ inline issue_batch with_too_little_work(issue_batch b, uint64_t base) {
 }
 
 /// Every (key, value) of one table, in order.
-using table_dump =
-    std::vector<std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>;
+using table_dump = std::vector<
+  std::pair<std::vector<uint8_t>, std::vector<uint8_t>>>;
 
 /// Every table of a chain environment, by name.
 using store_dump = std::map<std::string, table_dump>;

@@ -30,8 +30,8 @@ transfer vector_transfer() {
 }
 
 bool starts_with(byte_view bytes, std::string_view tag) {
-  return bytes.size() >= tag.size() &&
-         std::memcmp(bytes.data(), tag.data(), tag.size()) == 0;
+  return bytes.size() >= tag.size()
+         && std::memcmp(bytes.data(), tag.data(), tag.size()) == 0;
 }
 
 } // namespace
@@ -45,36 +45,36 @@ TEST_SUITE_BEGIN("records");
 // A change here changes every id on every chain: it is a hard fork.
 
 TEST_CASE("vector: keys of the fixed seeds") {
-  CHECK(hex(seeded_key(0x01).public_key_bytes()) ==
-        "79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664");
-  CHECK(hex(seeded_key(0x21).public_key_bytes()) ==
-        "e7f162a10bec559afea195e4dce84b69568d5d2cb0963eb446c0685e2b17f2f0");
+  CHECK(hex(seeded_key(0x01).public_key_bytes())
+        == "79b5562e8fe654f94078b112e8a98ba7901f853ae695bed7e0e3910bad049664");
+  CHECK(hex(seeded_key(0x21).public_key_bytes())
+        == "e7f162a10bec559afea195e4dce84b69568d5d2cb0963eb446c0685e2b17f2f0");
 }
 
 TEST_CASE("vector: asset id and asset record id") {
   auto a = vector_asset();
-  CHECK(hex(asset_id(a)) ==
-        "2152bb4f13e36de7c359ac6ef48f1acd18dce166443c5e4f9563921db9413db6");
-  CHECK(hex(record_id(a)) ==
-        "cdea305310bef993f881b25b27b95f22f39dc4200b9e44c266ba6cc3dc4211b2");
+  CHECK(hex(asset_id(a))
+        == "2152bb4f13e36de7c359ac6ef48f1acd18dce166443c5e4f9563921db9413db6");
+  CHECK(hex(record_id(a))
+        == "cdea305310bef993f881b25b27b95f22f39dc4200b9e44c266ba6cc3dc4211b2");
 }
 
 TEST_CASE("vector: issue record id") {
   auto i = vector_issue();
-  CHECK(hex(i.sig) ==
-        "a84d8ef604581b419ecca70f6309775985c0a43479d96e2694ac34cfabefda89"
-        "e351cf8ce7b76d85b06a97cd60b17a7084a0811ee9329d93de6ede0ed9eda103");
-  CHECK(hex(record_id(i)) ==
-        "8fd0611078ac3af9a85c0e62ff3241458781145e6d29e5658077f716d932bd08");
+  CHECK(hex(i.sig)
+        == "a84d8ef604581b419ecca70f6309775985c0a43479d96e2694ac34cfabefda89"
+           "e351cf8ce7b76d85b06a97cd60b17a7084a0811ee9329d93de6ede0ed9eda103");
+  CHECK(hex(record_id(i))
+        == "8fd0611078ac3af9a85c0e62ff3241458781145e6d29e5658077f716d932bd08");
 }
 
 TEST_CASE("vector: transfer record id, without and with countersignature") {
   auto t = vector_transfer();
-  CHECK(hex(record_id(t)) ==
-        "39be9c83412dbdc0e4b48e6140e7b33aadf284fbe0039d86d3369220fb15fe7e");
+  CHECK(hex(record_id(t))
+        == "39be9c83412dbdc0e4b48e6140e7b33aadf284fbe0039d86d3369220fb15fe7e");
   countersign(t, seeded_key(0x21));
-  CHECK(hex(record_id(t)) ==
-        "d7ebb16b2f37608332d58c80bb2055eadb9a1cd3b5057d743d2cecbd0ae88b07");
+  CHECK(hex(record_id(t))
+        == "d7ebb16b2f37608332d58c80bb2055eadb9a1cd3b5057d743d2cecbd0ae88b07");
 }
 
 TEST_CASE("vector: issue batch record id") {
@@ -82,10 +82,10 @@ TEST_CASE("vector: issue batch record id") {
   b.issues = {vector_issue()};
   b.anchor = devnet().genesis_hash;
   b.work_nonce = 5;
-  CHECK(hex(payment_id(b)) ==
-        "6ed3fd58cbc2dd39e53a0b5b4319c9e3b76ae9b6be9258759f60e88624734c86");
-  CHECK(hex(record_id(b)) ==
-        "979534f66ce5b5b5c7b6de4089f3d4d498ef9151b1e72babf71687e3bef78f42");
+  CHECK(hex(payment_id(b))
+        == "6ed3fd58cbc2dd39e53a0b5b4319c9e3b76ae9b6be9258759f60e88624734c86");
+  CHECK(hex(record_id(b))
+        == "979534f66ce5b5b5c7b6de4089f3d4d498ef9151b1e72babf71687e3bef78f42");
 }
 
 // -- layout -------------------------------------------------------------------
@@ -112,8 +112,8 @@ TEST_CASE("transfer signing bytes: tag, link, owner, new owner") {
   CHECK(std::memcmp(cb.data() + 8, sb.data(), sb.size()) == 0);
   CHECK(std::memcmp(cb.data() + 112, t.sig.data(), 64) == 0);
   const uint8_t no_countersig[] = {0};
-  CHECK(record_id(t) ==
-        hasher{}.add(sb).add(t.sig).add(no_countersig).finish());
+  CHECK(record_id(t)
+        == hasher{}.add(sb).add(t.sig).add(no_countersig).finish());
 }
 
 TEST_CASE("asset signing bytes: length-framed fields and the registrant") {
@@ -208,8 +208,8 @@ TEST_CASE("kind_name, record_count and leaf_id per kind") {
                   make_issue(label_hash("x"), 2, kp),
                   make_issue(label_hash("x"), 3, kp)};
   record b = batch;
-  record t =
-      make_transfer(label_hash("l"), seeded_key(2).public_key_bytes(), kp);
+  record t = make_transfer(label_hash("l"), seeded_key(2).public_key_bytes(),
+                           kp);
   CHECK(std::string{kind_name(a)} == "asset");
   CHECK(std::string{kind_name(b)} == "issues");
   CHECK(std::string{kind_name(t)} == "transfer");
@@ -273,7 +273,7 @@ TEST_CASE("solve_batch finds work that meets the difficulty") {
   b.anchor = label_hash("anchor");
   REQUIRE(solve_batch(b, 256, 1'000'000));
   CHECK(
-      meets_difficulty(work_hash(payment_id(b), b.anchor, b.work_nonce), 256));
+    meets_difficulty(work_hash(payment_id(b), b.anchor, b.work_nonce), 256));
   // The found nonce is the first one to meet it.
   for (uint64_t n = 0; n < b.work_nonce; ++n)
     CHECK_FALSE(meets_difficulty(work_hash(payment_id(b), b.anchor, n), 256));
@@ -286,8 +286,8 @@ TEST_CASE("solve_batch finds work that meets the difficulty") {
 TEST_CASE("work_hash is BLAKE2b of payment, anchor and nonce") {
   auto pay = label_hash("pay");
   auto anchor = label_hash("anchor");
-  CHECK(work_hash(pay, anchor, 9) ==
-        hasher{}.add(pay).add(anchor).add_u64(9).finish());
+  CHECK(work_hash(pay, anchor, 9)
+        == hasher{}.add(pay).add(anchor).add_u64(9).finish());
   CHECK(work_hash(pay, anchor, 9) != work_hash(pay, anchor, 10));
   CHECK(work_hash(pay, anchor, 9) != work_hash(anchor, pay, 9));
 }
@@ -300,12 +300,12 @@ TEST_CASE("check_fields: asset name, fingerprint and metadata sizes") {
   auto bad = [](const asset& a) { return code(check_fields(record{a})); };
   CHECK(ok(make_asset("n", vec_of("f"), {}, kp)));
   CHECK(ok(make_asset(std::string(64, 'n'), vec_of("f"), {}, kp)));
-  CHECK(bad(make_asset(std::string(65, 'n'), vec_of("f"), {}, kp)) ==
-        ec::bad_record);
+  CHECK(bad(make_asset(std::string(65, 'n'), vec_of("f"), {}, kp))
+        == ec::bad_record);
   CHECK(bad(make_asset("", vec_of("f"), {}, kp)) == ec::bad_record);
   CHECK(ok(make_asset("n", std::vector<uint8_t>(1024, 7), {}, kp)));
-  CHECK(bad(make_asset("n", std::vector<uint8_t>(1025, 7), {}, kp)) ==
-        ec::bad_record);
+  CHECK(bad(make_asset("n", std::vector<uint8_t>(1025, 7), {}, kp))
+        == ec::bad_record);
   CHECK(bad(make_asset("n", {}, {}, kp)) == ec::bad_record);
   // Metadata counts key\0value\0: 1 + 1 + 2045 + 1 = 2048 exactly.
   std::vector<meta_entry> full = {{"k", std::string(2045, 'v')}};
@@ -354,8 +354,8 @@ TEST_CASE("check_fields: a transfer needs a non-zero link") {
   auto kp = seeded_key(1);
   auto to = seeded_key(2).public_key_bytes();
   CHECK_FALSE(check_fields(record{make_transfer(label_hash("l"), to, kp)}));
-  CHECK(code(check_fields(record{make_transfer(hash256{}, to, kp)})) ==
-        ec::bad_record);
+  CHECK(code(check_fields(record{make_transfer(hash256{}, to, kp)}))
+        == ec::bad_record);
 }
 
 // -- signature rules ----------------------------------------------------------

@@ -140,8 +140,8 @@ TEST_CASE("lmdb: integer keys append in order, duplicates stay sorted") {
   for (uint64_t h : {1, 2, 300})
     CHECK_FALSE(ints->append(txn, lmdb::u64_key{h}.view(), bytes_of("x")));
   // Appending below the last key is refused.
-  CHECK(code(ints->append(txn, lmdb::u64_key{5}.view(), bytes_of("x"))) ==
-        ec::storage);
+  CHECK(code(ints->append(txn, lmdb::u64_key{5}.view(), bytes_of("x")))
+        == ec::storage);
   CHECK(ints->contains(txn, lmdb::u64_key{300}.view()));
   CHECK_FALSE(ints->contains(txn, lmdb::u64_key{5}.view()));
 
@@ -274,8 +274,8 @@ TEST_CASE("reopening with another chain fails with ec::wrong_chain") {
   forked.min_difficulty = 8;
   forked.genesis_hash = block_hash(genesis_header(forked));
   REQUIRE(forked.genesis_hash != devnet().genesis_hash);
-  CHECK(code(chain_store::open(s.chain_dir(), forked, 64 << 20)) ==
-        ec::wrong_chain);
+  CHECK(code(chain_store::open(s.chain_dir(), forked, 64 << 20))
+        == ec::wrong_chain);
   // The refusals left the directory intact.
   s.reopen();
   CHECK(s.tip().height == 1);
@@ -285,8 +285,8 @@ TEST_CASE("params whose genesis does not match their pinned hash are refused") {
   temp_dir dir;
   chain_params broken = devnet();
   broken.genesis_timestamp += 1;
-  CHECK(code(chain_store::open(dir.sub("chain"), broken, 64 << 20)) ==
-        ec::wrong_chain);
+  CHECK(code(chain_store::open(dir.sub("chain"), broken, 64 << 20))
+        == ec::wrong_chain);
 }
 
 // -- applying -----------------------------------------------------------------
@@ -342,8 +342,8 @@ TEST_CASE_FIXTURE(fixture,
     REQUIRE(prov.size() == 1);
     CHECK(prov[0].first == id);
   }
-  CHECK(sorted(r.items_of(alice.public_key_bytes())) ==
-        sorted({first_id, second_id}));
+  CHECK(sorted(r.items_of(alice.public_key_bytes()))
+        == sorted({first_id, second_id}));
   CHECK(r.items_of(bob.public_key_bytes()).empty());
   CHECK(r.provenance(label_hash("no item")).empty());
 }
@@ -360,8 +360,8 @@ TEST_CASE_FIXTURE(fixture, "applying transfers moves items and their history") {
     CHECK(item->latest == t1_id);
     CHECK(item->owner == bob.public_key_bytes());
     CHECK(item->asset == art_id);
-    CHECK(r.items_of(alice.public_key_bytes()) ==
-          std::vector<hash256>{second_id});
+    CHECK(r.items_of(alice.public_key_bytes())
+          == std::vector<hash256>{second_id});
     CHECK(r.items_of(bob.public_key_bytes()) == std::vector<hash256>{first_id});
     auto loc = r.find_record(t1_id);
     REQUIRE(loc);
@@ -465,8 +465,8 @@ TEST_CASE_FIXTURE(fixture, "refused: an issue by someone not the registrant") {
   expect_refused({batch({make_issue(art_id, 3, bob)})}, ec::not_owner);
   // One bad issue spoils its whole batch.
   expect_refused(
-      {batch({make_issue(art_id, 3, alice), make_issue(art_id, 4, bob)})},
-      ec::not_owner);
+    {batch({make_issue(art_id, 3, alice), make_issue(art_id, 4, bob)})},
+    ec::not_owner);
 }
 
 TEST_CASE_FIXTURE(fixture, "refused: an issue that already exists") {
@@ -493,8 +493,8 @@ TEST_CASE_FIXTURE(fixture, "refused: free-issue work that is too little") {
   auto moved = batch({third});
   moved.anchor = s.params().genesis_hash;
   if (!meets_difficulty(
-          work_hash(payment_id(moved), moved.anchor, moved.work_nonce),
-          batch_difficulty(s.params().issue_difficulty, 1)))
+        work_hash(payment_id(moved), moved.anchor, moved.work_nonce),
+        batch_difficulty(s.params().issue_difficulty, 1)))
     expect_refused({moved}, ec::bad_proof);
   // A bigger batch needs more work than a single issue's.
   std::vector<issue> many;
@@ -508,8 +508,8 @@ TEST_CASE_FIXTURE(fixture, "refused: free-issue work that is too little") {
   auto payment = payment_id(big);
   for (;; ++big.work_nonce) {
     auto h = work_hash(payment, big.anchor, big.work_nonce);
-    if (meets_difficulty(h, s.params().issue_difficulty) &&
-        !meets_difficulty(h, need))
+    if (meets_difficulty(h, s.params().issue_difficulty)
+        && !meets_difficulty(h, need))
       break;
   }
   expect_refused({big}, ec::bad_proof);
@@ -549,8 +549,8 @@ TEST_CASE_FIXTURE(fixture, "refused: a double spend inside one block") {
   // Also after a hop: alice → bob, bob → carol, alice → carol again.
   auto t1 = give(first_id, alice, bob);
   expect_refused(
-      {t1, give(record_id(t1), bob, carol), give(first_id, alice, carol)},
-      ec::double_spend);
+    {t1, give(record_id(t1), bob, carol), give(first_id, alice, carol)},
+    ec::double_spend);
 }
 
 TEST_CASE_FIXTURE(fixture, "refused: the same transfer twice") {
@@ -675,7 +675,7 @@ TEST_CASE_FIXTURE(fixture, "unwind_tip restores every index exactly") {
   auto other = make_asset("Haystacks", vec_of("fp:haystacks"), {}, bob);
   auto bobs = make_issue(asset_id(other), 1, bob);
   auto b3 = s.push(
-      {t1, t2, t3, other, batch({bobs}), give(record_id(bobs), bob, alice)});
+    {t1, t2, t3, other, batch({bobs}), give(record_id(bobs), bob, alice)});
   auto s3 = s.snapshot();
   REQUIRE(s3 != s2);
 
@@ -797,8 +797,8 @@ TEST_CASE("local_store keeps pending records across reopening") {
   temp_dir dir;
   auto kp = seeded_key(1);
   record r1 = make_asset("a", vec_of("fp:a"), {}, kp);
-  record r2 =
-      make_transfer(label_hash("l"), seeded_key(2).public_key_bytes(), kp);
+  record r2 = make_transfer(label_hash("l"), seeded_key(2).public_key_bytes(),
+                            kp);
   issue_batch batch;
   batch.issues = {make_issue(label_hash("x"), 1, kp)};
   record r3 = batch;
