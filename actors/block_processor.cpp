@@ -19,16 +19,9 @@ caf::error block_processor_config::validate() const {
   return {};
 }
 
-size_t hash256_hasher::operator()(const hash256& h) const noexcept {
-  size_t x;
-  std::memcpy(&x, h.data(), sizeof(x));
-  return x;
-}
-
 namespace {
 
-using self_ptr
-  = block_processor_actor::stateful_pointer<block_processor_state>;
+using self_ptr = block_processor_actor::stateful_pointer<block_processor_state>;
 
 void collect_leaves(const block& b, std::vector<hash256>& out) {
   for (auto& r : b.records)
@@ -134,17 +127,16 @@ void hold(self_ptr self, const hash256& hash, block b, encoded raw) {
   auto& st = self->state;
   while (!st.held.empty() && st.held_bytes + raw.size() > st.cfg.held_bytes) {
     // Evict the lowest block: the least likely to matter.
-    auto victim = std::min_element(st.held.begin(), st.held.end(),
-                                   [](auto& x, auto& y) {
-                                     return x.second.b.hdr.height
-                                            < y.second.b.hdr.height;
-                                   });
+    auto victim = std::min_element(
+      st.held.begin(), st.held.end(), [](auto& x, auto& y) {
+        return x.second.b.hdr.height < y.second.b.hdr.height;
+      });
     drop_held(self, victim->first);
   }
   st.held_bytes += raw.size();
   st.children.emplace(b.hdr.previous, hash);
-  st.held.emplace(hash, block_processor_state::held_block{std::move(b),
-                                                          std::move(raw)});
+  st.held.emplace(
+    hash, block_processor_state::held_block{std::move(b), std::move(raw)});
 }
 
 /// Considers the held branch ending at `leaf`: if it joins the best chain
@@ -152,7 +144,7 @@ void hold(self_ptr self, const hash256& hash, block b, encoded raw) {
 caf::error consider_branch(self_ptr self, const hash256& leaf,
                            apply_report& report) {
   auto& st = self->state;
-  std::vector<hash256> branch;  // tip first
+  std::vector<hash256> branch; // tip first
   auto h = leaf;
   while (true) {
     auto i = st.held.find(h);
@@ -164,7 +156,7 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
   auto& w = writer(self);
   auto fork = w.height_of(h);
   if (!fork)
-    return {};  // an orphan branch: wait for its parent
+    return {}; // an orphan branch: wait for its parent
   auto top = w.tip();
   work_t work = *w.work_at(*fork);
   for (auto& x : branch)
@@ -177,8 +169,7 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
   auto depth = top.height - *fork;
   if (depth > st.cfg.reorg_window)
     return make_error(ec::reorg_too_deep,
-                      "a branch with more work forks "
-                        + std::to_string(depth)
+                      "a branch with more work forks " + std::to_string(depth)
                         + " blocks back, beyond the reorg window of "
                         + std::to_string(st.cfg.reorg_window));
   // Commit what is applied so far, so a bad branch costs nothing else.
@@ -217,9 +208,10 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
   st.applied_ids.insert(st.applied_ids.end(), ids.begin(), ids.end());
   report.unwound += depth;
   report.applied += branch.size();
-  log_info("block_processor", "reorg: unwound {} blocks from height {}, "
-           "applied {} of a branch with more work", depth, top.height,
-           branch.size());
+  log_info("block_processor",
+           "reorg: unwound {} blocks from height {}, "
+           "applied {} of a branch with more work",
+           depth, top.height, branch.size());
   return flush(self);
 }
 
@@ -375,10 +367,9 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       for (auto& r : raw) {
         auto b = decode_block(r);
         if (!b) {
-          bt.failure = make_error(code_of(b.error()),
-                                  "block " + std::to_string(bt.blocks->size())
-                                    + " of the batch: "
-                                    + message_of(b.error()));
+          bt.failure = make_error(
+            code_of(b.error()), "block " + std::to_string(bt.blocks->size())
+                                  + " of the batch: " + message_of(b.error()));
           break;
         }
         bt.blocks->push_back(std::move(*b));
@@ -389,9 +380,9 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
         std::optional<chain_reader> reader;
         if (!st.writer)
           reader.emplace(*st.store);
-        const chain_view& view = st.writer ? static_cast<const chain_view&>(
-                                               *st.writer)
-                                           : *reader;
+        const chain_view& view = st.writer
+                                   ? static_cast<const chain_view&>(*st.writer)
+                                   : *reader;
         size_t kept = 0;
         for (size_t i = 0; i < bt.blocks->size(); ++i) {
           if (view.height_of(block_hash((*bt.blocks)[i].hdr))) {
@@ -423,11 +414,11 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
             --q.waiting;
             if (!v.ok() && v.block_index < q.good) {
               q.good = v.block_index;
-              q.failure = make_error(static_cast<ec>(v.code),
-                                     "block at height "
-                                       + std::to_string(
-                                         (*q.blocks)[v.block_index].hdr.height)
-                                       + ": " + v.reason);
+              q.failure = make_error(
+                static_cast<ec>(v.code),
+                "block at height "
+                  + std::to_string((*q.blocks)[v.block_index].hdr.height) + ": "
+                  + v.reason);
             }
           }
           drain(self);
@@ -459,17 +450,16 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       if (n > st.cfg.reorg_window)
         return make_error(ec::reorg_too_deep,
                           "a forced reorg is limited to the reorg window ("
-                            + std::to_string(st.cfg.reorg_window)
-                            + " blocks)");
+                            + std::to_string(st.cfg.reorg_window) + " blocks)");
       try {
         if (auto err = flush(self))
           return err;
         auto& w = writer(self);
         auto top = w.tip();
         if (n > top.height)
-          return make_error(ec::reorg_too_deep,
-                            "the chain has only " + std::to_string(top.height)
-                              + " blocks above genesis");
+          return make_error(ec::reorg_too_deep, "the chain has only "
+                                                  + std::to_string(top.height)
+                                                  + " blocks above genesis");
         std::vector<std::pair<block, encoded>> unwound;
         if (auto err = unwind(self, n, unwound)) {
           st.writer.reset();
@@ -496,9 +486,7 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
         return make_error(ec::storage, f.what());
       }
     },
-    [=](atom::flush) -> caf::result<uint64_t> {
-      return flush_to_height(self);
-    },
+    [=](atom::flush) -> caf::result<uint64_t> { return flush_to_height(self); },
     [=](atom::stop) -> caf::result<uint64_t> {
       self->state.stopped = true;
       return flush_to_height(self);

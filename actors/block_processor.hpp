@@ -42,10 +42,6 @@ struct block_processor_config {
   caf::error validate() const;
 };
 
-struct hash256_hasher {
-  size_t operator()(const hash256& h) const noexcept;
-};
-
 struct block_processor_state {
   // Not an aggregate: CAF would try to build it from the actor pointer.
   block_processor_state() = default;
@@ -55,10 +51,10 @@ struct block_processor_state {
     uint64_t id = 0;
     std::vector<encoded> raw;
     std::shared_ptr<std::vector<block>> blocks;
-    size_t waiting = 0;              ///< verifier jobs not yet answered
-    size_t good = 0;                 ///< blocks before the first failure
-    uint64_t known = 0;              ///< blocks skipped as already applied
-    caf::error failure;              ///< of block `good`, if any
+    size_t waiting = 0; ///< verifier jobs not yet answered
+    size_t good = 0;    ///< blocks before the first failure
+    uint64_t known = 0; ///< blocks skipped as already applied
+    caf::error failure; ///< of block `good`, if any
     bool more = false;
     caf::typed_response_promise<apply_report> promise;
   };
@@ -90,9 +86,9 @@ struct block_processor_state {
 
 /// @param store the chain environment; this actor is its only writer.
 /// @param verifiers the pool that checks blocks and signatures.
-block_processor_actor::behavior_type
-block_processor(block_processor_actor::stateful_pointer<block_processor_state> self,
-                chain_store* store, block_processor_config cfg,
-                std::vector<verifier_actor> verifiers);
+block_processor_actor::behavior_type block_processor(
+  block_processor_actor::stateful_pointer<block_processor_state> self,
+  chain_store* store, block_processor_config cfg,
+  std::vector<verifier_actor> verifiers);
 
 } // namespace hallmark

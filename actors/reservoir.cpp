@@ -13,34 +13,6 @@ namespace {
 using self_ptr = reservoir_actor::stateful_pointer<reservoir_state>;
 using entry = reservoir_state::entry;
 
-/// The owner of record `link` after it, on chain or pending, and whether it
-/// is still the item's latest record (unspent).
-caf::error check_link(const transfer& t, const reservoir_state::indexes& idx,
-                      const chain_view& view) {
-  if (auto s = idx.spent.find(t.link); s != idx.spent.end())
-    return make_error(ec::double_spend, "record " + to_hex(t.link)
-                                          + " is already spent by pending "
-                                          + to_hex(s->second));
-  if (auto p = idx.owner_after.find(t.link); p != idx.owner_after.end()) {
-    if (p->second != t.owner)
-      return make_error(ec::not_owner,
-                        "transfer is not signed by the item's owner");
-    return {};
-  }
-  auto loc = view.find_record(t.link);
-  if (!loc || loc->kind == record_kind::asset)
-    return make_error(ec::unknown_link,
-                      "transfer links to unknown record " + to_hex(t.link));
-  auto item = view.find_item(loc->item);
-  if (!item || item->latest != t.link)
-    return make_error(ec::double_spend, "record " + to_hex(t.link)
-                                          + " has already been transferred");
-  if (item->owner != t.owner)
-    return make_error(ec::not_owner,
-                      "transfer is not signed by the item's owner");
-  return {};
-}
-
 } // namespace
 
 caf::error admit(const entry& e, reservoir_state::indexes& idx,
@@ -51,90 +23,48 @@ caf::error admit(const entry& e, reservoir_state::indexes& idx,
   if (check_signatures)
     if (auto err = hallmark::check_signatures(e.rec))
       return err;
-  if (auto a = std::get_if<asset>(&e.rec)) {
-    auto aid = asset_id(*a);
-    if (view.find_asset(aid) || idx.assets.count(aid))
-      return make_error(ec::duplicate,
-                        "asset " + to_hex(aid) + " is already registered");
-    idx.assets.emplace(aid, e.id);
-    idx.registrants.emplace(aid, a->registrant);
-    return {};
-  }
-  if (auto b = std::get_if<issue_batch>(&e.rec)) {
-    if (idx.issue_count + b->issues.size() > cfg.max_issues)
-      return make_error(ec::pool_full, "the reservoir holds "
-                                         + std::to_string(cfg.max_issues)
-                                         + " issues already");
-    auto top = view.tip();
-    auto anchor = view.height_of(b->anchor);
-    if (!anchor || top.height + 1 - *anchor > params.anchor_window)
-      return make_error(ec::bad_anchor,
-                        "issue anchor is not one of the last "
-                          + std::to_string(params.anchor_window) + " blocks");
-    auto need = batch_difficulty(params.issue_difficulty, b->issues.size());
-    if (!meets_difficulty(work_hash(payment_id(*b), b->anchor, b->work_nonce),
-                          need))
-      return make_error(ec::bad_proof, "free-issue work is too little");
-    std::vector<hash256> ids;
-    for (auto& i : b->issues) {
-      auto iid = record_id(i);
-      if (view.find_record(iid) || idx.issues.count(iid))
-        return make_error(ec::duplicate,
-                          "issue " + to_hex(iid) + " already exists");
-      public_key registrant;
-      if (auto p = idx.registrants.find(i.asset_id);
-          p != idx.registrants.end()) {
-        registrant = p->second;
-      } else if (auto found = view.find_asset(i.asset_id)) {
-        auto reg = view.find_record(found->second);
-        if (!reg)
-          return make_error(ec::storage, "asset record missing");
-        registrant = reg->owner;
-      } else {
-        return make_error(ec::unknown_asset,
-                          "issue of unregistered asset " + to_hex(i.asset_id));
-      }
-      if (registrant != i.owner)
-        return make_error(ec::not_owner,
-                          "only the asset's registrant may issue it");
-      ids.push_back(iid);
-    }
-    for (uint16_t sub = 0; sub < ids.size(); ++sub) {
-      idx.issues.emplace(ids[sub], std::make_pair(e.id, sub));
-      idx.owner_after.emplace(ids[sub], b->issues[sub].owner);
-      ++idx.issued[b->issues[sub].asset_id];
-    }
-    idx.issue_count += ids.size();
-    return {};
-  }
-  auto& t = std::get<transfer>(e.rec);
-  if (idx.transfer_count + 1 > cfg.max_transactions)
+  auto b = std::get_if<issue_batch>(&e.rec);
+  auto t = std::get_if<transfer>(&e.rec);
+  if (b && idx.issue_count + b->issues.size() > cfg.max_issues)
+    return make_error(ec::pool_full, "the reservoir holds "
+                                       + std::to_string(cfg.max_issues)
+                                       + " issues already");
+  if (t && idx.transfer_count + 1 > cfg.max_transactions)
     return make_error(ec::pool_full, "the reservoir holds "
                                        + std::to_string(cfg.max_transactions)
                                        + " transfers already");
-  if (view.find_record(e.id) || idx.owner_after.count(e.id))
-    return make_error(ec::duplicate,
-                      "transfer " + to_hex(e.id) + " already exists");
-  if (auto err = check_link(t, idx, view))
+  idx.state.rebase(view);
+  auto m = idx.state.mark();
+  if (auto err = apply_record(e.rec, 0, idx.state, params)) {
+    idx.state.rollback(m);
     return err;
-  idx.spent.emplace(t.link, e.id);
-  idx.owner_after.emplace(e.id, t.new_owner);
-  ++idx.transfer_count;
+  }
+  if (auto a = std::get_if<asset>(&e.rec)) {
+    idx.assets.emplace(asset_id(*a), e.id);
+  } else if (b) {
+    for (uint16_t sub = 0; sub < b->issues.size(); ++sub) {
+      idx.issues.emplace(record_id(b->issues[sub]), std::make_pair(e.id, sub));
+      ++idx.issued[b->issues[sub].asset_id];
+    }
+    idx.issue_count += b->issues.size();
+  } else {
+    idx.spent.emplace(t->link, e.id);
+    ++idx.transfer_count;
+  }
   return {};
 }
 
 namespace {
 
-/// Undoes what admit() added for `e` (used when a submission fails part way).
+/// Undoes what admit() added to the indexes for `e` (used when a submission
+/// fails part way; the pending state rolls back by its journal).
 void unadmit(const entry& e, reservoir_state::indexes& idx) {
   if (auto a = std::get_if<asset>(&e.rec)) {
     idx.assets.erase(asset_id(*a));
-    idx.registrants.erase(asset_id(*a));
   } else if (auto b = std::get_if<issue_batch>(&e.rec)) {
     for (auto& i : b->issues) {
       auto iid = record_id(i);
       idx.issues.erase(iid);
-      idx.owner_after.erase(iid);
       if (--idx.issued[i.asset_id] == 0)
         idx.issued.erase(i.asset_id);
     }
@@ -142,7 +72,6 @@ void unadmit(const entry& e, reservoir_state::indexes& idx) {
   } else {
     auto& t = std::get<transfer>(e.rec);
     idx.spent.erase(t.link);
-    idx.owner_after.erase(e.id);
     --idx.transfer_count;
   }
 }
@@ -221,6 +150,14 @@ caf::expected<std::vector<hash256>> submit(self_ptr self, const encoded& raw) {
   auto now = st.cfg.clock();
   std::vector<entry> admitted;
   std::vector<hash256> ids;
+  // All or nothing: a refusal takes back the pending state and the indexes
+  // of the records admitted before it.
+  auto mark = st.idx.state.mark();
+  auto take_back = [&] {
+    st.idx.state.rollback(mark);
+    for (auto& a : admitted)
+      unadmit(a, st.idx);
+  };
   for (auto& r : *records) {
     entry e;
     e.id = leaf_id(r);
@@ -235,8 +172,7 @@ caf::expected<std::vector<hash256>> submit(self_ptr self, const encoded& raw) {
     else
       err = admit(e, st.idx, view, st.chain->params(), st.cfg, true);
     if (err) {
-      for (auto& a : admitted)
-        unadmit(a, st.idx);
+      take_back();
       return err;
     }
     ids.push_back(e.id);
@@ -246,8 +182,7 @@ caf::expected<std::vector<hash256>> submit(self_ptr self, const encoded& raw) {
   for (auto& e : admitted)
     rows.emplace_back(e.id, e.accepted_at, e.raw);
   if (auto err = st.local->put_pending(rows)) {
-    for (auto& a : admitted)
-      unadmit(a, st.idx);
+    take_back();
     return err;
   }
   st.next_seq += static_cast<int64_t>(admitted.size());
@@ -276,7 +211,7 @@ std::vector<encoded> take(self_ptr self, uint32_t max) {
   };
   for (auto* e : in_order(self)) {
     if (std::holds_alternative<asset>(e->rec))
-      continue;  // goes in with its first issue
+      continue; // goes in with its first issue
     if (auto b = std::get_if<issue_batch>(&e->rec)) {
       std::vector<const entry*> assets;
       size_t extra_bytes = 0;
@@ -299,7 +234,7 @@ std::vector<encoded> take(self_ptr self, uint32_t max) {
     }
     auto& t = std::get<transfer>(e->rec);
     // A pending link must already be in this block.
-    bool link_pending = st.idx.owner_after.count(t.link) > 0;
+    bool link_pending = st.idx.state.holds_record(t.link);
     if (link_pending) {
       auto issue = st.idx.issues.find(t.link);
       auto holder = issue != st.idx.issues.end() ? issue->second.first : t.link;
@@ -368,7 +303,8 @@ void load(self_ptr self) {
   for (auto& e : loaded)
     dropped.push_back(e.id);
   if (!dropped.empty()) {
-    log_info("reservoir", "{} stored records are no longer valid", dropped.size());
+    log_info("reservoir", "{} stored records are no longer valid",
+             dropped.size());
     if (auto err = st.local->remove_pending(dropped))
       log_error("reservoir", "cannot forget records: {}", message_of(err));
   }
@@ -378,9 +314,10 @@ void load(self_ptr self) {
 
 } // namespace
 
-reservoir_actor::behavior_type
-reservoir(self_ptr self, const chain_store* chain, local_store* local,
-          reservoir_config cfg) {
+reservoir_actor::behavior_type reservoir(self_ptr self,
+                                         const chain_store* chain,
+                                         local_store* local,
+                                         reservoir_config cfg) {
   auto& st = self->state;
   st.chain = chain;
   st.local = local;
@@ -468,7 +405,8 @@ reservoir(self_ptr self, const chain_store* chain, local_store* local,
       } catch (const lmdb::failure& f) {
         log_error("reservoir", "{}", f.what());
       }
-      log_info("reservoir", "took back {} records of unwound blocks; {} pending",
+      log_info("reservoir",
+               "took back {} records of unwound blocks; {} pending",
                rows.size(), st.pending.size());
     },
     [=](atom::expire) {
@@ -477,9 +415,9 @@ reservoir(self_ptr self, const chain_store* chain, local_store* local,
       } catch (const lmdb::failure& f) {
         log_error("reservoir", "{}", f.what());
       }
-      self->delayed_send(self,
-                         std::chrono::milliseconds{self->state.cfg.expiry_check_ms},
-                         atom::expire::value);
+      self->delayed_send(
+        self, std::chrono::milliseconds{self->state.cfg.expiry_check_ms},
+        atom::expire::value);
     },
   };
 }

@@ -17,6 +17,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/block_processor.hpp"
+#include "core/state_overlay.hpp"
 #include "storage/chain_store.hpp"
 #include "storage/local_store.hpp"
 
@@ -39,26 +40,26 @@ struct reservoir_state {
   static inline const char* name = "reservoir";
 
   struct entry {
-    hash256 id{};  ///< leaf id
+    hash256 id{}; ///< leaf id
     record rec;
     encoded raw;
     uint64_t accepted_at = 0;
-    int64_t seq = 0;  ///< admission order
+    int64_t seq = 0; ///< admission order
   };
 
-  /// Indexes over the admitted entries, rebuilt on every chain change.
+  /// The pending state and indexes over the admitted entries, rebuilt on
+  /// every chain change.
   struct indexes {
-    std::unordered_map<hash256, hash256, hash256_hasher> assets;  ///< asset id → leaf
-    std::unordered_map<hash256, std::pair<hash256, uint16_t>, hash256_hasher>
-      issues;  ///< issue id → (batch leaf, position)
-    std::unordered_map<hash256, public_key, hash256_hasher>
-      owner_after;  ///< pending issue/transfer id → owner after it
+    /// The chain plus every admitted record, as the state rules see it.
+    state_overlay state;
     std::unordered_map<hash256, hash256, hash256_hasher>
-      spent;  ///< link → pending transfer id
-    std::unordered_map<hash256, public_key, hash256_hasher>
-      registrants;  ///< pending asset id → registrant
+      assets; ///< asset id → leaf
+    std::unordered_map<hash256, std::pair<hash256, uint16_t>, hash256_hasher>
+      issues; ///< issue id → (batch leaf, position)
+    std::unordered_map<hash256, hash256, hash256_hasher>
+      spent; ///< link → pending transfer id
     std::unordered_map<hash256, uint64_t, hash256_hasher>
-      issued;  ///< pending asset id → pending issues of it
+      issued; ///< pending asset id → pending issues of it
     uint64_t issue_count = 0;
     uint64_t transfer_count = 0;
   };
@@ -72,8 +73,10 @@ struct reservoir_state {
   int64_t min_seq = 0;
 };
 
-/// Admits `e` into `idx` against `view` (the chain after `tip`); with
-/// `check_signatures` false, trusts signatures checked before.
+/// Admits `e` into `idx` against `view` plus the records admitted before,
+/// by the state rules (core/state_rules.hpp) after the pool caps; with
+/// `check_signatures` false, trusts signatures checked before. A refused
+/// record leaves `idx` as it was.
 caf::error admit(const reservoir_state::entry& e, reservoir_state::indexes& idx,
                  const chain_view& view, const chain_params& params,
                  const reservoir_config& cfg, bool check_signatures);

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -16,6 +17,15 @@ using byte_view = std::span<const uint8_t>;
 using hash256 = std::array<uint8_t, 32>;
 using public_key = std::array<uint8_t, 32>;
 using signature = std::array<uint8_t, 64>;
+
+/// Hashes a hash256 for unordered containers: its first 8 bytes.
+struct hash256_hasher {
+  size_t operator()(const hash256& h) const noexcept {
+    size_t x;
+    std::memcpy(&x, h.data(), sizeof(x));
+    return x;
+  }
+};
 
 /// Calls sodium_init once; safe to call from anywhere, any number of times.
 void crypto_init();

@@ -93,15 +93,6 @@ std::array<uint8_t, 96> encode_item(const item_state& s) {
 
 } // namespace
 
-const char* to_string(record_kind k) {
-  switch (k) {
-    case record_kind::asset: return "asset";
-    case record_kind::issue: return "issue";
-    case record_kind::transfer: return "transfer";
-    default: return "unknown";
-  }
-}
-
 // -- chain_view --------------------------------------------------------------
 
 tip_info chain_view::tip() const {
@@ -141,6 +132,10 @@ std::optional<work_t> chain_view::work_at(uint64_t height) const {
   return get_work(entry->data() + header_size + 32);
 }
 
+uint64_t chain_view::height() const {
+  return tip().height;
+}
+
 std::optional<uint64_t> chain_view::height_of(const hash256& block) const {
   auto v = t_->hashes.get(*txn_, key_of(block));
   if (!v || v->size() != 8)
@@ -158,7 +153,8 @@ std::optional<encoded> chain_view::body_at(uint64_t height) const {
   return std::move(*e);
 }
 
-std::optional<record_location> chain_view::find_record(const hash256& id) const {
+std::optional<record_location>
+chain_view::find_record(const hash256& id) const {
   auto v = t_->records.get(*txn_, key_of(id));
   if (!v)
     return std::nullopt;
@@ -177,8 +173,7 @@ std::optional<item_state> chain_view::find_item(const hash256& id) const {
   return s;
 }
 
-std::optional<std::pair<uint64_t, hash256>>
-chain_view::find_asset(const hash256& asset) const {
+std::optional<asset_entry> chain_view::find_asset(const hash256& asset) const {
   auto v = t_->assets.get(*txn_, key_of(asset));
   if (!v || v->size() != 40)
     return std::nullopt;
@@ -235,9 +230,8 @@ chain_store::open(const std::string& dir, const chain_params& params,
                   uint64_t map_size_bytes) {
   auto genesis = genesis_header(params);
   if (block_hash(genesis) != params.genesis_hash)
-    return make_error(ec::wrong_chain,
-                      "built-in genesis of " + params.name
-                        + " does not match its pinned hash");
+    return make_error(ec::wrong_chain, "built-in genesis of " + params.name
+                                         + " does not match its pinned hash");
   auto e = lmdb::env::open(dir, 16, map_size_bytes);
   if (!e)
     return e.error();
@@ -281,8 +275,7 @@ chain_store::open(const std::string& dir, const chain_params& params,
       uint32_t version = v && v->size() == 4 ? get_u32(v->data()) : 0;
       if (version > chain_schema_version)
         return make_error(ec::storage,
-                          "data directory has schema "
-                            + std::to_string(version)
+                          "data directory has schema " + std::to_string(version)
                             + ", newer than this hallmark understands ("
                             + std::to_string(chain_schema_version) + ")");
       if (version < 1)
@@ -312,7 +305,8 @@ chain_store::open(const std::string& dir, const chain_params& params,
     gb.hdr = genesis;
     auto body = encode(gb);
     for (auto err :
-         {t.meta.put(txn, key_of(std::string_view{"schema"}), bytes{version, 4}),
+         {t.meta.put(txn, key_of(std::string_view{"schema"}),
+                     bytes{version, 4}),
           t.meta.put(txn, key_of(std::string_view{"chain"}),
                      key_of(std::string_view{params.name})),
           t.meta.put(txn, key_of(std::string_view{"genesis"}),
@@ -334,24 +328,20 @@ chain_store::open(const std::string& dir, const chain_params& params,
 // -- chain_reader ------------------------------------------------------------
 
 chain_reader::chain_reader(const chain_store& store)
-  : chain_reader(store,
-                 std::make_unique<holder>(holder{lmdb::read_txn{store.env()}})) {
-}
+    : chain_reader(
+      store, std::make_unique<holder>(holder{lmdb::read_txn{store.env()}})) {}
 
 chain_reader::chain_reader(const chain_store& store, std::unique_ptr<holder> h)
-  : chain_view(store.tables(), h->txn), h_(std::move(h)) {
-}
+    : chain_view(store.tables(), h->txn), h_(std::move(h)) {}
 
 // -- chain_writer ------------------------------------------------------------
 
 chain_writer::chain_writer(chain_store& store)
-  : chain_writer(store,
-                 std::make_unique<holder>(holder{lmdb::write_txn{store.env()}})) {
-}
+    : chain_writer(
+      store, std::make_unique<holder>(holder{lmdb::write_txn{store.env()}})) {}
 
 chain_writer::chain_writer(chain_store& store, std::unique_ptr<holder> h)
-  : chain_view(store.tables(), h->txn), store_(&store), h_(std::move(h)) {
-}
+    : chain_view(store.tables(), h->txn), store_(&store), h_(std::move(h)) {}
 
 caf::error chain_writer::commit() {
   return h_->txn.commit();
@@ -363,8 +353,7 @@ caf::error chain_writer::apply(const block& b, const encoded& body,
   auto top = tip();
   if (b.hdr.previous != top.hash) {
     if (height_of(b.hdr.previous))
-      return make_error(ec::unknown_parent,
-                        "block's parent is not the tip");
+      return make_error(ec::unknown_parent, "block's parent is not the tip");
     return make_error(ec::unknown_parent, "block's parent is unknown");
   }
   if (auto err = check_header_context(params, b.hdr, top.hdr, ancestors(), now))
@@ -373,7 +362,7 @@ caf::error chain_writer::apply(const block& b, const encoded& body,
   lmdb::write_txn child{lmdb::write_txn::nested_in{h_->txn}};
   auto* saved = txn_;
   txn_ = &child;
-  auto err = apply_records(child, b);
+  auto err = apply_records(child, b, top.height);
   txn_ = saved;
   if (err) {
     child.abort();
@@ -392,11 +381,11 @@ caf::error chain_writer::apply(const block& b, const encoded& body,
   put_u64(height, b.hdr.height);
   auto& t = *t_;
   auto key = lmdb::u64_key{b.hdr.height};
-  for (auto e : {t.headers.append(child, key.view(), key_of(entry)),
-                 t.bodies.append(child, key.view(), body.bytes()),
-                 t.hashes.put(child, key_of(hash), bytes{height, 8}),
-                 t.meta.put(child, key_of(std::string_view{"tip"}),
-                            key_of(tipv))})
+  for (auto e :
+       {t.headers.append(child, key.view(), key_of(entry)),
+        t.bodies.append(child, key.view(), body.bytes()),
+        t.hashes.put(child, key_of(hash), bytes{height, 8}),
+        t.meta.put(child, key_of(std::string_view{"tip"}), key_of(tipv))})
     if (e) {
       child.abort();
       return e;
@@ -407,112 +396,71 @@ caf::error chain_writer::apply(const block& b, const encoded& body,
   return {};
 }
 
-caf::error chain_writer::apply_records(lmdb::write_txn& txn, const block& b) {
-  auto& params = store_->params();
-  auto& t = *t_;
-  auto h = b.hdr.height;
-  for (uint32_t index = 0; index < b.records.size(); ++index) {
-    auto& r = b.records[index];
-    if (auto a = std::get_if<asset>(&r)) {
-      auto aid = asset_id(*a);
-      if (find_asset(aid))
-        return make_error(ec::duplicate, "asset " + to_hex(aid)
-                                           + " is already registered");
-      auto rid = record_id(*a);
-      record_location loc;
-      loc.height = h;
-      loc.index = index;
-      loc.kind = record_kind::asset;
-      loc.owner = a->registrant;
-      std::array<uint8_t, 40> av;
-      put_u64(av.data(), h);
-      std::memcpy(av.data() + 8, rid.data(), 32);
-      if (auto err = t.assets.put(txn, key_of(aid), key_of(av)))
-        return err;
-      if (auto err = t.records.put(txn, key_of(rid),
-                                   key_of(encode_location(loc))))
-        return err;
-      continue;
-    }
-    if (auto batch = std::get_if<issue_batch>(&r)) {
-      auto anchor = height_of(batch->anchor);
-      if (!anchor || *anchor >= h || h - *anchor > params.anchor_window)
-        return make_error(ec::bad_anchor,
-                          "issue anchor is not one of the last "
-                            + std::to_string(params.anchor_window)
-                            + " blocks");
-      auto need = batch_difficulty(params.issue_difficulty,
-                                   batch->issues.size());
-      if (!meets_difficulty(
-            work_hash(payment_id(*batch), batch->anchor, batch->work_nonce),
-            need))
-        return make_error(ec::bad_proof, "free-issue work is too little");
-      for (uint16_t sub = 0; sub < batch->issues.size(); ++sub) {
-        auto& i = batch->issues[sub];
-        auto found = find_asset(i.asset_id);
-        if (!found)
-          return make_error(ec::unknown_asset,
-                            "issue of unregistered asset "
-                              + to_hex(i.asset_id));
-        auto registration = find_record(found->second);
-        if (!registration || registration->owner != i.owner)
-          return make_error(ec::not_owner,
-                            "only the asset's registrant may issue it");
-        auto iid = record_id(i);
-        if (find_record(iid))
-          return make_error(ec::duplicate,
-                            "issue " + to_hex(iid) + " already exists");
-        record_location loc;
-        loc.height = h;
-        loc.index = index;
-        loc.sub = sub;
-        loc.kind = record_kind::issue;
-        loc.item = iid;
-        loc.owner = i.owner;
-        item_state st{iid, i.owner, i.asset_id};
-        for (auto err :
-             {t.records.put(txn, key_of(iid), key_of(encode_location(loc))),
-              t.items.put(txn, key_of(iid), key_of(encode_item(st))),
-              t.owners.put(txn, key_of(i.owner), key_of(iid))})
-          if (err)
-            return err;
-      }
-      continue;
-    }
-    auto& x = std::get<transfer>(r);
-    auto tid = record_id(x);
-    if (find_record(tid))
-      return make_error(ec::duplicate,
-                        "transfer " + to_hex(tid) + " already exists");
-    auto link = find_record(x.link);
-    if (!link || link->kind == record_kind::asset)
-      return make_error(ec::unknown_link, "transfer links to unknown record "
-                                            + to_hex(x.link));
-    auto state = find_item(link->item);
-    if (!state)
-      return make_error(ec::unknown_link, "transfer's item is unknown");
-    if (state->latest != x.link)
-      return make_error(ec::double_spend, "record " + to_hex(x.link)
-                                            + " has already been transferred");
-    if (state->owner != x.owner)
-      return make_error(ec::not_owner,
-                        "transfer is not signed by the item's owner");
-    record_location loc;
-    loc.height = h;
-    loc.index = index;
-    loc.kind = record_kind::transfer;
-    loc.item = link->item;
-    loc.owner = x.new_owner;
-    loc.link = x.link;
-    item_state next{tid, x.new_owner, state->asset};
-    t.owners.del(txn, key_of(x.owner), key_of(link->item));
-    for (auto err :
-         {t.records.put(txn, key_of(tid), key_of(encode_location(loc))),
-          t.items.put(txn, key_of(link->item), key_of(encode_item(next))),
-          t.owners.put(txn, key_of(x.new_owner), key_of(link->item))})
-      if (err)
-        return err;
+namespace {
+
+/// The chain's tables in one write transaction, as the state rules write
+/// them; reads go through `view`, which sees the same transaction.
+class table_writer final : public state_writer {
+public:
+  table_writer(const chain_view& view, const chain_tables& t,
+               lmdb::write_txn& txn, uint64_t parent_height)
+      : view_(view), t_(t), txn_(txn), height_(parent_height) {}
+
+  uint64_t height() const override { return height_; }
+  std::optional<uint64_t> height_of(const hash256& block) const override {
+    return view_.height_of(block);
   }
+  std::optional<asset_entry> find_asset(const hash256& asset) const override {
+    return view_.find_asset(asset);
+  }
+  std::optional<record_location> find_record(const hash256& id) const override {
+    return view_.find_record(id);
+  }
+  std::optional<item_state> find_item(const hash256& item) const override {
+    return view_.find_item(item);
+  }
+
+  caf::error put_asset(const hash256& asset, uint64_t height,
+                       const hash256& record) override {
+    std::array<uint8_t, 40> v;
+    put_u64(v.data(), height);
+    std::memcpy(v.data() + 8, record.data(), 32);
+    return t_.assets.put(txn_, key_of(asset), key_of(v));
+  }
+
+  caf::error put_record(const hash256& id,
+                        const record_location& loc) override {
+    return t_.records.put(txn_, key_of(id), key_of(encode_location(loc)));
+  }
+
+  /// Also keeps `owners` (owner → items) in step with the item's owner.
+  caf::error put_item(const hash256& item, const item_state& after,
+                      const std::optional<item_state>& before) override {
+    if (auto err = t_.items.put(txn_, key_of(item), key_of(encode_item(after))))
+      return err;
+    if (before && before->owner == after.owner)
+      return {};
+    if (before)
+      t_.owners.del(txn_, key_of(before->owner), key_of(item));
+    return t_.owners.put(txn_, key_of(after.owner), key_of(item));
+  }
+
+private:
+  const chain_view& view_;
+  const chain_tables& t_;
+  lmdb::write_txn& txn_;
+  uint64_t height_;
+};
+
+} // namespace
+
+caf::error chain_writer::apply_records(lmdb::write_txn& txn, const block& b,
+                                       uint64_t parent_height) {
+  table_writer state{*this, *t_, txn, parent_height};
+  for (uint32_t index = 0; index < b.records.size(); ++index)
+    if (auto err = apply_record(b.records[index], index, state,
+                                store_->params()))
+      return err;
   return {};
 }
 

@@ -13,8 +13,8 @@
 //   records  record id (32)          location: height u64 | index u32 | sub u16
 //                                    | kind u8 | item (32) | owner (32)
 //                                    | link (32)
-//   items    item id (32)            latest record (32) | owner (32) | asset (32)
-//   owners   owner key (32)          item ids (32 each, dupsort, dupfixed)
+//   items    item id (32)            latest record (32) | owner (32) | asset
+//   (32) owners   owner key (32)          item ids (32 each, dupsort, dupfixed)
 //   assets   asset id (32)           height u64 | record id (32)
 //
 // Integers are little-endian. A record's location also carries what undoing
@@ -30,33 +30,14 @@
 
 #include <caf/expected.hpp>
 
-#include "messages/codec.hpp"
 #include "core/chain.hpp"
+#include "core/state_rules.hpp"
+#include "messages/codec.hpp"
 #include "storage/lmdb.hpp"
 
 namespace hallmark {
 
 constexpr uint32_t chain_schema_version = 1;
-
-enum class record_kind : uint8_t { asset = 0, issue = 1, transfer = 2 };
-
-const char* to_string(record_kind k);
-
-struct record_location {
-  uint64_t height = 0;
-  uint32_t index = 0;  ///< position of the record in its block
-  uint16_t sub = 0;    ///< position of an issue in its batch
-  record_kind kind = record_kind::asset;
-  hash256 item{};      ///< zero for assets
-  public_key owner{};  ///< the registrant, or the item's owner after it
-  hash256 link{};      ///< the item's previous record; zero but for transfers
-};
-
-struct item_state {
-  hash256 latest{};
-  public_key owner{};
-  hash256 asset{};
-};
 
 struct tip_info {
   uint64_t height = 0;
@@ -69,24 +50,25 @@ struct chain_tables {
   lmdb::table meta, headers, bodies, hashes, records, items, owners, assets;
 };
 
-/// Lookups inside one transaction, read-only or not.
-class chain_view {
+/// Lookups inside one transaction, read-only or not. The state the rules
+/// read (core/state_rules.hpp) is the chain as this transaction sees it.
+class chain_view : public state_reader {
 public:
   chain_view(const chain_tables& t, const lmdb::txn& txn)
-    : t_(&t), txn_(&txn) {
-  }
+      : t_(&t), txn_(&txn) {}
 
   tip_info tip() const;
   std::optional<header> header_at(uint64_t height) const;
   std::optional<hash256> hash_at(uint64_t height) const;
   std::optional<work_t> work_at(uint64_t height) const;
-  std::optional<uint64_t> height_of(const hash256& block) const;
+  /// The tip's height.
+  uint64_t height() const override;
+  std::optional<uint64_t> height_of(const hash256& block) const override;
   std::optional<encoded> body_at(uint64_t height) const;
-  std::optional<record_location> find_record(const hash256& id) const;
-  std::optional<item_state> find_item(const hash256& id) const;
+  std::optional<record_location> find_record(const hash256& id) const override;
+  std::optional<item_state> find_item(const hash256& id) const override;
   /// The asset's block height and record id.
-  std::optional<std::pair<uint64_t, hash256>>
-  find_asset(const hash256& asset) const;
+  std::optional<asset_entry> find_asset(const hash256& asset) const override;
   std::vector<hash256> items_of(const public_key& owner) const;
   /// Header lookup along this chain, for the chain rules.
   header_lookup ancestors() const;
@@ -156,7 +138,8 @@ private:
     lmdb::write_txn txn;
   };
   chain_writer(chain_store& store, std::unique_ptr<holder> h);
-  caf::error apply_records(lmdb::write_txn& txn, const block& b);
+  caf::error apply_records(lmdb::write_txn& txn, const block& b,
+                           uint64_t parent_height);
   caf::error undo_records(lmdb::write_txn& txn, const block& b);
   chain_store* store_;
   std::unique_ptr<holder> h_;
