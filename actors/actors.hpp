@@ -12,52 +12,56 @@
 #include <caf/actor_addr.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/error.hpp>
 #include <caf/fwd.hpp>
+#include <caf/meta/load_callback.hpp>
+#include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "core/chain.hpp"
 #include "messages/codec.hpp"
 #include "messages/registration.hpp"
 
+// -- atoms (text ≤ 10 characters): `atom::X` is the type, `atom::X_v` its value
+
+CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, blocks, "blocks")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, tip, "tip")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, reorg, "reorg")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, flush, "flush")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, stop, "stop")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, verify, "verify")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, submit, "submit")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, take, "take")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, applied, "applied")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, unwound, "unwound")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, lookup, "lookup")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, after, "after")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, status, "status")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, expire, "expire")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, tick, "tick")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, subscribe, "subscribe")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, request, "request")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, send, "send")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, up, "up")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, relay, "relay")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, peers, "peers")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, misbehave, "misbehave")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, candidates, "candidates")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, announce, "announce")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, registr, "register")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, listen, "listen")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, activate, "activate")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, terminate, "terminate")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, end, "end")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, fetch, "fetch")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, reset, "reset")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, progress, "progress")
+CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
+
 namespace hallmark {
-
-// -- atoms (text ≤ 10 characters) -------------------------------------------
-
-namespace atom {
-using blocks = caf::atom_constant<caf::atom("blocks")>;
-using tip = caf::atom_constant<caf::atom("tip")>;
-using reorg = caf::atom_constant<caf::atom("reorg")>;
-using flush = caf::atom_constant<caf::atom("flush")>;
-using stop = caf::atom_constant<caf::atom("stop")>;
-using verify = caf::atom_constant<caf::atom("verify")>;
-using submit = caf::atom_constant<caf::atom("submit")>;
-using take = caf::atom_constant<caf::atom("take")>;
-using applied = caf::atom_constant<caf::atom("applied")>;
-using unwound = caf::atom_constant<caf::atom("unwound")>;
-using lookup = caf::atom_constant<caf::atom("lookup")>;
-using after = caf::atom_constant<caf::atom("after")>;
-using status = caf::atom_constant<caf::atom("status")>;
-using expire = caf::atom_constant<caf::atom("expire")>;
-using tick = caf::atom_constant<caf::atom("tick")>;
-using subscribe = caf::atom_constant<caf::atom("subscribe")>;
-using request = caf::atom_constant<caf::atom("request")>;
-using send = caf::atom_constant<caf::atom("send")>;
-using up = caf::atom_constant<caf::atom("up")>;
-using relay = caf::atom_constant<caf::atom("relay")>;
-using peers = caf::atom_constant<caf::atom("peers")>;
-using misbehave = caf::atom_constant<caf::atom("misbehave")>;
-using candidates = caf::atom_constant<caf::atom("candidates")>;
-using announce = caf::atom_constant<caf::atom("announce")>;
-using registr = caf::atom_constant<caf::atom("register")>;
-using listen = caf::atom_constant<caf::atom("listen")>;
-using activate = caf::atom_constant<caf::atom("activate")>;
-using terminate = caf::atom_constant<caf::atom("terminate")>;
-using end = caf::atom_constant<caf::atom("end")>;
-using fetch = caf::atom_constant<caf::atom("fetch")>;
-using reset = caf::atom_constant<caf::atom("reset")>;
-using progress = caf::atom_constant<caf::atom("progress")>;
-} // namespace atom
 
 // -- message types -----------------------------------------------------------
 
@@ -67,7 +71,7 @@ struct chain_tip {
   uint64_t height = 0;
   hash256 hash{};
   header hdr;
-  std::string work; ///< cumulative work, decimal
+  work_t work = 0; ///< cumulative work
   uint64_t next_difficulty = 1;
   uint64_t median_time_past = 0;
 };
@@ -95,12 +99,11 @@ struct verify_job {
   std::vector<segment> segments;
 };
 
-/// A verifier's verdict: empty, or the failing block and its error.
+/// A verifier's verdict: no error, or the first failing block and why.
 struct verify_verdict {
   size_t block_index = 0;
-  std::string reason;
-  uint8_t code = 0;
-  bool ok() const { return code == 0; }
+  caf::error error; ///< the broken rule, its code intact
+  bool ok() const { return !error; }
 };
 
 /// A pending record found by id: the record, and the issue's position when
@@ -155,9 +158,70 @@ struct fetch_report {
   uint64_t target = 0;
   uint64_t records = 0; ///< records applied since the fetch began
   bool done = false;    ///< reached the target
-  std::string failure;  ///< non-empty: the upstream failed us
-  uint8_t code = 0;     ///< the failure's ec
+  caf::error failure;   ///< set: the fetch failed; its code says whose fault
 };
+
+// -- inspection: how CAF copies, compares and prints message types ----------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chain_tip& x) {
+  // Work is a 128-bit number; it travels as two 64-bit halves.
+  auto hi = static_cast<uint64_t>(x.work >> 64);
+  auto lo = static_cast<uint64_t>(x.work);
+  auto join = caf::meta::load_callback([&]() -> caf::error {
+    x.work = (work_t{hi} << 64) | lo;
+    return caf::error{};
+  });
+  return f(caf::meta::type_name("chain_tip"), x.height, x.hash, x.hdr, hi, lo,
+           join, x.next_difficulty, x.median_time_past);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, apply_report& x) {
+  return f(caf::meta::type_name("apply_report"), x.applied, x.unwound, x.held,
+           x.known, x.records, x.height, x.tip);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, verify_verdict& x) {
+  return f(caf::meta::type_name("verify_verdict"), x.block_index, x.error);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pending_record& x) {
+  return f(caf::meta::type_name("pending_record"), x.id, x.record, x.sub,
+           x.accepted_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reservoir_status& x) {
+  return f(caf::meta::type_name("reservoir_status"), x.pending, x.assets,
+           x.issues, x.transfers);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_link& x) {
+  return f(caf::meta::type_name("peer_link"), x.session, x.key, x.inbound,
+           x.address, x.version);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_status& x) {
+  return f(caf::meta::type_name("peer_status"), x.key, x.addresses, x.is_static,
+           x.inbound, x.link, x.height, x.tip, x.last_seen, x.score);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connector_status& x) {
+  return f(caf::meta::type_name("connector_status"), x.state, x.links,
+           x.target);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fetch_report& x) {
+  return f(caf::meta::type_name("fetch_report"), x.height, x.target, x.records,
+           x.done, x.failure);
+}
 
 // -- actor interfaces --------------------------------------------------------
 
@@ -281,20 +345,41 @@ using chain_monitor_actor = caf::typed_actor<
 
 } // namespace hallmark
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::peer_link)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::peer_status)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::peer_status>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::connector_status)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::registration)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::fetch_report)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::registration>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::encoded)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::encoded>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::hash256)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::hash256>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::chain_tip)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::apply_report)
+// -- type ids: every message type and handle has one -------------------------
+
+CAF_BEGIN_TYPE_ID_BLOCK(hallmark_types, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::hash256))
+  CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::hash256>))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::encoded))
+  CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::encoded>))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::registration))
+  CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::registration>))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::chain_tip))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::apply_report))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::verify_job))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::verify_verdict))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::pending_record))
+  CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::pending_record>))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::reservoir_status))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::peer_link))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::peer_status))
+  CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::peer_status>))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::connector_status))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::fetch_report))
+CAF_END_TYPE_ID_BLOCK(hallmark_types)
+
+CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::verifier_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::reservoir_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::block_processor_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::producer_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::announcer_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::connector_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::prefetcher_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::chain_monitor_actor))
+CAF_END_TYPE_ID_BLOCK(hallmark_handles)
+
+// The one message type CAF may not copy through inspection: a verifier's job
+// shares the batch's decoded blocks (immutable, process-local, decoded once)
+// instead of copying them for every core; it never leaves the process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::verify_job)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::verify_verdict)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<hallmark::pending_record>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::reservoir_status)

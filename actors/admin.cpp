@@ -144,7 +144,7 @@ void finish_status(broker* self, std::shared_ptr<admin_state> st,
     s.setTip(data_of(tip.hash));
     s.setTipTimestamp(tip.hdr.timestamp);
     s.setPublicKey(data_of(st->deps.identity));
-    s.setCumulativeWork(tip.work);
+    s.setCumulativeWork(to_decimal(tip.work));
     s.setNextDifficulty(tip.next_difficulty);
     s.setIssueDifficulty(st->deps.chain->params().issue_difficulty);
     s.setPendingRecords(pool.pending);

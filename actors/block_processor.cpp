@@ -326,7 +326,7 @@ chain_tip current_tip(self_ptr self) {
     out.height = top.height;
     out.hash = top.hash;
     out.hdr = top.hdr;
-    out.work = to_decimal(top.work);
+    out.work = top.work;
     auto anc = v.ancestors();
     out.next_difficulty = next_difficulty(st.store->params(), top.height + 1,
                                           anc);
@@ -414,18 +414,19 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
             --q.waiting;
             if (!v.ok() && v.block_index < q.good) {
               q.good = v.block_index;
-              q.failure = make_error(
-                static_cast<ec>(v.code),
+              q.failure = annotate(
+                v.error,
                 "block at height "
-                  + std::to_string((*q.blocks)[v.block_index].hdr.height) + ": "
-                  + v.reason);
+                  + std::to_string((*q.blocks)[v.block_index].hdr.height)
+                  + ": ");
             }
           }
           drain(self);
         };
         auto on_error = [=](caf::error& err) {
-          verify_verdict v{0, "verifier failed: " + caf::to_string(err),
-                           static_cast<uint8_t>(ec::storage)};
+          verify_verdict v{0,
+                           make_error(ec::internal, "verifier failed: "
+                                                      + caf::to_string(err))};
           on_verdict(v);
         };
         self

@@ -324,7 +324,7 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
 /// Decides, given our tip, what the machine does this cycle.
 void step(self_ptr self, chain_tip ours) {
   auto& st = self->state;
-  work_t our_work = parse_work(ours.work);
+  work_t our_work = ours.work;
   auto links = live_links(self);
   auto behind = [&](const peer_entry& p) {
     return p.work > our_work || (p.work == our_work && p.tip < ours.hash);
@@ -414,7 +414,7 @@ void charge(self_ptr self, const public_key& key, int32_t points,
 void report_progress(self_ptr self, const fetch_report& r) {
   auto& st = self->state;
   auto now = now_ms();
-  bool last = r.done || !r.failure.empty();
+  bool last = r.done || r.failure;
   if (!last && now - st.last_report_ms < 2000)
     return;
   st.last_report_ms = now;
@@ -641,12 +641,15 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         return;
       st.last_progress_ms = now_ms();
       report_progress(self, r);
-      if (!r.failure.empty()) {
-        log_warning("connector", "fetch from {} failed: {}",
-                    short_key(*st.upstream), r.failure);
-        auto code = static_cast<ec>(r.code);
-        charge(self, *st.upstream, code == ec::io ? 20 : st.cfg.ban_points / 2,
-               r.failure);
+      if (r.failure) {
+        auto why = message_of(r.failure);
+        auto whose = fault_of(r.failure);
+        log_warning("connector", "fetch from {} failed ({} fault): {}",
+                    short_key(*st.upstream), to_string(whose), why);
+        // Only what the upstream did wrong is charged to it; a failure of
+        // this node, or one that is nobody's fault yet, only moves on.
+        if (whose == fault::peer)
+          charge(self, *st.upstream, st.cfg.ban_points / 2, why);
         fail_over(self, *st.upstream);
         return;
       }

@@ -177,29 +177,12 @@ void serve_info(broker* self, const state_ptr& st, uint64_t id) {
                         info.setVersion(HALLMARK_VERSION);
                         info.setHeight(tip.height);
                         info.setTip(data_of(tip.hash));
-                        info.setWork(tip.work);
+                        info.setWork(to_decimal(tip.work));
                       }));
       },
       [=](caf::error& err) {
         reply_error(self, st, id, ec::storage, message_of(err));
       });
-}
-
-bool is_fault(ec code) {
-  switch (code) {
-  case ec::malformed:
-  case ec::too_large:
-  case ec::bad_signature:
-  case ec::bad_record:
-  case ec::bad_proof:
-  case ec::bad_block:
-  case ec::bad_work:
-  case ec::bad_difficulty:
-  case ec::self_link:
-    return true;
-  default:
-    return false;
-  }
 }
 
 /// A block broadcast: apply it; relay it on if it joined our chain.
@@ -215,7 +198,7 @@ void take_block(broker* self, const state_ptr& st, encoded env,
                      self->address());
       },
       [=](caf::error& err) {
-        if (is_fault(code_of(err)))
+        if (fault_of(err) == fault::peer)
           charge(self, st, st->deps.limits.bad_block_points,
                  "invalid block: " + message_of(err));
       });
@@ -233,7 +216,7 @@ void take_records(broker* self, const state_ptr& st, encoded env,
                    self->address());
       },
       [=](caf::error& err) {
-        if (is_fault(code_of(err)))
+        if (fault_of_pending(code_of(err)) == fault::peer)
           charge(self, st, st->deps.limits.bad_records_points,
                  "invalid records: " + message_of(err));
       });

@@ -22,7 +22,9 @@ encoded blocks_request(uint64_t from, uint32_t count) {
   return freeze(msg);
 }
 
-void fail(self_ptr self, const std::string& why, ec code) {
+/// Ends the fetch and tells the connector why; `why` keeps its code, which
+/// says whose fault the failure was.
+void fail(self_ptr self, caf::error why) {
   auto& st = self->state;
   if (!st.active)
     return;
@@ -32,8 +34,7 @@ void fail(self_ptr self, const std::string& why, ec code) {
   r.height = st.deliver_next == 0 ? 0 : st.deliver_next - 1;
   r.target = st.target;
   r.records = st.records;
-  r.failure = why;
-  r.code = static_cast<uint8_t>(code);
+  r.failure = std::move(why);
   self->send(st.connector, atom::progress::value, r);
 }
 
@@ -91,8 +92,7 @@ void deliver(self_ptr self) {
           if (gen != self->state.generation)
             return;
           --self->state.applying;
-          fail(self, "blocks from upstream refused: " + message_of(err),
-               code_of(err));
+          fail(self, annotate(err, "blocks from upstream refused: "));
         });
   }
 }
@@ -128,7 +128,7 @@ void on_blocks(self_ptr self, uint64_t from, uint32_t asked, encoded env) {
     failure = std::string{"undecodable reply: "} + e.getDescription().cStr();
   }
   if (!failure.empty()) {
-    fail(self, failure, ec::malformed);
+    fail(self, make_error(ec::malformed, failure));
     return;
   }
   size_t bytes = 0;
@@ -164,7 +164,7 @@ void on_blocks(self_ptr self, uint64_t from, uint32_t asked, encoded env) {
           if (gen != self->state.generation)
             return;
           --self->state.requests;
-          fail(self, message_of(err), code_of(err));
+          fail(self, err);
         });
   }
   deliver(self);
@@ -209,7 +209,7 @@ void pump(self_ptr self) {
           if (gen != self->state.generation)
             return;
           --self->state.requests;
-          fail(self, message_of(err), code_of(err));
+          fail(self, err);
         });
   }
 }

@@ -18,8 +18,7 @@ verifier(verifier_actor::stateful_pointer<verifier_state>) {
         if (!err)
           err = check_signatures(b, seg.first, seg.last);
         if (err)
-          return verify_verdict{seg.block, message_of(err),
-                                static_cast<uint8_t>(code_of(err))};
+          return verify_verdict{seg.block, std::move(err)};
       }
       return verify_verdict{};
     },

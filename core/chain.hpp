@@ -35,6 +35,13 @@ struct header {
   uint64_t nonce = 0;
 };
 
+/// Lets CAF copy, compare and print a header inside an actor message.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, header& x) {
+  return f(x.version, x.height, x.previous, x.merkle_root, x.state_root,
+           x.timestamp, x.difficulty, x.producer, x.nonce);
+}
+
 struct block {
   header hdr;
   std::vector<record> records;

@@ -67,9 +67,99 @@ const char* to_string(ec x) {
     return "wrong_key";
   case ec::wrong_version:
     return "wrong_version";
+  case ec::internal:
+    return "internal";
   default:
     return "unknown";
   }
+}
+
+fault fault_of(ec x) {
+  switch (x) {
+  case ec::none:
+    return fault::none;
+  case ec::malformed:
+  case ec::too_large:
+  case ec::bad_signature:
+  case ec::bad_record:
+  case ec::double_spend:
+  case ec::unknown_link:
+  case ec::not_owner:
+  case ec::unknown_asset:
+  case ec::bad_proof:
+  case ec::bad_anchor:
+  case ec::bad_block:
+  case ec::bad_difficulty:
+  case ec::bad_work:
+  case ec::bad_request:
+  case ec::self_link:
+  case ec::wrong_key:
+    return fault::peer;
+  case ec::unknown_parent:
+  case ec::bad_timestamp: // too far ahead of our clock may be our clock
+    return fault::not_yet;
+  case ec::storage:
+  case ec::not_running:
+  case ec::io:
+  case ec::bad_config:
+  case ec::shutting_down:
+  case ec::internal:
+    return fault::local;
+  case ec::duplicate:
+  case ec::not_found:
+  case ec::reorg_too_deep:
+  case ec::pool_full:
+  case ec::wrong_version:
+  case ec::wrong_chain:
+    return fault::policy;
+  }
+  return fault::local;
+}
+
+fault fault_of_pending(ec x) {
+  switch (x) {
+  case ec::duplicate:
+  case ec::double_spend:
+  case ec::unknown_link:
+  case ec::not_owner:
+  case ec::unknown_asset:
+  case ec::bad_anchor:
+    return fault::not_yet;
+  default:
+    return fault_of(x);
+  }
+}
+
+const char* to_string(fault x) {
+  switch (x) {
+  case fault::none:
+    return "none";
+  case fault::peer:
+    return "peer";
+  case fault::not_yet:
+    return "not_yet";
+  case fault::local:
+    return "local";
+  case fault::policy:
+    return "policy";
+  }
+  return "unknown";
+}
+
+caf::error annotate(const caf::error& err, const std::string& prefix) {
+  if (!err)
+    return {};
+  if (err.category() != ec_category())
+    return make_error(ec::internal, prefix + caf::to_string(err));
+  return make_error(static_cast<ec>(err.code()), prefix + message_of(err));
+}
+
+fault fault_of(const caf::error& err) {
+  if (!err)
+    return fault::none;
+  if (err.category() != ec_category())
+    return fault::local;
+  return fault_of(static_cast<ec>(err.code()));
 }
 
 caf::atom_value ec_category() {

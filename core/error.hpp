@@ -6,6 +6,7 @@
 #include <string>
 
 #include <caf/error.hpp>
+#include <caf/make_message.hpp>
 
 namespace hallmark {
 
@@ -40,12 +41,39 @@ enum class ec : uint8_t {
   self_link = 27,      ///< a transfer that links to its own record
   wrong_key = 28,      ///< a peer whose identity key is not the one expected
   wrong_version = 29,  ///< a peer whose protocol versions do not overlap ours
+  internal = 30,       ///< a part of this node failed (an actor died, a
+                       ///< request of ours timed out)
 };
+
+/// Whose fault an error is, for judging peers: only `peer` charges the peer
+/// that sent what failed. The table per code is in docs/protocol.md.
+enum class fault : uint8_t {
+  none = 0,    ///< not an error
+  peer = 1,    ///< the sending peer broke a rule
+  not_yet = 2, ///< not valid yet, may become valid (an unknown parent)
+  local = 3,   ///< this node failed (storage, I/O, its own parts)
+  policy = 4,  ///< refused by this node's policy or state, not a broken
+               ///< rule (a duplicate, a full pool, a reorg deeper than the
+               ///< window, versions that do not overlap)
+};
+
+/// The class of `x` (table in docs/protocol.md).
+fault fault_of(ec x);
+
+/// The class of `x` for records relayed as pending, not in a block. A state
+/// rule they break against this node's pending state may hold against the
+/// sender's (two spends racing, a parent not here yet, a chain behind), so
+/// only the stateless rules (shape, size, signatures, work) are the
+/// sender's fault.
+fault fault_of_pending(ec x);
+
+/// "none", "peer", "not_yet", "local" or "policy".
+const char* to_string(fault x);
 
 /// The stable name of an error value, e.g. "double_spend".
 const char* to_string(ec x);
 
-/// The CAF category atom under which `ec` values travel.
+/// The CAF category atom under which `ec` values travel ("hallmark").
 caf::atom_value ec_category();
 
 /// An error carrying `x` and a human-readable context.
@@ -60,4 +88,18 @@ ec code_of(const caf::error& err);
 /// The context text of an error made by make_error, or CAF's rendering.
 std::string message_of(const caf::error& err);
 
+/// `err` with `prefix` before its context and its code intact (an error of
+/// another category becomes ec::internal with CAF's rendering).
+caf::error annotate(const caf::error& err, const std::string& prefix);
+
+/// Whose fault `err` is: fault_of its `ec`; fault::local for an error of
+/// another category (CAF's own: a dead actor, a timeout of ours); none for
+/// no error.
+fault fault_of(const caf::error& err);
+
 } // namespace hallmark
+
+// `ec` is CAF's error code enum for the category "hallmark": caf::error{ec}
+// and comparisons such as `err == ec::storage` work, and the code survives
+// every hop between actors.
+CAF_ERROR_CODE_ENUM(hallmark::ec, "hallmark")

@@ -8,12 +8,12 @@ namespace hallmark {
 
 const char* to_string(record_kind k) {
   switch (k) {
-    case record_kind::asset:
-      return "asset";
-    case record_kind::issue:
-      return "issue";
-    case record_kind::transfer:
-      return "transfer";
+  case record_kind::asset:
+    return "asset";
+  case record_kind::issue:
+    return "issue";
+  case record_kind::transfer:
+    return "transfer";
   }
   return "unknown";
 }

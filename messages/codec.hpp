@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/meta/load_callback.hpp>
 
 #include "core/chain.hpp"
 #include "core/records.hpp"
@@ -35,10 +37,18 @@ public:
 
   friend bool operator==(const encoded& x, const encoded& y);
 
+  /// Lets CAF serialise or print the message as its words. Passing one
+  /// between local actors copies nothing: the buffer is shared.
   template <class Inspector>
   friend typename Inspector::result_type inspect(Inspector& f, encoded& x) {
-    // Only ever sent between local actors; serialised as its bytes.
-    return f(x.words_);
+    std::vector<uint64_t> words;
+    if (x.words_)
+      words = *x.words_;
+    auto adopt = caf::meta::load_callback([&]() -> caf::error {
+      x = encoded{std::move(words)};
+      return caf::error{};
+    });
+    return f(words, adopt);
   }
 
 private:

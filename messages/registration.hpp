@@ -51,6 +51,12 @@ struct registration {
   signature sig{};
 };
 
+/// Lets CAF copy, compare and print a registration inside an actor message.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registration& x) {
+  return f(x.chain, x.key, x.listeners, x.timestamp, x.sig);
+}
+
 /// Most listener addresses one registration may carry.
 constexpr size_t max_listeners = 8;
 
