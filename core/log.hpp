@@ -1,6 +1,11 @@
-// One-line log records on stderr: "TIME LEVEL component: message".
+// One-line log records on stderr through spdlog:
+// "TIME LEVEL component: message", TIME in UTC with milliseconds. Records
+// below the level set with set_log_level (default info) are dropped before
+// they are formatted.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include <fmt/core.h>
@@ -13,24 +18,41 @@ enum class log_level { debug, info, warning, error };
 void log_line(log_level level, std::string_view component,
               std::string_view message);
 
+/// Drops records below `level` from now on (`--log-level`).
+void set_log_level(log_level level);
+
+/// "debug", "info", "warning" (or "warn"), "error"; nothing otherwise.
+std::optional<log_level> parse_log_level(std::string_view text);
+
+/// Whether a record of `level` would be written.
+bool log_enabled(log_level level);
+
+/// Formats and writes one record of `level`, if that level is written.
 template <class... Ts>
-void log_info(std::string_view component, fmt::format_string<Ts...> f,
-              Ts&&... xs) {
-  log_line(log_level::info, component, fmt::format(f, std::forward<Ts>(xs)...));
+void log_at(log_level level, std::string_view component,
+            fmt::format_string<Ts...> f, Ts&&... xs) {
+  if (log_enabled(level))
+    log_line(level, component, fmt::format(f, std::forward<Ts>(xs)...));
 }
 
 template <class... Ts>
-void log_warning(std::string_view component, fmt::format_string<Ts...> f,
-                 Ts&&... xs) {
-  log_line(log_level::warning, component,
-           fmt::format(f, std::forward<Ts>(xs)...));
+void log_debug(std::string_view c, fmt::format_string<Ts...> f, Ts&&... xs) {
+  log_at(log_level::debug, c, f, std::forward<Ts>(xs)...);
 }
 
 template <class... Ts>
-void log_error(std::string_view component, fmt::format_string<Ts...> f,
-               Ts&&... xs) {
-  log_line(log_level::error, component,
-           fmt::format(f, std::forward<Ts>(xs)...));
+void log_info(std::string_view c, fmt::format_string<Ts...> f, Ts&&... xs) {
+  log_at(log_level::info, c, f, std::forward<Ts>(xs)...);
+}
+
+template <class... Ts>
+void log_warning(std::string_view c, fmt::format_string<Ts...> f, Ts&&... xs) {
+  log_at(log_level::warning, c, f, std::forward<Ts>(xs)...);
+}
+
+template <class... Ts>
+void log_error(std::string_view c, fmt::format_string<Ts...> f, Ts&&... xs) {
+  log_at(log_level::error, c, f, std::forward<Ts>(xs)...);
 }
 
 /// Seconds since the Unix epoch.

@@ -14,6 +14,7 @@
 
 #include "actors/actors.hpp"
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;
@@ -96,8 +97,7 @@ TEST_CASE("ec: a caf::error keeps its code and context") {
 
 TEST_CASE("message types: distinct type ids, inspection both ways") {
   CHECK(caf::type_id<chain_tip>::value != caf::type_id<apply_report>::value);
-  CHECK(caf::type_id<fetch_report>::value
-        > caf::type_id<chain_tip>::value);
+  CHECK(caf::type_id<fetch_report>::value > caf::type_id<chain_tip>::value);
   CHECK(caf::type_id<reservoir_actor>::value
         >= caf::id_block::hallmark_types::end);
   chain_tip t;
@@ -123,6 +123,25 @@ TEST_CASE("message types: distinct type ids, inspection both ways") {
   auto e = round_trip(encode(std::vector<record>{}));
   CHECK(e == encode(std::vector<record>{}));
   CHECK(caf::deep_to_string(r).find("fetch_report") != std::string::npos);
+}
+
+TEST_CASE("log: levels parse and filter") {
+  CHECK(parse_log_level("debug") == log_level::debug);
+  CHECK(parse_log_level("info") == log_level::info);
+  CHECK(parse_log_level("warning") == log_level::warning);
+  CHECK(parse_log_level("warn") == log_level::warning);
+  CHECK(parse_log_level("error") == log_level::error);
+  CHECK_FALSE(parse_log_level("loud"));
+  CHECK_FALSE(parse_log_level(""));
+  set_log_level(log_level::error);
+  CHECK_FALSE(log_enabled(log_level::info));
+  CHECK_FALSE(log_enabled(log_level::warning));
+  CHECK(log_enabled(log_level::error));
+  set_log_level(log_level::debug);
+  CHECK(log_enabled(log_level::debug));
+  set_log_level(log_level::info);
+  CHECK_FALSE(log_enabled(log_level::debug));
+  CHECK(log_enabled(log_level::info));
 }
 
 TEST_SUITE_END();
