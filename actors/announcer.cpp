@@ -14,12 +14,13 @@
 
 namespace hallmark {
 
-announcer_config announcer_config::devnet() const {
+announcer_config announcer_config::scaled(uint32_t divisor) const {
   auto out = *this;
-  out.first_announce_ms /= 60;
-  out.announce_every_ms /= 60;
-  out.expire_after_s /= 60;
-  out.min_update_s /= 60;
+  divisor = std::max<uint32_t>(divisor, 1);
+  out.first_announce_ms /= divisor;
+  out.announce_every_ms /= divisor;
+  out.expire_after_s /= divisor;
+  out.min_update_s /= divisor;
   return out;
 }
 

@@ -71,11 +71,12 @@ struct announcer_config {
   /// announce ourselves.
   std::vector<std::string> listeners;
 
-  /// This configuration with every timer divided by 60, as on devnet
-  /// (DESIGN.md "devnet timers"): first announcement after 2 s, then every
-  /// 11 s, expiry after 55 s, updates under 7 s ignored. max_future_s, a
-  /// clock-skew allowance rather than a timer, stays.
-  announcer_config devnet() const;
+  /// This configuration with every timer divided by `divisor`, a chain's
+  /// `timer_divisor` (DESIGN.md "devnet timers": 60 on devnet, so the first
+  /// announcement comes after 2 s, then every 11 s, expiry after 55 s,
+  /// updates under 7 s ignored). max_future_s, a clock-skew allowance
+  /// rather than a timer, stays.
+  announcer_config scaled(uint32_t divisor) const;
 
   /// ec::bad_config if a value is out of range or one of our own listeners
   /// would not pass check_registration.

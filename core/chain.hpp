@@ -81,6 +81,20 @@ struct chain_params {
   uint64_t genesis_timestamp;
   /// Pinned hash of the genesis block; checked when a data directory opens.
   hash256 genesis_hash;
+
+  // -- network defaults (not consensus): what a node of this chain uses
+  // unless its configuration says otherwise.
+
+  /// Every peer timer (announcements, expiry) is divided by this: 60 on
+  /// devnet, so a local network meshes in seconds (DESIGN.md, "devnet
+  /// timers"); 1 elsewhere.
+  uint32_t timer_divisor = 1;
+  /// Live links the connector wants before it elects an upstream.
+  uint64_t min_clients = 5;
+  /// The connector's cycle, in milliseconds (bitmarkd: 15 s).
+  uint64_t connector_cycle_ms = 15'000;
+  /// How often the chain monitor polls the tip, in milliseconds.
+  uint64_t monitor_poll_ms = 60'000;
 };
 
 /// The parameters of a named chain, or nullptr.

@@ -801,7 +801,7 @@ TEST_CASE("announcer: the timers announce us, first after 2 min, then 11") {
 
 TEST_CASE("announcer: devnet timers are the defaults divided by 60") {
   fixture f;
-  auto c = f.config().devnet();
+  auto c = f.config().scaled(find_chain("devnet")->timer_divisor);
   CHECK(c.first_announce_ms == 2'000);
   CHECK(c.announce_every_ms == 11'000);
   CHECK(c.expire_after_s == 55);

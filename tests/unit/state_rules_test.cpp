@@ -17,10 +17,27 @@ using namespace hallmark::test;
 
 namespace {
 
-/// Records applied to the chain: each group is one block on the tip.
-class on_chain {
+/// The chain below both states, and what the tests ask of it.
+class chain_below {
 public:
-  explicit on_chain(const chain_params& p) : s_(p) {}
+  explicit chain_below(const chain_params& p) : s_(p) {}
+
+  hash256 tip_hash() const { return s_.tip().hash; }
+  uint64_t height() const { return s_.tip().height; }
+  std::optional<hash256> hash_at(uint64_t h) const {
+    chain_reader r{s_.store()};
+    return r.hash_at(h);
+  }
+  const chain_params& params() const { return s_.params(); }
+
+protected:
+  mutable test_store s_;
+};
+
+/// Records applied to the chain: each group is one block on the tip.
+class on_chain : public chain_below {
+public:
+  using chain_below::chain_below;
 
   /// Applies `records` as the next block; nothing changes on a refusal.
   caf::error add(std::vector<record> records) {
@@ -38,23 +55,13 @@ public:
     chain_reader r{s_.store()};
     return r.find_record(id);
   }
-  hash256 tip_hash() const { return s_.tip().hash; }
-  uint64_t height() const { return s_.tip().height; }
-  std::optional<hash256> hash_at(uint64_t h) const {
-    chain_reader r{s_.store()};
-    return r.hash_at(h);
-  }
-  const chain_params& params() const { return s_.params(); }
-
-private:
-  mutable test_store s_;
 };
 
 /// Records admitted on top of the chain, as the reservoir admits them: each
 /// group all or nothing, into one overlay that grows until `advance`.
-class pending {
+class pending : public chain_below {
 public:
-  explicit pending(const chain_params& p) : s_(p) { rebase(); }
+  explicit pending(const chain_params& p) : chain_below(p) { rebase(); }
 
   caf::error add(std::vector<record> records) {
     rebase();
@@ -81,20 +88,12 @@ public:
     rebase();
     return overlay_.find_record(id);
   }
-  hash256 tip_hash() const { return s_.tip().hash; }
-  uint64_t height() const { return s_.tip().height; }
-  std::optional<hash256> hash_at(uint64_t h) const {
-    chain_reader r{s_.store()};
-    return r.hash_at(h);
-  }
-  const chain_params& params() const { return s_.params(); }
 
 private:
   void rebase() {
     base_ = std::make_unique<chain_reader>(s_.store());
     overlay_.rebase(*base_);
   }
-  mutable test_store s_;
   std::unique_ptr<chain_reader> base_;
   state_overlay overlay_;
 };
