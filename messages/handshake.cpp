@@ -14,7 +14,7 @@
 
 #include "core/error.hpp"
 #include "messages/codec.hpp"
-#include "messages/codec_capnp.hpp"
+#include "messages/handshake_frames.hpp"
 #include "messages/wire.capnp.h"
 
 namespace hallmark {
@@ -22,18 +22,17 @@ namespace hallmark {
 namespace {
 
 using secretstream_state = crypto_secretstream_xchacha20poly1305_state;
-using kx_key = std::array<uint8_t, crypto_kx_PUBLICKEYBYTES>;
 using kx_secret = std::array<uint8_t, crypto_kx_SECRETKEYBYTES>;
 using session_key = std::array<uint8_t, crypto_kx_SESSIONKEYBYTES>;
-using stream_header = std::array<
-  uint8_t, crypto_secretstream_xchacha20poly1305_HEADERBYTES>;
 
 static_assert(handshake_magic == schema::MAGIC);
 static_assert(link_frame_overhead
               == crypto_secretstream_xchacha20poly1305_ABYTES);
 static_assert(crypto_kx_SESSIONKEYBYTES
               == crypto_secretstream_xchacha20poly1305_KEYBYTES);
-static_assert(stream_header{}.size() == 24);
+static_assert(kx_key{}.size() == crypto_kx_PUBLICKEYBYTES);
+static_assert(stream_header{}.size()
+              == crypto_secretstream_xchacha20poly1305_HEADERBYTES);
 static_assert(max_handshake_frame % 8 == 0);
 
 template <class T>
@@ -60,212 +59,12 @@ byte_view bytes_of(std::string_view text) {
   return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
 }
 
-/// Text from a peer, made safe for logs: printable ASCII, at most `max`
-/// bytes (cut text ends in "...").
-std::string printable(std::string_view text, size_t max) {
-  std::string out;
-  for (char c : text.substr(0, max)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  if (text.size() > max)
-    out += "...";
-  return out;
-}
-
 std::string short_hex(const public_key& key) {
   return to_hex(key).substr(0, 16);
 }
 
 std::string range_text(uint16_t lo, uint16_t hi) {
   return fmt::format("{}..{}", lo, hi);
-}
-
-// -- the frames, decoded into plain values ----------------------------------
-
-struct hello_msg {
-  uint64_t magic = 0;
-  uint16_t min_version = 0;
-  uint16_t max_version = 0;
-  std::string chain;
-  public_key key{};
-  kx_key ephemeral{};
-  public_key responder_key{};
-};
-
-struct welcome_msg {
-  uint16_t version = 0;
-  public_key key{};
-  kx_key ephemeral{};
-  stream_header header{};
-  signature sig{};
-};
-
-struct proof_msg {
-  stream_header header{};
-  signature sig{};
-};
-
-struct reject_msg {
-  uint8_t code = 0;
-  std::string reason;
-};
-
-using frame_msg = std::variant<hello_msg, welcome_msg, proof_msg, reject_msg>;
-
-const char* kind_name(const frame_msg& m) {
-  static constexpr const char* names[] = {"Hello", "Welcome", "Proof",
-                                          "Reject"};
-  return names[m.index()];
-}
-
-/// Copies a Data field of exactly N bytes, or fails naming the field.
-template <size_t N>
-caf::error read_fixed(capnp::Data::Reader in, std::array<uint8_t, N>& out,
-                      const char* what) {
-  if (in.size() != N)
-    return make_error(ec::malformed, fmt::format("{} has {} bytes, not {}",
-                                                 what, in.size(), N));
-  std::copy(in.begin(), in.end(), out.begin());
-  return caf::none;
-}
-
-caf::expected<frame_msg> read_frame(schema::Handshake::Reader root) {
-  switch (root.which()) {
-  case schema::Handshake::HELLO: {
-    auto in = root.getHello();
-    hello_msg m;
-    m.magic = in.getMagic();
-    m.min_version = in.getMinVersion();
-    m.max_version = in.getMaxVersion();
-    auto chain = in.getChain();
-    m.chain.assign(chain.begin(), chain.end());
-    if (auto err = read_fixed(in.getKey(), m.key, "Hello key"))
-      return err;
-    if (auto err = read_fixed(in.getEphemeral(), m.ephemeral,
-                              "Hello ephemeral"))
-      return err;
-    if (auto err = read_fixed(in.getResponderKey(), m.responder_key,
-                              "Hello responderKey"))
-      return err;
-    return frame_msg{std::move(m)};
-  }
-  case schema::Handshake::WELCOME: {
-    auto in = root.getWelcome();
-    welcome_msg m;
-    m.version = in.getVersion();
-    if (auto err = read_fixed(in.getKey(), m.key, "Welcome key"))
-      return err;
-    if (auto err = read_fixed(in.getEphemeral(), m.ephemeral,
-                              "Welcome ephemeral"))
-      return err;
-    if (auto err = read_fixed(in.getStreamHeader(), m.header,
-                              "Welcome streamHeader"))
-      return err;
-    if (auto err = read_fixed(in.getSignature(), m.sig, "Welcome signature"))
-      return err;
-    return frame_msg{std::move(m)};
-  }
-  case schema::Handshake::PROOF: {
-    auto in = root.getProof();
-    proof_msg m;
-    if (auto err = read_fixed(in.getStreamHeader(), m.header,
-                              "Proof streamHeader"))
-      return err;
-    if (auto err = read_fixed(in.getSignature(), m.sig, "Proof signature"))
-      return err;
-    return frame_msg{std::move(m)};
-  }
-  case schema::Handshake::REJECT: {
-    auto in = root.getReject();
-    reject_msg m;
-    m.code = in.getCode();
-    auto reason = in.getReason();
-    m.reason.assign(reason.begin(), reason.end());
-    return frame_msg{std::move(m)};
-  }
-  default:
-    return make_error(ec::malformed,
-                      fmt::format("unknown handshake frame kind {}",
-                                  static_cast<unsigned>(root.which())));
-  }
-}
-
-/// Decodes one handshake frame within the handshake limits.
-caf::expected<frame_msg> decode_frame(byte_view frame) {
-  if (frame.size() > max_handshake_frame)
-    return make_error(ec::too_large,
-                      fmt::format("handshake frame of {} bytes, at most {}",
-                                  frame.size(), max_handshake_frame));
-  if (frame.empty())
-    return make_error(ec::malformed, "empty handshake frame");
-  auto words = encoded::copy_of(frame);
-  if (!words)
-    return make_error(ec::malformed,
-                      fmt::format("handshake frame of {} bytes is not a whole "
-                                  "number of 8-byte words",
-                                  frame.size()));
-  return guarded([&]() -> caf::expected<frame_msg> {
-    auto flat = words_of(*words);
-    capnp::FlatArrayMessageReader reader{
-      flat, reader_options(read_limits{max_handshake_frame})};
-    if (reader.getEnd() != flat.end())
-      return make_error(ec::malformed,
-                        fmt::format("handshake frame has {} bytes after its "
-                                    "message",
-                                    (flat.end() - reader.getEnd()) * 8));
-    return read_frame(reader.getRoot<schema::Handshake>());
-  });
-}
-
-kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
-  return {x.data(), x.size()};
-}
-
-std::vector<uint8_t> to_frame(capnp::MallocMessageBuilder& builder) {
-  auto e = freeze(builder);
-  auto bytes = e.bytes();
-  return {bytes.begin(), bytes.end()};
-}
-
-std::vector<uint8_t> encode_hello(const hello_msg& m) {
-  capnp::MallocMessageBuilder builder;
-  auto out = builder.initRoot<schema::Handshake>().initHello();
-  out.setMagic(m.magic);
-  out.setMinVersion(m.min_version);
-  out.setMaxVersion(m.max_version);
-  out.setChain(m.chain);
-  out.setKey(data_of(m.key));
-  out.setEphemeral(data_of(m.ephemeral));
-  out.setResponderKey(data_of(m.responder_key));
-  return to_frame(builder);
-}
-
-std::vector<uint8_t> encode_welcome(const welcome_msg& m) {
-  capnp::MallocMessageBuilder builder;
-  auto out = builder.initRoot<schema::Handshake>().initWelcome();
-  out.setVersion(m.version);
-  out.setKey(data_of(m.key));
-  out.setEphemeral(data_of(m.ephemeral));
-  out.setStreamHeader(data_of(m.header));
-  out.setSignature(data_of(m.sig));
-  return to_frame(builder);
-}
-
-std::vector<uint8_t> encode_proof(const proof_msg& m) {
-  capnp::MallocMessageBuilder builder;
-  auto out = builder.initRoot<schema::Handshake>().initProof();
-  out.setStreamHeader(data_of(m.header));
-  out.setSignature(data_of(m.sig));
-  return to_frame(builder);
-}
-
-std::vector<uint8_t> encode_reject(ec code, std::string_view reason) {
-  capnp::MallocMessageBuilder builder;
-  auto out = builder.initRoot<schema::Handshake>().initReject();
-  out.setCode(static_cast<uint8_t>(code));
-  out.setReason(printable(reason, max_reject_reason));
-  return to_frame(builder);
 }
 
 // -- transcripts -------------------------------------------------------------
