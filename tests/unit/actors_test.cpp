@@ -59,7 +59,8 @@ struct heard {
 reservoir_actor::behavior_type listener(reservoir_actor::pointer,
                                         std::shared_ptr<heard> log) {
   return {
-    [](atom::submit, const encoded&) -> std::vector<hash256> { return {}; },
+    [](atom::submit, const encoded&,
+       const caf::actor_addr&) -> std::vector<hash256> { return {}; },
     [](atom::take, uint32_t) -> std::vector<encoded> { return {}; },
     [](atom::lookup, const hash256&) -> std::vector<pending_record> {
       return {};
@@ -75,6 +76,7 @@ reservoir_actor::behavior_type listener(reservoir_actor::pointer,
       log->unwound.push_back(records);
     },
     [](atom::expire) {},
+    [](atom::subscribe, const relay_actor&) {},
   };
 }
 
@@ -211,7 +213,8 @@ public:
 
   caf::expected<std::vector<hash256>> submit(reservoir_actor r,
                                              std::vector<record> records) {
-    return ask<std::vector<hash256>>(r, atom::submit::value, encode(records));
+    return ask<std::vector<hash256>>(r, atom::submit::value, encode(records),
+                                     caf::actor_addr{});
   }
 
   reservoir_status status_of(reservoir_actor r) {
@@ -1056,7 +1059,8 @@ TEST_CASE("reservoir actor: accepts a record list and returns leaf ids") {
   // An empty list and bytes that are no RecordList are refused.
   f.expect_refused({}, ec::bad_request);
   auto r = f.ask<std::vector<hash256>>(f.pool, atom::submit::value,
-                                       encoded{std::vector<uint64_t>{7, 7}});
+                                       encoded{std::vector<uint64_t>{7, 7}},
+                                       caf::actor_addr{});
   CHECK(code(r) == ec::malformed);
 }
 
