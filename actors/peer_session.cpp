@@ -359,10 +359,9 @@ caf::result<T> ask_peer(self_ptr self, wire::body request, const char* what,
     else
       rp.deliver(std::move(reply.error()));
   };
-  st.pending.emplace(
-    id, peer_session_state::pending_request{std::chrono::steady_clock::now()
-                                              + st.deps.limits.request_timeout,
-                                            std::move(deliver)});
+  st.pending.emplace(id, peer_session_state::pending_request{
+                           self->clock().now() + st.deps.limits.request_timeout,
+                           std::move(deliver)});
   return rp;
 }
 
@@ -389,7 +388,7 @@ behavior_type handshaking(self_ptr self, next_read next) {
       close_link(self, "peer closed the connection");
     },
     [=](atom::tick) {
-      if (std::chrono::steady_clock::now() > self->state.handshake_deadline) {
+      if (self->clock().now() > self->state.handshake_deadline) {
         close_link(self, "handshake took too long", ec::io);
         return;
       }
@@ -421,7 +420,7 @@ behavior_type linked(self_ptr self, next_read next) {
     },
     [=](atom::tick) {
       auto& st = self->state;
-      auto now = std::chrono::steady_clock::now();
+      auto now = self->clock().now();
       for (auto i = st.pending.begin(); i != st.pending.end();) {
         if (now > i->second.deadline) {
           auto deliver = std::move(i->second.deliver);
@@ -478,7 +477,7 @@ behavior_type peer_session(self_ptr self, connection_handle hdl,
   st.address = std::move(address);
   st.label = "?@" + st.address;
   st.inbound = !expected.has_value();
-  st.handshake_deadline = std::chrono::steady_clock::now()
+  st.handshake_deadline = self->clock().now()
                           + st.deps.limits.handshake_timeout;
   if (expected) {
     st.peer = *expected;
