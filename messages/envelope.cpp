@@ -112,6 +112,20 @@ struct writer {
   }
 };
 
+/// A list reply of kind `Reply`, each entry read by `read_one`; the first
+/// entry that does not read fails the whole reply.
+template <class Reply, class List, class F>
+caf::expected<body> read_list(List in, F read_one) {
+  Reply out;
+  for (auto x : in) {
+    auto y = read_one(x);
+    if (!y)
+      return y.error();
+    out.list.push_back(std::move(*y));
+  }
+  return body{std::move(out)};
+}
+
 caf::expected<body> read_body(schema::Envelope::Reader e) {
   switch (e.which()) {
   case schema::Envelope::INFO_REQUEST:
@@ -130,41 +144,25 @@ caf::expected<body> read_body(schema::Envelope::Reader e) {
   case schema::Envelope::BLOCKS_REQUEST:
     return body{blocks_request{e.getBlocksRequest().getFrom(),
                                e.getBlocksRequest().getCount()}};
-  case schema::Envelope::BLOCKS: {
-    blocks out;
-    for (auto d : e.getBlocks()) {
+  case schema::Envelope::BLOCKS:
+    return read_list<blocks>(e.getBlocks(), [](capnp::Data::Reader d) {
       auto b = encoded::copy_of(view_of(d));
-      if (!b)
-        return make_error(ec::malformed, "a block of a bad size");
-      out.list.push_back(std::move(*b));
-    }
-    return body{std::move(out)};
-  }
+      return b ? b : make_error(ec::malformed, "a block of a bad size");
+    });
   case schema::Envelope::HASHES_REQUEST:
     return body{hashes_request{e.getHashesRequest().getFrom(),
                                e.getHashesRequest().getCount()}};
-  case schema::Envelope::HASHES: {
-    hashes out;
-    for (auto d : e.getHashes()) {
-      auto h = hash_of(d, "a hash");
-      if (!h)
-        return h.error();
-      out.list.push_back(*h);
-    }
-    return body{std::move(out)};
-  }
+  case schema::Envelope::HASHES:
+    return read_list<hashes>(e.getHashes(), [](capnp::Data::Reader d) {
+      return hash_of(d, "a hash");
+    });
   case schema::Envelope::REGISTER:
     return body{register_request{read(e.getRegister())}};
-  case schema::Envelope::PEERS: {
-    peers out;
-    for (auto r : e.getPeers()) {
+  case schema::Envelope::PEERS:
+    return read_list<peers>(e.getPeers(), [](schema::Registration::Reader r) {
       auto x = read(r);
-      if (!x)
-        return annotate(x.error(), "a peer in peers: ");
-      out.list.push_back(std::move(*x));
-    }
-    return body{std::move(out)};
-  }
+      return x ? x : annotate(x.error(), "a peer in peers: ");
+    });
   case schema::Envelope::ANNOUNCE:
     return body{announce{read(e.getAnnounce())}};
   case schema::Envelope::RECORDS: {
@@ -194,9 +192,9 @@ caf::expected<body> read_body(schema::Envelope::Reader e) {
 
 const char* kind_name(const body& x) {
   static constexpr const char* names[] = {
-    "infoRequest", "info",  "blocksRequest", "blocks",  "hashesRequest",
-    "hashes",      "register", "peers",      "announce", "records",
-    "block",       "error", "ping",          "pong",    "unknown"};
+    "infoRequest", "info",     "blocksRequest", "blocks",   "hashesRequest",
+    "hashes",      "register", "peers",         "announce", "records",
+    "block",       "error",    "ping",          "pong",     "unknown"};
   static_assert(std::size(names) == std::variant_size_v<body>);
   return names[x.index()];
 }
@@ -222,8 +220,8 @@ caf::expected<encoded> encode(const envelope& x) {
 caf::expected<envelope> decode_envelope(const encoded& bytes,
                                         size_t max_bytes) {
   if (bytes.size() > max_bytes)
-    return make_error(ec::too_large, "envelope of " + std::to_string(bytes.size())
-                                       + " bytes");
+    return make_error(ec::too_large,
+                      "envelope of " + std::to_string(bytes.size()) + " bytes");
   return guarded([&]() -> caf::expected<envelope> {
     capnp::FlatArrayMessageReader reader{words_of(bytes),
                                          reader_options({max_bytes})};

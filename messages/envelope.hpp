@@ -116,8 +116,7 @@ caf::expected<encoded> encode(const envelope& x);
 /// a decimal number below 2^128, a `hashes` entry is not 32 bytes, a
 /// `blocks` entry is not whole words, a `peers` entry does not read),
 /// ec::too_large above the limit.
-caf::expected<envelope> decode_envelope(const encoded& bytes,
-                                        size_t max_bytes);
+caf::expected<envelope> decode_envelope(const encoded& bytes, size_t max_bytes);
 
 /// The reply `x` as the kind `T` a request expects: a `refusal` becomes an
 /// error with the peer's code (ec::malformed if the code is none or not one

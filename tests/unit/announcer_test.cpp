@@ -32,6 +32,7 @@
 #include "storage/lmdb.hpp"
 #include "storage/local_store.hpp"
 #include "tests/unit/helpers.hpp"
+#include "tests/unit/reply.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -454,15 +455,7 @@ public:
   caf::expected<T> ask(const Handle& dest, Ts&&... xs) {
     auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
     sched.run();
-    REQUIRE_MESSAGE(!self->mailbox().empty(), "the actor did not reply");
-    std::optional<T> value;
-    caf::error err;
-    handle.receive([&](T& x) { value = std::move(x); },
-                   [&](caf::error& e) { err = std::move(e); });
-    if (value)
-      return std::move(*value);
-    REQUIRE(err);
-    return err;
+    return reply_of<T>(self, handle);
   }
 
   /// A registration of `who` made now (or at `at`).

@@ -25,6 +25,7 @@
 #include "actors/peer_session.hpp"
 #include "messages/envelope.hpp"
 #include "tests/unit/helpers.hpp"
+#include "tests/unit/reply.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -176,14 +177,7 @@ public:
       sched.advance_time(61s);
       run();
     }
-    REQUIRE_MESSAGE(!self->mailbox().empty(), "the session did not reply");
-    std::optional<T> value;
-    caf::error err;
-    h.receive([&](T& x) { value = std::move(x); },
-              [&](caf::error& e) { err = std::move(e); });
-    if (value)
-      return std::move(*value);
-    return err;
+    return reply_of<T>(self, h);
   }
 
   key_pair us = seeded_key(0x11);
@@ -241,8 +235,8 @@ TEST_CASE("envelope: a reply of the wrong kind is malformed, a refusal keeps "
            ec::malformed);
   CHECK_EQ(code(wire::reply_as<wire::blocks>(wire::pong{}, "blocks")),
            ec::malformed);
-  CHECK_EQ(code(wire::reply_as<wire::info>(
-             wire::refusal{ec::storage, "disk"}, "info")),
+  CHECK_EQ(code(wire::reply_as<wire::info>(wire::refusal{ec::storage, "disk"},
+                                           "info")),
            ec::storage);
   CHECK_EQ(code(wire::reply_as<wire::info>(
              wire::refusal{static_cast<ec>(200), "?"}, "info")),
@@ -310,8 +304,8 @@ TEST_CASE("session: a reply of the wrong kind becomes ec::malformed") {
   REQUIRE_FALSE(peers);
   CHECK_EQ(fault_of(peers.error()), fault::peer);
   // The link stays up: the next request is answered.
-  CHECK(f.ask<peer_info>(wire::info{"devnet", "1", 1, hash256{}, 1},
-                         atom::info_v));
+  CHECK(
+    f.ask<peer_info>(wire::info{"devnet", "1", 1, hash256{}, 1}, atom::info_v));
 }
 
 TEST_CASE("session: the peer's refusal keeps its code; no answer is ec::io") {
@@ -360,7 +354,9 @@ peer_session_actor::behavior_type
 stand_in_session(peer_session_actor::pointer, size_t index,
                  std::shared_ptr<relays_heard> log) {
   return {
-    [](atom::info) { return peer_info{"devnet", 0, hash256{}, 0}; },
+    [](atom::info) {
+      return peer_info{"devnet", 0, hash256{}, 0};
+    },
     [](atom::blocks, uint64_t, uint32_t) { return std::vector<encoded>{}; },
     [](atom::hashes, uint64_t, uint32_t) { return std::vector<hash256>{}; },
     [](atom::registr, const registration&) {
