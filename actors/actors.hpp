@@ -43,8 +43,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, expire, "expire")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, tick, "tick")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, subscribe, "subscribe")
-  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, request, "request")
-  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, send, "send")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, up, "up")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, relay, "relay")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, peers, "peers")
@@ -59,6 +57,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, fetch, "fetch")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, reset, "reset")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, progress, "progress")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, info, "info")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, hashes, "hashes")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, block, "block")
 CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
 
 namespace hallmark {
@@ -123,13 +124,22 @@ struct reservoir_status {
   uint64_t transfers = 0;
 };
 
-/// A live, authenticated link to a peer, as its peer_session reports it.
-struct peer_link {
-  caf::actor session;
-  public_key key{};
-  bool inbound = false;
-  std::string address; ///< the remote end, "host:port"
-  uint16_t version = 0;
+/// A peer's chain as its `info` reply states it.
+struct peer_info {
+  std::string chain;
+  uint64_t height = 0;
+  hash256 tip{};
+  work_t work = 0; ///< cumulative work
+};
+
+/// A block that joined the best chain here for the first time.
+struct new_block {
+  encoded block; ///< an encoded Block
+};
+
+/// Records the reservoir admitted for the first time, as one RecordList.
+struct new_records {
+  encoded list;
 };
 
 /// One row of `hallmark peers`.
@@ -163,17 +173,39 @@ struct fetch_report {
 
 // -- inspection: how CAF copies, compares and prints message types ----------
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, chain_tip& x) {
-  // Work is a 128-bit number; it travels as two 64-bit halves.
-  auto hi = static_cast<uint64_t>(x.work >> 64);
-  auto lo = static_cast<uint64_t>(x.work);
+/// Inspects a message type named `name` with fields `xs` and a 128-bit
+/// `work`, which travels as two 64-bit halves after them.
+template <class Inspector, class... Ts>
+typename Inspector::result_type
+inspect_with_work(Inspector& f, const char* name, work_t& work, Ts&... xs) {
+  auto hi = static_cast<uint64_t>(work >> 64);
+  auto lo = static_cast<uint64_t>(work);
   auto join = caf::meta::load_callback([&]() -> caf::error {
-    x.work = (work_t{hi} << 64) | lo;
+    work = (work_t{hi} << 64) | lo;
     return caf::error{};
   });
-  return f(caf::meta::type_name("chain_tip"), x.height, x.hash, x.hdr, hi, lo,
-           join, x.next_difficulty, x.median_time_past);
+  return f(caf::meta::type_name(name), xs..., hi, lo, join);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chain_tip& x) {
+  return inspect_with_work(f, "chain_tip", x.work, x.height, x.hash, x.hdr,
+                           x.next_difficulty, x.median_time_past);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
+  return inspect_with_work(f, "peer_info", x.work, x.chain, x.height, x.tip);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_block& x) {
+  return f(caf::meta::type_name("new_block"), x.block);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, new_records& x) {
+  return f(caf::meta::type_name("new_records"), x.list);
 }
 
 template <class Inspector>
@@ -200,12 +232,6 @@ typename Inspector::result_type inspect(Inspector& f, reservoir_status& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, peer_link& x) {
-  return f(caf::meta::type_name("peer_link"), x.session, x.key, x.inbound,
-           x.address, x.version);
-}
-
-template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_status& x) {
   return f(caf::meta::type_name("peer_status"), x.key, x.addresses, x.is_static,
            x.inbound, x.link, x.height, x.tip, x.last_seen, x.score);
@@ -225,6 +251,54 @@ typename Inspector::result_type inspect(Inspector& f, fetch_report& x) {
 
 // -- actor interfaces --------------------------------------------------------
 
+/// A link to a peer as the rest of the node sees it: requests and relays in
+/// domain terms (the Envelopes stay inside actors/peer_session.cpp). Errors
+/// carry their `ec`: ec::malformed for a reply that does not decode or is of
+/// the wrong kind, the peer's own code for its refusal, ec::io for a link
+/// that is down or a reply that did not come in time.
+using peer_session_actor = caf::typed_actor<
+  // The peer's chain, height, tip and cumulative work.
+  caf::replies_to<atom::info>::with<peer_info>,
+  // Up to `count` encoded Blocks from height `from`, ascending (fewer if the
+  // peer caps its reply, none if it has no block there).
+  caf::replies_to<atom::blocks, uint64_t, uint32_t>::with<std::vector<encoded>>,
+  // Up to `count` block hashes from height `from`.
+  caf::replies_to<atom::hashes, uint64_t, uint32_t>::with<std::vector<hash256>>,
+  // Registers us with the peer; replies with the peers it told us of.
+  caf::replies_to<atom::registr, registration>::with<std::vector<registration>>,
+  // Passes on a block that joined our best chain (one-way).
+  caf::reacts_to<atom::relay, new_block>,
+  // Passes on records our reservoir admitted (one-way).
+  caf::reacts_to<atom::relay, new_records>,
+  // Passes on a registration that was new or a real update (one-way).
+  caf::reacts_to<atom::relay, registration>>;
+
+/// Where the part that accepted something new publishes it, once, with the
+/// link it came from (null: made or submitted here); it goes on to every
+/// other link (the connector).
+using relay_actor = caf::typed_actor<
+  // A block that joined the best chain.
+  caf::reacts_to<atom::relay, new_block, caf::actor_addr>,
+  // Records admitted to the reservoir.
+  caf::reacts_to<atom::relay, new_records, caf::actor_addr>,
+  // A registration that was new or a real update.
+  caf::reacts_to<atom::relay, registration, caf::actor_addr>>;
+
+/// A live, authenticated link to a peer, as its peer_session reports it.
+struct peer_link {
+  peer_session_actor session;
+  public_key key{};
+  bool inbound = false;
+  std::string address; ///< the remote end, "host:port"
+  uint16_t version = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_link& x) {
+  return f(caf::meta::type_name("peer_link"), x.session, x.key, x.inbound,
+           x.address, x.version);
+}
+
 /// Checks blocks' own rules and signatures; one per core.
 using verifier_actor = caf::typed_actor<
   // Checks a slice of blocks; replies with the first failure, if any.
@@ -232,8 +306,10 @@ using verifier_actor = caf::typed_actor<
 
 /// Pending records: accepts, persists, expires, offers them for blocks.
 using reservoir_actor = caf::typed_actor<
-  // Accepts a RecordList all-or-nothing; replies with the records' ids.
-  caf::replies_to<atom::submit, encoded>::with<std::vector<hash256>>,
+  // Accepts a RecordList all-or-nothing from the link `origin` (null: from
+  // this node); replies with the records' ids and publishes the list.
+  caf::replies_to<atom::submit, encoded,
+                  caf::actor_addr>::with<std::vector<hash256>>,
   // Offers up to N records (in dependency order) for the next block.
   caf::replies_to<atom::take, uint32_t>::with<std::vector<encoded>>,
   // Finds a pending record (or issue) by id.
@@ -247,13 +323,18 @@ using reservoir_actor = caf::typed_actor<
   // Records of blocks taken off the best chain, oldest block first.
   caf::reacts_to<atom::unwound, std::vector<encoded>>,
   // Timer: drops expired records.
-  caf::reacts_to<atom::expire>>;
+  caf::reacts_to<atom::expire>,
+  // Where admitted records are published (the connector).
+  caf::reacts_to<atom::subscribe, relay_actor>>;
 
 /// The only writer of chain data.
 using block_processor_actor = caf::typed_actor<
   // Validates and applies encoded blocks (from a peer, the producer or an
   // import); `more` says more blocks follow at once, so the flush may wait.
   caf::replies_to<atom::blocks, std::vector<encoded>, bool>::with<apply_report>,
+  // Validates and applies one new block from the link `origin` (null: made
+  // here); publishes it if it joined the best chain.
+  caf::replies_to<atom::block, encoded, caf::actor_addr>::with<apply_report>,
   // The tip and what the next block must carry.
   caf::replies_to<atom::tip>::with<chain_tip>,
   // Unwinds N blocks and applies them again (forced reorg).
@@ -268,37 +349,36 @@ using block_processor_actor = caf::typed_actor<
   // tip (the chain_monitor).
   caf::reacts_to<atom::subscribe, caf::actor>,
   // Timer: flushes what waited for the flush interval.
-  caf::reacts_to<atom::tick>>;
+  caf::reacts_to<atom::tick>,
+  // Where new blocks that joined the best chain are published.
+  caf::reacts_to<atom::subscribe, relay_actor>>;
 
 /// Builds blocks from the reservoir and searches their proof of work.
 using producer_actor = caf::typed_actor<
   // Timer: considers making a block.
   caf::reacts_to<atom::tick>,
   // Blocks made since start.
-  caf::replies_to<atom::status>::with<uint64_t>,
-  // Where made blocks are relayed to peers (the connector).
-  caf::reacts_to<atom::subscribe, caf::actor>>;
+  caf::replies_to<atom::status>::with<uint64_t>>;
 
 /// Keeps the table of known peers from signed registrations.
 using announcer_actor = caf::typed_actor<
-  // A peer registered over its link (whose key is the second argument);
-  // replies with one random other known peer.
-  caf::replies_to<atom::registr, registration,
-                  public_key>::with<std::vector<registration>>,
-  // A relayed registration: checked by its signature.
-  caf::reacts_to<atom::announce, registration>,
+  // A peer registered over its link (whose key is the second argument, the
+  // session the third); replies with one random other known peer.
+  caf::replies_to<atom::registr, registration, public_key,
+                  caf::actor_addr>::with<std::vector<registration>>,
+  // A relayed registration, from the link `origin` (null: not from a
+  // link): checked by its signature.
+  caf::reacts_to<atom::announce, registration, caf::actor_addr>,
   // The table of known peers.
   caf::replies_to<atom::peers>::with<std::vector<registration>>,
   // Timer: announce ourselves, expire old entries.
   caf::reacts_to<atom::tick>>;
 
 /// Chooses peers, keeps links up, finds the best chain and fetches it;
-/// relays broadcasts between links.
-using connector_actor = caf::typed_actor<
+/// relays what was accepted to every live link but its origin.
+using connector_actor = relay_actor::extend<
   // A session finished its handshake.
   caf::reacts_to<atom::up, peer_link>,
-  // Sends an Envelope to every live link but the origin's.
-  caf::reacts_to<atom::relay, encoded, caf::actor_addr>,
   // Charges a peer: key, address, points, reason.
   caf::reacts_to<atom::misbehave, public_key, std::string, int32_t,
                  std::string>,
@@ -322,7 +402,7 @@ using connector_actor = caf::typed_actor<
 using prefetcher_actor = caf::typed_actor<
   // Fetches (from, target] ... precisely heights from..target from the
   // session's peer; replaces any fetch under way.
-  caf::reacts_to<atom::fetch, caf::actor, uint64_t, uint64_t>,
+  caf::reacts_to<atom::fetch, peer_session_actor, uint64_t, uint64_t>,
   // Drops the fetch under way (reorg, new upstream, shutdown).
   caf::reacts_to<atom::reset>>;
 
@@ -366,6 +446,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::peer_status>))
   CAF_ADD_TYPE_ID(hallmark_types, (hallmark::connector_status))
   CAF_ADD_TYPE_ID(hallmark_types, (hallmark::fetch_report))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::peer_info))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::new_block))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::new_records))
 CAF_END_TYPE_ID_BLOCK(hallmark_types)
 
 CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
@@ -377,6 +460,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::connector_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::prefetcher_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::chain_monitor_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::peer_session_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::relay_actor))
 CAF_END_TYPE_ID_BLOCK(hallmark_handles)
 
 // The one message type CAF may not copy through inspection: a verifier's job

@@ -18,7 +18,6 @@
 #include "core/log.hpp"
 #include "messages/admin.capnp.h"
 #include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -163,21 +162,13 @@ void do_submit(broker* self, std::shared_ptr<admin_state> st,
   capnp::MallocMessageBuilder copy;
   copy.setRoot(list);
   auto raw = freeze(copy);
-  // What peers get if the reservoir accepts: the same records, broadcast.
-  std::optional<encoded> broadcast;
-  if (st->deps.connector) {
-    capnp::MallocMessageBuilder env;
-    env.initRoot<schema::Envelope>().setRecords(list);
-    broadcast = freeze(env);
-  }
+  // Submitted here, so no origin: the reservoir publishes what it admits to
+  // every link.
   self
-    ->request(st->deps.pool, std::chrono::seconds{60}, atom::submit::value,
-              std::move(raw))
+    ->request(st->deps.pool, std::chrono::seconds{60}, atom::submit_v,
+              std::move(raw), caf::actor_addr{})
     .then(
       [=](std::vector<hash256>& ids) {
-        if (broadcast)
-          self->send(st->deps.connector, atom::relay::value, *broadcast,
-                     caf::actor_addr{});
         respond(self, st, hdl, [&](schema::Reply::Builder r) {
           auto out = r.initSubmitted(static_cast<unsigned>(ids.size()));
           for (unsigned i = 0; i < ids.size(); ++i)

@@ -4,13 +4,9 @@
 #include <chrono>
 
 #include <caf/typed_event_based_actor.hpp>
-#include <capnp/message.h>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "messages/codec_capnp.hpp"
-#include "messages/registration_capnp.hpp"
-#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -62,19 +58,12 @@ std::string short_key(const public_key& key) {
   return to_hex(byte_view{key.data(), 8});
 }
 
-/// An Envelope{id 0, announce = r}.
-encoded announce_envelope(const registration& r) {
-  capnp::MallocMessageBuilder builder;
-  auto env = builder.initRoot<schema::Envelope>();
-  env.setId(0);
-  write(env.initAnnounce(), r);
-  return freeze(builder);
-}
-
-void relay(self_ptr self, const registration& r) {
+/// Publishes a registration that was new or a real update, with the link
+/// it came from (null: our own), so it goes to every other link.
+void relay(self_ptr self, const registration& r,
+           const caf::actor_addr& origin) {
   if (self->state.connector)
-    self->send(self->state.connector, atom::relay::value, announce_envelope(r),
-               caf::actor_addr{});
+    self->send(self->state.connector, atom::relay_v, r, origin);
 }
 
 /// Hands the connector the whole table as dial candidates.
@@ -180,6 +169,14 @@ bool admit(self_ptr self, const registration& r) {
   return true;
 }
 
+/// A checked registration from the link `origin`: enters the table by the
+/// update rule and, if it changed the table, is published once.
+void take(self_ptr self, const registration& r, const caf::actor_addr& origin) {
+  expire(self);
+  if (admit(self, r))
+    relay(self, r, origin);
+}
+
 /// One random known peer that listens somewhere, other than `registrant`.
 std::vector<registration> other_peer(self_ptr self,
                                      const public_key& registrant) {
@@ -197,8 +194,10 @@ void announce_self(self_ptr self) {
   auto& st = self->state;
   if (st.cfg.listeners.empty())
     return;
-  relay(self, make_registration(st.cfg.chain, st.cfg.listeners, st.cfg.clock(),
-                                *st.identity));
+  relay(self,
+        make_registration(st.cfg.chain, st.cfg.listeners, st.cfg.clock(),
+                          *st.identity),
+        caf::actor_addr{});
 }
 
 /// Restores the table from local_store, removing rows that no longer pass.
@@ -249,8 +248,9 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
   tell_connector(self);
   arm_timer(self, st.cfg.first_announce_ms);
   return {
-    [=](atom::registr, const registration& r,
-        const public_key& link_key) -> caf::result<std::vector<registration>> {
+    [=](
+      atom::registr, const registration& r, const public_key& link_key,
+      const caf::actor_addr& origin) -> caf::result<std::vector<registration>> {
       if (r.key != link_key)
         return make_error(ec::wrong_key, "registration of " + to_hex(r.key)
                                            + " over the link of "
@@ -259,19 +259,15 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
         return make_error(ec::wrong_key, "registration of our own key");
       if (auto err = check(self, r))
         return err;
-      expire(self);
-      if (admit(self, r))
-        relay(self, r);
+      take(self, r, origin);
       return other_peer(self, r.key);
     },
-    [=](atom::announce, const registration& r) {
+    [=](atom::announce, const registration& r, const caf::actor_addr& origin) {
       if (r.key == own_key(self))
         return; // our own, back from the flood
       if (auto err = check(self, r))
         return;
-      expire(self);
-      if (admit(self, r))
-        relay(self, r);
+      take(self, r, origin);
     },
     [=](atom::peers) -> std::vector<registration> {
       expire(self);

@@ -13,11 +13,11 @@
 //   known key, anything else ........... ignored (not stored, not relayed)
 //
 // so a flood of one registration ends at every node that has already seen
-// it. "Relayed" means the connector gets (relay, Envelope{id 0, announce},
-// no origin) for every live link. Every change of the table also hands the
-// connector the whole table as its dial candidates. A `registr` is answered
-// with one random other known peer that listens somewhere (never the
-// registrant, never us), or nothing.
+// it. "Relayed" means the connector gets (relay, registration, origin), the
+// link it came from (null for our own), and passes it to every other link.
+// Every change of the table also hands the connector the whole table as its
+// dial candidates. A `registr` is answered with one random other known peer
+// that listens somewhere (never the registrant, never us), or nothing.
 //
 // Our own key is never stored. The table holds at most max_peers rows; a
 // new key beyond that evicts the row with the oldest timestamp (or is

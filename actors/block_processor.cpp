@@ -298,10 +298,16 @@ void drain(self_ptr self) {
       st.writer.reset();
       err = make_error(ec::storage, f.what());
     }
-    if (err)
+    if (err) {
       bt.promise.deliver(err);
-    else
-      bt.promise.deliver(report);
+      continue;
+    }
+    // A new block that joined the best chain (a known one is skipped, a
+    // held one waits): published once, to go to every link but its origin.
+    if (bt.relay_from && report.applied > 0 && st.relay)
+      self->send(st.relay, atom::relay_v, new_block{bt.raw.front()},
+                 *bt.relay_from);
+    bt.promise.deliver(report);
   }
 }
 
@@ -339,6 +345,93 @@ chain_tip current_tip(self_ptr self) {
   return make(r);
 }
 
+/// Queues a batch for verification and applies it in arrival order.
+/// `relay_from`: the batch is one new block from that link (null actor_addr:
+/// made here), published to the relay subscriber if it joins the best chain.
+caf::result<apply_report>
+take_batch(self_ptr self, std::vector<encoded> raw, bool more,
+           std::optional<caf::actor_addr> relay_from) {
+  auto& st = self->state;
+  if (st.stopped)
+    return make_error(ec::shutting_down, "node is stopping");
+  block_processor_state::batch bt;
+  bt.id = st.next_batch++;
+  bt.more = more;
+  bt.relay_from = std::move(relay_from);
+  bt.blocks = std::make_shared<std::vector<block>>();
+  bt.blocks->reserve(raw.size());
+  for (auto& r : raw) {
+    auto b = decode_block(r);
+    if (!b) {
+      bt.failure = make_error(code_of(b.error()),
+                              "block " + std::to_string(bt.blocks->size())
+                                + " of the batch: " + message_of(b.error()));
+      break;
+    }
+    bt.blocks->push_back(std::move(*b));
+  }
+  // Blocks already on the best chain (a peer resending, an export that
+  // starts at genesis) are counted as known, not verified again.
+  {
+    std::optional<chain_reader> reader;
+    if (!st.writer)
+      reader.emplace(*st.store);
+    const chain_view& view = st.writer
+                               ? static_cast<const chain_view&>(*st.writer)
+                               : *reader;
+    size_t kept = 0;
+    for (size_t i = 0; i < bt.blocks->size(); ++i) {
+      if (view.height_of(block_hash((*bt.blocks)[i].hdr))) {
+        ++bt.known;
+        continue;
+      }
+      if (kept != i) {
+        (*bt.blocks)[kept] = std::move((*bt.blocks)[i]);
+        raw[kept] = std::move(raw[i]);
+      }
+      ++kept;
+    }
+    bt.blocks->resize(kept);
+  }
+  bt.good = bt.blocks->size();
+  raw.resize(bt.good);
+  bt.raw = std::move(raw);
+  auto jobs = split_jobs(bt.blocks, st.verifiers.size());
+  bt.waiting = jobs.size();
+  auto promise = self->make_response_promise<apply_report>();
+  bt.promise = promise;
+  auto id = bt.id;
+  st.queue.push_back(std::move(bt));
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto on_verdict = [=](verify_verdict& v) {
+      for (auto& q : self->state.queue) {
+        if (q.id != id)
+          continue;
+        --q.waiting;
+        if (!v.ok() && v.block_index < q.good) {
+          q.good = v.block_index;
+          q.failure = annotate(
+            v.error, "block at height "
+                       + std::to_string((*q.blocks)[v.block_index].hdr.height)
+                       + ": ");
+        }
+      }
+      drain(self);
+    };
+    auto on_error = [=](caf::error& err) {
+      verify_verdict v{
+        0, make_error(ec::internal, "verifier failed: " + caf::to_string(err))};
+      on_verdict(v);
+    };
+    self
+      ->request(st.verifiers[i % st.verifiers.size()], caf::infinite,
+                atom::verify::value, std::move(jobs[i]))
+      .then(on_verdict, on_error);
+  }
+  drain(self);
+  return promise;
+}
+
 } // namespace
 
 block_processor_actor::behavior_type
@@ -356,86 +449,11 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
   return {
     [=](atom::blocks, std::vector<encoded>& raw,
         bool more) -> caf::result<apply_report> {
-      auto& st = self->state;
-      if (st.stopped)
-        return make_error(ec::shutting_down, "node is stopping");
-      block_processor_state::batch bt;
-      bt.id = st.next_batch++;
-      bt.more = more;
-      bt.blocks = std::make_shared<std::vector<block>>();
-      bt.blocks->reserve(raw.size());
-      for (auto& r : raw) {
-        auto b = decode_block(r);
-        if (!b) {
-          bt.failure = make_error(
-            code_of(b.error()), "block " + std::to_string(bt.blocks->size())
-                                  + " of the batch: " + message_of(b.error()));
-          break;
-        }
-        bt.blocks->push_back(std::move(*b));
-      }
-      // Blocks already on the best chain (a peer resending, an export that
-      // starts at genesis) are counted as known, not verified again.
-      {
-        std::optional<chain_reader> reader;
-        if (!st.writer)
-          reader.emplace(*st.store);
-        const chain_view& view = st.writer
-                                   ? static_cast<const chain_view&>(*st.writer)
-                                   : *reader;
-        size_t kept = 0;
-        for (size_t i = 0; i < bt.blocks->size(); ++i) {
-          if (view.height_of(block_hash((*bt.blocks)[i].hdr))) {
-            ++bt.known;
-            continue;
-          }
-          if (kept != i) {
-            (*bt.blocks)[kept] = std::move((*bt.blocks)[i]);
-            raw[kept] = std::move(raw[i]);
-          }
-          ++kept;
-        }
-        bt.blocks->resize(kept);
-      }
-      bt.good = bt.blocks->size();
-      raw.resize(bt.good);
-      bt.raw = std::move(raw);
-      auto jobs = split_jobs(bt.blocks, st.verifiers.size());
-      bt.waiting = jobs.size();
-      auto promise = self->make_response_promise<apply_report>();
-      bt.promise = promise;
-      auto id = bt.id;
-      st.queue.push_back(std::move(bt));
-      for (size_t i = 0; i < jobs.size(); ++i) {
-        auto on_verdict = [=](verify_verdict& v) {
-          for (auto& q : self->state.queue) {
-            if (q.id != id)
-              continue;
-            --q.waiting;
-            if (!v.ok() && v.block_index < q.good) {
-              q.good = v.block_index;
-              q.failure = annotate(
-                v.error,
-                "block at height "
-                  + std::to_string((*q.blocks)[v.block_index].hdr.height)
-                  + ": ");
-            }
-          }
-          drain(self);
-        };
-        auto on_error = [=](caf::error& err) {
-          verify_verdict v{0,
-                           make_error(ec::internal, "verifier failed: "
-                                                      + caf::to_string(err))};
-          on_verdict(v);
-        };
-        self
-          ->request(st.verifiers[i % st.verifiers.size()], caf::infinite,
-                    atom::verify::value, std::move(jobs[i]))
-          .then(on_verdict, on_error);
-      }
-      drain(self);
-      return promise;
+      return take_batch(self, std::move(raw), more, std::nullopt);
+    },
+    [=](atom::block, encoded& raw,
+        caf::actor_addr& origin) -> caf::result<apply_report> {
+      return take_batch(self, {std::move(raw)}, false, std::move(origin));
     },
     [=](atom::tip) -> caf::result<chain_tip> {
       try {
@@ -498,6 +516,7 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
     [=](atom::subscribe, caf::actor& a) {
       self->state.tip_subscribers.push_back(std::move(a));
     },
+    [=](atom::subscribe, relay_actor& r) { self->state.relay = std::move(r); },
     [=](atom::tick) {
       self->state.flush_scheduled = false;
       try {

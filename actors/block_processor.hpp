@@ -19,6 +19,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "actors/actors.hpp"
@@ -56,6 +57,9 @@ struct block_processor_state {
     uint64_t known = 0; ///< blocks skipped as already applied
     caf::error failure; ///< of block `good`, if any
     bool more = false;
+    /// One new block from this link (null: made here), to be published
+    /// if it joins the best chain.
+    std::optional<caf::actor_addr> relay_from;
     caf::typed_response_promise<apply_report> promise;
   };
 
@@ -69,6 +73,7 @@ struct block_processor_state {
   std::vector<verifier_actor> verifiers;
   std::vector<reservoir_actor> subscribers;
   std::vector<caf::actor> tip_subscribers;
+  relay_actor relay; ///< where new blocks that joined the chain go
   hash256 last_tip{};
   std::unique_ptr<chain_writer> writer;
   std::deque<batch> queue;

@@ -9,9 +9,6 @@
 
 #include "actors/prefetcher.hpp"
 #include "core/log.hpp"
-#include "messages/codec_capnp.hpp"
-#include "messages/registration_capnp.hpp"
-#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -28,26 +25,8 @@ uint64_t now_ms() {
       .count());
 }
 
-work_t parse_work(std::string_view text) {
-  work_t x = 0;
-  for (auto c : text) {
-    if (c < '0' || c > '9')
-      return 0;
-    x = x * 10 + static_cast<unsigned>(c - '0');
-  }
-  return x;
-}
-
 std::string short_key(const public_key& k) {
   return to_hex(k).substr(0, 16);
-}
-
-template <class F>
-encoded envelope(F&& fill) {
-  capnp::MallocMessageBuilder msg;
-  auto env = msg.initRoot<schema::Envelope>();
-  fill(env);
-  return freeze(msg);
 }
 
 void set_phase(self_ptr self, phase p) {
@@ -75,40 +54,32 @@ void refresh_info(self_ptr self, const public_key& key) {
   auto i = st.peers.find(key);
   if (i == st.peers.end() || !i->second.session)
     return;
-  self
-    ->request(i->second.session, std::chrono::seconds{30}, atom::request::value,
-              envelope([](schema::Envelope::Builder e) { e.setInfoRequest(); }))
+  auto session = i->second.session;
+  self->request(session, std::chrono::seconds{30}, atom::info_v)
     .then(
-      [=](encoded& reply) {
+      [=](peer_info& info) {
         auto& st = self->state;
         auto p = st.peers.find(key);
-        if (p == st.peers.end())
+        if (p == st.peers.end() || p->second.session != session)
           return;
-        try {
-          capnp::FlatArrayMessageReader reader{
-            words_of(reply), reader_options({max_link_plaintext})};
-          auto e = reader.getRoot<schema::Envelope>();
-          if (e.which() != schema::Envelope::INFO)
-            return;
-          auto info = e.getInfo();
-          auto tip = to_fixed<32>(
-            byte_view{info.getTip().begin(), info.getTip().size()});
-          if (!tip
-              || std::string_view{info.getChain().cStr()}
-                   != st.deps.settings->chain) {
-            charge(self, key, st.cfg.ban_points, "bad info reply");
-            return;
-          }
-          p->second.have_info = true;
-          p->second.height = info.getHeight();
-          p->second.tip = *tip;
-          p->second.work = parse_work(info.getWork().cStr());
-          p->second.last_seen = unix_now();
-        } catch (const kj::Exception&) {
-          charge(self, key, st.cfg.ban_points, "undecodable info reply");
+        if (info.chain != st.deps.settings->chain) {
+          charge(self, key, st.cfg.ban_points,
+                 "info reply of chain '" + info.chain + "'");
+          return;
         }
+        p->second.have_info = true;
+        p->second.height = info.height;
+        p->second.tip = info.tip;
+        p->second.work = info.work;
+        p->second.last_seen = unix_now();
       },
-      [=](caf::error&) {});
+      [=](caf::error& err) {
+        // A reply that does not decode, or of another kind, is the peer's
+        // doing; a refusal, a timeout or a closed link is not charged.
+        if (code_of(err) == ec::malformed)
+          charge(self, key, self->state.cfg.ban_points,
+                 "bad info reply: " + message_of(err));
+      });
 }
 
 /// Sends our registration over a new outbound link; the reply's peers go
@@ -122,26 +93,18 @@ void register_with(self_ptr self, const public_key& key) {
     return;
   auto reg = make_registration(st.deps.settings->chain, st.cfg.listeners,
                                unix_now(), st.identity);
+  auto origin = i->second.session.address();
   self
-    ->request(i->second.session, std::chrono::seconds{30}, atom::request::value,
-              envelope([&](schema::Envelope::Builder e) {
-                write(e.initRegister(), reg);
-              }))
+    ->request(i->second.session, std::chrono::seconds{30}, atom::registr_v, reg)
     .then(
-      [=](encoded& reply) {
-        try {
-          capnp::FlatArrayMessageReader reader{
-            words_of(reply), reader_options({max_link_plaintext})};
-          auto e = reader.getRoot<schema::Envelope>();
-          if (e.which() != schema::Envelope::PEERS)
-            return;
-          for (auto r : e.getPeers())
-            if (auto x = read(r))
-              self->send(self->state.deps.announcer, atom::announce::value, *x);
-        } catch (const kj::Exception&) {
-        }
+      [=](std::vector<registration>& others) {
+        for (auto& r : others)
+          self->send(self->state.deps.announcer, atom::announce_v, r, origin);
       },
-      [=](caf::error&) {});
+      [=](caf::error& err) {
+        log_info("connector", "registration with {} failed: {}", short_key(key),
+                 message_of(err));
+      });
 }
 
 void dial(self_ptr self, const public_key& key, peer_entry& p) {
@@ -275,33 +238,18 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
   }
   auto up = *st.upstream;
   self
-    ->request(st.peers[up].session, std::chrono::seconds{60},
-              atom::request::value, envelope([&](schema::Envelope::Builder e) {
-                auto r = e.initHashesRequest();
-                r.setFrom(height);
-                r.setCount(1);
-              }))
+    ->request(st.peers[up].session, std::chrono::seconds{60}, atom::hashes_v,
+              height, uint32_t{1})
     .then(
-      [=](encoded& reply) {
+      [=](std::vector<hash256>& theirs) {
         auto& st = self->state;
-        std::optional<hash256> theirs;
-        try {
-          capnp::FlatArrayMessageReader reader{
-            words_of(reply), reader_options({max_link_plaintext})};
-          auto e = reader.getRoot<schema::Envelope>();
-          if (e.which() == schema::Envelope::HASHES
-              && e.getHashes().size() == 1)
-            theirs = to_fixed<32>(
-              byte_view{e.getHashes()[0].begin(), e.getHashes()[0].size()});
-        } catch (const kj::Exception&) {
-        }
-        if (!theirs) {
+        if (theirs.size() != 1) {
           st.probing = false;
           charge(self, up, 20, "no hash at height " + std::to_string(height));
           fail_over(self, up);
           return;
         }
-        if (ours && *ours == *theirs) {
+        if (ours && *ours == theirs.front()) {
           st.probing = false;
           start_fetch(self, height);
           return;
@@ -316,7 +264,8 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
       },
       [=](caf::error& err) {
         self->state.probing = false;
-        charge(self, up, 20, "hashes request failed: " + message_of(err));
+        if (fault_of(err) == fault::peer)
+          charge(self, up, 20, "hashes request failed: " + message_of(err));
         fail_over(self, up);
       });
 }
@@ -411,6 +360,14 @@ void charge(self_ptr self, const public_key& key, int32_t points,
   }
 }
 
+/// Passes something accepted here to every live link but `origin`.
+template <class Item>
+void fan_out(self_ptr self, Item x, const caf::actor_addr& origin) {
+  for (auto& [key, p] : self->state.peers)
+    if (p.session && p.session.address() != origin)
+      self->send(p.session, atom::relay_v, x);
+}
+
 void report_progress(self_ptr self, const fetch_report& r) {
   auto& st = self->state;
   auto now = now_ms();
@@ -500,7 +457,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     auto& st = self->state;
     for (auto& [key, p] : st.peers)
       if (p.session && p.session.address() == msg.source) {
-        p.session = nullptr;
+        p.session = peer_session_actor{};
         p.have_info = false;
         log_info("connector", "link to {} down", short_key(key));
         if (st.upstream == key
@@ -564,10 +521,14 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       if (!link.inbound)
         register_with(self, link.key);
     },
-    [=](atom::relay, const encoded& env, const caf::actor_addr& origin) {
-      for (auto& [key, p] : self->state.peers)
-        if (p.session && p.session.address() != origin)
-          caf::anon_send(p.session, atom::send::value, env);
+    [=](atom::relay, new_block& x, const caf::actor_addr& origin) {
+      fan_out(self, std::move(x), origin);
+    },
+    [=](atom::relay, new_records& x, const caf::actor_addr& origin) {
+      fan_out(self, std::move(x), origin);
+    },
+    [=](atom::relay, registration& x, const caf::actor_addr& origin) {
+      fan_out(self, std::move(x), origin);
     },
     [=](atom::misbehave, const public_key& key, const std::string& address,
         int32_t points, const std::string& reason) {

@@ -76,7 +76,7 @@ struct connector_state {
     std::vector<std::string> addresses;
     bool is_static = false;
     bool inbound = false;
-    caf::actor session;
+    peer_session_actor session;
     bool have_info = false;
     uint64_t height = 0;
     hash256 tip{};

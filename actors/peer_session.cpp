@@ -1,503 +1,494 @@
 #include "actors/peer_session.hpp"
 
-#include <map>
-
 #include <caf/io/broker.hpp>
-#include <caf/io/system_messages.hpp>
-#include <caf/response_promise.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include "core/log.hpp"
-#include "messages/codec_capnp.hpp"
-#include "messages/registration_capnp.hpp"
-#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
 namespace {
 
-using caf::io::broker;
 using caf::io::connection_handle;
 using caf::io::receive_policy;
+using self_ptr = peer_session_broker*;
+using behavior_type = peer_session_broker_actor::behavior_type;
 
-struct pending_request {
-  caf::response_promise promise;
-  std::chrono::steady_clock::time_point deadline;
-};
+/// What the next bytes of the connection are: a frame's 4-byte length
+/// (nullopt), or a body of that many bytes.
+using next_read = std::optional<uint32_t>;
 
-struct session_state {
-  session_deps deps;
-  connection_handle hdl;
-  std::string address;
-  bool inbound = false;
-  std::optional<handshake> hs;
-  frame_sealer tx;
-  frame_opener rx;
-  bool linked = false;
-  bool reading_header = true;
-  bool closed = false;
-  public_key peer{};
-  std::chrono::steady_clock::time_point handshake_deadline;
-  uint64_t next_id = 1;
-  std::map<uint64_t, pending_request> pending;
-};
+behavior_type handshaking(self_ptr self, next_read next);
+behavior_type linked(self_ptr self, next_read next);
 
-using state_ptr = std::shared_ptr<session_state>;
-
-kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
-  return {x.data(), x.size()};
-}
-
-std::string peer_name(const state_ptr& st) {
-  auto hex = to_hex(st->peer);
-  return (st->linked ? hex.substr(0, 16) : std::string{"?"}) + "@"
-         + st->address;
-}
-
-void write_frame(broker* self, const state_ptr& st, byte_view bytes) {
+void write_frame(self_ptr self, byte_view bytes) {
+  auto& st = self->state;
   uint8_t len[4];
   put_u32(len, static_cast<uint32_t>(bytes.size()));
-  self->write(st->hdl, 4, len);
-  self->write(st->hdl, bytes.size(), bytes.data());
-  self->flush(st->hdl);
+  self->write(st.hdl, 4, len);
+  self->write(st.hdl, bytes.size(), bytes.data());
+  self->flush(st.hdl);
 }
 
-/// Seals and sends one Envelope.
-void send_envelope(broker* self, const state_ptr& st, byte_view plaintext) {
-  if (st->closed || !st->linked)
-    return;
-  auto sealed = st->tx.seal(plaintext);
-  if (sealed.empty()) {
-    log_warning("peer_session", "{}: envelope of {} bytes not sent (too large)",
-                peer_name(st), plaintext.size());
-    return;
+/// Encodes, seals and sends one Envelope.
+caf::error send_envelope(self_ptr self, wire::envelope env) {
+  auto& st = self->state;
+  auto plain = wire::encode(env);
+  if (!plain) {
+    log_warning("peer_session", "{}: {} not sent: {}", st.label,
+                wire::kind_name(env.what), message_of(plain.error()));
+    return plain.error();
   }
-  write_frame(self, st, sealed);
-}
-
-template <class F>
-std::vector<uint8_t> build_envelope(uint64_t id, F&& fill) {
-  capnp::MallocMessageBuilder msg;
-  auto env = msg.initRoot<schema::Envelope>();
-  env.setId(id);
-  fill(env);
-  auto words = capnp::messageToFlatArray(msg);
-  auto bytes = words.asBytes();
-  return {bytes.begin(), bytes.end()};
+  auto sealed = st.tx.seal(plain->bytes());
+  if (sealed.empty()) {
+    log_warning("peer_session", "{}: {} of {} bytes not sent (too large)",
+                st.label, wire::kind_name(env.what), plain->size());
+    return make_error(ec::too_large, std::string{wire::kind_name(env.what)}
+                                       + " too large to send");
+  }
+  write_frame(self, sealed);
+  return {};
 }
 
 /// Ends the link. `fault` marks misbehaviour: the session then exits with
 /// that error, which the listener counts against the peer's host.
-void close_link(broker* self, const state_ptr& st, const std::string& why,
-                ec fault = ec::none) {
-  if (st->closed)
-    return;
-  st->closed = true;
-  log_info("peer_session", "{}: link closed: {}", peer_name(st), why);
-  for (auto& [id, p] : st->pending)
-    p.promise.deliver(make_error(ec::io, "link closed: " + why));
-  st->pending.clear();
-  self->close(st->hdl);
+void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
+  auto& st = self->state;
+  log_info("peer_session", "{}: link closed: {}", st.label, why);
+  auto pending = std::move(st.pending);
+  st.pending.clear();
+  for (auto& [id, p] : pending)
+    p.deliver(make_error(ec::io, "link closed: " + why));
+  self->close(st.hdl);
   if (fault == ec::none)
     self->quit();
   else
     self->quit(make_error(fault, why));
 }
 
-void charge(broker* self, const state_ptr& st, int32_t points,
-            const std::string& reason) {
-  self->send(st->deps.connector, atom::misbehave::value, st->peer, st->address,
-             points, reason);
+void charge(self_ptr self, int32_t points, const std::string& reason) {
+  auto& st = self->state;
+  self->send(st.deps.connector, atom::misbehave_v, st.peer, st.address, points,
+             reason);
 }
 
-void reply_error(broker* self, const state_ptr& st, uint64_t id, ec code,
-                 const std::string& reason) {
-  send_envelope(self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
-                  auto r = e.initError();
-                  r.setCode(static_cast<uint8_t>(code));
-                  r.setReason(reason);
-                }));
+void reply(self_ptr self, uint64_t id, wire::body what) {
+  send_envelope(self, {id, std::move(what)});
 }
 
-/// Serves `from..from+count` of our chain as `blocks`.
-void serve_blocks(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
-                  uint32_t count) {
-  std::vector<encoded> bodies;
+void refuse(self_ptr self, uint64_t id, const caf::error& err) {
+  reply(self, id, wire::refusal{code_of(err), message_of(err)});
+}
+
+// -- the peer's requests -----------------------------------------------------
+
+void serve_blocks(self_ptr self, uint64_t id, wire::blocks_request r) {
+  auto& st = self->state;
+  wire::blocks out;
   size_t bytes = 0;
   {
-    chain_reader view{*st->deps.chain};
-    auto n = std::min(count, st->deps.limits.max_blocks);
-    for (uint64_t h = from; h < from + n; ++h) {
+    chain_reader view{*st.deps.chain};
+    auto n = std::min(r.count, st.deps.limits.max_blocks);
+    for (uint64_t h = r.from; h < r.from + n; ++h) {
       auto body = view.body_at(h);
       if (!body)
         break;
-      if (!bodies.empty()
-          && bytes + body->size() > st->deps.limits.max_reply_bytes)
+      if (!out.list.empty()
+          && bytes + body->size() > st.deps.limits.max_reply_bytes)
         break;
       bytes += body->size();
-      bodies.push_back(std::move(*body));
+      out.list.push_back(std::move(*body));
     }
   }
-  send_envelope(self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
-                  auto list = e.initBlocks(
-                    static_cast<unsigned>(bodies.size()));
-                  for (unsigned i = 0; i < bodies.size(); ++i)
-                    list.set(i, data_of(bodies[i].bytes()));
-                }));
+  reply(self, id, std::move(out));
 }
 
-void serve_hashes(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
-                  uint32_t count) {
-  std::vector<hash256> hashes;
+void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
+  auto& st = self->state;
+  wire::hashes out;
   {
-    chain_reader view{*st->deps.chain};
-    auto n = std::min(count, st->deps.limits.max_hashes);
-    for (uint64_t h = from; h < from + n; ++h) {
+    chain_reader view{*st.deps.chain};
+    auto n = std::min(r.count, st.deps.limits.max_hashes);
+    for (uint64_t h = r.from; h < r.from + n; ++h) {
       auto x = view.hash_at(h);
       if (!x)
         break;
-      hashes.push_back(*x);
+      out.list.push_back(*x);
     }
   }
-  send_envelope(self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
-                  auto list = e.initHashes(
-                    static_cast<unsigned>(hashes.size()));
-                  for (unsigned i = 0; i < hashes.size(); ++i)
-                    list.set(i, data_of(hashes[i]));
-                }));
+  reply(self, id, std::move(out));
 }
 
-void serve_info(broker* self, const state_ptr& st, uint64_t id) {
-  self->request(st->deps.processor, std::chrono::seconds{30}, atom::tip::value)
+void serve_info(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  self->request(st.deps.processor, std::chrono::seconds{30}, atom::tip_v)
     .then(
       [=](chain_tip& tip) {
-        send_envelope(self, st,
-                      build_envelope(id, [&](schema::Envelope::Builder e) {
-                        auto info = e.initInfo();
-                        info.setChain(st->deps.settings->chain);
-                        info.setVersion(HALLMARK_VERSION);
-                        info.setHeight(tip.height);
-                        info.setTip(data_of(tip.hash));
-                        info.setWork(to_decimal(tip.work));
-                      }));
+        reply(self, id,
+              wire::info{self->state.deps.settings->chain, HALLMARK_VERSION,
+                         tip.height, tip.hash, tip.work});
       },
       [=](caf::error& err) {
-        reply_error(self, st, id, ec::storage, message_of(err));
+        refuse(self, id, make_error(ec::storage, message_of(err)));
       });
 }
 
-/// A block broadcast: apply it; relay it on if it joined our chain.
-void take_block(broker* self, const state_ptr& st, encoded env,
-                encoded block_bytes) {
+/// A block broadcast: block_processor applies it and, if it joined the best
+/// chain, publishes it with this link as its origin.
+void take_block(self_ptr self, caf::expected<encoded> bytes) {
+  auto& st = self->state;
+  if (!bytes) {
+    charge(self, st.deps.limits.bad_block_points,
+           "block broadcast of a bad size");
+    return;
+  }
   self
-    ->request(st->deps.processor, std::chrono::seconds{60}, atom::blocks::value,
-              std::vector<encoded>{block_bytes}, false)
-    .then(
-      [=](apply_report& r) {
-        if (r.applied > 0)
-          self->send(st->deps.connector, atom::relay::value, env,
-                     self->address());
-      },
-      [=](caf::error& err) {
-        if (fault_of(err) == fault::peer)
-          charge(self, st, st->deps.limits.bad_block_points,
-                 "invalid block: " + message_of(err));
-      });
+    ->request(st.deps.processor, std::chrono::seconds{60}, atom::block_v,
+              std::move(*bytes), self->address())
+    .then([](apply_report&) {},
+          [=](caf::error& err) {
+            if (fault_of(err) == fault::peer)
+              charge(self, self->state.deps.limits.bad_block_points,
+                     "invalid block: " + message_of(err));
+          });
 }
 
-/// A records broadcast: submit; relay what the reservoir accepted.
-void take_records(broker* self, const state_ptr& st, encoded env,
-                  encoded list) {
+/// A records broadcast: the reservoir admits and publishes them.
+void take_records(self_ptr self, encoded list) {
+  auto& st = self->state;
   self
-    ->request(st->deps.pool, std::chrono::seconds{60}, atom::submit::value,
-              list)
-    .then(
-      [=](std::vector<hash256>&) {
-        self->send(st->deps.connector, atom::relay::value, env,
-                   self->address());
-      },
-      [=](caf::error& err) {
-        if (fault_of_pending(code_of(err)) == fault::peer)
-          charge(self, st, st->deps.limits.bad_records_points,
-                 "invalid records: " + message_of(err));
-      });
+    ->request(st.deps.pool, std::chrono::seconds{60}, atom::submit_v,
+              std::move(list), self->address())
+    .then([](std::vector<hash256>&) {},
+          [=](caf::error& err) {
+            if (fault_of_pending(code_of(err)) == fault::peer)
+              charge(self, self->state.deps.limits.bad_records_points,
+                     "invalid records: " + message_of(err));
+          });
 }
 
-void take_registration(broker* self, const state_ptr& st, uint64_t id,
-                       caf::expected<registration> reg, bool relayed) {
+/// A registration: the link's own (`id` ≠ 0, answered with peers) or a
+/// relayed announcement (`id` = 0).
+void take_registration(self_ptr self, uint64_t id,
+                       caf::expected<registration> reg) {
+  auto& st = self->state;
   if (!reg) {
     if (id != 0)
-      reply_error(self, st, id, code_of(reg.error()), message_of(reg.error()));
-    charge(self, st, st->deps.limits.bad_records_points,
+      refuse(self, id, reg.error());
+    charge(self, st.deps.limits.bad_records_points,
            "bad registration: " + message_of(reg.error()));
     return;
   }
-  if (!st->deps.announcer) {
+  if (!st.deps.announcer) {
     if (id != 0)
-      reply_error(self, st, id, ec::bad_request, "no announcer");
+      refuse(self, id, make_error(ec::bad_request, "no announcer"));
     return;
   }
-  if (relayed) {
-    self->send(st->deps.announcer, atom::announce::value, *reg);
+  if (id == 0) {
+    self->send(st.deps.announcer, atom::announce_v, std::move(*reg),
+               self->address());
     return;
   }
   self
-    ->request(st->deps.announcer, std::chrono::seconds{30},
-              atom::registr::value, *reg, st->peer)
+    ->request(st.deps.announcer, std::chrono::seconds{30}, atom::registr_v,
+              std::move(*reg), st.peer, self->address())
     .then(
       [=](std::vector<registration>& others) {
-        send_envelope(
-          self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
-            auto list = e.initPeers(static_cast<unsigned>(others.size()));
-            for (unsigned i = 0; i < others.size(); ++i)
-              write(list[i], others[i]);
-          }));
+        reply(self, id, wire::peers{std::move(others)});
       },
       [=](caf::error& err) {
-        reply_error(self, st, id, code_of(err), message_of(err));
-        charge(self, st, st->deps.limits.bad_records_points,
+        refuse(self, id, err);
+        charge(self, self->state.deps.limits.bad_records_points,
                "refused registration: " + message_of(err));
       });
 }
 
-/// One decrypted Envelope from the peer.
-void on_envelope(broker* self, const state_ptr& st, encoded env) {
-  capnp::FlatArrayMessageReader reader{words_of(env),
-                                       reader_options({max_link_plaintext})};
-  auto e = reader.getRoot<schema::Envelope>();
-  auto id = e.getId();
-  switch (e.which()) {
-  case schema::Envelope::INFO_REQUEST:
-    serve_info(self, st, id);
-    return;
-  case schema::Envelope::BLOCKS_REQUEST:
-    serve_blocks(self, st, id, e.getBlocksRequest().getFrom(),
-                 e.getBlocksRequest().getCount());
-    return;
-  case schema::Envelope::HASHES_REQUEST:
-    serve_hashes(self, st, id, e.getHashesRequest().getFrom(),
-                 e.getHashesRequest().getCount());
-    return;
-  case schema::Envelope::PING:
-    send_envelope(self, st, build_envelope(id, [](schema::Envelope::Builder r) {
-                    r.setPong();
-                  }));
-    return;
-  case schema::Envelope::REGISTER:
-    take_registration(self, st, id, read(e.getRegister()), false);
-    return;
-  case schema::Envelope::ANNOUNCE:
-    take_registration(self, st, 0, read(e.getAnnounce()), true);
-    return;
-  case schema::Envelope::RECORDS: {
-    capnp::MallocMessageBuilder copy;
-    copy.setRoot(e.getRecords());
-    take_records(self, st, env, freeze(copy));
-    return;
-  }
-  case schema::Envelope::BLOCK: {
-    auto b = encoded::copy_of(
-      byte_view{e.getBlock().begin(), e.getBlock().size()});
-    if (!b) {
-      charge(self, st, st->deps.limits.bad_block_points,
-             "block broadcast of a bad size");
-      return;
-    }
-    take_block(self, st, env, std::move(*b));
-    return;
-  }
-  case schema::Envelope::INFO:
-  case schema::Envelope::BLOCKS:
-  case schema::Envelope::HASHES:
-  case schema::Envelope::PEERS:
-  case schema::Envelope::ERROR:
-  case schema::Envelope::PONG: {
-    auto p = st->pending.find(id);
-    if (p == st->pending.end()) {
-      // A late answer to a request that timed out: not an offence.
-      return;
-    }
-    p->second.promise.deliver(env);
-    st->pending.erase(p);
-    return;
-  }
-  default:
-    charge(self, st, st->deps.limits.bad_records_points,
-           "unknown envelope kind");
-  }
+/// A response: to the request of ours with its id, if it still waits.
+void take_response(self_ptr self, uint64_t id, wire::body what) {
+  auto& st = self->state;
+  auto p = st.pending.find(id);
+  if (p == st.pending.end())
+    return; // a late answer to a request that timed out: not an offence
+  auto deliver = std::move(p->second.deliver);
+  st.pending.erase(p);
+  deliver(std::move(what));
 }
 
-void on_frame(broker* self, const state_ptr& st, byte_view frame) {
-  if (!st->linked) {
-    auto step = st->hs->receive(frame);
-    if (!step.send.empty())
-      write_frame(self, st, step.send);
-    if (step.error) {
-      st->peer = st->hs->peer();
-      charge(self, st,
-             code_of(step.error) == ec::wrong_chain
-               ? 0
-               : st->deps.limits.bad_frame_points / 2,
-             "handshake failed: " + message_of(step.error));
-      close_link(self, st, "handshake: " + message_of(step.error),
-                 code_of(step.error) == ec::wrong_chain ? ec::none
-                                                        : code_of(step.error));
-      return;
-    }
-    if (step.established) {
-      st->linked = true;
-      st->peer = st->hs->peer();
-      st->tx = st->hs->take_sealer();
-      st->rx = st->hs->take_opener();
-      peer_link link;
-      link.session = caf::actor_cast<caf::actor>(self);
-      link.key = st->peer;
-      link.inbound = st->inbound;
-      link.address = st->address;
-      link.version = st->hs->version();
-      st->hs.reset();
-      log_info("peer_session", "{}: linked ({}, protocol {})", peer_name(st),
-               link.inbound ? "inbound" : "outbound", link.version);
-      self->send(st->deps.connector, atom::up::value, std::move(link));
-    }
+/// One decoded Envelope from the peer.
+void on_envelope(self_ptr self, wire::envelope env) {
+  auto& st = self->state;
+  auto id = env.id;
+  auto& what = env.what;
+  if (wire::is_response(what)) {
+    take_response(self, id, std::move(what));
     return;
   }
-  auto plain = st->rx.open(frame);
+  if (std::holds_alternative<wire::info_request>(what))
+    serve_info(self, id);
+  else if (auto* b = std::get_if<wire::blocks_request>(&what))
+    serve_blocks(self, id, *b);
+  else if (auto* h = std::get_if<wire::hashes_request>(&what))
+    serve_hashes(self, id, *h);
+  else if (std::holds_alternative<wire::ping>(what))
+    reply(self, id, wire::pong{});
+  else if (auto* r = std::get_if<wire::register_request>(&what))
+    take_registration(self, id, std::move(r->reg));
+  else if (auto* a = std::get_if<wire::announce>(&what))
+    take_registration(self, 0, std::move(a->reg));
+  else if (auto* rs = std::get_if<wire::records>(&what))
+    take_records(self, std::move(rs->list));
+  else if (auto* bl = std::get_if<wire::block>(&what))
+    take_block(self, std::move(bl->bytes));
+  else
+    charge(self, st.deps.limits.bad_records_points,
+           std::string{"unexpected envelope kind "} + wire::kind_name(what));
+}
+
+// -- frames
+// --------------------------------------------------------------------
+
+/// A handshake frame; becomes LINKED when the handshake is established.
+void on_handshake_frame(self_ptr self, byte_view frame) {
+  auto& st = self->state;
+  auto step = st.hs->receive(frame);
+  if (!step.send.empty())
+    write_frame(self, step.send);
+  if (step.error) {
+    st.peer = st.hs->peer();
+    auto code = code_of(step.error);
+    charge(self,
+           code == ec::wrong_chain ? 0 : st.deps.limits.bad_frame_points / 2,
+           "handshake failed: " + message_of(step.error));
+    close_link(self, "handshake: " + message_of(step.error),
+               code == ec::wrong_chain ? ec::none : code);
+    return;
+  }
+  if (!step.established)
+    return;
+  st.peer = st.hs->peer();
+  st.tx = st.hs->take_sealer();
+  st.rx = st.hs->take_opener();
+  st.label = to_hex(st.peer).substr(0, 16) + "@" + st.address;
+  peer_link link;
+  link.session = caf::actor_cast<peer_session_broker_actor>(self);
+  link.key = st.peer;
+  link.inbound = st.inbound;
+  link.address = st.address;
+  link.version = st.hs->version();
+  st.hs.reset();
+  log_info("peer_session", "{}: linked ({}, protocol {})", st.label,
+           link.inbound ? "inbound" : "outbound", link.version);
+  self->send(st.deps.connector, atom::up_v, std::move(link));
+  self->become(linked(self, std::nullopt));
+}
+
+/// An encrypted frame: one Envelope.
+void on_linked_frame(self_ptr self, byte_view frame) {
+  auto& st = self->state;
+  auto plain = st.rx.open(frame);
   if (!plain) {
-    charge(self, st, st->deps.limits.bad_frame_points,
+    charge(self, st.deps.limits.bad_frame_points,
            "undecryptable frame: " + message_of(plain.error()));
-    close_link(self, st, message_of(plain.error()), code_of(plain.error()));
+    close_link(self, message_of(plain.error()), code_of(plain.error()));
     return;
   }
-  auto env = encoded::copy_of(*plain);
+  auto bytes = encoded::copy_of(*plain);
+  auto env = bytes ? wire::decode_envelope(*bytes, max_link_plaintext)
+                   : caf::expected<wire::envelope>{bytes.error()};
   if (!env) {
-    charge(self, st, st->deps.limits.bad_frame_points,
-           "envelope of a bad size");
-    close_link(self, st, "envelope of a bad size", ec::malformed);
+    auto why = "undecodable envelope: " + message_of(env.error());
+    charge(self, st.deps.limits.bad_frame_points, why);
+    close_link(self, why, ec::malformed);
     return;
   }
   try {
-    on_envelope(self, st, std::move(*env));
-  } catch (const kj::Exception& e) {
-    auto why = std::string{"undecodable envelope: "}
-               + e.getDescription().cStr();
-    charge(self, st, st->deps.limits.bad_frame_points, why);
-    close_link(self, st, why, ec::malformed);
+    on_envelope(self, std::move(*env));
   } catch (const lmdb::failure& f) {
-    log_error("peer_session", "{}: {}", peer_name(st), f.what());
+    log_error("peer_session", "{}: {}", st.label, f.what());
   }
 }
 
-/// Sends a local actor's request, with a fresh id, and answers it with the
-/// peer's response.
-void forward_request(broker* self, const state_ptr& st, const encoded& env,
-                     caf::response_promise rp) {
-  if (st->closed || !st->linked) {
-    rp.deliver(make_error(ec::io, "link is not up"));
+/// New bytes in a phase: a frame's length (then the phase reads the body)
+/// or its body (then the phase reads the next length, and `on_frame` has
+/// the body). `phase` builds the phase's behaviour for the next read.
+void on_bytes(self_ptr self, const caf::io::new_data_msg& msg, next_read next,
+              size_t cap, behavior_type (*phase)(self_ptr, next_read),
+              void (*on_frame)(self_ptr, byte_view)) {
+  auto& st = self->state;
+  byte_view data{reinterpret_cast<const uint8_t*>(msg.buf.data()),
+                 msg.buf.size()};
+  if (!next) {
+    auto len = get_u32(data.data());
+    if (len == 0 || len > cap) {
+      charge(self, st.deps.limits.bad_frame_points,
+             "frame length " + std::to_string(len) + " outside 1.."
+               + std::to_string(cap));
+      close_link(self, "frame length " + std::to_string(len),
+                 len == 0 ? ec::malformed : ec::too_large);
+      return;
+    }
+    self->configure_read(st.hdl, receive_policy::exactly(len));
+    self->become(phase(self, len));
     return;
   }
-  auto id = st->next_id++;
-  std::vector<uint8_t> bytes;
-  try {
-    capnp::FlatArrayMessageReader reader{words_of(env),
-                                         reader_options({max_link_plaintext})};
-    capnp::MallocMessageBuilder msg;
-    msg.setRoot(reader.getRoot<schema::Envelope>());
-    msg.getRoot<schema::Envelope>().setId(id);
-    auto words = capnp::messageToFlatArray(msg);
-    auto b = words.asBytes();
-    bytes.assign(b.begin(), b.end());
-  } catch (const kj::Exception& e) {
-    rp.deliver(make_error(ec::malformed, e.getDescription().cStr()));
-    return;
-  }
-  st->pending.emplace(
-    id, pending_request{std::move(rp), std::chrono::steady_clock::now()
-                                         + st->deps.limits.request_timeout});
-  send_envelope(self, st, bytes);
+  self->configure_read(st.hdl, receive_policy::exactly(4));
+  self->become(phase(self, std::nullopt));
+  on_frame(self, data);
 }
 
-void schedule_tick(broker* self) {
-  self->delayed_send(self, std::chrono::seconds{1}, atom::tick::value);
+// -- the node's requests
+// -------------------------------------------------------
+
+/// Sends `request` with a fresh id; its response, as the kind `Reply`, is
+/// turned into the domain value `T` by `to_domain`.
+template <class Reply, class T, class F>
+caf::result<T> ask_peer(self_ptr self, wire::body request, const char* what,
+                        F to_domain) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<T>();
+  auto id = st.next_id++;
+  if (auto err = send_envelope(self, {id, std::move(request)})) {
+    rp.deliver(std::move(err));
+    return rp;
+  }
+  auto deliver = [rp, what, to_domain](caf::expected<wire::body> x) mutable {
+    auto reply = x ? wire::reply_as<Reply>(std::move(*x), what)
+                   : caf::expected<Reply>{x.error()};
+    if (reply)
+      rp.deliver(to_domain(std::move(*reply)));
+    else
+      rp.deliver(std::move(reply.error()));
+  };
+  st.pending.emplace(id, peer_session_state::pending_request{
+                           self->clock().now() + st.deps.limits.request_timeout,
+                           std::move(deliver)});
+  return rp;
 }
 
-} // namespace
+void schedule_tick(self_ptr self) {
+  self->delayed_send(self, std::chrono::seconds{1}, atom::tick_v);
+}
 
-caf::behavior peer_session(broker* self, connection_handle hdl,
-                           session_deps deps,
-                           std::optional<public_key> expected,
-                           std::string address) {
-  auto st = std::make_shared<session_state>();
-  st->deps = std::move(deps);
-  st->hdl = hdl;
-  st->address = std::move(address);
-  st->inbound = !expected.has_value();
-  st->handshake_deadline = std::chrono::steady_clock::now()
-                           + st->deps.limits.handshake_timeout;
-  if (expected) {
-    st->peer = *expected;
-    st->hs.emplace(handshake::initiator(*st->deps.settings, *expected));
-    write_frame(self, st, st->hs->hello());
-  } else {
-    st->hs.emplace(handshake::responder(*st->deps.settings));
-  }
-  self->configure_read(hdl, receive_policy::exactly(4));
-  schedule_tick(self);
+caf::error not_linked() {
+  return make_error(ec::io, "the link is not up yet");
+}
+
+// -- the phases
+// ----------------------------------------------------------------
+
+/// HANDSHAKE: plaintext frames up to 4 KiB; the node's requests are refused
+/// (nobody holds the session before it reports `up`) and relays dropped.
+behavior_type handshaking(self_ptr self, next_read next) {
   return {
     [=](caf::io::new_data_msg& msg) {
-      if (st->closed)
-        return;
-      byte_view data{reinterpret_cast<const uint8_t*>(msg.buf.data()),
-                     msg.buf.size()};
-      if (st->reading_header) {
-        auto len = get_u32(data.data());
-        auto cap = st->linked ? max_link_frame : max_handshake_frame;
-        if (len == 0 || len > cap) {
-          charge(self, st, st->deps.limits.bad_frame_points,
-                 "frame length " + std::to_string(len) + " outside 1.."
-                   + std::to_string(cap));
-          close_link(self, st, "frame length " + std::to_string(len),
-                     len == 0 ? ec::malformed : ec::too_large);
-          return;
-        }
-        st->reading_header = false;
-        self->configure_read(hdl, receive_policy::exactly(len));
-        return;
-      }
-      st->reading_header = true;
-      self->configure_read(hdl, receive_policy::exactly(4));
-      on_frame(self, st, data);
+      on_bytes(self, msg, next, max_handshake_frame, handshaking,
+               on_handshake_frame);
     },
     [=](const caf::io::connection_closed_msg&) {
-      close_link(self, st, "peer closed the connection");
-    },
-    [=](atom::request, const encoded& env) {
-      auto rp = self->make_response_promise();
-      forward_request(self, st, env, rp);
-      return rp;
-    },
-    [=](atom::send, const encoded& env) {
-      send_envelope(self, st, env.bytes());
+      close_link(self, "peer closed the connection");
     },
     [=](atom::tick) {
-      if (st->closed)
-        return;
-      auto now = std::chrono::steady_clock::now();
-      if (!st->linked && now > st->handshake_deadline) {
-        close_link(self, st, "handshake took too long", ec::io);
+      if (self->clock().now() > self->state.handshake_deadline) {
+        close_link(self, "handshake took too long", ec::io);
         return;
       }
-      for (auto i = st->pending.begin(); i != st->pending.end();) {
+      schedule_tick(self);
+    },
+    [=](atom::info) -> caf::result<peer_info> { return not_linked(); },
+    [=](atom::blocks, uint64_t, uint32_t) -> caf::result<std::vector<encoded>> {
+      return not_linked();
+    },
+    [=](atom::hashes, uint64_t, uint32_t) -> caf::result<std::vector<hash256>> {
+      return not_linked();
+    },
+    [=](atom::registr, const registration&)
+      -> caf::result<std::vector<registration>> { return not_linked(); },
+    [=](atom::relay, const new_block&) {},
+    [=](atom::relay, const new_records&) {},
+    [=](atom::relay, const registration&) {},
+  };
+}
+
+/// LINKED: encrypted Envelopes up to 5 MB.
+behavior_type linked(self_ptr self, next_read next) {
+  return {
+    [=](caf::io::new_data_msg& msg) {
+      on_bytes(self, msg, next, max_link_frame, linked, on_linked_frame);
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      close_link(self, "peer closed the connection");
+    },
+    [=](atom::tick) {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      for (auto i = st.pending.begin(); i != st.pending.end();) {
         if (now > i->second.deadline) {
-          i->second.promise.deliver(
-            make_error(ec::io, "peer did not answer in time"));
-          i = st->pending.erase(i);
+          auto deliver = std::move(i->second.deliver);
+          i = st.pending.erase(i);
+          deliver(make_error(ec::io, "peer did not answer in time"));
         } else {
           ++i;
         }
       }
       schedule_tick(self);
     },
+    [=](atom::info) {
+      return ask_peer<wire::info, peer_info>(
+        self, wire::info_request{}, "an info request", [](wire::info x) {
+          return peer_info{std::move(x.chain), x.height, x.tip, x.work};
+        });
+    },
+    [=](atom::blocks, uint64_t from, uint32_t count) {
+      return ask_peer<wire::blocks, std::vector<encoded>>(
+        self, wire::blocks_request{from, count}, "a blocks request",
+        [](wire::blocks x) { return std::move(x.list); });
+    },
+    [=](atom::hashes, uint64_t from, uint32_t count) {
+      return ask_peer<wire::hashes, std::vector<hash256>>(
+        self, wire::hashes_request{from, count}, "a hashes request",
+        [](wire::hashes x) { return std::move(x.list); });
+    },
+    [=](atom::registr, registration& r) {
+      return ask_peer<wire::peers, std::vector<registration>>(
+        self, wire::register_request{std::move(r)}, "a registration",
+        [](wire::peers x) { return std::move(x.list); });
+    },
+    [=](atom::relay, new_block& x) {
+      send_envelope(self, {0, wire::block{std::move(x.block)}});
+    },
+    [=](atom::relay, new_records& x) {
+      send_envelope(self, {0, wire::records{std::move(x.list)}});
+    },
+    [=](atom::relay, registration& r) {
+      send_envelope(self, {0, wire::announce{std::move(r)}});
+    },
   };
+}
+
+} // namespace
+
+behavior_type peer_session(self_ptr self, connection_handle hdl,
+                           session_deps deps,
+                           std::optional<public_key> expected,
+                           std::string address) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.hdl = hdl;
+  st.address = std::move(address);
+  st.label = "?@" + st.address;
+  st.inbound = !expected.has_value();
+  st.handshake_deadline = self->clock().now()
+                          + st.deps.limits.handshake_timeout;
+  if (expected) {
+    st.peer = *expected;
+    st.hs.emplace(handshake::initiator(*st.deps.settings, *expected));
+    write_frame(self, st.hs->hello());
+  } else {
+    st.hs.emplace(handshake::responder(*st.deps.settings));
+  }
+  self->configure_read(hdl, receive_policy::exactly(4));
+  schedule_tick(self);
+  return handshaking(self, std::nullopt);
 }
 
 } // namespace hallmark

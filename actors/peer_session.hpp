@@ -1,34 +1,39 @@
-// peer_session: one CAF broker per TCP link to a peer.
+// peer_session: one CAF typed broker per TCP link to a peer.
 //
 //   accepted / dialed
-//        │ handshake frames (plaintext, ≤ 4 KiB each; node/handshake.hpp)
+//        │ handshake frames (plaintext, ≤ 4 KiB each; messages/handshake.hpp)
 //        ▼
 //   HANDSHAKE ──(established)──▶ LINKED ──(close, error, misbehaviour)──▶ gone
 //        │                          │
 //        └─(reject, timeout, bad)───┘
 //
-// Reads frames header first (4-byte little-endian length), then the body,
-// refusing a length above the phase's cap before reading it. Once linked,
-// every frame is one secretstream-encrypted Envelope (messages/wire.capnp):
-// it answers the peer's requests (info, blocks, hashes, register, ping),
-// hands broadcasts to the reservoir, block_processor and announcer, relays
-// what they accept through the connector, and forwards requests of local
-// actors, matching responses by id. Misbehaviour is charged to the peer at
-// the connector; a bad frame ends the link.
-//
-// Local actors talk to a session with:
-//   (atom::request, encoded Envelope) -> encoded Envelope   (id assigned here)
-//   (atom::send, encoded Envelope)                          (one-way)
+// Each phase is its own behaviour, and within a phase so is each half of a
+// frame: the 4-byte little-endian length (refused above the phase's cap
+// before the body is read), then the body. Once linked, every frame is one
+// secretstream-encrypted Envelope (messages/wire.capnp, codec in
+// messages/envelope.hpp), and nothing outside this file sees one: the
+// session answers the peer's requests (info, blocks, hashes, register,
+// ping), hands broadcasts to block_processor, the reservoir and the
+// announcer with itself as their origin, and turns the node's domain
+// requests and relays (peer_session_actor in actors/actors.hpp) into
+// Envelopes, matching responses by id. Misbehaviour is charged to the peer
+// at the connector; a bad frame ends the link.
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
 #include <caf/fwd.hpp>
 #include <caf/io/fwd.hpp>
+#include <caf/io/system_messages.hpp>
+#include <caf/io/typed_broker.hpp>
+#include <caf/stateful_actor.hpp>
 
 #include "actors/actors.hpp"
+#include "messages/envelope.hpp"
 #include "messages/handshake.hpp"
 #include "storage/chain_store.hpp"
 
@@ -61,13 +66,59 @@ struct session_deps {
   session_limits limits;
 };
 
+/// The session's whole interface: peer_session_actor, CAF's I/O events and
+/// its own timer. Only the session's spawner sees it; everyone else holds a
+/// peer_session_actor.
+using peer_session_broker_actor = peer_session_actor::extend<
+  caf::reacts_to<caf::io::new_data_msg>,
+  caf::reacts_to<caf::io::connection_closed_msg>, caf::reacts_to<atom::tick>>;
+
+template <class Handle>
+struct typed_broker_of;
+
+template <class... Sigs>
+struct typed_broker_of<caf::typed_actor<Sigs...>> {
+  using type = caf::io::typed_broker<Sigs...>;
+};
+
+struct peer_session_state;
+
+using peer_session_broker = caf::stateful_actor<
+  peer_session_state, typed_broker_of<peer_session_broker_actor>::type>;
+
+struct peer_session_state {
+  // Not an aggregate: CAF would try to build it from the actor pointer.
+  peer_session_state() = default;
+  static inline const char* name = "peer_session";
+
+  /// A request of ours to the peer, waiting for its response.
+  struct pending_request {
+    std::chrono::steady_clock::time_point deadline;
+    /// Gets the response's body, or why none came.
+    std::function<void(caf::expected<wire::body>)> deliver;
+  };
+
+  session_deps deps;
+  caf::io::connection_handle hdl;
+  std::string address;
+  std::string label; ///< "key@host:port" once linked, "?@host:port" before
+  bool inbound = false;
+  std::optional<handshake> hs; ///< during HANDSHAKE only
+  frame_sealer tx;
+  frame_opener rx;
+  public_key peer{};
+  std::chrono::steady_clock::time_point handshake_deadline;
+  uint64_t next_id = 1;
+  std::map<uint64_t, pending_request> pending;
+};
+
 /// Runs a link. For an outbound link `expected` is the key the dialed node
 /// must prove; for an inbound one it is empty.
 /// @param hdl the connection, already accepted or connected.
 /// @param address the remote end, "host:port", for logs and scoring.
-caf::behavior peer_session(caf::io::broker* self,
-                           caf::io::connection_handle hdl, session_deps deps,
-                           std::optional<public_key> expected,
-                           std::string address);
+peer_session_broker_actor::behavior_type
+peer_session(peer_session_broker* self, caf::io::connection_handle hdl,
+             session_deps deps, std::optional<public_key> expected,
+             std::string address);
 
 } // namespace hallmark

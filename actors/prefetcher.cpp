@@ -3,24 +3,12 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "core/log.hpp"
-#include "messages/codec_capnp.hpp"
-#include "messages/handshake.hpp"
-#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
 namespace {
 
 using self_ptr = prefetcher_actor::stateful_pointer<prefetcher_state>;
-
-encoded blocks_request(uint64_t from, uint32_t count) {
-  capnp::MallocMessageBuilder msg;
-  auto env = msg.initRoot<schema::Envelope>();
-  auto r = env.initBlocksRequest();
-  r.setFrom(from);
-  r.setCount(count);
-  return freeze(msg);
-}
 
 /// Ends the fetch and tells the connector why; `why` keeps its code, which
 /// says whose fault the failure was.
@@ -97,38 +85,19 @@ void deliver(self_ptr self) {
   }
 }
 
-void on_blocks(self_ptr self, uint64_t from, uint32_t asked, encoded env) {
+void request_blocks(self_ptr self, uint64_t from, uint32_t count);
+
+void on_blocks(self_ptr self, uint64_t from, uint32_t asked,
+               std::vector<encoded> blocks) {
   auto& st = self->state;
-  std::vector<encoded> blocks;
-  std::string failure;
-  try {
-    capnp::FlatArrayMessageReader reader{words_of(env),
-                                         reader_options({max_link_plaintext})};
-    auto e = reader.getRoot<schema::Envelope>();
-    if (e.which() == schema::Envelope::ERROR) {
-      failure = std::string{"upstream refused: "}
-                + e.getError().getReason().cStr();
-    } else if (e.which() != schema::Envelope::BLOCKS) {
-      failure = "upstream answered a blocks request with something else";
-    } else {
-      for (auto d : e.getBlocks()) {
-        auto b = encoded::copy_of(byte_view{d.begin(), d.size()});
-        if (!b) {
-          failure = "upstream sent a block of a bad size";
-          break;
-        }
-        blocks.push_back(std::move(*b));
-      }
-      if (failure.empty() && blocks.empty())
-        failure = "upstream has no block at height " + std::to_string(from);
-      if (blocks.size() > asked)
-        failure = "upstream sent more blocks than asked";
-    }
-  } catch (const kj::Exception& e) {
-    failure = std::string{"undecodable reply: "} + e.getDescription().cStr();
+  if (blocks.empty()) {
+    fail(self, make_error(ec::malformed, "upstream has no block at height "
+                                           + std::to_string(from)));
+    return;
   }
-  if (!failure.empty()) {
-    fail(self, make_error(ec::malformed, failure));
+  if (blocks.size() > asked) {
+    fail(self,
+         make_error(ec::malformed, "upstream sent more blocks than asked"));
     return;
   }
   size_t bytes = 0;
@@ -148,24 +117,7 @@ void on_blocks(self_ptr self, uint64_t from, uint32_t asked, encoded env) {
     auto n = asked - got;
     st.estimates[rest] = n * average(st);
     st.cached_bytes += st.estimates[rest];
-    ++st.requests;
-    auto gen = st.generation;
-    self
-      ->request(st.session, std::chrono::seconds{90}, atom::request::value,
-                blocks_request(rest, n))
-      .then(
-        [=](encoded& reply) {
-          if (gen != self->state.generation)
-            return;
-          --self->state.requests;
-          on_blocks(self, rest, n, std::move(reply));
-        },
-        [=](caf::error& err) {
-          if (gen != self->state.generation)
-            return;
-          --self->state.requests;
-          fail(self, err);
-        });
+    request_blocks(self, rest, n);
   }
   deliver(self);
   pump(self);
@@ -192,26 +144,31 @@ void pump(self_ptr self) {
     st.next += n;
     st.estimates[from] = n * avg;
     st.cached_bytes += n * avg;
-    ++st.requests;
-    auto gen = st.generation;
-    auto count = static_cast<uint32_t>(n);
-    self
-      ->request(st.session, std::chrono::seconds{90}, atom::request::value,
-                blocks_request(from, count))
-      .then(
-        [=](encoded& reply) {
-          if (gen != self->state.generation)
-            return;
-          --self->state.requests;
-          on_blocks(self, from, count, std::move(reply));
-        },
-        [=](caf::error& err) {
-          if (gen != self->state.generation)
-            return;
-          --self->state.requests;
-          fail(self, err);
-        });
+    request_blocks(self, from, static_cast<uint32_t>(n));
   }
+}
+
+/// Asks the upstream for `count` blocks from `from`; the reply goes to
+/// on_blocks unless a reset came in between.
+void request_blocks(self_ptr self, uint64_t from, uint32_t count) {
+  auto& st = self->state;
+  ++st.requests;
+  auto gen = st.generation;
+  self
+    ->request(st.session, std::chrono::seconds{90}, atom::blocks_v, from, count)
+    .then(
+      [=](std::vector<encoded>& blocks) {
+        if (gen != self->state.generation)
+          return;
+        --self->state.requests;
+        on_blocks(self, from, count, std::move(blocks));
+      },
+      [=](caf::error& err) {
+        if (gen != self->state.generation)
+          return;
+        --self->state.requests;
+        fail(self, annotate(err, "blocks from upstream: "));
+      });
 }
 
 } // namespace
@@ -224,7 +181,8 @@ prefetcher_actor::behavior_type prefetcher(self_ptr self,
   self->state.connector = std::move(connector);
   self->state.cfg = cfg;
   return {
-    [=](atom::fetch, caf::actor session, uint64_t from, uint64_t target) {
+    [=](atom::fetch, peer_session_actor session, uint64_t from,
+        uint64_t target) {
       auto& st = self->state;
       ++st.generation;
       st.session = std::move(session);

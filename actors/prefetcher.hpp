@@ -31,7 +31,7 @@ struct prefetcher_state {
   block_processor_actor processor;
   connector_actor connector;
   prefetcher_config cfg;
-  caf::actor session;
+  peer_session_actor session;
   uint64_t generation = 0;
   uint64_t next = 0;         ///< next height to request
   uint64_t deliver_next = 0; ///< next height to hand to block_processor

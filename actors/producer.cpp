@@ -1,11 +1,8 @@
 #include "actors/producer.hpp"
 
-#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "core/log.hpp"
-#include "messages/codec_capnp.hpp"
-#include "messages/wire.capnp.h"
 
 namespace hallmark {
 
@@ -24,10 +21,10 @@ void submit(self_ptr self) {
   st.candidate.reset();
   auto height = b.hdr.height;
   auto records = record_count(b);
-  auto raw = encode(b);
+  // Made here, so no origin: block_processor publishes it to every link.
   self
-    ->request(st.processor, std::chrono::seconds{120}, atom::blocks::value,
-              std::vector<encoded>{raw}, false)
+    ->request(st.processor, std::chrono::seconds{120}, atom::block_v, encode(b),
+              caf::actor_addr{})
     .then(
       [=](apply_report& r) {
         auto& st = self->state;
@@ -37,15 +34,6 @@ void submit(self_ptr self) {
           st.last_block_at = unix_now();
           log_info("producer", "made block {} with {} records", height,
                    records);
-          if (st.relay) {
-            capnp::MallocMessageBuilder msg;
-            auto env = msg.initRoot<schema::Envelope>();
-            auto bytes = raw.bytes();
-            env.setBlock(
-              kj::ArrayPtr<const kj::byte>{bytes.data(), bytes.size()});
-            caf::anon_send(st.relay, atom::relay::value, freeze(msg),
-                           caf::actor_addr{});
-          }
         }
         schedule(self);
       },
@@ -144,9 +132,6 @@ producer_actor::behavior_type producer(self_ptr self,
         consider(self);
     },
     [=](atom::status) -> uint64_t { return self->state.made; },
-    [=](atom::subscribe, caf::actor relay) {
-      self->state.relay = std::move(relay);
-    },
   };
 }
 

@@ -28,7 +28,6 @@ struct producer_state {
   bool busy = false;
   uint64_t last_block_at = 0;
   uint64_t made = 0;
-  caf::actor relay; ///< the connector, once wired
 };
 
 /// @param key the producer key written into every header.

@@ -328,16 +328,23 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
   self->delayed_send(self, std::chrono::milliseconds{cfg.expiry_check_ms},
                      atom::expire::value);
   return {
-    [=](atom::submit, const encoded& raw) -> caf::result<std::vector<hash256>> {
+    [=](atom::submit, const encoded& raw,
+        const caf::actor_addr& origin) -> caf::result<std::vector<hash256>> {
       try {
         auto ids = submit(self, raw);
         if (!ids)
           return ids.error();
+        // Admitted for the first time (a duplicate is refused): published
+        // once, to go to every link but its origin.
+        if (self->state.relay)
+          self->send(self->state.relay, atom::relay_v, new_records{raw},
+                     origin);
         return std::move(*ids);
       } catch (const lmdb::failure& f) {
         return make_error(ec::storage, f.what());
       }
     },
+    [=](atom::subscribe, relay_actor& r) { self->state.relay = std::move(r); },
     [=](atom::take, uint32_t max) -> std::vector<encoded> {
       return take(self, max);
     },

@@ -71,6 +71,7 @@ struct reservoir_state {
   indexes idx;
   int64_t next_seq = 0;
   int64_t min_seq = 0;
+  relay_actor relay; ///< where admitted records are published
 };
 
 /// Admits `e` into `idx` against `view` plus the records admitted before,

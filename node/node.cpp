@@ -163,14 +163,15 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   sdeps.settings = handshake_settings{cfg.chain, identity};
   a.links = sys.spawn(connector, ac.links, sdeps, identity);
   sdeps.connector = a.links;
+  // What block_processor and the reservoir accept for the first time goes
+  // to every link but its origin.
+  caf::anon_send(a.processor, atom::subscribe_v, relay_actor{a.links});
+  caf::anon_send(a.pool, atom::subscribe_v, relay_actor{a.links});
   a.registry = sys.spawn(announcer, identity, local, a.links, ac.registry);
   caf::anon_send(a.links, atom::subscribe::value, a.registry);
   sdeps.announcer = a.registry;
   if (bound && !bound->addresses.empty())
     a.doors = spawn_listener(sys, std::move(*bound), ac.doors, sdeps);
-  if (a.maker)
-    caf::anon_send(a.maker, atom::subscribe::value,
-                   caf::actor_cast<caf::actor>(a.links));
   admin_deps deps;
   deps.connector = a.links;
   deps.chain = chain;

@@ -27,6 +27,7 @@
 #include "actors/verifier.hpp"
 #include "storage/local_store.hpp"
 #include "tests/unit/helpers.hpp"
+#include "tests/unit/reply.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -59,7 +60,8 @@ struct heard {
 reservoir_actor::behavior_type listener(reservoir_actor::pointer,
                                         std::shared_ptr<heard> log) {
   return {
-    [](atom::submit, const encoded&) -> std::vector<hash256> { return {}; },
+    [](atom::submit, const encoded&,
+       const caf::actor_addr&) -> std::vector<hash256> { return {}; },
     [](atom::take, uint32_t) -> std::vector<encoded> { return {}; },
     [](atom::lookup, const hash256&) -> std::vector<pending_record> {
       return {};
@@ -75,6 +77,7 @@ reservoir_actor::behavior_type listener(reservoir_actor::pointer,
       log->unwound.push_back(records);
     },
     [](atom::expire) {},
+    [](atom::subscribe, const relay_actor&) {},
   };
 }
 
@@ -170,15 +173,7 @@ public:
   caf::expected<T> ask(const Handle& dest, Ts&&... xs) {
     auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
     sched.run();
-    REQUIRE_MESSAGE(!self->mailbox().empty(), "the actor did not reply");
-    std::optional<T> value;
-    caf::error err;
-    handle.receive([&](T& x) { value = std::move(x); },
-                   [&](caf::error& e) { err = std::move(e); });
-    if (value)
-      return std::move(*value);
-    REQUIRE(err);
-    return err;
+    return reply_of<T>(self, handle);
   }
 
   /// Advances the simulated clock (firing due timers) and runs until idle.
@@ -211,7 +206,8 @@ public:
 
   caf::expected<std::vector<hash256>> submit(reservoir_actor r,
                                              std::vector<record> records) {
-    return ask<std::vector<hash256>>(r, atom::submit::value, encode(records));
+    return ask<std::vector<hash256>>(r, atom::submit::value, encode(records),
+                                     caf::actor_addr{});
   }
 
   reservoir_status status_of(reservoir_actor r) {
@@ -1056,7 +1052,8 @@ TEST_CASE("reservoir actor: accepts a record list and returns leaf ids") {
   // An empty list and bytes that are no RecordList are refused.
   f.expect_refused({}, ec::bad_request);
   auto r = f.ask<std::vector<hash256>>(f.pool, atom::submit::value,
-                                       encoded{std::vector<uint64_t>{7, 7}});
+                                       encoded{std::vector<uint64_t>{7, 7}},
+                                       caf::actor_addr{});
   CHECK(code(r) == ec::malformed);
 }
 

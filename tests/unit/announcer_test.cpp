@@ -32,6 +32,7 @@
 #include "storage/lmdb.hpp"
 #include "storage/local_store.hpp"
 #include "tests/unit/helpers.hpp"
+#include "tests/unit/reply.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -56,22 +57,6 @@ std::set<public_key> keys_of(const std::vector<registration>& rs) {
 
 caf::error check_at(const registration& r, uint64_t now) {
   return check_registration(r, "devnet", now, 3300, 300);
-}
-
-/// The registration inside an encoded Envelope, which must be an announce
-/// broadcast (id 0).
-registration announced(const encoded& e) {
-  auto r = guarded([&]() -> caf::expected<registration> {
-    capnp::FlatArrayMessageReader reader{words_of(e),
-                                         reader_options(registration_limits)};
-    auto env = reader.getRoot<schema::Envelope>();
-    CHECK(env.getId() == 0);
-    if (env.which() != schema::Envelope::ANNOUNCE)
-      return make_error(ec::malformed, "not an announce envelope");
-    return read(env.getAnnounce());
-  });
-  REQUIRE_MESSAGE(static_cast<bool>(r), (r ? "" : message_of(r.error())));
-  return *r;
 }
 
 /// A Registration message with raw field contents, for malformed input.
@@ -387,15 +372,10 @@ namespace {
 /// What the recording connector was told.
 struct connector_log {
   std::vector<std::vector<registration>> candidates;
-  std::vector<encoded> relays;
+  std::vector<registration> relays;
   std::vector<caf::actor_addr> origins;
 
-  std::vector<registration> relayed() const {
-    std::vector<registration> out;
-    for (auto& e : relays)
-      out.push_back(announced(e));
-    return out;
-  }
+  std::vector<registration> relayed() const { return relays; }
 };
 
 /// A stand-in connector: records relays and candidates, answers peers and
@@ -406,8 +386,8 @@ caf::behavior recording_connector(caf::event_based_actor* self,
                                   std::shared_ptr<connector_log> log) {
   self->set_default_handler(caf::drop);
   return {
-    [log](atom::relay, const encoded& e, const caf::actor_addr& origin) {
-      log->relays.push_back(e);
+    [log](atom::relay, const registration& r, const caf::actor_addr& origin) {
+      log->relays.push_back(r);
       log->origins.push_back(origin);
     },
     [log](atom::candidates, const std::vector<registration>& rs) {
@@ -475,15 +455,7 @@ public:
   caf::expected<T> ask(const Handle& dest, Ts&&... xs) {
     auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
     sched.run();
-    REQUIRE_MESSAGE(!self->mailbox().empty(), "the actor did not reply");
-    std::optional<T> value;
-    caf::error err;
-    handle.receive([&](T& x) { value = std::move(x); },
-                   [&](caf::error& e) { err = std::move(e); });
-    if (value)
-      return std::move(*value);
-    REQUIRE(err);
-    return err;
+    return reply_of<T>(self, handle);
   }
 
   /// A registration of `who` made now (or at `at`).
@@ -495,7 +467,8 @@ public:
 
   caf::expected<std::vector<registration>>
   registr(announcer_actor a, const registration& r, const public_key& link) {
-    return ask<std::vector<registration>>(a, atom::registr::value, r, link);
+    return ask<std::vector<registration>>(a, atom::registr::value, r, link,
+                                          link_addr);
   }
 
   /// Registers `who` over its own link; the registration must be accepted.
@@ -507,7 +480,7 @@ public:
   }
 
   void announce(announcer_actor a, const registration& r) {
-    self->send(a, atom::announce::value, r);
+    self->send(a, atom::announce::value, r, link_addr);
     sched.run();
   }
 
@@ -547,6 +520,14 @@ public:
   std::shared_ptr<connector_log> log;
   std::vector<caf::actor> spawned_;
   connector_actor connector;
+  /// The link registrations and announcements come over: stands for a
+  /// session, so relays must name it as their origin.
+  caf::actor_addr link_addr = keep(sys.spawn(
+                                     [](int) -> caf::behavior {
+                                       return {[](int) {}};
+                                     },
+                                     0))
+                                .address();
 
   key_pair us = seeded_key(0x71);
   key_pair alice = seeded_key(0x11);
@@ -585,11 +566,12 @@ TEST_CASE("announcer: a registration over its own link is stored") {
   REQUIRE(f.log->candidates.size() == 2);
   REQUIRE(f.log->candidates.back().size() == 1);
   CHECK(same(f.log->candidates.back()[0], r));
-  // A new registration is relayed to the other links as an announcement.
+  // A new registration is relayed to the other links as an announcement,
+  // not back over the link it came from.
   auto relayed = f.log->relayed();
   REQUIRE(relayed.size() == 1);
   CHECK(same(relayed[0], r));
-  CHECK(f.log->origins[0] == caf::actor_addr{});
+  CHECK(f.log->origins[0] == f.link_addr);
 }
 
 TEST_CASE("announcer: a registration over another key's link is refused") {
@@ -761,19 +743,20 @@ TEST_CASE("announcer: our own key is never stored") {
   CHECK(f.log->relays.size() == 1);
 }
 
-TEST_CASE("announcer: relayed envelopes decode as Envelope.announce") {
+TEST_CASE("announcer: relays are checked registrations, with their origin") {
   fixture f;
   auto a = f.spawn_announcer();
   auto rb = f.reg(f.bob, "[2001:db8::1]:2136");
   f.announce(a, rb);
   f.tick(a);
   REQUIRE(f.log->relays.size() == 2);
-  for (auto& e : f.log->relays) {
-    auto r = announced(e);
+  for (auto& r : f.log->relays)
     CHECK_EQ(code(check_at(r, f.clock_now)), ec::none);
-  }
-  CHECK(same(announced(f.log->relays[0]), rb));
-  auto own = announced(f.log->relays[1]);
+  CHECK(same(f.log->relays[0], rb));
+  CHECK(f.log->origins[0] == f.link_addr);
+  // Our own has no origin: it goes to every link.
+  CHECK(f.log->origins[1] == caf::actor_addr{});
+  auto own = f.log->relays[1];
   CHECK(own.key == f.us.public_key_bytes());
   CHECK(own.listeners == std::vector<std::string>{"127.0.0.1:2136"});
   CHECK(own.timestamp == f.clock_now);
@@ -787,7 +770,7 @@ TEST_CASE("announcer: the timers announce us, first after 2 min, then 11") {
   f.clock_now += 120;
   f.advance(1ms);
   REQUIRE(f.log->relays.size() == 1);
-  CHECK(announced(f.log->relays[0]).timestamp == t0 + 120);
+  CHECK(f.log->relays[0].timestamp == t0 + 120);
   // A tick from outside announces once more but adds no timer.
   f.tick(a);
   CHECK(f.log->relays.size() == 2);

@@ -1,0 +1,140 @@
+// The Envelope codec: one decrypted frame on a link (messages/wire.capnp)
+// to and from plain C++ values. Only the peer session speaks Envelopes; every
+// other part of the node sees the values below, never a Cap'n Proto reader.
+//
+// Decoding applies the link's limits and turns every Cap'n Proto exception
+// into ec::malformed. What is wrong with one item inside an otherwise good
+// Envelope (a registration that does not read, a block broadcast of a bad
+// size) stays with that item as its error, so the session charges the peer
+// for that item and keeps the link.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "core/chain.hpp"
+#include "messages/codec.hpp"
+#include "messages/registration.hpp"
+
+namespace hallmark::wire {
+
+struct info_request {};
+
+/// A peer's chain, as its `info` reply states it.
+struct info {
+  std::string chain;
+  std::string version;
+  uint64_t height = 0;
+  hash256 tip{};
+  work_t work = 0; ///< cumulative work (decimal text on the wire)
+};
+
+struct blocks_request {
+  uint64_t from = 0;
+  uint32_t count = 0;
+};
+
+/// Encoded Blocks, ascending heights.
+struct blocks {
+  std::vector<encoded> list;
+};
+
+struct hashes_request {
+  uint64_t from = 0;
+  uint32_t count = 0;
+};
+
+struct hashes {
+  std::vector<hash256> list;
+};
+
+/// The link's own registration (a request, answered with `peers`).
+struct register_request {
+  caf::expected<registration> reg{make_error(ec::malformed)};
+};
+
+struct peers {
+  std::vector<registration> list;
+};
+
+/// A relayed registration (broadcast).
+struct announce {
+  caf::expected<registration> reg{make_error(ec::malformed)};
+};
+
+/// Pending records (broadcast): one RecordList in its own buffer.
+struct records {
+  encoded list;
+};
+
+/// A new block (broadcast).
+struct block {
+  caf::expected<encoded> bytes{make_error(ec::malformed)};
+};
+
+/// A request refused: its `ec` value and why.
+struct refusal {
+  ec code = ec::none;
+  std::string reason;
+};
+
+struct ping {};
+struct pong {};
+
+/// A kind this node does not know (a newer peer's); id kept.
+struct unknown {};
+
+using body = std::variant<info_request, info, blocks_request, blocks,
+                          hashes_request, hashes, register_request, peers,
+                          announce, records, block, refusal, ping, pong,
+                          unknown>;
+
+/// One Envelope: a request (id ≠ 0), its response (same id) or a broadcast
+/// (id 0).
+struct envelope {
+  uint64_t id = 0;
+  body what;
+};
+
+/// The Envelope's wire name of a body's kind ("info", "blocksRequest", ...).
+const char* kind_name(const body& x);
+
+/// True for the kinds that answer a request.
+bool is_response(const body& x);
+
+/// Encodes an Envelope. A `register_request` or `announce` without a value,
+/// or a `block` without bytes, is encoded as an empty one; ec::malformed if
+/// a `records` list does not decode.
+caf::expected<encoded> encode(const envelope& x);
+
+/// Decodes one Envelope of at most `max_bytes`: ec::malformed if it does not
+/// decode (or an `info` has a tip that is not 32 bytes or a work that is not
+/// a decimal number below 2^128, a `hashes` entry is not 32 bytes, a
+/// `blocks` entry is not whole words, a `peers` entry does not read),
+/// ec::too_large above the limit.
+caf::expected<envelope> decode_envelope(const encoded& bytes, size_t max_bytes);
+
+/// The reply `x` as the kind `T` a request expects: a `refusal` becomes an
+/// error with the peer's code (ec::malformed if the code is none or not one
+/// of ours), any other kind ec::malformed naming `what` was asked.
+template <class T>
+caf::expected<T> reply_as(body x, const char* what);
+
+/// The error a peer's refusal stands for.
+caf::error error_of(const refusal& x);
+
+template <class T>
+caf::expected<T> reply_as(body x, const char* what) {
+  if (auto* y = std::get_if<T>(&x))
+    return std::move(*y);
+  if (auto* r = std::get_if<refusal>(&x))
+    return error_of(*r);
+  return make_error(ec::malformed, std::string{"peer answered "} + what
+                                     + " with " + kind_name(x));
+}
+
+} // namespace hallmark::wire

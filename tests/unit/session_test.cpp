@@ -1,0 +1,423 @@
+// The peer session's typed interface and the relay, on CAF's deterministic
+// test scheduler: a real peer_session broker on CAF's test multiplexer,
+// linked by a real handshake with a peer the test plays byte by byte, and a
+// connector fanning relays out to stand-in sessions. Also the Envelope codec
+// the session speaks (messages/envelope.hpp).
+#include <doctest/doctest.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/network/test_multiplexer.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/connector.hpp"
+#include "actors/peer_session.hpp"
+#include "messages/envelope.hpp"
+#include "tests/unit/helpers.hpp"
+#include "tests/unit/reply.hpp"
+
+using namespace hallmark;
+using namespace hallmark::test;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  cfg.set("middleman.network-backend", caf::atom("testing"));
+  cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  return cfg;
+}
+
+/// What a stand-in connector heard from sessions.
+struct connector_heard {
+  std::vector<peer_link> ups;
+  std::vector<std::string> charges;
+};
+
+caf::behavior stand_in_connector(caf::event_based_actor* self,
+                                 std::shared_ptr<connector_heard> log) {
+  self->set_default_handler(caf::drop);
+  return {
+    [log](atom::up, const peer_link& link) { log->ups.push_back(link); },
+    [log](atom::misbehave, const public_key&, const std::string&, int32_t,
+          const std::string& reason) { log->charges.push_back(reason); },
+  };
+}
+
+/// An actor system on the test coordinator with CAF's test multiplexer.
+class fixture {
+public:
+  fixture()
+      : sys(testing_config(cfg)),
+        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+        mpx(dynamic_cast<caf::io::network::test_multiplexer&>(
+          sys.middleman().backend())),
+        self(sys, true) {}
+
+  ~fixture() {
+    for (auto& a : spawned)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+    run();
+  }
+
+  /// Runs every actor and every I/O event until nothing is left.
+  void run() {
+    while (sched.try_run_once() || mpx.try_exec_runnable() || mpx.read_data())
+      ;
+  }
+
+  template <class Handle>
+  Handle keep(Handle h) {
+    spawned.push_back(caf::actor_cast<caf::actor>(h));
+    return h;
+  }
+
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::io::network::test_multiplexer& mpx;
+  caf::scoped_actor self;
+  std::vector<caf::actor> spawned;
+};
+
+/// A session we dial, linked by a handshake with a peer the test plays: the
+/// test reads the session's frames from the multiplexer and writes the
+/// peer's.
+class linked_session : public fixture {
+public:
+  linked_session() {
+    session_deps deps;
+    deps.connector = caf::actor_cast<connector_actor>(
+      keep(sys.spawn(stand_in_connector, heard)));
+    deps.settings = handshake_settings{"devnet", us};
+    mpx.provide_scribe("peer.test", 2136, hdl);
+    auto s = sys.middleman().spawn_client(
+      peer_session, "peer.test", 2136, deps,
+      std::optional<public_key>{them.public_key_bytes()},
+      std::string{"peer.test:2136"});
+    REQUIRE(s);
+    session = keep(*s);
+    run();
+    auto hs = handshake::responder(handshake_settings{"devnet", them});
+    auto welcome = hs.receive(next_frame());
+    REQUIRE_FALSE(welcome.error);
+    write_frame(welcome.send);
+    auto proof = hs.receive(next_frame());
+    REQUIRE_FALSE(proof.error);
+    REQUIRE(proof.established);
+    tx = hs.take_sealer();
+    rx = hs.take_opener();
+    REQUIRE(heard->ups.size() == 1);
+    CHECK(heard->ups[0].key == them.public_key_bytes());
+  }
+
+  /// The next frame the session wrote.
+  std::vector<uint8_t> next_frame() {
+    run();
+    auto& out = mpx.output_buffer(hdl);
+    REQUIRE(out.size() >= 4);
+    auto len = get_u32(reinterpret_cast<const uint8_t*>(out.data()));
+    REQUIRE(out.size() >= 4 + size_t{len});
+    std::vector<uint8_t> frame(out.begin() + 4, out.begin() + 4 + len);
+    out.erase(out.begin(), out.begin() + 4 + len);
+    return frame;
+  }
+
+  void write_frame(byte_view body) {
+    std::vector<char> buf(4 + body.size());
+    put_u32(reinterpret_cast<uint8_t*>(buf.data()),
+            static_cast<uint32_t>(body.size()));
+    std::copy(body.begin(), body.end(), buf.begin() + 4);
+    mpx.virtual_send(hdl, buf);
+    run();
+  }
+
+  /// The next Envelope the session sent, decrypted and decoded.
+  wire::envelope next_envelope() {
+    auto plain = rx.open(next_frame());
+    REQUIRE(plain);
+    auto bytes = encoded::copy_of(*plain);
+    REQUIRE(bytes);
+    auto env = wire::decode_envelope(*bytes, max_link_plaintext);
+    REQUIRE(env);
+    return std::move(*env);
+  }
+
+  void send_envelope(wire::envelope env) {
+    auto bytes = wire::encode(env);
+    REQUIRE(bytes);
+    write_frame(tx.seal(bytes->bytes()));
+  }
+
+  /// Asks the session for `xs`; the peer answers the request it sends with
+  /// `answer` (or not at all); returns the session's reply.
+  template <class T, class... Ts>
+  caf::expected<T> ask(std::optional<wire::body> answer, Ts... xs) {
+    auto h = self->request(peer_session_actor{session}, caf::infinite, xs...);
+    auto request = next_envelope();
+    CHECK(request.id != 0);
+    if (answer)
+      send_envelope({request.id, std::move(*answer)});
+    else {
+      sched.advance_time(61s);
+      run();
+    }
+    return reply_of<T>(self, h);
+  }
+
+  key_pair us = seeded_key(0x11);
+  key_pair them = seeded_key(0x31);
+  caf::io::connection_handle hdl = caf::io::connection_handle::from_int(1);
+  std::shared_ptr<connector_heard> heard = std::make_shared<connector_heard>();
+  peer_session_broker_actor session;
+  frame_sealer tx;
+  frame_opener rx;
+};
+
+} // namespace
+
+TEST_SUITE_BEGIN("session");
+
+// -- the Envelope codec ------------------------------------------------------
+
+TEST_CASE("envelope: every kind round-trips") {
+  auto reg = make_registration("devnet", {"127.0.0.1:2136"}, 1'700'000'000,
+                               seeded_key(0x51));
+  std::vector<wire::body> bodies{
+    wire::info_request{},
+    wire::info{"devnet", "1.0", 7, hash256{1, 2, 3}, (work_t{1} << 100) + 9},
+    wire::blocks_request{5, 10},
+    wire::blocks{{encoded{std::vector<uint64_t>{1, 2}}}},
+    wire::hashes_request{0, 1},
+    wire::hashes{{hash256{9}}},
+    wire::register_request{reg},
+    wire::peers{{reg}},
+    wire::announce{reg},
+    wire::records{encode(std::vector<record>{})},
+    wire::block{encoded{std::vector<uint64_t>{3}}},
+    wire::refusal{ec::storage, "disk"},
+    wire::ping{},
+    wire::pong{}};
+  for (auto& b : bodies) {
+    CAPTURE(wire::kind_name(b));
+    auto bytes = wire::encode({42, b});
+    REQUIRE(bytes);
+    auto back = wire::decode_envelope(*bytes, max_link_plaintext);
+    REQUIRE(back);
+    CHECK(back->id == 42);
+    CHECK(back->what.index() == b.index());
+  }
+  auto info = wire::decode_envelope(*wire::encode({1, bodies[1]}), 1 << 20);
+  REQUIRE(info);
+  auto& i = std::get<wire::info>(info->what);
+  CHECK(i.work == (work_t{1} << 100) + 9);
+  CHECK(i.tip == hash256{1, 2, 3});
+}
+
+TEST_CASE("envelope: a reply of the wrong kind is malformed, a refusal keeps "
+          "its code") {
+  CHECK_EQ(code(wire::reply_as<wire::info>(wire::hashes{}, "info")),
+           ec::malformed);
+  CHECK_EQ(code(wire::reply_as<wire::blocks>(wire::pong{}, "blocks")),
+           ec::malformed);
+  CHECK_EQ(code(wire::reply_as<wire::info>(wire::refusal{ec::storage, "disk"},
+                                           "info")),
+           ec::storage);
+  CHECK_EQ(code(wire::reply_as<wire::info>(
+             wire::refusal{static_cast<ec>(200), "?"}, "info")),
+           ec::malformed);
+  CHECK_EQ(code(wire::reply_as<wire::info>(wire::refusal{ec::none, ""}, "i")),
+           ec::malformed);
+  CHECK(wire::reply_as<wire::hashes>(wire::hashes{}, "hashes"));
+}
+
+TEST_CASE("envelope: bad fields and bad bytes are errors, never a crash") {
+  wire::info bad_work{"devnet", "1", 1, hash256{}, 0};
+  auto ok = wire::encode({1, bad_work});
+  REQUIRE(ok);
+  // Every truncation and a few thousand bit flips: an error or a value.
+  for (size_t n = 0; n < ok->word_count(); ++n)
+    CHECK_FALSE(wire::decode_envelope(
+      encoded{std::vector<uint64_t>(ok->words(), ok->words() + n)}, 1 << 20));
+  std::mt19937_64 rng{11};
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<uint64_t> words(ok->words(), ok->words() + ok->word_count());
+    auto bit = rng() % (words.size() * 64);
+    words[bit / 64] ^= uint64_t{1} << (bit % 64);
+    auto r = wire::decode_envelope(encoded{std::move(words)}, 1 << 20);
+    if (!r)
+      CHECK(code(r.error()) != ec::none);
+  }
+  CHECK_EQ(code(wire::decode_envelope(*ok, 8)), ec::too_large);
+}
+
+// -- the session -------------------------------------------------------------
+
+TEST_CASE("session: info, blocks and hashes come back as domain values") {
+  linked_session f;
+  auto info = f.ask<peer_info>(
+    wire::info{"devnet", "1.0", 12, hash256{7}, work_t{5000}}, atom::info_v);
+  REQUIRE(info);
+  CHECK(info->chain == "devnet");
+  CHECK(info->height == 12);
+  CHECK(info->tip == hash256{7});
+  CHECK(info->work == 5000);
+  auto hashes = f.ask<std::vector<hash256>>(
+    wire::hashes{{hash256{1}, hash256{2}}}, atom::hashes_v, uint64_t{3},
+    uint32_t{2});
+  REQUIRE(hashes);
+  CHECK(*hashes == std::vector<hash256>{hash256{1}, hash256{2}});
+  auto blocks = f.ask<std::vector<encoded>>(
+    wire::blocks{{encoded{std::vector<uint64_t>{4, 5}}}}, atom::blocks_v,
+    uint64_t{1}, uint32_t{10});
+  REQUIRE(blocks);
+  REQUIRE(blocks->size() == 1);
+  CHECK(blocks->front() == encoded{std::vector<uint64_t>{4, 5}});
+  CHECK(f.heard->charges.empty());
+}
+
+TEST_CASE("session: a reply of the wrong kind becomes ec::malformed") {
+  linked_session f;
+  CHECK_EQ(code(f.ask<peer_info>(wire::hashes{{hash256{1}}}, atom::info_v)),
+           ec::malformed);
+  CHECK_EQ(code(f.ask<std::vector<encoded>>(wire::pong{}, atom::blocks_v,
+                                            uint64_t{1}, uint32_t{1})),
+           ec::malformed);
+  auto peers = f.ask<std::vector<registration>>(
+    wire::info{"devnet", "1", 0, hash256{}, 0}, atom::registr_v,
+    make_registration("devnet", {"127.0.0.1:1"}, 1'700'000'000, f.us));
+  REQUIRE_FALSE(peers);
+  CHECK_EQ(fault_of(peers.error()), fault::peer);
+  // The link stays up: the next request is answered.
+  CHECK(
+    f.ask<peer_info>(wire::info{"devnet", "1", 1, hash256{}, 1}, atom::info_v));
+}
+
+TEST_CASE("session: the peer's refusal keeps its code; no answer is ec::io") {
+  linked_session f;
+  auto refused = f.ask<std::vector<hash256>>(
+    wire::refusal{ec::storage, "disk full"}, atom::hashes_v, uint64_t{0},
+    uint32_t{1});
+  REQUIRE_FALSE(refused);
+  CHECK_EQ(code(refused.error()), ec::storage);
+  auto silent = f.ask<peer_info>(std::nullopt, atom::info_v);
+  REQUIRE_FALSE(silent);
+  CHECK_EQ(code(silent.error()), ec::io);
+  CHECK_EQ(fault_of(silent.error()), fault::local);
+}
+
+TEST_CASE("session: relays go out as broadcasts") {
+  linked_session f;
+  auto reg = make_registration("devnet", {"127.0.0.1:1"}, 1'700'000'000,
+                               seeded_key(0x51));
+  f.self->send(peer_session_actor{f.session}, atom::relay_v, reg);
+  auto e = f.next_envelope();
+  CHECK(e.id == 0);
+  auto* a = std::get_if<wire::announce>(&e.what);
+  REQUIRE(a);
+  REQUIRE(a->reg);
+  CHECK(a->reg->key == reg.key);
+  f.self->send(peer_session_actor{f.session}, atom::relay_v,
+               new_block{encoded{std::vector<uint64_t>{8}}});
+  e = f.next_envelope();
+  auto* b = std::get_if<wire::block>(&e.what);
+  REQUIRE(b);
+  REQUIRE(b->bytes);
+  CHECK(*b->bytes == encoded{std::vector<uint64_t>{8}});
+}
+
+// -- the relay ---------------------------------------------------------------
+
+namespace {
+
+/// What each stand-in session was told to relay.
+struct relays_heard {
+  std::map<size_t, std::vector<std::string>> by_link;
+};
+
+peer_session_actor::behavior_type
+stand_in_session(peer_session_actor::pointer, size_t index,
+                 std::shared_ptr<relays_heard> log) {
+  return {
+    [](atom::info) {
+      return peer_info{"devnet", 0, hash256{}, 0};
+    },
+    [](atom::blocks, uint64_t, uint32_t) { return std::vector<encoded>{}; },
+    [](atom::hashes, uint64_t, uint32_t) { return std::vector<hash256>{}; },
+    [](atom::registr, const registration&) {
+      return std::vector<registration>{};
+    },
+    [=](atom::relay, const new_block&) {
+      log->by_link[index].push_back("block");
+    },
+    [=](atom::relay, const new_records&) {
+      log->by_link[index].push_back("records");
+    },
+    [=](atom::relay, const registration&) {
+      log->by_link[index].push_back("registration");
+    },
+  };
+}
+
+caf::behavior stand_in_processor(caf::event_based_actor* self) {
+  self->set_default_handler(caf::drop);
+  return {[](atom::tip) { return chain_tip{}; }};
+}
+
+} // namespace
+
+TEST_CASE("relay: an accepted item reaches every link but its origin, once") {
+  fixture f;
+  auto log = std::make_shared<relays_heard>();
+  connector_config cc;
+  cc.min_clients = 100; // stays CONNECTING: only the relay is under test
+  session_deps deps;
+  deps.processor = caf::actor_cast<block_processor_actor>(
+    f.keep(f.sys.spawn(stand_in_processor)));
+  deps.settings = handshake_settings{"devnet", seeded_key(0x01)};
+  auto connector = f.keep(
+    f.sys.spawn(hallmark::connector, cc, deps, seeded_key(0x01)));
+  std::vector<peer_session_actor> links;
+  for (size_t i = 0; i < 3; ++i) {
+    links.push_back(f.keep(f.sys.spawn(stand_in_session, i, log)));
+    peer_link up;
+    up.session = links.back();
+    up.key = seeded_key(static_cast<uint8_t>(0x20 + i)).public_key_bytes();
+    up.inbound = true;
+    up.address = "10.0.0." + std::to_string(i) + ":2136";
+    up.version = 1;
+    f.self->send(connector, atom::up_v, up);
+  }
+  f.run();
+  auto reg = make_registration("devnet", {"127.0.0.1:1"}, 1'700'000'000,
+                               seeded_key(0x51));
+  f.self->send(connector, atom::relay_v,
+               new_block{encoded{std::vector<uint64_t>{1}}},
+               links[1].address());
+  f.self->send(connector, atom::relay_v,
+               new_records{encoded{std::vector<uint64_t>{2}}},
+               caf::actor_addr{});
+  f.self->send(connector, atom::relay_v, reg, links[2].address());
+  f.run();
+  using v = std::vector<std::string>;
+  CHECK(log->by_link[0] == v{"block", "records", "registration"});
+  CHECK(log->by_link[1] == v{"records", "registration"});
+  CHECK(log->by_link[2] == v{"block", "records"});
+}
+
+TEST_SUITE_END();
