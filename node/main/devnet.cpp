@@ -37,31 +37,6 @@ namespace fs = std::filesystem;
 
 namespace hallmark {
 
-caf::expected<key_pair> init_datadir(const node_config& cfg) {
-  if (auto err = cfg.validate())
-    return err;
-  std::error_code fe;
-  if (fs::exists(cfg.config_path(), fe))
-    return make_error(ec::bad_config, cfg.datadir + " is already initialised ("
-                                        + cfg.config_path() + " exists)");
-  if (!fs::exists(cfg.datadir, fe)) {
-    auto parent = fs::path{cfg.datadir}.parent_path();
-    if (!parent.empty())
-      fs::create_directories(parent, fe);
-    if (::mkdir(cfg.datadir.c_str(), 0700) != 0)
-      return make_error(ec::io, "cannot create " + cfg.datadir + ": "
-                                  + std::strerror(errno));
-  } else if (!fs::is_directory(cfg.datadir, fe)) {
-    return make_error(ec::io, cfg.datadir + " is not a directory");
-  }
-  auto identity = key_pair::generate();
-  if (auto err = save_key(cfg.key_path(), identity))
-    return err;
-  if (auto err = save_config(cfg))
-    return err;
-  return identity;
-}
-
 std::string devnet_config::validate() const {
   if (nodes < 1 || nodes > devnet_max_nodes)
     return fmt::format("--nodes must be 1 to {}, got {}", devnet_max_nodes,

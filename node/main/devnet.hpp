@@ -26,14 +26,6 @@
 
 namespace hallmark {
 
-/// Creates a data directory as `hallmark init` does: the directory (0700)
-/// when missing, a fresh identity key, and a config file holding every key
-/// of `cfg`. Both `hallmark init` and `hallmark devnet` go through here.
-/// @param cfg the configuration to write; `cfg.datadir` names the directory.
-/// @returns the new identity; ec::bad_config if the directory is already
-///          initialised or `cfg` is out of range, ec::io for file trouble.
-caf::expected<key_pair> init_datadir(const node_config& cfg);
-
 /// What `hallmark devnet` was asked for.
 struct devnet_config {
   /// Node processes, 1 to 16.
