@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -31,6 +32,7 @@
 #include "core/keys.hpp"
 #include "core/records.hpp"
 #include "node/main/admin_client.hpp"
+#include "node/main/commands.hpp"
 #include "node/main/render.hpp"
 
 namespace fs = std::filesystem;
@@ -1064,6 +1066,35 @@ int run_devnet(const devnet_config& cfg) {
       fmt::print("data and logs kept in {}\n", dir);
   }
   return code;
+}
+
+// -- the command --------------------------------------------------------------
+
+void add_devnet_command(CLI::App& app, command_table& commands) {
+  auto cfg = std::make_shared<devnet_config>();
+  auto devnet = app.add_subcommand(
+    "devnet", "Run N nodes on loopback, one producing, and walk a record "
+              "through them");
+  devnet->add_option("--nodes", cfg->nodes, "Node processes, 1 to 16")
+    ->required();
+  devnet->add_option("--dir", cfg->dir,
+                     "Directory for the nodes' data and logs, kept "
+                     "(default: a fresh one under /tmp, removed)");
+  auto run_for = devnet->add_option("--for", cfg->run_for_s,
+                                    "Seconds to run (default: until Ctrl-C)");
+  devnet
+    ->add_option("--base-port", cfg->base_port,
+                 "Node i listens on base-port + i (default: 19500 if "
+                 "free, else free ports)")
+    ->check(CLI::Range(1u, 65535u));
+  commands.add(devnet, [cfg, run_for] {
+    if (run_for->count() > 0 && cfg->run_for_s == 0)
+      return usage("devnet: --for must be at least 1 second (leave it out to "
+                   "run until Ctrl-C)");
+    if (auto problem = cfg->validate(); !problem.empty())
+      return usage("devnet: " + problem);
+    return run_devnet(*cfg);
+  });
 }
 
 } // namespace hallmark
