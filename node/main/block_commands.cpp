@@ -3,7 +3,6 @@
 // blocks, `admin reorg` unwinds and re-applies the newest ones. `export` and
 // `import` take --datadir and --json from `block` (fallthrough).
 #include <fstream>
-#include <memory>
 #include <optional>
 
 #include "core/chain.hpp"
@@ -27,6 +26,11 @@ struct block_options {
   client_options client;
   std::string id; ///< HEIGHT or HASH
 };
+
+/// What `export` and `import` say to a HEIGHT|HASH given to `block` too.
+int id_and_subcommand() {
+  return usage("block: give either a HEIGHT|HASH or a subcommand, not both");
+}
 
 int show_block(const block_options& o) {
   if (o.id.empty())
@@ -59,8 +63,7 @@ int show_block(const block_options& o) {
       auto b = decode_block(*bytes);
       if (!b)
         return report(b.error());
-      emit(block_json(*b), o.client.json, print_block);
-      return exit_ok;
+      return print_result(block_json(*b), o.client.json, print_block);
     });
 }
 
@@ -72,6 +75,8 @@ struct export_options {
 };
 
 int export_blocks(const block_options& b, const export_options& o) {
+  if (!b.id.empty())
+    return id_and_subcommand();
   auto client = admin_client::connect(b.client.datadir);
   if (!client)
     return report(client.error());
@@ -115,11 +120,17 @@ int export_blocks(const block_options& b, const export_options& o) {
   j["from"] = o.from;
   j["count"] = next - o.from;
   j["out"] = o.out;
-  emit(j, b.client.json);
-  return exit_ok;
+  return print_result(j, b.client.json);
 }
 
-int import_blocks(const block_options& b, const std::string& file) {
+struct import_options {
+  std::string file;
+};
+
+int import_blocks(const block_options& b, const import_options& o) {
+  if (!b.id.empty())
+    return id_and_subcommand();
+  auto& file = o.file;
   std::ifstream in{file, std::ios::binary};
   if (!in)
     return report(make_error(ec::io, "cannot open " + file));
@@ -174,8 +185,7 @@ int import_blocks(const block_options& b, const std::string& file) {
   if (!tip)
     return report(make_error(ec::malformed, file + " holds no blocks"));
   (*tip)["imported"] = imported;
-  emit(*tip, b.client.json);
-  return exit_ok;
+  return print_result(*tip, b.client.json);
 }
 
 struct reorg_options {
@@ -184,71 +194,48 @@ struct reorg_options {
 };
 
 int reorg(const reorg_options& o) {
-  return query(
-    o.client.datadir, [&](admin_client& c) { return c.reorg(o.depth); },
-    [&](auto& reply) {
-      emit(tip_json(reply.root().getTip()), o.client.json);
-      return exit_ok;
-    });
-}
-
-/// `run`, unless `block` was also given a HEIGHT|HASH.
-template <class Run>
-std::function<int()> without_block_id(std::shared_ptr<block_options> b,
-                                      Run run) {
-  return [b, run] {
-    if (!b->id.empty())
-      return usage("block: give either a HEIGHT|HASH or a subcommand, not "
-                   "both");
-    return run();
-  };
+  return print_reply(
+    o.client, [&](admin_client& c) { return c.reorg(o.depth); },
+    [](auto root) { return tip_json(root.getTip()); });
 }
 
 } // namespace
 
 void add_block_commands(CLI::App& app, command_table& commands) {
-  auto block_opts = std::make_shared<block_options>();
-  auto block = app.add_subcommand("block", "Show a block, or export/import "
-                                           "blocks");
+  auto [block, block_opts] = commands.add<block_options>(
+    &app, "block", "Show a block, or export/import blocks", show_block);
   block->require_subcommand(0, 1);
   add_datadir(block, block_opts->client.datadir);
   block->add_option("BLOCK", block_opts->id, "Block height or hash");
   add_json(block, block_opts->client.json);
-  commands.add(block, [block_opts] { return show_block(*block_opts); });
 
-  auto export_opts = std::make_shared<export_options>();
-  auto exp = block->add_subcommand("export", "Write blocks to a file");
-  exp->fallthrough(); // --datadir and --json belong to `block`
+  // --datadir and --json belong to `block`: the subcommands fall through.
+  auto [exp, export_opts] = commands.add<export_options>(
+    block, "export", "Write blocks to a file",
+    [b = block_opts](const export_options& o) { return export_blocks(*b, o); });
+  exp->fallthrough();
   exp->add_option("--from", export_opts->from, "First height")->required();
   export_opts->count_given = exp->add_option(
     "--count", export_opts->count, "Blocks to export (default: to the tip)");
   export_opts->count_given->check(CLI::PositiveNumber);
   exp->add_option("--out", export_opts->out, "File to write")->required();
-  commands.add(exp, without_block_id(block_opts, [block_opts, export_opts] {
-                 return export_blocks(*block_opts, *export_opts);
-               }));
 
-  auto file = std::make_shared<std::string>();
-  auto imp = block->add_subcommand("import", "Apply blocks from a file");
+  auto [imp, import_opts] = commands.add<import_options>(
+    block, "import", "Apply blocks from a file",
+    [b = block_opts](const import_options& o) { return import_blocks(*b, o); });
   imp->fallthrough();
-  imp->add_option("FILE", *file, "File written by `block export`")
+  imp->add_option("FILE", import_opts->file, "File written by `block export`")
     ->required()
     ->check(CLI::ExistingFile);
-  commands.add(imp, without_block_id(block_opts, [block_opts, file] {
-                 return import_blocks(*block_opts, *file);
-               }));
 
-  auto admin = app.add_subcommand("admin", "Operator actions");
-  admin->require_subcommand(1);
-  auto reorg_opts = std::make_shared<reorg_options>();
-  auto reorg_cmd = admin->add_subcommand("reorg", "Unwind N blocks and apply "
-                                                  "them again");
+  auto admin = add_parent(app, "admin", "Operator actions");
+  auto [reorg_cmd, reorg_opts] = commands.add<reorg_options>(
+    admin, "reorg", "Unwind N blocks and apply them again", reorg);
   add_datadir(reorg_cmd, reorg_opts->client.datadir);
   reorg_cmd->add_option("DEPTH", reorg_opts->depth, "Blocks to unwind")
     ->required()
     ->check(CLI::Range(1u, UINT32_MAX));
   add_json(reorg_cmd, reorg_opts->client.json);
-  commands.add(reorg_cmd, [reorg_opts] { return reorg(*reorg_opts); });
 }
 
 } // namespace hallmark

@@ -49,6 +49,13 @@ int command_table::run_parsed() const {
   return chosen->run();
 }
 
+CLI::App* add_parent(CLI::App& app, const std::string& name,
+                     const std::string& help) {
+  auto parent = app.add_subcommand(name, help);
+  parent->require_subcommand(1);
+  return parent;
+}
+
 // -- common options -----------------------------------------------------------
 
 CLI::Option* add_datadir(CLI::App* app, std::string& datadir, bool required) {
@@ -155,6 +162,13 @@ const CLI::Validator key_value{check_key_value, "KEY=VALUE", "KEY=VALUE"};
 hash256 hex32_of(const std::string& text) {
   // Validated by `hex32` while parsing.
   return *from_hex_fixed<32>(text);
+}
+
+// -- asking a node ------------------------------------------------------------
+
+int print_result(const json& j, bool as_json, human_printer human) {
+  emit(j, as_json, human);
+  return exit_ok;
 }
 
 caf::expected<encoded> copy_of(capnp::Data::Reader data) {

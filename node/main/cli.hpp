@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +21,7 @@
 #include "messages/codec.hpp"
 #include "node/config.hpp"
 #include "node/main/admin_client.hpp"
+#include "node/main/render.hpp"
 
 namespace hallmark {
 
@@ -49,6 +52,19 @@ public:
   /// Registers a (sub)command; `run` returns its exit code.
   void add(CLI::App* app, std::function<int()> run);
 
+  /// Adds the subcommand `name` of `parent` with options of its own, a
+  /// fresh `Options` that `run(options)` is given once parsed.
+  /// @returns the subcommand, to declare its options on, and the options,
+  ///          which live as long as this table.
+  template <class Options, class Run>
+  std::pair<CLI::App*, Options*> add(CLI::App* parent, const std::string& name,
+                                     const std::string& help, Run run) {
+    auto options = std::make_shared<Options>();
+    auto app = parent->add_subcommand(name, help);
+    add(app, [options, run] { return run(*options); });
+    return {app, options.get()};
+  }
+
   /// Runs the deepest registered command the parse selected (`block
   /// export`, not `block`); exit code 2 if none was.
   int run_parsed() const;
@@ -60,6 +76,11 @@ private:
   };
   std::vector<command> commands_;
 };
+
+/// Adds a command that only holds subcommands (`keys`, `asset`, `admin`),
+/// one of which must be given.
+CLI::App* add_parent(CLI::App& app, const std::string& name,
+                     const std::string& help);
 
 // -- common options -----------------------------------------------------------
 
@@ -123,18 +144,30 @@ hash256 hex32_of(const std::string& text);
 
 // -- asking a node ------------------------------------------------------------
 
-/// Connects to the node at `datadir`, asks with `ask(client)` and shows the
+/// Asks the node at `datadir` with `ask(client)` (ask_node) and shows the
 /// reply with `show(reply)`, which returns the exit code; a failure at any
 /// step is one line on stderr.
 template <class Ask, class Show>
 int query(const std::string& datadir, Ask ask, Show show) {
-  auto client = admin_client::connect(datadir);
-  if (!client)
-    return report(client.error());
-  auto reply = ask(*client);
+  auto reply = ask_node(datadir, ask);
   if (!reply)
     return report(reply.error());
   return show(*reply);
+}
+
+/// Prints a command's result, `j`, as one JSON line if `as_json`, else
+/// with `human` (render.hpp's emit); returns exit code 0.
+int print_result(const json& j, bool as_json,
+                 human_printer human = print_fields);
+
+/// query() that prints the reply: `to_json(reply.root())` as one JSON line
+/// with --json, else with `human`.
+template <class Ask, class ToJson>
+int print_reply(const client_options& o, Ask ask, ToJson to_json,
+                human_printer human = print_fields) {
+  return query(o.datadir, ask, [&](const admin_reply& reply) {
+    return print_result(to_json(reply.root()), o.json, human);
+  });
 }
 
 /// Copies a Data field of a reply into an owned, word-aligned buffer.

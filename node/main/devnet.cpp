@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <memory>
 #include <thread>
 
 #include <fmt/core.h>
@@ -219,31 +218,41 @@ int run_devnet(const devnet_config& cfg) {
 
 // -- the command --------------------------------------------------------------
 
+namespace {
+
+struct devnet_options {
+  devnet_config cfg;
+  CLI::Option* run_for = nullptr;
+};
+
+int devnet(const devnet_options& o) {
+  if (o.run_for->count() > 0 && o.cfg.run_for_s == 0)
+    return usage("devnet: --for must be at least 1 second (leave it out to "
+                 "run until Ctrl-C)");
+  if (auto problem = o.cfg.validate(); !problem.empty())
+    return usage("devnet: " + problem);
+  return run_devnet(o.cfg);
+}
+
+} // namespace
+
 void add_devnet_command(CLI::App& app, command_table& commands) {
-  auto cfg = std::make_shared<devnet_config>();
-  auto devnet = app.add_subcommand(
-    "devnet", "Run N nodes on loopback, one producing, and walk a record "
-              "through them");
-  devnet->add_option("--nodes", cfg->nodes, "Node processes, 1 to 16")
+  auto [cmd, o] = commands.add<devnet_options>(
+    &app, "devnet",
+    "Run N nodes on loopback, one producing, and walk a record through them",
+    devnet);
+  cmd->add_option("--nodes", o->cfg.nodes, "Node processes, 1 to 16")
     ->required();
-  devnet->add_option("--dir", cfg->dir,
-                     "Directory for the nodes' data and logs, kept "
-                     "(default: a fresh one under /tmp, removed)");
-  auto run_for = devnet->add_option("--for", cfg->run_for_s,
-                                    "Seconds to run (default: until Ctrl-C)");
-  devnet
-    ->add_option("--base-port", cfg->base_port,
+  cmd->add_option("--dir", o->cfg.dir,
+                  "Directory for the nodes' data and logs, kept "
+                  "(default: a fresh one under /tmp, removed)");
+  o->run_for = cmd->add_option("--for", o->cfg.run_for_s,
+                               "Seconds to run (default: until Ctrl-C)");
+  cmd
+    ->add_option("--base-port", o->cfg.base_port,
                  "Node i listens on base-port + i (default: 19500 if "
                  "free, else free ports)")
     ->check(CLI::Range(1u, 65535u));
-  commands.add(devnet, [cfg, run_for] {
-    if (run_for->count() > 0 && cfg->run_for_s == 0)
-      return usage("devnet: --for must be at least 1 second (leave it out to "
-                   "run until Ctrl-C)");
-    if (auto problem = cfg->validate(); !problem.empty())
-      return usage("devnet: " + problem);
-    return run_devnet(*cfg);
-  });
 }
 
 } // namespace hallmark

@@ -26,10 +26,8 @@ constexpr uint32_t demo_items = 3;
 
 /// `item` as node `n` shows it (as item_json).
 caf::expected<json> item_at(const devnet_node& n, const hash256& item) {
-  auto client = admin_client::connect(n.datadir);
-  if (!client)
-    return client.error();
-  auto reply = client->item(item);
+  auto reply = ask_node(n.datadir,
+                        [&](admin_client& c) { return c.item(item); });
   if (!reply)
     return reply.error();
   return item_json(reply->root().getItem());
@@ -102,11 +100,19 @@ bool devnet_demo::wait_until(const std::function<bool()>& ready,
   return false;
 }
 
+caf::error devnet_demo::wait_or_fail(const std::function<bool()>& ready,
+                                     std::chrono::seconds limit, ec code,
+                                     const std::string& what) const {
+  if (wait_until(ready, limit))
+    return {};
+  return make_error(code, fmt::format("{} within {} s", what, limit.count()));
+}
+
 caf::expected<int64_t>
 devnet_demo::wait_in_block(const devnet_node& n, const hash256& item,
                            const std::string& what) const {
   int64_t height = -1;
-  auto ok = wait_until(
+  auto err = wait_or_fail(
     [&] {
       auto j = item_at(n, item);
       if (!j || (*j)["provenance"].empty())
@@ -117,11 +123,9 @@ devnet_demo::wait_in_block(const devnet_node& n, const hash256& item,
       height = newest["height"].get<int64_t>();
       return true;
     },
-    step_limit);
-  if (!ok)
-    return make_error(ec::not_found,
-                      fmt::format("{} did not reach a block within {} s", what,
-                                  step_limit.count()));
+    step_limit, ec::not_found, what + " did not reach a block");
+  if (err)
+    return err;
   return height;
 }
 
@@ -138,11 +142,10 @@ caf::error devnet_demo::link_up(const devnet_node& entry,
           return true;
       return false;
     };
-    if (!wait_until(linked, step_limit))
-      return make_error(ec::io,
-                        fmt::format("node {} did not link to the producer "
-                                    "within {} s",
-                                    entry.index, step_limit.count()));
+    if (auto err = wait_or_fail(
+          linked, step_limit, ec::io,
+          fmt::format("node {} did not link to the producer", entry.index)))
+      return err;
     say(fmt::format("node {} linked to the producer (its static peer)",
                     entry.index));
   }
@@ -249,11 +252,9 @@ caf::error devnet_demo::steps() {
     }
     return true;
   };
-  if (!wait_until(everywhere, everywhere_limit))
-    return make_error(ec::not_found,
-                      fmt::format("not every node shows carol as the owner "
-                                  "within {} s",
-                                  everywhere_limit.count()));
+  if (auto err = wait_or_fail(everywhere, everywhere_limit, ec::not_found,
+                              "not every node shows carol as the owner"))
+    return err;
   auto who = nodes_.size() == 1
                ? std::string{"the node shows"}
                : fmt::format("all {} nodes show", nodes_.size());

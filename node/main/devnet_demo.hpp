@@ -12,11 +12,14 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/error.hpp"
 #include "node/main/devnet_supervisor.hpp"
 
 namespace hallmark {
@@ -55,6 +58,9 @@ private:
   caf::error link_up(const devnet_node& entry, const devnet_node& producer);
   bool wait_until(const std::function<bool()>& ready,
                   std::chrono::seconds limit) const;
+  caf::error wait_or_fail(const std::function<bool()>& ready,
+                          std::chrono::seconds limit, ec code,
+                          const std::string& what) const;
   caf::expected<int64_t> wait_in_block(const devnet_node& n,
                                        const hash256& item,
                                        const std::string& what) const;

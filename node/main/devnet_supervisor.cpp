@@ -105,12 +105,11 @@ std::vector<std::string> devnet_journal::last(size_t count) {
 node_view look_at(const devnet_node& n) {
   node_view v;
   v.key = n.key;
-  auto client = admin_client::connect(n.datadir);
-  if (!client)
-    return v;
-  capnp::MallocMessageBuilder msg;
-  msg.initRoot<schema::Request>().setStatus();
-  auto reply = client->call(msg, schema::Reply::STATUS, poll_timeout);
+  auto reply = ask_node(n.datadir, [](admin_client& c) {
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<schema::Request>().setStatus();
+    return c.call(msg, schema::Reply::STATUS, poll_timeout);
+  });
   if (!reply)
     return v;
   auto st = reply->root().getStatus();
@@ -124,12 +123,11 @@ node_view look_at(const devnet_node& n) {
 }
 
 std::optional<json> peers_of(const devnet_node& n) {
-  auto client = admin_client::connect(n.datadir);
-  if (!client)
-    return std::nullopt;
-  capnp::MallocMessageBuilder msg;
-  msg.initRoot<schema::Request>().setPeers();
-  auto reply = client->call(msg, schema::Reply::PEERS, poll_timeout);
+  auto reply = ask_node(n.datadir, [](admin_client& c) {
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<schema::Request>().setPeers();
+    return c.call(msg, schema::Reply::PEERS, poll_timeout);
+  });
   if (!reply)
     return std::nullopt;
   return peers_json(reply->root().getPeers());

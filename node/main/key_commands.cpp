@@ -1,6 +1,4 @@
 // Key files: `keys new` writes one, `keys show` prints a key's public key.
-#include <memory>
-
 #include "core/keys.hpp"
 #include "node/main/commands.hpp"
 #include "node/main/render.hpp"
@@ -20,8 +18,7 @@ int keys_new(const new_options& o) {
     return report(err);
   json j;
   j["public_key"] = to_hex(kp.public_key_bytes());
-  emit(j, o.json);
-  return exit_ok;
+  return print_result(j, o.json);
 }
 
 struct show_options {
@@ -38,30 +35,26 @@ int keys_show(const show_options& o) {
     return report(kp.error());
   json j;
   j["public_key"] = to_hex(kp->public_key_bytes());
-  emit(j, o.json);
-  return exit_ok;
+  return print_result(j, o.json);
 }
 
 } // namespace
 
 void add_key_commands(CLI::App& app, command_table& commands) {
-  auto keys = app.add_subcommand("keys", "Make or show key files");
-  keys->require_subcommand(1);
+  auto keys = add_parent(app, "keys", "Make or show key files");
 
-  auto new_opts = std::make_shared<new_options>();
-  auto new_cmd = keys->add_subcommand("new", "Write a new key file (0600)");
+  auto [new_cmd, new_opts] = commands.add<new_options>(
+    keys, "new", "Write a new key file (0600)", keys_new);
   new_cmd->add_option("--out", new_opts->out, "Key file to create")->required();
   add_json(new_cmd, new_opts->json);
-  commands.add(new_cmd, [new_opts] { return keys_new(*new_opts); });
 
-  auto show_opts = std::make_shared<show_options>();
-  auto show_cmd = keys->add_subcommand("show", "Print a key's public key");
+  auto [show_cmd, show_opts] = commands.add<show_options>(
+    keys, "show", "Print a key's public key", keys_show);
   show_cmd->add_option("--key", show_opts->key, "Key file")
     ->check(CLI::ExistingFile);
   add_datadir(show_cmd, show_opts->datadir, false)
     ->description("Show the node identity of this data directory");
   add_json(show_cmd, show_opts->json);
-  commands.add(show_cmd, [show_opts] { return keys_show(*show_opts); });
 }
 
 } // namespace hallmark

@@ -1,8 +1,6 @@
 // The node's life: `init` makes a data directory, `run` is the node, `stop`
 // and `status` ask a running one. `init` and `run` take every hallmark.conf
 // key as a flag (config_flags, from node/config's key table).
-#include <memory>
-
 #include <fmt/core.h>
 
 #include "core/keys.hpp"
@@ -33,8 +31,7 @@ int init(const init_options& o) {
   j["public_key"] = to_hex(identity->public_key_bytes());
   j["datadir"] = o.datadir;
   j["chain"] = cfg.chain;
-  emit(j, o.json);
-  return exit_ok;
+  return print_result(j, o.json);
 }
 
 struct run_options {
@@ -55,55 +52,47 @@ int run(const run_options& o) {
 }
 
 int stop(const client_options& o) {
-  return query(
-    o.datadir, [](admin_client& c) { return c.stop(); },
-    [&](auto&) {
+  return print_reply(
+    o, [](admin_client& c) { return c.stop(); },
+    [](auto) {
       json j;
       j["stopping"] = true;
-      emit(j, o.json,
-           [](const json&) { fmt::print("the node is stopping\n"); });
-      return exit_ok;
-    });
+      return j;
+    },
+    [](const json&) { fmt::print("the node is stopping\n"); });
 }
 
 int status(const client_options& o) {
-  return query(
-    o.datadir, [](admin_client& c) { return c.status(); },
-    [&](auto& reply) {
-      emit(status_json(reply.root().getStatus()), o.json, print_status);
-      return exit_ok;
-    });
+  return print_reply(
+    o, [](admin_client& c) { return c.status(); },
+    [](auto root) { return status_json(root.getStatus()); }, print_status);
 }
 
 } // namespace
 
 void add_node_commands(CLI::App& app, command_table& commands) {
-  auto init_opts = std::make_shared<init_options>();
-  auto init_cmd = app.add_subcommand("init", "Create a data directory: "
-                                             "identity key and configuration");
+  auto [init_cmd, init_opts] = commands.add<init_options>(
+    &app, "init", "Create a data directory: identity key and configuration",
+    init);
   add_datadir(init_cmd, init_opts->datadir);
   add_json(init_cmd, init_opts->json);
   init_opts->config.add_to(init_cmd, "Configuration (written to "
                                      "hallmark.conf; docs/operations.md)");
-  commands.add(init_cmd, [init_opts] { return init(*init_opts); });
 
-  auto run_opts = std::make_shared<run_options>();
-  auto run_cmd = app.add_subcommand("run", "Run a node in the foreground");
+  auto [run_cmd, run_opts] = commands.add<run_options>(
+    &app, "run", "Run a node in the foreground", run);
   add_datadir(run_cmd, run_opts->datadir);
   run_opts->config.add_to(run_cmd,
                           "Configuration (over hallmark.conf for this run; "
                           "--listen and --peer add to its lists)");
-  commands.add(run_cmd, [run_opts] { return run(*run_opts); });
 
-  auto stop_opts = std::make_shared<client_options>();
-  auto stop_cmd = app.add_subcommand("stop", "Stop the running node");
+  auto [stop_cmd, stop_opts] = commands.add<client_options>(
+    &app, "stop", "Stop the running node", stop);
   add_client_options(stop_cmd, *stop_opts);
-  commands.add(stop_cmd, [stop_opts] { return stop(*stop_opts); });
 
-  auto status_opts = std::make_shared<client_options>();
-  auto status_cmd = app.add_subcommand("status", "Show the node's chain state");
+  auto [status_cmd, status_opts] = commands.add<client_options>(
+    &app, "status", "Show the node's chain state", status);
   add_client_options(status_cmd, *status_opts);
-  commands.add(status_cmd, [status_opts] { return status(*status_opts); });
 }
 
 } // namespace hallmark

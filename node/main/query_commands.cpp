@@ -3,7 +3,6 @@
 // by block_commands.cpp.
 #include <cerrno>
 #include <cstring>
-#include <memory>
 
 #include <poll.h>
 #include <signal.h>
@@ -25,35 +24,26 @@ struct lookup_options {
 };
 
 int peers(const client_options& o) {
-  return query(
-    o.datadir,
+  return print_reply(
+    o,
     [](admin_client& c) {
       capnp::MallocMessageBuilder msg;
       msg.initRoot<schema::Request>().setPeers();
       return c.call(msg, schema::Reply::PEERS);
     },
-    [&](auto& reply) {
-      emit(peers_json(reply.root().getPeers()), o.json, print_peers);
-      return exit_ok;
-    });
+    [](auto root) { return peers_json(root.getPeers()); }, print_peers);
 }
 
 int item(const lookup_options& o) {
-  return query(
-    o.client.datadir, [&](admin_client& c) { return c.item(hex32_of(o.id)); },
-    [&](auto& reply) {
-      emit(item_json(reply.root().getItem()), o.client.json, print_item);
-      return exit_ok;
-    });
+  return print_reply(
+    o.client, [&](admin_client& c) { return c.item(hex32_of(o.id)); },
+    [](auto root) { return item_json(root.getItem()); }, print_item);
 }
 
 int owner(const lookup_options& o) {
-  return query(
-    o.client.datadir, [&](admin_client& c) { return c.owner(hex32_of(o.id)); },
-    [&](auto& reply) {
-      emit(owner_json(reply.root().getOwner()), o.client.json, print_owner);
-      return exit_ok;
-    });
+  return print_reply(
+    o.client, [&](admin_client& c) { return c.owner(hex32_of(o.id)); },
+    [](auto root) { return owner_json(root.getOwner()); }, print_owner);
 }
 
 int record_info(const lookup_options& o) {
@@ -68,8 +58,8 @@ int record_info(const lookup_options& o) {
       auto r = decode_record(*bytes);
       if (!r)
         return report(r.error());
-      emit(record_info_json(info, *r), o.client.json, print_record);
-      return exit_ok;
+      return print_result(record_info_json(info, *r), o.client.json,
+                          print_record);
     });
 }
 
@@ -143,49 +133,35 @@ int watch(const client_options& o) {
 }
 
 /// Adds a command that looks up one id, given as the positional `what`.
-CLI::App* add_lookup(CLI::App& app, const char* name, const char* help,
-                     const char* what, const char* what_help,
-                     lookup_options& o) {
-  auto cmd = app.add_subcommand(name, help);
-  add_datadir(cmd, o.client.datadir);
-  cmd->add_option(what, o.id, what_help)->required()->check(hex32);
-  add_json(cmd, o.client.json);
-  return cmd;
+void add_lookup(CLI::App& app, command_table& commands, const char* name,
+                const char* help, const char* what, const char* what_help,
+                int (*run)(const lookup_options&)) {
+  auto [cmd, o] = commands.add<lookup_options>(&app, name, help, run);
+  add_datadir(cmd, o->client.datadir);
+  cmd->add_option(what, o->id, what_help)->required()->check(hex32);
+  add_json(cmd, o->client.json);
 }
 
 } // namespace
 
 void add_query_commands(CLI::App& app, command_table& commands) {
-  auto peers_opts = std::make_shared<client_options>();
-  auto peers_cmd = app.add_subcommand("peers", "List the node's peers and "
-                                               "links");
+  auto [peers_cmd, peers_opts] = commands.add<client_options>(
+    &app, "peers", "List the node's peers and links", peers);
   add_client_options(peers_cmd, *peers_opts);
-  commands.add(peers_cmd, [peers_opts] { return peers(*peers_opts); });
 
-  auto item_opts = std::make_shared<lookup_options>();
-  auto item_cmd = add_lookup(app, "item",
-                             "Show an item's owner and "
-                             "provenance",
-                             "ITEM", "Item id", *item_opts);
-  commands.add(item_cmd, [item_opts] { return item(*item_opts); });
+  add_lookup(app, commands, "item", "Show an item's owner and provenance",
+             "ITEM", "Item id", item);
+  add_lookup(app, commands, "owner", "List the items a key owns", "PUBKEY",
+             "Owner's public key", owner);
+  add_lookup(app, commands, "record", "Show a record and where it is", "RECORD",
+             "Record id", record_info);
 
-  auto owner_opts = std::make_shared<lookup_options>();
-  auto owner_cmd = add_lookup(app, "owner", "List the items a key owns",
-                              "PUBKEY", "Owner's public key", *owner_opts);
-  commands.add(owner_cmd, [owner_opts] { return owner(*owner_opts); });
-
-  auto record_opts = std::make_shared<lookup_options>();
-  auto record_cmd = add_lookup(app, "record", "Show a record and where it is",
-                               "RECORD", "Record id", *record_opts);
-  commands.add(record_cmd, [record_opts] { return record_info(*record_opts); });
-
-  auto watch_opts = std::make_shared<client_options>();
-  auto watch_cmd = app.add_subcommand(
-    "watch", "Print each new tip as it comes, until the node stops");
+  auto [watch_cmd, watch_opts] = commands.add<client_options>(
+    &app, "watch", "Print each new tip as it comes, until the node stops",
+    watch);
   add_datadir(watch_cmd, watch_opts->datadir);
   watch_cmd->add_flag("--json", watch_opts->json,
                       "Print one JSON object per tip, one a line");
-  commands.add(watch_cmd, [watch_opts] { return watch(*watch_opts); });
 }
 
 } // namespace hallmark

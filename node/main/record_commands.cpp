@@ -2,7 +2,6 @@
 // a key file (or the node identity) and submit them to a running node
 // (submit.hpp).
 #include <fstream>
-#include <memory>
 #include <optional>
 
 #include <fmt/core.h>
@@ -75,8 +74,7 @@ int asset_register(const register_options& o) {
   json j;
   j["asset_id"] = to_hex(asset_id(registered));
   j["record"] = to_hex(record_id(registered));
-  emit(j, o.client.json);
-  return exit_ok;
+  return print_result(j, o.client.json);
 }
 
 struct issue_options {
@@ -102,11 +100,10 @@ int issue_items(const issue_options& o) {
     items.push_back(to_hex(record_id(i)));
   j["items"] = std::move(items);
   j["record"] = to_hex(record_id(*batch));
-  emit(j, o.client.json, [](const json& out) {
+  return print_result(j, o.client.json, [](const json& out) {
     for (auto& id : out["items"])
       fmt::print("{}\n", id.get<std::string>());
   });
-  return exit_ok;
 }
 
 struct transfer_options {
@@ -143,17 +140,15 @@ int transfer_item(const transfer_options& o) {
     return report(err);
   json j;
   j["record"] = to_hex(record_id(t));
-  emit(j, o.client.json);
-  return exit_ok;
+  return print_result(j, o.client.json);
 }
 
 } // namespace
 
 void add_record_commands(CLI::App& app, command_table& commands) {
-  auto asset = app.add_subcommand("asset", "Register assets");
-  asset->require_subcommand(1);
-  auto reg_opts = std::make_shared<register_options>();
-  auto reg = asset->add_subcommand("register", "Register an asset");
+  auto asset = add_parent(app, "asset", "Register assets");
+  auto [reg, reg_opts] = commands.add<register_options>(
+    asset, "register", "Register an asset", asset_register);
   add_datadir(reg, reg_opts->client.datadir);
   reg->add_option("--name", reg_opts->name, "Asset name, 1 to 64 bytes")
     ->required();
@@ -169,11 +164,10 @@ void add_record_commands(CLI::App& app, command_table& commands) {
     ->allow_extra_args(false);
   add_key(reg, reg_opts->key);
   add_json(reg, reg_opts->client.json);
-  commands.add(reg, [reg_opts] { return asset_register(*reg_opts); });
 
-  auto issue_opts = std::make_shared<issue_options>();
-  auto issue_cmd = app.add_subcommand("issue", "Issue items of an asset (free "
-                                               "issue with proof of work)");
+  auto [issue_cmd, issue_opts] = commands.add<issue_options>(
+    &app, "issue", "Issue items of an asset (free issue with proof of work)",
+    issue_items);
   add_datadir(issue_cmd, issue_opts->client.datadir);
   issue_cmd->add_option("--asset", issue_opts->asset, "Asset id")
     ->required()
@@ -183,10 +177,9 @@ void add_record_commands(CLI::App& app, command_table& commands) {
     ->capture_default_str();
   add_key(issue_cmd, issue_opts->key);
   add_json(issue_cmd, issue_opts->client.json);
-  commands.add(issue_cmd, [issue_opts] { return issue_items(*issue_opts); });
 
-  auto xfer_opts = std::make_shared<transfer_options>();
-  auto xfer = app.add_subcommand("transfer", "Transfer an item");
+  auto [xfer, xfer_opts] = commands.add<transfer_options>(
+    &app, "transfer", "Transfer an item", transfer_item);
   add_datadir(xfer, xfer_opts->client.datadir);
   xfer->add_option("--item", xfer_opts->item, "Item id")
     ->required()
@@ -200,7 +193,6 @@ void add_record_commands(CLI::App& app, command_table& commands) {
                  "New owner's key file, to countersign")
     ->check(CLI::ExistingFile);
   add_json(xfer, xfer_opts->client.json);
-  commands.add(xfer, [xfer_opts] { return transfer_item(*xfer_opts); });
 }
 
 } // namespace hallmark

@@ -26,13 +26,9 @@ caf::expected<std::array<uint8_t, N>> fixed_of(capnp::Data::Reader data,
 
 caf::error submit(const std::string& datadir,
                   const std::vector<record>& records) {
-  auto client = admin_client::connect(datadir);
-  if (!client)
-    return client.error();
-  auto reply = client->submit(records);
-  if (!reply)
-    return reply.error();
-  return {};
+  auto reply = ask_node(datadir,
+                        [&](admin_client& c) { return c.submit(records); });
+  return reply ? caf::error{} : reply.error();
 }
 
 caf::expected<issue_batch> make_issue_batch(const std::string& datadir,
@@ -41,22 +37,16 @@ caf::expected<issue_batch> make_issue_batch(const std::string& datadir,
                                             const key_pair& owner) {
   // The anchor and the work come from the node's view of the chain; the
   // connection closes while the work is solved.
+  auto reply = ask_node(datadir, [](admin_client& c) { return c.status(); });
+  if (!reply)
+    return reply.error();
+  auto st = reply->root().getStatus();
+  auto tip = fixed_of<32>(st.getTip(), "tip hash");
+  if (!tip)
+    return tip.error();
   issue_batch batch;
-  uint64_t base = 0;
-  {
-    auto client = admin_client::connect(datadir);
-    if (!client)
-      return client.error();
-    auto reply = client->status();
-    if (!reply)
-      return reply.error();
-    auto st = reply->root().getStatus();
-    auto tip = fixed_of<32>(st.getTip(), "tip hash");
-    if (!tip)
-      return tip.error();
-    batch.anchor = *tip;
-    base = st.getIssueDifficulty();
-  }
+  batch.anchor = *tip;
+  auto base = st.getIssueDifficulty();
   for (uint32_t i = 0; i < count; ++i) {
     uint64_t nonce = 0;
     randombytes_buf(&nonce, sizeof(nonce));
@@ -75,10 +65,7 @@ caf::expected<issue_batch> make_issue_batch(const std::string& datadir,
 
 caf::expected<hash256> latest_record(const std::string& datadir,
                                      const hash256& item) {
-  auto client = admin_client::connect(datadir);
-  if (!client)
-    return client.error();
-  auto reply = client->item(item);
+  auto reply = ask_node(datadir, [&](admin_client& c) { return c.item(item); });
   if (!reply)
     return reply.error();
   auto provenance = reply->root().getItem().getProvenance();
