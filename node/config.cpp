@@ -1,41 +1,137 @@
 #include "node/config.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "core/chain.hpp"
 #include "core/error.hpp"
+
+namespace fs = std::filesystem;
 
 namespace hallmark {
 
 namespace {
 
-struct numeric_key {
-  const char* name;
-  uint64_t node_config::*field;
-  uint64_t min;
-  uint64_t max;
-};
+// The chains a node may follow; core/chain.cpp holds their parameters,
+// consensus and network defaults.
+const std::string_view chains[] = {devnet_chain, "testnet", "mainnet"};
 
-const numeric_key numeric_keys[] = {
-  {"reorg_window", &node_config::reorg_window, 1, 10'000},
-  {"flush_blocks", &node_config::flush_blocks, 1, 1'000'000},
-  {"flush_interval_ms", &node_config::flush_interval_ms, 1, 3'600'000},
-  {"flush_records", &node_config::flush_records, 1, 100'000'000},
-  {"pending_expiry_s", &node_config::pending_expiry_s, 1, 30 * 86400},
-  {"asset_expiry_s", &node_config::asset_expiry_s, 1, 30 * 86400},
-  {"max_pending_issues", &node_config::max_pending_issues, 1, 10'000'000},
-  {"max_pending_transactions", &node_config::max_pending_transactions, 1,
-   10'000'000},
-  {"min_block_interval_ms", &node_config::min_block_interval_ms, 0, 3'600'000},
-  {"empty_block_interval_s", &node_config::empty_block_interval_s, 0, 86400},
-  {"verify_threads", &node_config::verify_threads, 0, 256},
-  {"map_size_mb", &node_config::map_size_mb, 16, 1 << 24},
-  {"min_clients", &node_config::min_clients, 0, 125},
-  {"cycle_ms", &node_config::cycle_ms, 0, 3'600'000},
-  {"max_inbound", &node_config::max_inbound, 0, 10'000},
-  {"ban_seconds", &node_config::ban_seconds, 1, 30 * 86400},
-  {"max_dynamic", &node_config::max_dynamic, 0, 125},
+using cfg = node_config;
+
+// The keys of hallmark.conf, each declared once: name, field (its type),
+// help, and the range or the choices. The defaults are node_config's
+// initialisers. The order is the order save_config writes them in.
+const config_key key_table[] = {
+  {.name = "chain",
+   .field = &cfg::chain,
+   .help = "Chain to follow; must match the one stored in chain/",
+   .choices = chain_names},
+  {.name = "produce",
+   .field = &cfg::produce,
+   .help = "Produce blocks: mine blocks from pending records"},
+  {.name = "reorg_window",
+   .field = &cfg::reorg_window,
+   .help = "Blocks of undo data kept: the deepest fork followed, the "
+           "deepest forced reorg",
+   .min = 1,
+   .max = 10'000},
+  {.name = "flush_blocks",
+   .field = &cfg::flush_blocks,
+   .help = "While more blocks are coming, commit after this many blocks",
+   .min = 1,
+   .max = 1'000'000},
+  {.name = "flush_interval_ms",
+   .field = &cfg::flush_interval_ms,
+   .help = "... or this many ms after a batch left blocks uncommitted",
+   .min = 1,
+   .max = 3'600'000},
+  {.name = "flush_records",
+   .field = &cfg::flush_records,
+   .help = "... or after this many records (bounds the write transaction's "
+           "memory)",
+   .min = 1,
+   .max = 100'000'000},
+  {.name = "pending_expiry_s",
+   .field = &cfg::pending_expiry_s,
+   .help = "Pending batches and transfers expire after this many seconds",
+   .min = 1,
+   .max = 30 * 86400},
+  {.name = "asset_expiry_s",
+   .field = &cfg::asset_expiry_s,
+   .help = "Pending assets that no pending batch issues expire after this "
+           "many seconds",
+   .min = 1,
+   .max = 30 * 86400},
+  {.name = "max_pending_issues",
+   .field = &cfg::max_pending_issues,
+   .help = "Reservoir cap on issues (counted singly)",
+   .min = 1,
+   .max = 10'000'000},
+  {.name = "max_pending_transactions",
+   .field = &cfg::max_pending_transactions,
+   .help = "Reservoir cap on transfers",
+   .min = 1,
+   .max = 10'000'000},
+  {.name = "min_block_interval_ms",
+   .field = &cfg::min_block_interval_ms,
+   .help = "Producer: ms between attempts (at least 50 in effect)",
+   .min = 0,
+   .max = 3'600'000},
+  {.name = "empty_block_interval_s",
+   .field = &cfg::empty_block_interval_s,
+   .help = "Producer: make an empty block when the last is this many "
+           "seconds old (0: whenever it ticks)",
+   .min = 0,
+   .max = 86400},
+  {.name = "verify_threads",
+   .field = &cfg::verify_threads,
+   .help = "Verifier actors; 0 = one per core (more adds nothing: CAF runs "
+           "one thread per core)",
+   .min = 0,
+   .max = 256},
+  {.name = "map_size_mb",
+   .field = &cfg::map_size_mb,
+   .help = "LMDB map size of chain/ in MiB: address space, not disk; raise "
+           "it when a flush fails with storage",
+   .min = 16,
+   .max = 1 << 24},
+  {.name = "min_clients",
+   .field = &cfg::min_clients,
+   .help = "Live links before the connector looks for the best chain; 0: "
+           "the chain's default",
+   .min = 0,
+   .max = 125},
+  {.name = "cycle_ms",
+   .field = &cfg::cycle_ms,
+   .help = "Connector cycle in ms; 0: the chain's default",
+   .min = 0,
+   .max = 3'600'000},
+  {.name = "max_inbound",
+   .field = &cfg::max_inbound,
+   .help = "Inbound links at most",
+   .min = 0,
+   .max = 10'000},
+  {.name = "ban_seconds",
+   .field = &cfg::ban_seconds,
+   .help = "How long a peer that misbehaved too much is refused, in seconds",
+   .min = 1,
+   .max = 30 * 86400},
+  {.name = "max_dynamic",
+   .field = &cfg::max_dynamic,
+   .help = "Announced peers dialled at most",
+   .min = 0,
+   .max = 125},
+  {.name = "listen",
+   .field = &cfg::listen,
+   .help = "Accept peers on HOST:PORT or [V6]:PORT (repeatable)"},
+  {.name = "peer",
+   .field = &cfg::peers,
+   .help = "Static peer PUBKEY@HOST:PORT, always dialled (repeatable)"},
 };
 
 std::string trim(const std::string& s) {
@@ -46,40 +142,143 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
+/// "a, b or c".
+std::string one_of(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0)
+      out += i + 1 == names.size() ? " or " : ", ";
+    out += names[i];
+  }
+  return out;
+}
+
+caf::error bad_key(const char* name, const std::string& what) {
+  return make_error(ec::bad_config, std::string{name} + " " + what);
+}
+
 } // namespace
 
-uint64_t node_config::effective_min_clients() const {
-  if (min_clients > 0)
-    return min_clients;
-  return chain == "devnet" ? 1 : 5;
+// -- chains -------------------------------------------------------------------
+
+std::vector<std::string_view> chain_names() {
+  return {std::begin(chains), std::end(chains)};
 }
 
-uint64_t node_config::effective_cycle_ms() const {
-  if (cycle_ms > 0)
-    return cycle_ms;
-  return chain == "devnet" ? 250 : 15'000;
+// -- keys ---------------------------------------------------------------------
+
+std::string config_key::flag() const {
+  std::string out = std::string{"--"} + name;
+  for (auto& c : out)
+    if (c == '_')
+      c = '-';
+  return out;
 }
 
-caf::error node_config::validate() const {
-  if (find_chain(chain) == nullptr)
-    return make_error(ec::bad_config, "unknown chain '" + chain
-                                        + "' (devnet, testnet or mainnet)");
-  for (auto& k : numeric_keys) {
-    auto v = this->*k.field;
-    if (v < k.min || v > k.max)
-      return make_error(ec::bad_config, std::string{k.name} + " must be within "
-                                          + std::to_string(k.min) + ".."
-                                          + std::to_string(k.max));
+bool config_key::is_boolean() const {
+  return std::holds_alternative<bool node_config::*>(field);
+}
+
+bool config_key::is_list() const {
+  return std::holds_alternative<std::vector<std::string> node_config::*>(field);
+}
+
+caf::error config_key::read(const std::string& value, node_config& c) const {
+  if (auto text = std::get_if<std::string node_config::*>(&field)) {
+    c.*(*text) = value;
+    return {};
   }
+  if (auto flag = std::get_if<bool node_config::*>(&field)) {
+    if (value != "true" && value != "false")
+      return bad_key(name, "is true or false");
+    c.*(*flag) = value == "true";
+    return {};
+  }
+  if (auto number = std::get_if<uint64_t node_config::*>(&field)) {
+    uint64_t x = 0;
+    auto end = value.data() + value.size();
+    auto [used, fault] = std::from_chars(value.data(), end, x);
+    if (value.empty() || fault != std::errc{} || used != end)
+      return bad_key(name, "needs a number");
+    c.*(*number) = x;
+    return {};
+  }
+  if (value.empty())
+    return bad_key(name, "needs a value");
+  (c.*std::get<std::vector<std::string> node_config::*>(field))
+    .push_back(value);
   return {};
 }
 
+caf::error config_key::check(const node_config& c) const {
+  if (auto number = std::get_if<uint64_t node_config::*>(&field)) {
+    auto v = c.*(*number);
+    if (v < min || v > max)
+      return bad_key(name, "must be within " + std::to_string(min) + ".."
+                             + std::to_string(max));
+    return {};
+  }
+  auto text = std::get_if<std::string node_config::*>(&field);
+  if (text == nullptr || choices == nullptr)
+    return {};
+  auto allowed = choices();
+  auto& value = c.*(*text);
+  for (auto& choice : allowed)
+    if (choice == value)
+      return {};
+  return make_error(ec::bad_config, "unknown " + std::string{name} + " '"
+                                      + value + "' (" + one_of(allowed) + ")");
+}
+
+std::vector<std::string> config_key::written(const node_config& c) const {
+  if (auto text = std::get_if<std::string node_config::*>(&field))
+    return {c.*(*text)};
+  if (auto flag = std::get_if<bool node_config::*>(&field))
+    return {c.*(*flag) ? "true" : "false"};
+  if (auto number = std::get_if<uint64_t node_config::*>(&field))
+    return {std::to_string(c.*(*number))};
+  return c.*std::get<std::vector<std::string> node_config::*>(field);
+}
+
+std::string config_key::accepted() const {
+  if (std::holds_alternative<uint64_t node_config::*>(field))
+    return std::to_string(min) + ".." + std::to_string(max);
+  if (is_boolean())
+    return "true|false";
+  if (choices == nullptr)
+    return "TEXT";
+  std::string out;
+  for (auto& choice : choices())
+    out += (out.empty() ? "" : "|") + std::string{choice};
+  return out;
+}
+
+std::span<const config_key> config_keys() {
+  return key_table;
+}
+
+const config_key* find_config_key(std::string_view name) {
+  for (auto& k : key_table)
+    if (k.name == name)
+      return &k;
+  return nullptr;
+}
+
+caf::error node_config::validate() const {
+  for (auto& k : key_table)
+    if (auto err = k.check(*this))
+      return err;
+  return {};
+}
+
+// -- the file -----------------------------------------------------------------
+
 caf::expected<node_config> load_config(const std::string& datadir) {
-  node_config cfg;
-  cfg.datadir = datadir;
-  std::ifstream in{cfg.config_path()};
+  node_config out;
+  out.datadir = datadir;
+  std::ifstream in{out.config_path()};
   if (!in)
-    return make_error(ec::bad_config, "no config at " + cfg.config_path()
+    return make_error(ec::bad_config, "no config at " + out.config_path()
                                         + " (run `hallmark init --datadir "
                                         + datadir + "`)");
   std::string line;
@@ -93,68 +292,60 @@ caf::expected<node_config> load_config(const std::string& datadir) {
     if (line.empty())
       continue;
     auto eq = line.find('=');
-    auto where = cfg.config_path() + ":" + std::to_string(number) + ": ";
+    auto where = out.config_path() + ":" + std::to_string(number) + ": ";
     if (eq == std::string::npos)
       return make_error(ec::bad_config, where + "expected key = value");
-    auto key = trim(line.substr(0, eq));
-    auto value = trim(line.substr(eq + 1));
-    if (key == "chain") {
-      cfg.chain = value;
-      continue;
-    }
-    if (key == "listen") {
-      cfg.listen.push_back(value);
-      continue;
-    }
-    if (key == "peer") {
-      cfg.peers.push_back(value);
-      continue;
-    }
-    if (key == "produce") {
-      if (value != "true" && value != "false")
-        return make_error(ec::bad_config, where + "produce is true or false");
-      cfg.produce = value == "true";
-      continue;
-    }
-    bool known = false;
-    for (auto& k : numeric_keys) {
-      if (key != k.name)
-        continue;
-      known = true;
-      try {
-        size_t used = 0;
-        cfg.*k.field = std::stoull(value, &used);
-        if (used != value.size())
-          throw std::invalid_argument(value);
-      } catch (const std::exception&) {
-        return make_error(ec::bad_config, where + key + " needs a number");
-      }
-    }
-    if (!known)
-      return make_error(ec::bad_config, where + "unknown key '" + key + "'");
+    auto name = trim(line.substr(0, eq));
+    auto key = find_config_key(name);
+    if (key == nullptr)
+      return make_error(ec::bad_config, where + "unknown key '" + name + "'");
+    if (auto err = key->read(trim(line.substr(eq + 1)), out))
+      return make_error(ec::bad_config, where + message_of(err));
   }
-  if (auto err = cfg.validate())
+  if (auto err = out.validate())
     return err;
-  return cfg;
+  return out;
 }
 
-caf::error save_config(const node_config& cfg) {
+caf::error save_config(const node_config& c) {
   std::ostringstream out;
   out
-    << "# Hallmark node configuration; docs/operations.md explains each key.\n"
-    << "chain = " << cfg.chain << "\n"
-    << "produce = " << (cfg.produce ? "true" : "false") << "\n";
-  for (auto& k : numeric_keys)
-    out << k.name << " = " << cfg.*k.field << "\n";
-  for (auto& l : cfg.listen)
-    out << "listen = " << l << "\n";
-  for (auto& p : cfg.peers)
-    out << "peer = " << p << "\n";
-  std::ofstream file{cfg.config_path(), std::ios::trunc};
+    << "# Hallmark node configuration; docs/operations.md explains each key.\n";
+  for (auto& k : key_table)
+    for (auto& value : k.written(c))
+      out << k.name << " = " << value << "\n";
+  std::ofstream file{c.config_path(), std::ios::trunc};
   file << out.str();
   if (!file.flush())
-    return make_error(ec::io, "cannot write " + cfg.config_path());
+    return make_error(ec::io, "cannot write " + c.config_path());
   return {};
+}
+
+// -- the data directory -------------------------------------------------------
+
+caf::expected<key_pair> init_datadir(const node_config& c) {
+  if (auto err = c.validate())
+    return err;
+  std::error_code fe;
+  if (fs::exists(c.config_path(), fe))
+    return make_error(ec::bad_config, c.datadir + " is already initialised ("
+                                        + c.config_path() + " exists)");
+  if (!fs::exists(c.datadir, fe)) {
+    auto parent = fs::path{c.datadir}.parent_path();
+    if (!parent.empty())
+      fs::create_directories(parent, fe);
+    if (::mkdir(c.datadir.c_str(), 0700) != 0)
+      return make_error(ec::io, "cannot create " + c.datadir + ": "
+                                  + std::strerror(errno));
+  } else if (!fs::is_directory(c.datadir, fe)) {
+    return make_error(ec::io, c.datadir + " is not a directory");
+  }
+  auto identity = key_pair::generate();
+  if (auto err = save_key(c.key_path(), identity))
+    return err;
+  if (auto err = save_config(c))
+    return err;
+  return identity;
 }
 
 } // namespace hallmark

@@ -1,69 +1,61 @@
-// A node's configuration: DATADIR/hallmark.conf, lines of `key = value`.
-// Command-line flags override the file. docs/operations.md lists each key.
+// A node's configuration: DATADIR/hallmark.conf, lines of `key = value`, and
+// the same keys as flags of `hallmark init` (written to the file) and
+// `hallmark run` (over the file, for one run).
+//
+// Each key is declared once, in the key table (config_keys(), config.cpp):
+// its name, the node_config field it fills (and so its type), its help and
+// its range or choices. Its default is the field's initialiser below. The
+// file reader, save_config, validate() and the command-line flags all read
+// that table; docs/operations.md lists the keys. Where a key is 0 for "the
+// chain's default" (min_clients, cycle_ms), the default is one of the
+// chain's network defaults in core/chain (chain_params).
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include <caf/expected.hpp>
 
+#include "core/keys.hpp"
+
 namespace hallmark {
 
+/// The local test chain, with fast timers; `hallmark devnet` runs on it.
+inline constexpr std::string_view devnet_chain = "devnet";
+
+/// A node's settings. Every field but `datadir` is a key of hallmark.conf;
+/// its meaning and range are in the key table (config.cpp).
 struct node_config {
+  /// The data directory; not a key: the file lives in it.
   std::string datadir;
-  std::string chain = "devnet";
-  /// Mine blocks from the reservoir.
+
+  std::string chain{devnet_chain};
   bool produce = false;
-  /// Blocks of undo data kept; forks deeper than this are refused.
   uint64_t reorg_window = 100;
-  /// While catching up, flush after this many blocks ...
   uint64_t flush_blocks = 1000;
-  /// ... or this many records ...
   uint64_t flush_records = 10'000;
-  /// ... or this many milliseconds, whichever comes first.
   uint64_t flush_interval_ms = 2000;
-  /// Pending records expire after this many seconds (45 min).
   uint64_t pending_expiry_s = 45 * 60;
-  /// Unissued pending assets expire after this many seconds (67.5 min).
   uint64_t asset_expiry_s = 4050;
-  /// Reservoir caps (DESIGN.md).
   uint64_t max_pending_issues = 20'000;
   uint64_t max_pending_transactions = 160'000;
-  /// Producer: at most one block per this many ms, an empty one at least
-  /// every empty_block_interval_s seconds.
   uint64_t min_block_interval_ms = 1000;
   uint64_t empty_block_interval_s = 30;
-  /// Verifier actors that check signatures; 0 means one per core (more
-  /// than the cores gains nothing: CAF runs one thread per core).
   uint64_t verify_threads = 0;
-  /// Peer addresses to listen on, "host:port" or "[v6]:port" (key
-  /// `listen`, repeatable).
   std::vector<std::string> listen;
-  /// Static peers, "PUBKEY@host:port" (key `peer`, repeatable).
   std::vector<std::string> peers;
-  /// Live links before the connector looks for the best chain; 0 means the
-  /// chain's default (1 on devnet, 5 otherwise).
   uint64_t min_clients = 0;
-  /// Connector cycle in ms; 0 means the chain's default (250 on devnet,
-  /// 15000 otherwise).
   uint64_t cycle_ms = 0;
-  /// Inbound links at most.
   uint64_t max_inbound = 125;
-  /// How long a peer that misbehaved too much is refused, in seconds.
   uint64_t ban_seconds = 3600;
-  /// Dynamic (announced) peers dialled at most.
   uint64_t max_dynamic = 25;
-
-  /// min_clients and cycle_ms with the chain's defaults filled in.
-  uint64_t effective_min_clients() const;
-  uint64_t effective_cycle_ms() const;
-
-  /// LMDB map size of the chain environment, in MiB: address space, not
-  /// disk. A flush that would pass it fails with ec::storage; raise it then.
   uint64_t map_size_mb = 65536;
 
-  /// Checks ranges; names the first bad key.
+  /// Checks every key against its range or choices; names the first bad key.
   caf::error validate() const;
 
   std::string config_path() const { return datadir + "/hallmark.conf"; }
@@ -74,10 +66,74 @@ struct node_config {
   std::string lock_path() const { return datadir + "/lock"; }
 };
 
-/// Reads DATADIR/hallmark.conf over the defaults.
+/// One key of hallmark.conf, which is also the flag `--NAME` (with `-` for
+/// `_`) of `hallmark init` and `hallmark run`.
+struct config_key {
+  /// The node_config field the key fills. Its type is the key's type: text,
+  /// a boolean (`true` or `false`), a whole number, or a list (the key may
+  /// repeat; each line adds one value).
+  using field_type = std::variant<std::string node_config::*,
+                                  bool node_config::*, uint64_t node_config::*,
+                                  std::vector<std::string> node_config::*>;
+
+  const char* name;
+  field_type field;
+  const char* help;
+  /// Numbers: the smallest and largest value accepted.
+  uint64_t min = 0;
+  uint64_t max = 0;
+  /// Text: the values accepted (all when null).
+  std::vector<std::string_view> (*choices)() = nullptr;
+
+  /// The command-line flag: `--reorg-window` for `reorg_window`.
+  std::string flag() const;
+
+  /// Whether the key holds a boolean (a flag without a value).
+  bool is_boolean() const;
+
+  /// Whether the key may repeat, each time adding to a list.
+  bool is_list() const;
+
+  /// Reads one written value into `cfg`: it replaces the value, or adds to
+  /// a list. The range is not checked here (check() does).
+  /// @returns ec::bad_config naming the key when `value` is not of its type.
+  caf::error read(const std::string& value, node_config& cfg) const;
+
+  /// Checks the value `cfg` holds against the key's range or choices.
+  /// @returns ec::bad_config naming the key and what it accepts.
+  caf::error check(const node_config& cfg) const;
+
+  /// The values `cfg` holds, as written in the file (a list: one each).
+  std::vector<std::string> written(const node_config& cfg) const;
+
+  /// What the key accepts, for help texts: `1..10000`, `devnet|testnet|…`,
+  /// `true|false`, or `TEXT`.
+  std::string accepted() const;
+};
+
+/// Every key, in the order save_config writes them.
+std::span<const config_key> config_keys();
+
+/// The key named `name` in the file, or nullptr.
+const config_key* find_config_key(std::string_view name);
+
+/// The chains a node may follow (the `chain` key's choices); each has its
+/// parameters in core/chain (find_chain).
+std::vector<std::string_view> chain_names();
+
+/// Reads DATADIR/hallmark.conf over the defaults. Errors name the file and
+/// the line (ec::bad_config).
 caf::expected<node_config> load_config(const std::string& datadir);
 
 /// Writes a config file holding every key.
 caf::error save_config(const node_config& cfg);
+
+/// Creates a data directory as `hallmark init` does: the directory (0700)
+/// when missing, a fresh identity key, and a config file holding every key
+/// of `cfg`. Both `hallmark init` and `hallmark devnet` go through here.
+/// @param cfg the configuration to write; `cfg.datadir` names the directory.
+/// @returns the new identity; ec::bad_config if the directory is already
+///          initialised or `cfg` is out of range, ec::io for file trouble.
+caf::expected<key_pair> init_datadir(const node_config& cfg);
 
 } // namespace hallmark

@@ -120,4 +120,15 @@ private:
   std::string datadir_;
 };
 
+/// One request on a connection of its own: connects to the node at
+/// `datadir`, calls `call(client)` (one of admin_client's requests) and
+/// returns its reply; the connection closes on return.
+template <class Call>
+caf::expected<admin_reply> ask_node(const std::string& datadir, Call call) {
+  auto client = admin_client::connect(datadir);
+  if (!client)
+    return client.error();
+  return call(*client);
+}
+
 } // namespace hallmark

@@ -9,30 +9,18 @@
 // announcements. The demo's records enter at node 1, so they travel to the
 // producer (node 0) and come back to every node in blocks.
 //
-// Processes: each node runs in its own process group, so Ctrl-C on a terminal
-// reaches devnet alone, which reads the final state before it stops the nodes;
-// each node has PR_SET_PDEATHSIG = SIGTERM, so a devnet that dies takes its
-// nodes with it. Stopping sends SIGTERM to every node, allows them 20 s
-// together, then sends SIGKILL.
+// The parts, one file each:
+//   devnet.cpp             the command: arguments, directory, ports, the run
+//                          loop and the end
+//   devnet_supervisor.*    the node processes: made, started, watched, stopped
+//   devnet_screen.*        the live table, the journal lines, the summary
+//   devnet_demo.*          the scripted record walk, on its own thread
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include <caf/expected.hpp>
-
-#include "core/crypto.hpp"
-#include "node/config.hpp"
-
 namespace hallmark {
-
-/// Creates a data directory as `hallmark init` does: the directory (0700)
-/// when missing, a fresh identity key, and a config file holding every key
-/// of `cfg`. Both `hallmark init` and `hallmark devnet` go through here.
-/// @param cfg the configuration to write; `cfg.datadir` names the directory.
-/// @returns the new identity; ec::bad_config if the directory is already
-///          initialised or `cfg` is out of range, ec::io for file trouble.
-caf::expected<key_pair> init_datadir(const node_config& cfg);
 
 /// What `hallmark devnet` was asked for.
 struct devnet_config {
@@ -61,7 +49,8 @@ constexpr uint32_t devnet_max_nodes = 16;
 /// the steps of the demo, the status table and a final summary.
 /// @param cfg a configuration that passed validate().
 /// @returns 0 when every node ended on the same tip and the demo did not
-///          fail, 1 otherwise (including a failure to start).
+///          fail, 1 otherwise (including a failure to start), 2 for a
+///          directory whose socket paths would be too long.
 int run_devnet(const devnet_config& cfg);
 
 } // namespace hallmark

@@ -12,6 +12,14 @@ std::string hex_of(capnp::Data::Reader data) {
   return to_hex(byte_view{data.begin(), data.size()});
 }
 
+std::string short_hex(const std::string& hex) {
+  return hex.size() > 16 ? hex.substr(0, 16) : hex;
+}
+
+std::string short_hex(const hash256& h) {
+  return short_hex(to_hex(h));
+}
+
 namespace {
 
 json height_or_null(int64_t height) {
@@ -357,7 +365,7 @@ void print_peers(const json& j) {
     std::string addresses;
     for (auto& a : p["addresses"])
       addresses += (addresses.empty() ? "" : " ") + a.get<std::string>();
-    rows.push_back({key.substr(0, 16), p.value("link", ""), kind,
+    rows.push_back({short_hex(key), p.value("link", ""), kind,
                     text_of("height", p["height"]), age_of(p["last_seen"], now),
                     text_of("score", p["score"]),
                     addresses.empty() ? "-" : addresses});

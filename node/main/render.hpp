@@ -21,6 +21,12 @@ using json = nlohmann::ordered_json;
 /// Lower-case hex of a Cap'n Proto Data field.
 std::string hex_of(capnp::Data::Reader data);
 
+/// The first 16 hex digits of `hex`: how tables show keys and hashes.
+std::string short_hex(const std::string& hex);
+
+/// The first 16 hex digits of `h`.
+std::string short_hex(const hash256& h);
+
 // -- JSON objects of replies and records --------------------------------------
 
 /// {chain, height, tip, tip_timestamp, public_key, cumulative_work (string),

@@ -2,12 +2,15 @@
 #include <doctest/doctest.h>
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/chain.hpp"
 #include "core/keys.hpp"
 #include "node/config.hpp"
 #include "tests/unit/helpers.hpp"
@@ -243,6 +246,200 @@ TEST_CASE("config: save_config into a missing directory fails with ec::io") {
   node_config cfg;
   cfg.datadir = dir.sub("does/not/exist");
   CHECK(code(save_config(cfg)) == ec::io);
+}
+
+// -- the key table ------------------------------------------------------------
+
+TEST_CASE("config: every key is declared once, with a flag, a help and a "
+          "default it accepts") {
+  std::set<std::string> names, flags;
+  node_config defaults;
+  for (auto& key : config_keys()) {
+    CAPTURE(key.name);
+    CHECK(names.insert(key.name).second);
+    CHECK(flags.insert(key.flag()).second);
+    CHECK(key.flag().rfind("--", 0) == 0);
+    CHECK(key.flag().find('_') == std::string::npos);
+    CHECK(std::string{key.help}.size() > 10);
+    CHECK(find_config_key(key.name) == &key);
+    CHECK(key.min <= key.max);
+    CHECK_FALSE(key.check(defaults));
+    CHECK_FALSE(key.accepted().empty());
+  }
+  // Every field of node_config but datadir is a key.
+  CHECK(names.size() == 21);
+  CHECK(find_config_key("datadir") == nullptr);
+  CHECK(find_config_key("peers") == nullptr); // the key is `peer`
+  CHECK(find_config_key("reorg_window")->flag() == "--reorg-window");
+  CHECK(find_config_key("reorg_window")->accepted() == "1..10000");
+  CHECK(find_config_key("chain")->accepted() == "devnet|testnet|mainnet");
+  CHECK(find_config_key("produce")->is_boolean());
+  CHECK(find_config_key("listen")->is_list());
+  CHECK(find_config_key("peer")->is_list());
+  CHECK_FALSE(find_config_key("chain")->is_list());
+}
+
+TEST_CASE("config: each key reads values of its type and checks its range") {
+  for (auto& key : config_keys()) {
+    CAPTURE(key.name);
+    node_config cfg;
+    if (key.is_list()) {
+      CHECK(code(key.read("", cfg)) == ec::bad_config);
+      REQUIRE_FALSE(key.read("a:1", cfg));
+      REQUIRE_FALSE(key.read("b:2", cfg));
+      CHECK(key.written(cfg) == std::vector<std::string>{"a:1", "b:2"});
+    } else if (key.is_boolean()) {
+      for (auto bad : {"yes", "1", "", "True"}) {
+        auto err = key.read(bad, cfg);
+        CHECK(code(err) == ec::bad_config);
+        CHECK(contains(message_of(err), key.name));
+      }
+      REQUIRE_FALSE(key.read("true", cfg));
+      CHECK(key.written(cfg) == std::vector<std::string>{"true"});
+      REQUIRE_FALSE(key.read("false", cfg));
+      CHECK(key.written(cfg) == std::vector<std::string>{"false"});
+    } else if (key.choices != nullptr) {
+      for (auto choice : key.choices()) {
+        REQUIRE_FALSE(key.read(std::string{choice}, cfg));
+        CHECK_FALSE(key.check(cfg));
+      }
+      REQUIRE_FALSE(key.read("moon", cfg));
+      auto err = key.check(cfg);
+      CHECK(code(err) == ec::bad_config);
+      CHECK(contains(message_of(err), "'moon'"));
+    } else {
+      for (auto bad :
+           {"", "12x", "-1", "+1", " 1", "0x10", "99999999999999999999"}) {
+        CAPTURE(bad);
+        auto err = key.read(bad, cfg);
+        CHECK(code(err) == ec::bad_config);
+        CHECK(contains(message_of(err), std::string{key.name}
+                                          + " needs a "
+                                            "number"));
+      }
+      for (auto edge : {key.min, key.max}) {
+        REQUIRE_FALSE(key.read(std::to_string(edge), cfg));
+        CHECK(key.written(cfg)
+              == std::vector<std::string>{std::to_string(edge)});
+        CHECK_FALSE(key.check(cfg));
+      }
+      REQUIRE_FALSE(key.read(std::to_string(key.max + 1), cfg));
+      CHECK(contains(message_of(key.check(cfg)), key.name));
+      if (key.min > 0) {
+        REQUIRE_FALSE(key.read(std::to_string(key.min - 1), cfg));
+        CHECK(contains(message_of(key.check(cfg)), key.name));
+      }
+    }
+  }
+}
+
+TEST_CASE("config: save then load gives back every key of the table") {
+  temp_dir dir;
+  node_config cfg;
+  cfg.datadir = dir.str();
+  // A value other than the default for every key.
+  uint64_t step = 0;
+  for (auto& key : config_keys()) {
+    if (key.is_list()) {
+      REQUIRE_FALSE(key.read(std::string{key.name} + "-a", cfg));
+      REQUIRE_FALSE(key.read(std::string{key.name} + "-b", cfg));
+    } else if (key.is_boolean()) {
+      REQUIRE_FALSE(key.read("true", cfg));
+    } else if (key.choices != nullptr) {
+      REQUIRE_FALSE(key.read("mainnet", cfg));
+    } else {
+      auto value = key.min + 1 + (++step) % (key.max - key.min);
+      REQUIRE_FALSE(key.read(std::to_string(value), cfg));
+    }
+    REQUIRE(key.written(cfg) != key.written(node_config{}));
+  }
+  REQUIRE_FALSE(cfg.validate());
+  REQUIRE_FALSE(save_config(cfg));
+  auto back = load_config(dir.str());
+  REQUIRE_MESSAGE(static_cast<bool>(back),
+                  (back ? "" : message_of(back.error())));
+  for (auto& key : config_keys()) {
+    CAPTURE(key.name);
+    CHECK(key.written(*back) == key.written(cfg));
+  }
+}
+
+TEST_CASE("config: a later line for a key wins; a list key adds up") {
+  temp_dir dir;
+  auto r = load_text(dir, "reorg_window = 5\n"
+                          "listen = 127.0.0.1:1\n"
+                          "reorg_window = 6\n"
+                          "produce = true\n"
+                          "produce = false\n"
+                          "listen = [::1]:2\n"
+                          "peer = KEY@127.0.0.1:3\n");
+  REQUIRE_MESSAGE(r.code == ec::none, r.message);
+  CHECK(r.cfg->reorg_window == 6);
+  CHECK_FALSE(r.cfg->produce);
+  CHECK(r.cfg->listen == std::vector<std::string>{"127.0.0.1:1", "[::1]:2"});
+  CHECK(r.cfg->peers == std::vector<std::string>{"KEY@127.0.0.1:3"});
+  auto empty = load_text(dir, "\n\nlisten =\n");
+  CHECK(empty.code == ec::bad_config);
+  CHECK(contains(empty.message, dir.str() + "/hallmark.conf:3:"));
+  CHECK(contains(empty.message, "listen needs a value"));
+}
+
+TEST_CASE("config: every chain a node may follow has its parameters") {
+  auto names = chain_names();
+  CHECK(names == std::vector<std::string_view>{"devnet", "testnet", "mainnet"});
+  CHECK(names.front() == devnet_chain);
+  CHECK(node_config{}.chain == devnet_chain);
+  for (auto name : names) {
+    CAPTURE(name);
+    CHECK(find_chain(name) != nullptr);
+  }
+}
+
+// -- the data directory -------------------------------------------------------
+
+TEST_CASE("config: init_datadir makes the directory, key and config once") {
+  temp_dir dir;
+  node_config cfg;
+  cfg.datadir = dir.sub("parent/node");
+  cfg.produce = true;
+  cfg.listen = {"127.0.0.1:9"};
+  auto identity = init_datadir(cfg);
+  REQUIRE_MESSAGE(static_cast<bool>(identity),
+                  (identity ? "" : message_of(identity.error())));
+  CHECK(mode_of(cfg.datadir) == 0700);
+  CHECK(mode_of(cfg.key_path()) == 0600);
+  auto key = load_key(cfg.key_path());
+  REQUIRE(static_cast<bool>(key));
+  CHECK(key->public_key_bytes() == identity->public_key_bytes());
+  auto back = load_config(cfg.datadir);
+  REQUIRE(static_cast<bool>(back));
+  CHECK(back->produce);
+  CHECK(back->listen == cfg.listen);
+  // Never twice: the key and the config stay as they are.
+  auto again = init_datadir(cfg);
+  REQUIRE_FALSE(again);
+  CHECK(code_of(again.error()) == ec::bad_config);
+  CHECK(contains(message_of(again.error()), "already initialised"));
+  CHECK(load_key(cfg.key_path())->public_key_bytes()
+        == identity->public_key_bytes());
+  // An existing empty directory is fine.
+  node_config existing;
+  existing.datadir = dir.sub("empty");
+  REQUIRE(::mkdir(existing.datadir.c_str(), 0755) == 0);
+  CHECK(static_cast<bool>(init_datadir(existing)));
+}
+
+TEST_CASE("config: init_datadir refuses bad values and non-directories") {
+  temp_dir dir;
+  node_config bad;
+  bad.datadir = dir.sub("bad");
+  bad.reorg_window = 0;
+  CHECK(code(init_datadir(bad)) == ec::bad_config);
+  CHECK_FALSE(std::filesystem::exists(bad.datadir));
+  node_config file;
+  file.datadir = dir.sub("file");
+  write_file(file.datadir, "not a directory\n");
+  CHECK(code(init_datadir(file)) == ec::io);
 }
 
 // -- keys ---------------------------------------------------------------------
