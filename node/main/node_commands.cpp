@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include "core/keys.hpp"
+#include "core/log.hpp"
 #include "node/config.hpp"
 #include "node/main/commands.hpp"
 #include "node/main/render.hpp"
@@ -36,10 +37,13 @@ int init(const init_options& o) {
 
 struct run_options {
   std::string datadir;
+  std::string log_level = "info";
   config_flags config;
 };
 
 int run(const run_options& o) {
+  // The flag's check admits only names parse_log_level knows.
+  set_log_level(parse_log_level(o.log_level).value_or(log_level::info));
   auto cfg = load_config(o.datadir);
   if (!cfg)
     return report(cfg.error());
@@ -82,6 +86,11 @@ void add_node_commands(CLI::App& app, command_table& commands) {
   auto [run_cmd, run_opts] = commands.add<run_options>(
     &app, "run", "Run a node in the foreground", run);
   add_datadir(run_cmd, run_opts->datadir);
+  run_cmd
+    ->add_option("--log-level", run_opts->log_level,
+                 "Least severe log records written to stderr")
+    ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+    ->capture_default_str();
   run_opts->config.add_to(run_cmd,
                           "Configuration (over hallmark.conf for this run; "
                           "--listen and --peer add to its lists)");

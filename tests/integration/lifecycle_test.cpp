@@ -138,4 +138,18 @@ TEST_CASE("wrong arguments and no running node give one clear line") {
     CHECK(r.code == 1);
     CHECK(r.err.find(extra[1]) != std::string::npos);
   }
+  auto loud = run({"run", "--datadir", a.datadir(), "--log-level", "loud"});
+  CHECK(loud.code == 2);
+}
+
+TEST_CASE("--log-level drops the records below it") {
+  temp_dir dir;
+  node quiet{dir, "quiet"};
+  quiet.start(false, {"--log-level", "warning"});
+  CHECK(quiet.stop() == 0);
+  CHECK(quiet.log().find(" info ") == std::string::npos);
+  node chatty{dir, "chatty"};
+  chatty.start(false);
+  CHECK(chatty.stop() == 0);
+  CHECK(chatty.log().find(" info  node: ") != std::string::npos);
 }
