@@ -35,15 +35,15 @@ void state_overlay::rollback(size_t m) {
   while (journal_.size() > m) {
     auto& u = journal_.back();
     switch (u.where) {
-      case table::asset:
-        restore(assets_, u.key, u.asset);
-        break;
-      case table::record:
-        restore(records_, u.key, u.record);
-        break;
-      case table::item:
-        restore(items_, u.key, u.item);
-        break;
+    case table::asset:
+      restore(assets_, u.key, u.asset);
+      break;
+    case table::record:
+      restore(records_, u.key, u.record);
+      break;
+    case table::item:
+      restore(items_, u.key, u.item);
+      break;
     }
     journal_.pop_back();
   }

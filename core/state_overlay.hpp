@@ -42,16 +42,15 @@ public:
     return base_->height_of(block);
   }
   std::optional<asset_entry> find_asset(const hash256& asset) const override;
-  std::optional<record_location>
-  find_record(const hash256& id) const override;
+  std::optional<record_location> find_record(const hash256& id) const override;
   std::optional<item_state> find_item(const hash256& item) const override;
+  caf::error failure() const override { return base_->failure(); }
 
   // -- state_writer -----------------------------------------------------------
 
   caf::error put_asset(const hash256& asset, uint64_t height,
                        const hash256& record) override;
-  caf::error put_record(const hash256& id,
-                        const record_location& loc) override;
+  caf::error put_record(const hash256& id, const record_location& loc) override;
   caf::error put_item(const hash256& item, const item_state& after,
                       const std::optional<item_state>& before) override;
 

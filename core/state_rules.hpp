@@ -51,9 +51,9 @@ struct record_location {
   uint32_t index = 0;  ///< position of the record in its block
   uint16_t sub = 0;    ///< position of an issue in its batch
   record_kind kind = record_kind::asset;
-  hash256 item{};      ///< zero for assets
-  public_key owner{};  ///< the registrant, or the item's owner after it
-  hash256 link{};      ///< the item's previous record; zero but for transfers
+  hash256 item{};     ///< zero for assets
+  public_key owner{}; ///< the registrant, or the item's owner after it
+  hash256 link{};     ///< the item's previous record; zero but for transfers
 };
 
 /// The state of one item: its latest record, its owner, its asset.
@@ -78,15 +78,19 @@ public:
   virtual std::optional<uint64_t> height_of(const hash256& block) const = 0;
 
   /// The registration of an asset, by asset id.
-  virtual std::optional<asset_entry> find_asset(const hash256& asset) const
-    = 0;
+  virtual std::optional<asset_entry> find_asset(const hash256& asset) const = 0;
 
   /// A record (an asset's registration, an issue or a transfer), by id.
-  virtual std::optional<record_location> find_record(const hash256& id) const
-    = 0;
+  virtual std::optional<record_location>
+  find_record(const hash256& id) const = 0;
 
   /// An item's state, by item id.
   virtual std::optional<item_state> find_item(const hash256& item) const = 0;
+
+  /// Why a lookup could not answer (a storage failure), or none. A lookup
+  /// that fails answers "absent", so an answer is only to be trusted while
+  /// this is none; a reader that cannot fail keeps the default.
+  virtual caf::error failure() const { return {}; }
 };
 
 /// Where a record's effects go. Each call either stores all it was given or
@@ -115,7 +119,9 @@ public:
 /// `s`. On a refusal `s` may hold part of an issue batch's effects: the
 /// caller discards them (an aborted transaction, a rolled-back overlay).
 /// Stateless rules (check_fields, signatures) are the caller's, before.
-/// @returns the first broken rule's error, or a writer's error.
+/// @returns the reader's failure() if a lookup failed (whatever the rules
+///          concluded from its "absent"), else the first broken rule's
+///          error, or a writer's error.
 caf::error apply_record(const record& r, uint32_t index, state_writer& s,
                         const chain_params& params);
 
