@@ -118,11 +118,19 @@ void reply_error(broker* self, const state_ptr& st, uint64_t id, ec code,
                 }));
 }
 
+/// Logs a chain read that failed and answers the request with ec::storage.
+void refuse_storage(broker* self, const state_ptr& st, uint64_t id,
+                    const caf::error& err) {
+  log_error("peer_session", "{}: {}", peer_name(st), message_of(err));
+  reply_error(self, st, id, ec::storage, message_of(err));
+}
+
 /// Serves `from..from+count` of our chain as `blocks`.
 void serve_blocks(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
                   uint32_t count) {
   std::vector<encoded> bodies;
   size_t bytes = 0;
+  caf::error failed;
   {
     chain_reader view{*st->deps.chain};
     auto n = std::min(count, st->deps.limits.max_blocks);
@@ -136,7 +144,10 @@ void serve_blocks(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
       bytes += body->size();
       bodies.push_back(std::move(*body));
     }
+    failed = view.failure();
   }
+  if (failed)
+    return refuse_storage(self, st, id, failed);
   send_envelope(self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
                   auto list = e.initBlocks(
                     static_cast<unsigned>(bodies.size()));
@@ -148,6 +159,7 @@ void serve_blocks(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
 void serve_hashes(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
                   uint32_t count) {
   std::vector<hash256> hashes;
+  caf::error failed;
   {
     chain_reader view{*st->deps.chain};
     auto n = std::min(count, st->deps.limits.max_hashes);
@@ -157,7 +169,10 @@ void serve_hashes(broker* self, const state_ptr& st, uint64_t id, uint64_t from,
         break;
       hashes.push_back(*x);
     }
+    failed = view.failure();
   }
+  if (failed)
+    return refuse_storage(self, st, id, failed);
   send_envelope(self, st, build_envelope(id, [&](schema::Envelope::Builder e) {
                   auto list = e.initHashes(
                     static_cast<unsigned>(hashes.size()));
@@ -399,8 +414,6 @@ void on_frame(broker* self, const state_ptr& st, byte_view frame) {
                + e.getDescription().cStr();
     charge(self, st, st->deps.limits.bad_frame_points, why);
     close_link(self, st, why, ec::malformed);
-  } catch (const lmdb::failure& f) {
-    log_error("peer_session", "{}: {}", peer_name(st), f.what());
   }
 }
 
