@@ -127,31 +127,25 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
   return result;
 }
 
-caf::expected<read_txn> env::begin_read() const {
+template <class Txn>
+caf::expected<Txn> env::begin(unsigned flags) const {
   s_->enter();
-  MDB_txn* t = nullptr;
-  if (int rc = mdb_txn_begin(s_->handle.get(), nullptr, MDB_RDONLY, &t);
+  Txn out;
+  if (int rc = mdb_txn_begin(s_->handle.get(), nullptr, flags, &out.ptr_);
       rc != 0) {
     s_->leave();
-    return fail(rc, "mdb_txn_begin (read)");
+    return fail(rc, "mdb_txn_begin");
   }
-  read_txn out;
-  out.ptr_ = t;
   out.gate_ = s_.get();
   return out;
 }
 
+caf::expected<read_txn> env::begin_read() const {
+  return begin<read_txn>(MDB_RDONLY);
+}
+
 caf::expected<write_txn> env::begin_write() const {
-  s_->enter();
-  MDB_txn* t = nullptr;
-  if (int rc = mdb_txn_begin(s_->handle.get(), nullptr, 0, &t); rc != 0) {
-    s_->leave();
-    return fail(rc, "mdb_txn_begin (write)");
-  }
-  write_txn out;
-  out.ptr_ = t;
-  out.gate_ = s_.get();
-  return out;
+  return begin<write_txn>(0);
 }
 
 caf::error env::write(const std::function<caf::error(write_txn&)>& f) const {

@@ -112,6 +112,9 @@ private:
   friend class txn;
   friend class write_txn;
   struct shared;
+  /// Begins a top-level transaction with LMDB `flags`, through the gate.
+  template <class Txn>
+  caf::expected<Txn> begin(unsigned flags) const;
   std::unique_ptr<shared> s_;
 };
 

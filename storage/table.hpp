@@ -47,44 +47,26 @@ constexpr bool fixed_size = codec<T>::size != variable_size;
 
 // -- codecs of plain types ----------------------------------------------------
 
-template <>
-struct codec<uint8_t> {
-  static constexpr size_t size = 1;
-  static void write(uint8_t x, uint8_t* out) { *out = x; }
-  static uint8_t read(const uint8_t* in) { return *in; }
-};
+/// Whether T is an unsigned integer, 128 bits included.
+template <class T>
+constexpr bool unsigned_integer = (std::is_integral_v<
+                                     T> && std::is_unsigned_v<T>)
+                                  || std::is_same_v<T, unsigned __int128>;
 
-template <>
-struct codec<uint16_t> {
-  static constexpr size_t size = 2;
-  static void write(uint16_t x, uint8_t* out) { put_u16(out, x); }
-  static uint16_t read(const uint8_t* in) { return get_u16(in); }
-};
-
-template <>
-struct codec<uint32_t> {
-  static constexpr size_t size = 4;
-  static void write(uint32_t x, uint8_t* out) { put_u32(out, x); }
-  static uint32_t read(const uint8_t* in) { return get_u32(in); }
-};
-
-template <>
-struct codec<uint64_t> {
-  static constexpr size_t size = 8;
-  static void write(uint64_t x, uint8_t* out) { put_u64(out, x); }
-  static uint64_t read(const uint8_t* in) { return get_u64(in); }
-};
-
-/// Low 64 bits, then high 64 bits.
-template <>
-struct codec<unsigned __int128> {
-  static constexpr size_t size = 16;
-  static void write(unsigned __int128 x, uint8_t* out) {
-    put_u64(out, static_cast<uint64_t>(x));
-    put_u64(out + 8, static_cast<uint64_t>(x >> 64));
+/// Little-endian: lowest byte first (a 128-bit integer is then its low
+/// 64 bits, then its high 64 bits).
+template <class T>
+struct codec<T, std::enable_if_t<unsigned_integer<T>>> {
+  static constexpr size_t size = sizeof(T);
+  static void write(T x, uint8_t* out) {
+    for (size_t i = 0; i < sizeof(T); ++i)
+      out[i] = static_cast<uint8_t>(x >> (8 * i));
   }
-  static unsigned __int128 read(const uint8_t* in) {
-    return static_cast<unsigned __int128>(get_u64(in + 8)) << 64 | get_u64(in);
+  static T read(const uint8_t* in) {
+    T x = 0;
+    for (size_t i = 0; i < sizeof(T); ++i)
+      x |= static_cast<T>(in[i]) << (8 * i);
+    return x;
   }
 };
 

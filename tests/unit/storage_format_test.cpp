@@ -51,13 +51,21 @@ std::vector<uint8_t> value_in(const store_dump& d, const std::string& table,
   return {};
 }
 
-/// Overwrites the bytes under `key` in `table` (a raw_table), committed.
-void corrupt(const chain_store& store, const lmdb::raw_table& table,
-             const hash256& key, std::string_view value) {
-  REQUIRE_FALSE(store.env().write([&](lmdb::write_txn& txn) {
-    return table.put(txn, key, bytes_of(value));
-  }));
-}
+/// A devnet store whose block 1 registers one asset.
+struct one_asset {
+  test_store s;
+  key_pair alice = seeded_key(0x11);
+  asset art = make_asset("Haystacks", vec_of("fp:haystacks"), {}, alice);
+  one_asset() { s.push({art}); }
+
+  /// Overwrites the bytes under `key` in `table`, committed.
+  void corrupt(const lmdb::raw_table& table, const hash256& key,
+               std::string_view value) {
+    REQUIRE_FALSE(s.store().env().write([&](lmdb::write_txn& txn) {
+      return table.put(txn, key, bytes_of(value));
+    }));
+  }
+};
 
 } // namespace
 
@@ -244,12 +252,10 @@ TEST_CASE("the stored bytes follow the chart") {
 
 // -- values of the wrong size -------------------------------------------------
 
-TEST_CASE("a stored value of the wrong size fails the view, naming its table") {
-  test_store s;
-  auto alice = seeded_key(0x11);
-  auto art = make_asset("Haystacks", vec_of("fp:haystacks"), {}, alice);
-  s.push({art});
-  corrupt(s.store(), s.store().tables().records.raw(), record_id(art), "abc");
+TEST_CASE_FIXTURE(one_asset,
+                  "a stored value of the wrong size fails the view, naming "
+                  "its table") {
+  corrupt(s.store().tables().records.raw(), record_id(art), "abc");
   chain_reader r{s.store()};
   CHECK(r.find_asset(asset_id(art)).has_value());
   CHECK_FALSE(r.failure());
@@ -263,14 +269,11 @@ TEST_CASE("a stored value of the wrong size fails the view, naming its table") {
   CHECK(message_of(r.failure()) == message_of(err));
 }
 
-TEST_CASE("a state rule over a failed lookup returns the failure") {
-  test_store s;
-  auto alice = seeded_key(0x11);
-  auto art = make_asset("Haystacks", vec_of("fp:haystacks"), {}, alice);
-  s.push({art});
+TEST_CASE_FIXTURE(one_asset,
+                  "a state rule over a failed lookup returns the failure") {
   // The asset's entry is unreadable: an issue of it must not be refused as
   // "unknown asset", nor accepted, but fail with the storage error.
-  corrupt(s.store(), s.store().tables().assets.raw(), asset_id(art), "x");
+  corrupt(s.store().tables().assets.raw(), asset_id(art), "x");
   auto before = s.snapshot();
   auto batch = make_batch({make_issue(asset_id(art), 1, alice)}, s.tip().hash,
                           s.params().issue_difficulty);

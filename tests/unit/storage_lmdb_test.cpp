@@ -83,14 +83,8 @@ TEST_CASE("lmdb: a layout stores its fields in order, little-endian") {
     want[i] = i + 1;
   want[34] = 2;
   CHECK(bytes == want);
-  auto back = lmdb::codec<sample>::read(bytes.data());
-  CHECK(back.a == x.a);
-  CHECK(back.b == x.b);
-  CHECK(back.c == x.c);
-  CHECK(back.d == x.d);
-  CHECK(back.e == x.e);
-  CHECK(back.f == x.f);
-  CHECK(back.g == x.g);
+  // Reading gives back every field: written again, the same bytes.
+  CHECK(lmdb::encode_value(lmdb::codec<sample>::read(want.data())) == want);
 }
 
 TEST_CASE("lmdb: a stored value of the wrong size is ec::storage, named") {
