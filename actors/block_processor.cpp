@@ -229,6 +229,8 @@ caf::error handle_block(self_ptr self, block& b, const encoded& raw,
     return {};
   }
   auto top = w.tip();
+  if (auto err = w.failure())
+    return err; // not a block to hold: the chain could not be read
   if (b.hdr.previous == top.hash) {
     if (auto err = w.apply(b, raw, unix_now()))
       return err;

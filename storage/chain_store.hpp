@@ -53,6 +53,7 @@ namespace hallmark {
 
 constexpr uint32_t chain_schema_version = 1;
 
+/// The tip as chain_view::tip() reads it: meta "tip" and its headers entry.
 struct tip_info {
   uint64_t height = 0;
   hash256 hash{};
@@ -156,16 +157,21 @@ public:
 
   /// The tip: height, hash, cumulative work and header. Zero on failure.
   tip_info tip() const;
+  /// The header of the best-chain block at `height`.
   std::optional<header> header_at(uint64_t height) const;
+  /// The hash of the best-chain block at `height`.
   std::optional<hash256> hash_at(uint64_t height) const;
   /// Cumulative work from genesis to the block at `height`.
   std::optional<work_t> work_at(uint64_t height) const;
   /// The tip's height.
   uint64_t height() const override;
+  /// The height of a best-chain block, by hash.
   std::optional<uint64_t> height_of(const hash256& block) const override;
   /// The block at `height` as it was received.
   std::optional<encoded> body_at(uint64_t height) const;
+  /// Where a record (asset, issue or transfer) is, by record id.
   std::optional<record_location> find_record(const hash256& id) const override;
+  /// An item's state, by item id.
   std::optional<item_state> find_item(const hash256& id) const override;
   /// The asset's block height and record id.
   std::optional<asset_entry> find_asset(const hash256& asset) const override;
@@ -204,6 +210,8 @@ protected:
   mutable caf::error failure_;
 };
 
+/// The chain environment: its tables and chain parameters. Readers and the
+/// writer work on it through chain_reader and chain_writer.
 class chain_store {
 public:
   /// Opens or creates the environment in `dir` for `params`
@@ -216,8 +224,11 @@ public:
        uint64_t map_size_bytes,
        uint64_t map_ceiling_bytes = lmdb::default_map_ceiling);
 
+  /// The chain this environment holds.
   const chain_params& params() const { return *params_; }
+  /// The LMDB environment (DATADIR/chain).
   const lmdb::env& env() const { return env_; }
+  /// Its tables, opened.
   const chain_tables& tables() const { return tables_; }
 
 private:

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "storage/local_store.hpp"
-#include "tests/unit/helpers.hpp"
+#include "tests/unit/storage_helpers.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -120,24 +120,20 @@ TEST_CASE("local_store skips a pending row that does not decode") {
 
 TEST_CASE("local_store on a tiny map grows it; every record lands") {
   temp_dir dir;
-  auto kp = seeded_key(1);
   std::vector<std::tuple<hash256, uint64_t, encoded>> rows;
   for (int i = 0; i < 2000; ++i) {
-    std::vector<uint8_t> fingerprint(1000, static_cast<uint8_t>(i));
-    auto label = std::to_string(i);
-    fingerprint.insert(fingerprint.end(), label.begin(), label.end());
-    record r = make_asset("work " + label, fingerprint, {}, kp);
+    record r = storage::bulky_asset(std::to_string(i));
     rows.emplace_back(leaf_id(r), i, encode(r));
   }
   {
-    auto ls = local_store::open(dir.sub("local"), uint64_t{1} << 20);
+    auto ls = local_store::open(dir.sub("local"), storage::mib);
     REQUIRE(ls);
     // Half in single-record transactions, half in one larger than the map.
     for (size_t i = 0; i < 1000; ++i)
       REQUIRE_FALSE((*ls)->put_pending({rows[i]}));
     REQUIRE_FALSE((*ls)->put_pending({rows.begin() + 1000, rows.end()}));
   }
-  auto ls = local_store::open(dir.sub("local"), uint64_t{1} << 20);
+  auto ls = local_store::open(dir.sub("local"), storage::mib);
   REQUIRE(ls);
   auto all = pending_of(**ls);
   REQUIRE(all.size() == rows.size());
