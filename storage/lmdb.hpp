@@ -171,12 +171,12 @@ public:
   /// (env::grow) and starting over helps.
   bool map_full() const { return map_full_; }
 
+private:
+  friend class env;
+  friend class raw_table;
   /// Takes note of LMDB result `rc` of a write in this transaction (marks
   /// it and its ancestors map_full on MDB_MAP_FULL).
   void note(int rc);
-
-private:
-  friend class env;
   write_txn* parent_ = nullptr;
   bool map_full_ = false;
 };

@@ -2,7 +2,10 @@
 // transactions and their children, map growth, schema and migrations.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "storage/lmdb.hpp"
 #include "storage/schema.hpp"
@@ -314,6 +317,32 @@ TEST_CASE("lmdb: a map at its ceiling fails with a clear error") {
   auto txn = must(e.begin_read());
   CHECK(must(t.get(txn, "first")) == chunk(0));
   CHECK(must(t.count(txn)) == 1);
+}
+
+TEST_CASE("lmdb: growing waits for the open transactions to end") {
+  temp_dir dir;
+  auto e = open_env(dir, 1 * mib);
+  auto t = open_table<lmdb::table<std::string, std::string>>(e, "t");
+  REQUIRE_FALSE(
+    e.write([&](lmdb::write_txn& txn) { return t.put(txn, "k", "v"); }));
+  auto reader = must(e.begin_read());
+  std::atomic<bool> done{false};
+  caf::error err;
+  std::thread grower{[&] {
+    err = e.grow();
+    done = true;
+  }};
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  // The map stays as it is under the open reader, which reads on.
+  CHECK_FALSE(done.load());
+  CHECK(e.map_size() == 1 * mib);
+  CHECK(must(t.get(reader, "k")) == std::optional<std::string>{"v"});
+  reader = lmdb::read_txn{}; // ends it
+  grower.join();
+  CHECK_FALSE(err);
+  CHECK(e.map_size() == 2 * mib);
+  auto again = must(e.begin_read());
+  CHECK(must(t.get(again, "k")) == std::optional<std::string>{"v"});
 }
 
 // -- schema -------------------------------------------------------------------
