@@ -272,7 +272,8 @@ public:
   /// @param now unix seconds, for the "not too far ahead" timestamp rule.
   caf::error apply(const block& b, const encoded& body, uint64_t now);
 
-  /// Removes the tip block and undoes its records; returns it.
+  /// Removes the tip block and undoes its records.
+  /// @returns the block, ec::reorg_too_deep at genesis, or ec::storage.
   caf::expected<block> unwind_tip();
 
   /// Commits every change since the writer was made; the writer is done.
