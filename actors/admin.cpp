@@ -267,6 +267,8 @@ void do_item(broker* self, std::shared_ptr<admin_state> st,
         history.push_back({id, to_string(loc.kind), loc.owner,
                            static_cast<int64_t>(loc.height)});
     }
+    if (auto err = view.failure())
+      return respond_error(self, st, hdl, err);
   }
   if (!history.empty()) {
     finish_item(self, st, hdl, item, asset, std::move(history));
@@ -304,8 +306,12 @@ void do_record(broker* self, std::shared_ptr<admin_state> st,
   {
     chain_reader view{*st->deps.chain};
     loc = view.find_record(id);
+    if (auto err = view.failure())
+      return respond_error(self, st, hdl, err);
     if (loc) {
       auto body = view.body_at(loc->height);
+      if (auto err = view.failure())
+        return respond_error(self, st, hdl, err);
       auto b = body ? decode_block(*body)
                     : caf::expected<block>{
                       make_error(ec::storage, "block body missing")};
@@ -372,6 +378,8 @@ void do_block(broker* self, std::shared_ptr<admin_state> st,
     height = view.height_of(*hash);
   auto body = height ? view.body_at(*height) : std::nullopt;
   auto h = height ? view.hash_at(*height) : std::nullopt;
+  if (auto err = view.failure())
+    return respond_error(self, st, hdl, err);
   if (!body || !h) {
     respond_error(self, st, hdl,
                   make_error(ec::not_found, "no such block on the best chain"));
@@ -397,6 +405,8 @@ void do_export(broker* self, std::shared_ptr<admin_state> st,
       bytes += body->size();
       bodies.push_back(std::move(*body));
     }
+    if (auto err = view.failure())
+      return respond_error(self, st, hdl, err);
   }
   respond(self, st, hdl, [&](schema::Reply::Builder r) {
     auto out = r.initBlocks(static_cast<unsigned>(bodies.size()));
@@ -487,6 +497,8 @@ void dispatch(broker* self, std::shared_ptr<admin_state> st,
     {
       chain_reader view{*st->deps.chain};
       items = view.items_of(*key);
+      if (auto err = view.failure())
+        return respond_error(self, st, hdl, err);
     }
     respond(self, st, hdl, [&](schema::Reply::Builder r) {
       auto out = r.initOwner();
@@ -588,8 +600,6 @@ void process(broker* self, std::shared_ptr<admin_state> st,
         make_error(ec::malformed, std::string{"undecodable request: "}
                                     + e.getDescription().cStr()));
     }
-  } catch (const lmdb::failure& f) {
-    respond_error(self, st, hdl, make_error(ec::storage, f.what()));
   }
 }
 

@@ -201,12 +201,13 @@ void announce_self(self_ptr self) {
 }
 
 /// Restores the table from local_store, removing rows that no longer pass.
-void load(self_ptr self) {
+/// @returns the store's error if the table could not be read.
+caf::error load(self_ptr self) {
   auto& st = self->state;
   if (!st.local)
-    return;
+    return {};
   std::vector<public_key> dropped;
-  st.local->for_each_peer(
+  auto err = st.local->for_each_peer(
     [&](const public_key& key, caf::expected<registration> r) {
       if (!r || key == own_key(self) || check(self, *r)) {
         dropped.push_back(key);
@@ -214,12 +215,15 @@ void load(self_ptr self) {
       }
       st.peers.emplace(key, std::move(*r));
     });
+  if (err)
+    return err;
   for (auto& key : dropped)
     forget(self, key);
   shrink_to(self, st.cfg.max_peers);
   if (!st.peers.empty() || !dropped.empty())
     log_info("announcer", "restored {} peers, dropped {}", st.peers.size(),
              dropped.size());
+  return {};
 }
 
 void arm_timer(self_ptr self, uint64_t ms) {
@@ -240,11 +244,8 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
   if (!st.cfg.clock)
     st.cfg.clock = unix_now;
   st.rng.seed(get_u64(own_key(self).data()));
-  try {
-    load(self);
-  } catch (const lmdb::failure& f) {
-    log_error("announcer", "cannot read the peer table: {}", f.what());
-  }
+  if (auto err = load(self))
+    log_error("announcer", "cannot read the peer table: {}", message_of(err));
   tell_connector(self);
   arm_timer(self, st.cfg.first_announce_ms);
   return {

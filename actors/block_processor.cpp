@@ -158,7 +158,11 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
   if (!fork)
     return {}; // an orphan branch: wait for its parent
   auto top = w.tip();
-  work_t work = *w.work_at(*fork);
+  auto fork_work = w.work_at(*fork);
+  if (!fork_work)
+    return make_error(ec::storage, "no header at the fork's height "
+                                     + std::to_string(*fork));
+  work_t work = *fork_work;
   for (auto& x : branch)
     work += st.held[x].b.hdr.difficulty;
   // Most work wins; equal work goes to the smaller tip hash, a total order
@@ -225,6 +229,8 @@ caf::error handle_block(self_ptr self, block& b, const encoded& raw,
     return {};
   }
   auto top = w.tip();
+  if (auto err = w.failure())
+    return err; // not a block to hold: the chain could not be read
   if (b.hdr.previous == top.hash) {
     if (auto err = w.apply(b, raw, unix_now()))
       return err;
@@ -253,13 +259,17 @@ void schedule_flush(self_ptr self) {
                      atom::tick::value);
 }
 
-void fill_tip(self_ptr self, apply_report& report) {
+caf::error fill_tip(self_ptr self, apply_report& report) {
   auto& st = self->state;
   // Read through the open writer, or a snapshot: never open a write
   // transaction just to look.
-  auto top = st.writer ? st.writer->tip() : chain_reader{*st.store}.tip();
-  report.height = top.height;
-  report.tip = top.hash;
+  auto read = [&](const chain_view& view) {
+    auto top = view.tip();
+    report.height = top.height;
+    report.tip = top.hash;
+    return view.failure();
+  };
+  return st.writer ? read(*st.writer) : read(chain_reader{*st.store});
 }
 
 /// Applies verified batches at the front of the queue, in order.
@@ -271,32 +281,32 @@ void drain(self_ptr self) {
     apply_report report;
     report.known = bt.known;
     caf::error err;
-    try {
-      for (size_t i = 0; i < bt.good && !err; ++i) {
-        auto height = (*bt.blocks)[i].hdr.height;
-        if (auto e = handle_block(self, (*bt.blocks)[i], bt.raw[i], report))
-          err = make_error(code_of(e), "block at height "
-                                         + std::to_string(height) + ": "
-                                         + message_of(e));
-      }
-      if (!err)
-        err = bt.failure;
-      // After stop nothing flushes again: commit what a batch accepted
-      // before stop applies now.
-      if (!bt.more || st.stopped
-          || st.records_since_flush >= st.cfg.flush_records
-          || (st.writer
-              && st.writer->pending_blocks()
-                   >= static_cast<int64_t>(st.cfg.flush_blocks))) {
-        if (auto ferr = flush(self); ferr && !err)
-          err = ferr;
-      } else if (st.writer) {
-        schedule_flush(self);
-      }
-      fill_tip(self, report);
-    } catch (const lmdb::failure& f) {
+    for (size_t i = 0; i < bt.good && !err; ++i) {
+      auto height = (*bt.blocks)[i].hdr.height;
+      if (auto e = handle_block(self, (*bt.blocks)[i], bt.raw[i], report))
+        err = make_error(code_of(e), "block at height " + std::to_string(height)
+                                       + ": " + message_of(e));
+    }
+    if (!err)
+      err = bt.failure;
+    // After stop nothing flushes again: commit what a batch accepted
+    // before stop applies now.
+    if (!bt.more || st.stopped || st.records_since_flush >= st.cfg.flush_records
+        || (st.writer
+            && st.writer->pending_blocks()
+                 >= static_cast<int64_t>(st.cfg.flush_blocks))) {
+      if (auto ferr = flush(self); ferr && !err)
+        err = ferr;
+    } else if (st.writer) {
+      schedule_flush(self);
+    }
+    // A storage failure (the writer's, or the tip's read) is the answer;
+    // a failed writer is dropped with what it held.
+    if (auto ferr = fill_tip(self, report))
+      err = ferr;
+    if (st.writer && st.writer->failure()) {
+      err = st.writer->failure();
       st.writer.reset();
-      err = make_error(ec::storage, f.what());
     }
     if (err) {
       bt.promise.deliver(err);
@@ -314,19 +324,18 @@ void drain(self_ptr self) {
 /// Flushes; the committed height, or why the flush failed.
 caf::result<uint64_t> flush_to_height(self_ptr self) {
   auto& st = self->state;
-  try {
-    if (auto err = flush(self))
-      return err;
-    return chain_reader{*st.store}.tip().height;
-  } catch (const lmdb::failure& f) {
-    st.writer.reset();
-    return make_error(ec::storage, f.what());
-  }
+  if (auto err = flush(self))
+    return err;
+  chain_reader r{*st.store};
+  auto height = r.tip().height;
+  if (auto err = r.failure())
+    return err;
+  return height;
 }
 
-chain_tip current_tip(self_ptr self) {
+caf::expected<chain_tip> current_tip(self_ptr self) {
   auto& st = self->state;
-  auto make = [&](const chain_view& v) {
+  auto make = [&](const chain_view& v) -> caf::expected<chain_tip> {
     chain_tip out;
     auto top = v.tip();
     out.height = top.height;
@@ -337,6 +346,8 @@ chain_tip current_tip(self_ptr self) {
     out.next_difficulty = next_difficulty(st.store->params(), top.height + 1,
                                           anc);
     out.median_time_past = median_time_past(top.height + 1, anc);
+    if (auto err = v.failure())
+      return err;
     return out;
   };
   if (st.writer)
@@ -456,11 +467,10 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       return take_batch(self, {std::move(raw)}, false, std::move(origin));
     },
     [=](atom::tip) -> caf::result<chain_tip> {
-      try {
-        return current_tip(self);
-      } catch (const lmdb::failure& f) {
-        return make_error(ec::storage, f.what());
-      }
+      auto tip = current_tip(self);
+      if (!tip)
+        return tip.error();
+      return std::move(*tip);
     },
     [=](atom::reorg, uint32_t n) -> caf::result<apply_report> {
       auto& st = self->state;
@@ -470,40 +480,40 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
         return make_error(ec::reorg_too_deep,
                           "a forced reorg is limited to the reorg window ("
                             + std::to_string(st.cfg.reorg_window) + " blocks)");
-      try {
-        if (auto err = flush(self))
-          return err;
-        auto& w = writer(self);
-        auto top = w.tip();
-        if (n > top.height)
-          return make_error(ec::reorg_too_deep, "the chain has only "
-                                                  + std::to_string(top.height)
-                                                  + " blocks above genesis");
-        std::vector<std::pair<block, encoded>> unwound;
-        if (auto err = unwind(self, n, unwound)) {
+      if (auto err = flush(self))
+        return err;
+      auto& w = writer(self);
+      auto top = w.tip();
+      if (auto err = w.failure()) {
+        st.writer.reset();
+        return err;
+      }
+      if (n > top.height)
+        return make_error(ec::reorg_too_deep, "the chain has only "
+                                                + std::to_string(top.height)
+                                                + " blocks above genesis");
+      std::vector<std::pair<block, encoded>> unwound;
+      if (auto err = unwind(self, n, unwound)) {
+        st.writer.reset();
+        return err;
+      }
+      apply_report report;
+      report.unwound = n;
+      auto now = unix_now();
+      for (auto i = unwound.rbegin(); i != unwound.rend(); ++i) {
+        if (auto err = st.writer->apply(i->first, i->second, now)) {
           st.writer.reset();
           return err;
         }
-        apply_report report;
-        report.unwound = n;
-        auto now = unix_now();
-        for (auto i = unwound.rbegin(); i != unwound.rend(); ++i) {
-          if (auto err = st.writer->apply(i->first, i->second, now)) {
-            st.writer.reset();
-            return err;
-          }
-          ++report.applied;
-        }
-        if (auto err = flush(self))
-          return err;
-        fill_tip(self, report);
-        log_info("block_processor", "forced reorg of {} blocks: tip {} {}", n,
-                 report.height, to_hex(report.tip));
-        return report;
-      } catch (const lmdb::failure& f) {
-        st.writer.reset();
-        return make_error(ec::storage, f.what());
+        ++report.applied;
       }
+      if (auto err = flush(self))
+        return err;
+      if (auto err = fill_tip(self, report))
+        return err;
+      log_info("block_processor", "forced reorg of {} blocks: tip {} {}", n,
+               report.height, to_hex(report.tip));
+      return report;
     },
     [=](atom::flush) -> caf::result<uint64_t> { return flush_to_height(self); },
     [=](atom::stop) -> caf::result<uint64_t> {
@@ -519,12 +529,7 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
     [=](atom::subscribe, relay_actor& r) { self->state.relay = std::move(r); },
     [=](atom::tick) {
       self->state.flush_scheduled = false;
-      try {
-        flush(self);
-      } catch (const lmdb::failure& f) {
-        self->state.writer.reset();
-        log_error("block_processor", "{}", f.what());
-      }
+      flush(self); // logs its failure and drops the writer
     },
   };
 }

@@ -140,12 +140,17 @@ void see(self_ptr self, const std::optional<told_block>& cue) {
   if (cue && recently_told(st, cue->hash))
     return;
   std::vector<told_block> fresh;
-  try {
+  {
     chain_reader view{*st.chain};
+    // A failed read answers "absent", which catch_up would take for a
+    // reorg: the told blocks are kept as they were.
+    auto told = st.told;
     fresh = catch_up(st, view);
-  } catch (const lmdb::failure& f) {
-    log_error(component, "cannot read the chain: {}", f.what());
-    return;
+    if (auto err = view.failure()) {
+      st.told = std::move(told);
+      log_error(component, "cannot read the chain: {}", message_of(err));
+      return;
+    }
   }
   for (auto& b : fresh)
     enqueue(self, b);
@@ -210,13 +215,14 @@ chain_monitor_actor::behavior_type chain_monitor(self_ptr self,
       }
       st.phase = monitor_phase::listening;
       // The committed tip is where telling starts: it is never told itself.
-      try {
-        auto top = chain_reader{*st.chain}.tip();
+      chain_reader view{*st.chain};
+      auto top = view.tip();
+      if (auto err = view.failure()) {
+        log_error(component, "cannot read the tip: {}", message_of(err));
+      } else {
         st.told.push_back({top.height, top.hash});
         log_info(component, "listening from height {}, polling every {} ms",
                  top.height, st.cfg.poll_interval.count());
-      } catch (const lmdb::failure& f) {
-        log_error(component, "cannot read the tip: {}", f.what());
       }
       schedule_poll(self);
     },

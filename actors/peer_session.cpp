@@ -80,12 +80,19 @@ void refuse(self_ptr self, uint64_t id, const caf::error& err) {
   reply(self, id, wire::refusal{code_of(err), message_of(err)});
 }
 
+/// Logs a chain read that failed and answers the request with ec::storage.
+void refuse_storage(self_ptr self, uint64_t id, const caf::error& err) {
+  log_error("peer_session", "{}: {}", self->state.label, message_of(err));
+  refuse(self, id, make_error(ec::storage, message_of(err)));
+}
+
 // -- the peer's requests -----------------------------------------------------
 
 void serve_blocks(self_ptr self, uint64_t id, wire::blocks_request r) {
   auto& st = self->state;
   wire::blocks out;
   size_t bytes = 0;
+  caf::error failed;
   {
     chain_reader view{*st.deps.chain};
     auto n = std::min(r.count, st.deps.limits.max_blocks);
@@ -99,13 +106,17 @@ void serve_blocks(self_ptr self, uint64_t id, wire::blocks_request r) {
       bytes += body->size();
       out.list.push_back(std::move(*body));
     }
+    failed = view.failure();
   }
+  if (failed)
+    return refuse_storage(self, id, failed);
   reply(self, id, std::move(out));
 }
 
 void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
   auto& st = self->state;
   wire::hashes out;
+  caf::error failed;
   {
     chain_reader view{*st.deps.chain};
     auto n = std::min(r.count, st.deps.limits.max_hashes);
@@ -115,7 +126,10 @@ void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
         break;
       out.list.push_back(*x);
     }
+    failed = view.failure();
   }
+  if (failed)
+    return refuse_storage(self, id, failed);
   reply(self, id, std::move(out));
 }
 
@@ -301,11 +315,7 @@ void on_linked_frame(self_ptr self, byte_view frame) {
     close_link(self, why, ec::malformed);
     return;
   }
-  try {
-    on_envelope(self, std::move(*env));
-  } catch (const lmdb::failure& f) {
-    log_error("peer_session", "{}: {}", st.label, f.what());
-  }
+  on_envelope(self, std::move(*env));
 }
 
 /// New bytes in a phase: a frame's length (then the phase reads the body)

@@ -94,6 +94,11 @@ void revalidate(self_ptr self) {
   std::vector<hash256> dropped;
   for (auto* e : in_order(self)) {
     if (auto err = admit(*e, st.idx, view, st.chain->params(), st.cfg, false)) {
+      if (code_of(err) == ec::storage) {
+        // The chain could not be read: nothing is known to be invalid.
+        log_error("reservoir", "{}", message_of(err));
+        return;
+      }
       if (code_of(err) != ec::duplicate)
         log_info("reservoir", "dropped {} {}: {}", kind_name(e->rec),
                  to_hex(e->id), message_of(err));
@@ -262,17 +267,21 @@ std::vector<pending_record> lookup(self_ptr self, const hash256& id) {
 void load(self_ptr self) {
   auto& st = self->state;
   std::vector<entry> loaded;
-  st.local->for_each_pending([&](const hash256& id, uint64_t at, encoded raw) {
-    auto r = decode_record(raw, submission_limits);
-    if (!r)
-      return;
-    entry e;
-    e.id = id;
-    e.rec = std::move(*r);
-    e.raw = std::move(raw);
-    e.accepted_at = at;
-    loaded.push_back(std::move(e));
-  });
+  auto err = st.local->for_each_pending(
+    [&](const hash256& id, uint64_t at, encoded raw) {
+      auto r = decode_record(raw, submission_limits);
+      if (!r)
+        return;
+      entry e;
+      e.id = id;
+      e.rec = std::move(*r);
+      e.raw = std::move(raw);
+      e.accepted_at = at;
+      loaded.push_back(std::move(e));
+    });
+  if (err)
+    log_error("reservoir", "cannot read the pending records: {}",
+              message_of(err));
   // Admission order: acceptance time, then dependencies (assets, issues,
   // transfers by the length of their pending chain are handled by retries).
   std::stable_sort(loaded.begin(), loaded.end(), [](auto& x, auto& y) {
@@ -289,7 +298,12 @@ void load(self_ptr self) {
     progress = false;
     std::vector<entry> again;
     for (auto& e : loaded) {
-      if (admit(e, st.idx, view, st.chain->params(), st.cfg, true)) {
+      if (auto err = admit(e, st.idx, view, st.chain->params(), st.cfg, true)) {
+        if (code_of(err) == ec::storage) {
+          // The chain could not be read: keep every stored record.
+          log_error("reservoir", "{}", message_of(err));
+          return;
+        }
         again.push_back(std::move(e));
         continue;
       }
@@ -330,19 +344,14 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
   return {
     [=](atom::submit, const encoded& raw,
         const caf::actor_addr& origin) -> caf::result<std::vector<hash256>> {
-      try {
-        auto ids = submit(self, raw);
-        if (!ids)
-          return ids.error();
-        // Admitted for the first time (a duplicate is refused): published
-        // once, to go to every link but its origin.
-        if (self->state.relay)
-          self->send(self->state.relay, atom::relay_v, new_records{raw},
-                     origin);
-        return std::move(*ids);
-      } catch (const lmdb::failure& f) {
-        return make_error(ec::storage, f.what());
-      }
+      auto ids = submit(self, raw);
+      if (!ids)
+        return ids.error();
+      // Admitted for the first time (a duplicate is refused): published
+      // once, to go to every link but its origin.
+      if (self->state.relay)
+        self->send(self->state.relay, atom::relay_v, new_records{raw}, origin);
+      return std::move(*ids);
     },
     [=](atom::subscribe, relay_actor& r) { self->state.relay = std::move(r); },
     [=](atom::take, uint32_t max) -> std::vector<encoded> {
@@ -375,12 +384,8 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
       return out;
     },
     [=](atom::applied, const std::vector<hash256>& ids) {
-      try {
-        remove(self, ids);
-        revalidate(self);
-      } catch (const lmdb::failure& f) {
-        log_error("reservoir", "{}", f.what());
-      }
+      remove(self, ids);
+      revalidate(self);
     },
     [=](atom::unwound, const std::vector<encoded>& records) {
       auto& st = self->state;
@@ -404,24 +409,16 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
         rows.emplace_back(e.id, e.accepted_at, e.raw);
         st.pending.emplace(e.id, std::move(e));
       }
-      try {
-        if (auto err = st.local->put_pending(rows))
-          log_error("reservoir", "cannot store unwound records: {}",
-                    message_of(err));
-        revalidate(self);
-      } catch (const lmdb::failure& f) {
-        log_error("reservoir", "{}", f.what());
-      }
+      if (auto err = st.local->put_pending(rows))
+        log_error("reservoir", "cannot store unwound records: {}",
+                  message_of(err));
+      revalidate(self);
       log_info("reservoir",
                "took back {} records of unwound blocks; {} pending",
                rows.size(), st.pending.size());
     },
     [=](atom::expire) {
-      try {
-        expire(self);
-      } catch (const lmdb::failure& f) {
-        log_error("reservoir", "{}", f.what());
-      }
+      expire(self);
       self->delayed_send(
         self, std::chrono::milliseconds{self->state.cfg.expiry_check_ms},
         atom::expire::value);

@@ -44,6 +44,7 @@ public:
   std::optional<asset_entry> find_asset(const hash256& asset) const override;
   std::optional<record_location> find_record(const hash256& id) const override;
   std::optional<item_state> find_item(const hash256& item) const override;
+  caf::error failure() const override { return base_->failure(); }
 
   // -- state_writer -----------------------------------------------------------
 

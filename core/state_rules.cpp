@@ -115,11 +115,18 @@ caf::error apply_transfer(const transfer& x, uint32_t index, state_writer& s) {
 
 caf::error apply_record(const record& r, uint32_t index, state_writer& s,
                         const chain_params& params) {
+  caf::error err;
   if (auto a = std::get_if<asset>(&r))
-    return apply_asset(*a, index, s);
-  if (auto b = std::get_if<issue_batch>(&r))
-    return apply_batch(*b, index, s, params);
-  return apply_transfer(std::get<transfer>(r), index, s);
+    err = apply_asset(*a, index, s);
+  else if (auto b = std::get_if<issue_batch>(&r))
+    err = apply_batch(*b, index, s, params);
+  else
+    err = apply_transfer(std::get<transfer>(r), index, s);
+  // A failed lookup answered "absent": its failure is the answer, not the
+  // verdict (or the success) drawn from that absence.
+  if (auto f = s.failure())
+    return f;
+  return err;
 }
 
 } // namespace hallmark

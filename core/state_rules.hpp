@@ -86,6 +86,11 @@ public:
 
   /// An item's state, by item id.
   virtual std::optional<item_state> find_item(const hash256& item) const = 0;
+
+  /// Why a lookup could not answer (a storage failure), or none. A lookup
+  /// that fails answers "absent", so an answer is only to be trusted while
+  /// this is none; a reader that cannot fail keeps the default.
+  virtual caf::error failure() const { return {}; }
 };
 
 /// Where a record's effects go. Each call either stores all it was given or
@@ -114,7 +119,9 @@ public:
 /// `s`. On a refusal `s` may hold part of an issue batch's effects: the
 /// caller discards them (an aborted transaction, a rolled-back overlay).
 /// Stateless rules (check_fields, signatures) are the caller's, before.
-/// @returns the first broken rule's error, or a writer's error.
+/// @returns the reader's failure() if a lookup failed (whatever the rules
+///          concluded from its "absent"), else the first broken rule's
+///          error, or a writer's error.
 caf::error apply_record(const record& r, uint32_t index, state_writer& s,
                         const chain_params& params);
 

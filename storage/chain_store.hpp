@@ -13,14 +13,27 @@
 //   records  record id (32)          location: height u64 | index u32 | sub u16
 //                                    | kind u8 | item (32) | owner (32)
 //                                    | link (32)
-//   items    item id (32)            latest record (32) | owner (32) | asset
-//   (32) owners   owner key (32)          item ids (32 each, dupsort, dupfixed)
+//   items    item id (32)            latest record (32) | owner (32)
+//                                    | asset (32)
+//   owners   owner key (32)          item ids (32 each, dupsort, dupfixed)
 //   assets   asset id (32)           height u64 | record id (32)
 //
 // Integers are little-endian. A record's location also carries what undoing
 // it needs (its item, the owner after it, the record it linked to), so a
 // block's body and these locations are its undo data: no undo table.
-// docs/storage.md has the same chart and the migration policy.
+// docs/storage.md has the same chart and the migration policy. Each value
+// type below has its codec (storage/table.hpp), which is where the chart's
+// layouts live in code.
+//
+// Errors. Lookups (chain_view) answer "absent" with an empty optional. A
+// lookup that fails (LMDB's error, or a stored value of the wrong size) also
+// answers empty, and makes its view *failed*: failure() holds the first such
+// error (ec::storage, naming the table, with LMDB's message) and is logged
+// once; every later lookup of that view answers empty or zero. So: after a
+// group of lookups, check failure() before trusting an absence. The state
+// rules do (apply_record returns a reader's failure before its verdict), and
+// a writer whose view failed refuses every later apply, unwind and commit.
+// Everything else returns caf::error / caf::expected.
 #pragma once
 
 #include <memory>
@@ -34,11 +47,13 @@
 #include "core/state_rules.hpp"
 #include "messages/codec.hpp"
 #include "storage/lmdb.hpp"
+#include "storage/table.hpp"
 
 namespace hallmark {
 
 constexpr uint32_t chain_schema_version = 1;
 
+/// The tip as chain_view::tip() reads it: meta "tip" and its headers entry.
 struct tip_info {
   uint64_t height = 0;
   hash256 hash{};
@@ -46,51 +61,174 @@ struct tip_info {
   header hdr;
 };
 
+/// meta "tip": where the best chain ends.
+struct tip_entry {
+  uint64_t height = 0;
+  hash256 hash{};
+};
+
+/// A `headers` value: the header, its hash and the chain's cumulative work
+/// up to it.
+struct header_entry {
+  header hdr;
+  hash256 hash{};
+  work_t work = 0;
+};
+
+/// The meta keys of the chain environment (and lmdb::schema_key).
+namespace chain_meta {
+constexpr lmdb::meta_key<std::string> chain{"chain"};
+constexpr lmdb::meta_key<hash256> genesis{"genesis"};
+constexpr lmdb::meta_key<tip_entry> tip{"tip"};
+} // namespace chain_meta
+
+} // namespace hallmark
+
+namespace hallmark::lmdb {
+
+/// A header in the 162 bytes of formats.md: written by header_bytes, read
+/// field by field.
+template <>
+struct codec<header> {
+  using fields = layout<&header::version, &header::height, &header::previous,
+                        &header::merkle_root, &header::state_root,
+                        &header::timestamp, &header::difficulty,
+                        &header::producer, &header::nonce>;
+  static_assert(fields::size == header_size);
+  static constexpr size_t size = header_size;
+  static void write(const header& h, uint8_t* out) {
+    auto b = header_bytes(h);
+    std::memcpy(out, b.data(), b.size());
+  }
+  static header read(const uint8_t* in) { return fields::read(in); }
+};
+
+template <>
+struct codec<header_entry>
+    : layout<&header_entry::hdr, &header_entry::hash, &header_entry::work> {};
+static_assert(codec<header_entry>::size == 210);
+
+template <>
+struct codec<tip_entry> : layout<&tip_entry::height, &tip_entry::hash> {};
+static_assert(codec<tip_entry>::size == 40);
+
+template <>
+struct codec<record_location>
+    : layout<&record_location::height, &record_location::index,
+             &record_location::sub, &record_location::kind,
+             &record_location::item, &record_location::owner,
+             &record_location::link> {};
+static_assert(codec<record_location>::size == 111);
+
+template <>
+struct codec<item_state>
+    : layout<&item_state::latest, &item_state::owner, &item_state::asset> {};
+static_assert(codec<item_state>::size == 96);
+
+template <>
+struct codec<asset_entry> : layout<&asset_entry::first, &asset_entry::second> {
+};
+static_assert(codec<asset_entry>::size == 40);
+
+} // namespace hallmark::lmdb
+
+namespace hallmark {
+
+/// The chain environment's tables, typed as the chart says.
 struct chain_tables {
-  lmdb::table meta, headers, bodies, hashes, records, items, owners, assets;
+  using kind = lmdb::table_kind;
+  lmdb::meta_table meta;
+  lmdb::table<uint64_t, header_entry, kind::integer_key> headers;
+  lmdb::table<uint64_t, encoded, kind::integer_key> bodies;
+  lmdb::table<hash256, uint64_t> hashes;
+  lmdb::table<hash256, record_location> records;
+  lmdb::table<hash256, item_state> items;
+  lmdb::table<public_key, hash256, kind::dup_fixed> owners;
+  lmdb::table<hash256, asset_entry> assets;
 };
 
 /// Lookups inside one transaction, read-only or not. The state the rules
 /// read (core/state_rules.hpp) is the chain as this transaction sees it.
+/// Failures: see the top of this file.
 class chain_view : public state_reader {
 public:
   chain_view(const chain_tables& t, const lmdb::txn& txn)
       : t_(&t), txn_(&txn) {}
 
+  /// The tip: height, hash, cumulative work and header. Zero on failure.
   tip_info tip() const;
+  /// The header of the best-chain block at `height`.
   std::optional<header> header_at(uint64_t height) const;
+  /// The hash of the best-chain block at `height`.
   std::optional<hash256> hash_at(uint64_t height) const;
+  /// Cumulative work from genesis to the block at `height`.
   std::optional<work_t> work_at(uint64_t height) const;
   /// The tip's height.
   uint64_t height() const override;
+  /// The height of a best-chain block, by hash.
   std::optional<uint64_t> height_of(const hash256& block) const override;
+  /// The block at `height` as it was received.
   std::optional<encoded> body_at(uint64_t height) const;
+  /// Where a record (asset, issue or transfer) is, by record id.
   std::optional<record_location> find_record(const hash256& id) const override;
+  /// An item's state, by item id.
   std::optional<item_state> find_item(const hash256& id) const override;
   /// The asset's block height and record id.
   std::optional<asset_entry> find_asset(const hash256& asset) const override;
+  /// The items `owner` owns, in id order.
   std::vector<hash256> items_of(const public_key& owner) const;
-  /// Header lookup along this chain, for the chain rules.
+  /// Header lookup along this chain, for the chain rules; a missing header
+  /// fails the view and looks up as a default header.
   header_lookup ancestors() const;
   /// Newest first: the item's records back to its issue.
   std::vector<std::pair<hash256, record_location>>
   provenance(const hash256& item) const;
 
+  /// The first failure of a lookup of this view, or none.
+  caf::error failure() const override { return failure_; }
+
 protected:
+  /// Makes the view failed with `err` (the first failure stays).
+  void fail(caf::error err) const;
+
+  /// The result of a table lookup; a failure fails the view. Once failed,
+  /// answers none without looking.
+  template <class F>
+  auto look(F&& lookup) const -> typename decltype(lookup())::value_type {
+    if (failure_)
+      return std::nullopt;
+    auto x = lookup();
+    if (!x) {
+      fail(x.error());
+      return std::nullopt;
+    }
+    return std::move(*x);
+  }
+
   const chain_tables* t_;
   const lmdb::txn* txn_;
+  mutable caf::error failure_;
 };
 
+/// The chain environment: its tables and chain parameters. Readers and the
+/// writer work on it through chain_reader and chain_writer.
 class chain_store {
 public:
-  /// Opens or creates the environment in `dir` for `params`; fails with
-  /// ec::wrong_chain if it holds another chain.
+  /// Opens or creates the environment in `dir` for `params`
+  /// (storage/schema.hpp). Fails with ec::wrong_chain if it holds another
+  /// chain, ec::storage if its schema is newer than chain_schema_version.
+  /// @param map_size_bytes the map at first; it grows when full, doubling,
+  ///        up to `map_ceiling_bytes` and the disk's free space.
   static caf::expected<std::unique_ptr<chain_store>>
   open(const std::string& dir, const chain_params& params,
-       uint64_t map_size_bytes);
+       uint64_t map_size_bytes,
+       uint64_t map_ceiling_bytes = lmdb::default_map_ceiling);
 
+  /// The chain this environment holds.
   const chain_params& params() const { return *params_; }
+  /// The LMDB environment (DATADIR/chain).
   const lmdb::env& env() const { return env_; }
+  /// Its tables, opened.
   const chain_tables& tables() const { return tables_; }
 
 private:
@@ -100,7 +238,8 @@ private:
   const chain_params* params_ = nullptr;
 };
 
-/// A consistent read-only snapshot of the chain.
+/// A consistent read-only snapshot of the chain. If its read transaction
+/// cannot begin, the view is failed from the start.
 class chain_reader : public chain_view {
 public:
   explicit chain_reader(const chain_store& store);
@@ -115,6 +254,13 @@ private:
 
 /// The single writer: a write transaction that applies and unwinds blocks.
 /// Nothing is visible to readers until commit().
+///
+/// A full map never fails it: when a write or the commit finds the map full,
+/// the writer drops its transaction, grows the map, begins a new one and
+/// applies and unwinds again what it had since it began (it keeps each
+/// applied block's body, a shared buffer, until the commit), then goes on.
+/// Only a map that cannot grow (its ceiling, a full disk) fails the call,
+/// with that error, and the writer with it.
 class chain_writer : public chain_view {
 public:
   explicit chain_writer(chain_store& store);
@@ -122,12 +268,15 @@ public:
   /// Applies `b` on the tip, or changes nothing and returns why not. Checks
   /// the header against its parent and every state rule of every record;
   /// the block's own rules (check_block, signatures) are checked before.
+  /// @param body `b` as received (stored in `bodies`).
+  /// @param now unix seconds, for the "not too far ahead" timestamp rule.
   caf::error apply(const block& b, const encoded& body, uint64_t now);
 
-  /// Removes the tip block and undoes its records; returns it.
+  /// Removes the tip block and undoes its records.
+  /// @returns the block, ec::reorg_too_deep at genesis, or ec::storage.
   caf::expected<block> unwind_tip();
 
-  /// Commits every change since the writer was made.
+  /// Commits every change since the writer was made; the writer is done.
   caf::error commit();
 
   /// Blocks applied since the writer was made, net of unwinds.
@@ -137,12 +286,25 @@ private:
   struct holder {
     lmdb::write_txn txn;
   };
+  /// One change since the writer began, to do again after the map grew.
+  struct step {
+    encoded body; ///< of an applied block; empty for an unwind
+    uint64_t now = 0;
+  };
   chain_writer(chain_store& store, std::unique_ptr<holder> h);
-  caf::error apply_records(lmdb::write_txn& txn, const block& b,
-                           uint64_t parent_height);
-  caf::error undo_records(lmdb::write_txn& txn, const block& b);
+  caf::error begin();
+  caf::error apply_once(const block& b, const encoded& body, uint64_t now);
+  caf::expected<block> unwind_once();
+  caf::error undo_records(const block& b);
+  /// Drops the transaction, grows the map, begins again and replays steps_.
+  caf::error start_over();
+  /// Runs `op` and, while it finds the map full, start_over() and again.
+  template <class F>
+  auto with_room(F&& op) -> decltype(op());
+
   chain_store* store_;
   std::unique_ptr<holder> h_;
+  std::vector<step> steps_;
   int64_t pending_ = 0;
 };
 

@@ -1,10 +1,15 @@
 #include "storage/lmdb.hpp"
 
+#include <algorithm>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 
 #include <lmdb.h>
+#include <sys/statvfs.h>
 
 #include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace hallmark::lmdb {
 
@@ -18,18 +23,83 @@ bytes view(const MDB_val& v) {
   return {static_cast<const uint8_t*>(v.mv_data), v.mv_size};
 }
 
-caf::error fail(int rc, const char* what) {
-  return make_error(ec::storage, std::string{what} + ": " + mdb_strerror(rc));
+caf::error fail(int rc, const std::string& what) {
+  return make_error(ec::storage, what + ": " + mdb_strerror(rc));
+}
+
+caf::error fail(const char* table, int rc, const char* call) {
+  return fail(rc, std::string{"table "} + table + ": " + call);
+}
+
+caf::error ended(const char* table) {
+  return make_error(ec::storage, std::string{"table "} + table
+                                   + ": the transaction has ended");
+}
+
+uint64_t mib(uint64_t bytes) {
+  return bytes >> 20;
 }
 
 } // namespace
 
-void env::deleter::operator()(MDB_env* e) const {
-  mdb_env_close(e);
+caf::expected<uint64_t> next_map_size(uint64_t current, uint64_t ceiling,
+                                      uint64_t file_bytes,
+                                      uint64_t free_bytes) {
+  if (current >= ceiling)
+    return make_error(ec::storage, "map full: it is at its ceiling of "
+                                     + std::to_string(mib(ceiling)) + " MiB");
+  auto want = current > ceiling / 2 ? ceiling : current * 2;
+  auto room = file_bytes + free_bytes;
+  if (room < file_bytes) // overflow: no disk is that large
+    room = want;
+  want = std::min(want, room) & ~uint64_t{4095};
+  if (want <= current)
+    return make_error(ec::storage,
+                      "disk full: " + std::to_string(mib(free_bytes))
+                        + " MiB free; the map cannot grow beyond "
+                        + std::to_string(mib(current)) + " MiB");
+  return want;
 }
 
+// -- env ----------------------------------------------------------------------
+
+/// The environment and its gate. Transactions count themselves in `open`;
+/// growing sets `growing`, which holds new transactions back, and waits for
+/// `open` to reach zero.
+struct env::shared {
+  struct closer {
+    void operator()(MDB_env* e) const { mdb_env_close(e); }
+  };
+  std::unique_ptr<MDB_env, closer> handle;
+  std::string path;
+  uint64_t ceiling = 0;
+  std::mutex mutex;
+  std::condition_variable changed;
+  unsigned open = 0;
+  bool growing = false;
+
+  /// Takes a place for a new transaction; waits while the map grows.
+  void enter() {
+    std::unique_lock lock{mutex};
+    changed.wait(lock, [&] { return !growing; });
+    ++open;
+  }
+
+  /// Gives a place back.
+  void leave() {
+    std::lock_guard lock{mutex};
+    --open;
+    changed.notify_all();
+  }
+};
+
+env::env() = default;
+env::env(env&&) noexcept = default;
+env& env::operator=(env&&) noexcept = default;
+env::~env() = default;
+
 caf::expected<env> env::open(const std::string& path, unsigned max_tables,
-                             uint64_t map_size_bytes) {
+                             uint64_t map_size, uint64_t map_ceiling) {
   std::error_code err;
   std::filesystem::create_directories(path, err);
   if (err)
@@ -38,177 +108,339 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
   if (int rc = mdb_env_create(&raw); rc != 0)
     return fail(rc, "mdb_env_create");
   env result;
-  result.ptr_.reset(raw);
+  result.s_ = std::make_unique<shared>();
+  result.s_->handle.reset(raw);
+  result.s_->path = path;
+  result.s_->ceiling = map_ceiling;
   if (int rc = mdb_env_set_maxdbs(raw, max_tables); rc != 0)
     return fail(rc, "mdb_env_set_maxdbs");
-  if (int rc = mdb_env_set_mapsize(raw, map_size_bytes); rc != 0)
+  if (int rc = mdb_env_set_mapsize(raw, map_size); rc != 0)
     return fail(rc, "mdb_env_set_mapsize");
   if (int rc = mdb_env_set_maxreaders(raw, 256); rc != 0)
     return fail(rc, "mdb_env_set_maxreaders");
   // MDB_NOTLS: read transactions are not bound to a thread, as actors move
   // between CAF's worker threads.
   if (int rc = mdb_env_open(raw, path.c_str(), MDB_NOTLS, 0600); rc != 0)
-    return fail(rc, ("cannot open LMDB at " + path).c_str());
+    return fail(rc, "cannot open LMDB at " + path);
   int dead = 0;
   mdb_reader_check(raw, &dead);
   return result;
 }
 
+template <class Txn>
+caf::expected<Txn> env::begin(unsigned flags) const {
+  s_->enter();
+  Txn out;
+  if (int rc = mdb_txn_begin(s_->handle.get(), nullptr, flags, &out.ptr_);
+      rc != 0) {
+    s_->leave();
+    return fail(rc, "mdb_txn_begin");
+  }
+  out.gate_ = s_.get();
+  return out;
+}
+
+caf::expected<read_txn> env::begin_read() const {
+  return begin<read_txn>(MDB_RDONLY);
+}
+
+caf::expected<write_txn> env::begin_write() const {
+  return begin<write_txn>(0);
+}
+
+caf::error env::write(const std::function<caf::error(write_txn&)>& f) const {
+  while (true) {
+    auto t = begin_write();
+    if (!t)
+      return t.error();
+    auto err = f(*t);
+    if (!err)
+      err = t->commit();
+    if (!err)
+      return {};
+    if (!t->map_full())
+      return err;
+    t->abort();
+    if (auto grown = grow())
+      return grown;
+  }
+}
+
+caf::error env::grow() const {
+  auto& s = *s_;
+  std::unique_lock lock{s.mutex};
+  if (s.growing) {
+    // Another thread is at it: its result is ours, and a write that still
+    // finds the map full calls again.
+    s.changed.wait(lock, [&] { return !s.growing; });
+    return {};
+  }
+  s.growing = true;
+  caf::error err;
+  if (!s.changed.wait_for(lock, grow_wait, [&] { return s.open == 0; })) {
+    err = make_error(ec::storage,
+                     "map of " + s.path + " full: cannot grow it while "
+                       + std::to_string(s.open) + " transactions stay open");
+  } else {
+    MDB_envinfo info;
+    mdb_env_info(s.handle.get(), &info);
+    uint64_t current = info.me_mapsize;
+    std::error_code ec_size, ec_space;
+    auto file = std::filesystem::file_size(s.path + "/data.mdb", ec_size);
+    struct statvfs disk;
+    if (ec_size)
+      err = make_error(ec::storage, "cannot size " + s.path
+                                      + "/data.mdb: " + ec_size.message());
+    else if (::statvfs(s.path.c_str(), &disk) != 0)
+      err = make_error(ec::storage, "statvfs " + s.path + " failed");
+    if (!err) {
+      auto next = next_map_size(current, s.ceiling, file,
+                                uint64_t{disk.f_bavail} * disk.f_frsize);
+      if (!next)
+        err = make_error(ec::storage,
+                         message_of(next.error()) + " (map of " + s.path + ")");
+      else if (int rc = mdb_env_set_mapsize(s.handle.get(), *next); rc != 0)
+        err = fail(rc, "mdb_env_set_mapsize");
+      else
+        log_info("storage", "map of {} grown from {} to {} MiB", s.path,
+                 mib(current), mib(*next));
+    }
+  }
+  s.growing = false;
+  s.changed.notify_all();
+  return err;
+}
+
+uint64_t env::map_size() const {
+  MDB_envinfo info;
+  mdb_env_info(s_->handle.get(), &info);
+  return info.me_mapsize;
+}
+
+const std::string& env::path() const {
+  return s_->path;
+}
+
+// -- transactions -------------------------------------------------------------
+
 txn::txn(txn&& other) noexcept
-    : ptr_(std::exchange(other.ptr_, nullptr)), writable_(other.writable_) {}
+    : ptr_(std::exchange(other.ptr_, nullptr)),
+      gate_(std::exchange(other.gate_, nullptr)) {}
 
 txn& txn::operator=(txn&& other) noexcept {
   if (this != &other) {
-    if (ptr_)
-      mdb_txn_abort(ptr_);
+    end();
     ptr_ = std::exchange(other.ptr_, nullptr);
-    writable_ = other.writable_;
+    gate_ = std::exchange(other.gate_, nullptr);
   }
   return *this;
 }
 
 txn::~txn() {
+  end();
+}
+
+void txn::end() {
   if (ptr_)
-    mdb_txn_abort(ptr_);
+    mdb_txn_abort(std::exchange(ptr_, nullptr));
+  if (auto* g = std::exchange(gate_, nullptr))
+    g->leave();
 }
 
-static MDB_txn* begin(MDB_env* e, MDB_txn* parent, unsigned flags) {
+write_txn::write_txn(write_txn&& other) noexcept
+    : txn(std::move(other)), parent_(std::exchange(other.parent_, nullptr)),
+      map_full_(std::exchange(other.map_full_, false)) {}
+
+write_txn& write_txn::operator=(write_txn&& other) noexcept {
+  if (this != &other) {
+    txn::operator=(std::move(other));
+    parent_ = std::exchange(other.parent_, nullptr);
+    map_full_ = std::exchange(other.map_full_, false);
+  }
+  return *this;
+}
+
+caf::expected<write_txn> write_txn::nest() {
+  if (!ptr_)
+    return make_error(ec::storage, "mdb_txn_begin (nested): the parent "
+                                   "transaction has ended");
   MDB_txn* t = nullptr;
-  if (int rc = mdb_txn_begin(e, parent, flags, &t); rc != 0)
-    throw failure(std::string{"mdb_txn_begin: "} + mdb_strerror(rc));
-  return t;
+  if (int rc = mdb_txn_begin(mdb_txn_env(ptr_), ptr_, 0, &t); rc != 0)
+    return fail(rc, "mdb_txn_begin (nested)");
+  write_txn child;
+  child.ptr_ = t;
+  child.parent_ = this;
+  return child;
 }
-
-read_txn::read_txn(const env& e)
-    : txn(begin(e.get(), nullptr, MDB_RDONLY), false) {}
-
-write_txn::write_txn(const env& e) : txn(begin(e.get(), nullptr, 0), true) {}
-
-write_txn::write_txn(nested_in n)
-    : txn(begin(mdb_txn_env(n.parent.get()), n.parent.get(), 0), true) {}
 
 caf::error write_txn::commit() {
-  auto t = std::exchange(ptr_, nullptr);
-  if (int rc = mdb_txn_commit(t); rc != 0)
+  if (!ptr_)
+    return make_error(ec::storage, "mdb_txn_commit: the transaction has ended");
+  // LMDB frees the transaction whether the commit succeeds or not.
+  int rc = mdb_txn_commit(std::exchange(ptr_, nullptr));
+  end();
+  if (rc != 0) {
+    note(rc);
     return fail(rc, "mdb_txn_commit");
+  }
   return {};
 }
 
-void write_txn::abort() {
-  if (ptr_)
-    mdb_txn_abort(std::exchange(ptr_, nullptr));
+void write_txn::note(int rc) {
+  if (rc == MDB_MAP_FULL)
+    for (auto* t = this; t != nullptr; t = t->parent_)
+      t->map_full_ = true;
 }
 
-caf::expected<table> table::open(write_txn& t, const char* name,
-                                 table_kind kind) {
+// -- raw_table ----------------------------------------------------------------
+
+caf::expected<raw_table> raw_table::open(write_txn& t, const char* name,
+                                         table_kind kind) {
+  if (!t)
+    return ended(name);
   unsigned flags = MDB_CREATE;
   if (kind == table_kind::integer_key)
     flags |= MDB_INTEGERKEY;
   if (kind == table_kind::dup_fixed)
     flags |= MDB_DUPSORT | MDB_DUPFIXED;
-  table result;
-  if (int rc = mdb_dbi_open(t.get(), name, flags, &result.dbi_); rc != 0)
-    return fail(rc, name);
+  raw_table result;
+  result.name_ = name;
+  if (int rc = mdb_dbi_open(t.get(), name, flags, &result.dbi_); rc != 0) {
+    t.note(rc);
+    return fail(name, rc, "mdb_dbi_open");
+  }
   return result;
 }
 
-std::optional<bytes> table::get(const txn& t, bytes key) const {
+caf::expected<std::optional<bytes>> raw_table::get(const txn& t,
+                                                   bytes key) const {
+  if (!t)
+    return ended(name_);
   auto k = val(key);
   MDB_val v;
   int rc = mdb_get(t.get(), dbi_, &k, &v);
   if (rc == MDB_NOTFOUND)
-    return std::nullopt;
+    return std::optional<bytes>{};
   if (rc != 0)
-    throw failure(std::string{"mdb_get: "} + mdb_strerror(rc));
-  return view(v);
+    return fail(name_, rc, "mdb_get");
+  return std::optional<bytes>{view(v)};
 }
 
-caf::error table::put(write_txn& t, bytes key, bytes value) const {
+caf::error raw_table::put(write_txn& t, bytes key, bytes value) const {
+  if (!t)
+    return ended(name_);
   auto k = val(key);
   auto v = val(value);
-  if (int rc = mdb_put(t.get(), dbi_, &k, &v, 0); rc != 0)
-    return fail(rc, "mdb_put");
+  if (int rc = mdb_put(t.get(), dbi_, &k, &v, 0); rc != 0) {
+    t.note(rc);
+    return fail(name_, rc, "mdb_put");
+  }
   return {};
 }
 
-caf::error table::append(write_txn& t, bytes key, bytes value) const {
+caf::error raw_table::append(write_txn& t, bytes key, bytes value) const {
+  if (!t)
+    return ended(name_);
   auto k = val(key);
   auto v = val(value);
-  if (int rc = mdb_put(t.get(), dbi_, &k, &v, MDB_APPEND); rc != 0)
-    return fail(rc, "mdb_put(append)");
+  if (int rc = mdb_put(t.get(), dbi_, &k, &v, MDB_APPEND); rc != 0) {
+    t.note(rc);
+    return fail(name_, rc, "mdb_put (append)");
+  }
   return {};
 }
 
-bool table::del(write_txn& t, bytes key) const {
+caf::expected<bool> raw_table::del(write_txn& t, bytes key) const {
+  if (!t)
+    return ended(name_);
   auto k = val(key);
   int rc = mdb_del(t.get(), dbi_, &k, nullptr);
   if (rc == MDB_NOTFOUND)
     return false;
-  if (rc != 0)
-    throw failure(std::string{"mdb_del: "} + mdb_strerror(rc));
+  if (rc != 0) {
+    t.note(rc);
+    return fail(name_, rc, "mdb_del");
+  }
   return true;
 }
 
-bool table::del(write_txn& t, bytes key, bytes value) const {
+caf::expected<bool> raw_table::del(write_txn& t, bytes key, bytes value) const {
+  if (!t)
+    return ended(name_);
   auto k = val(key);
   auto v = val(value);
   int rc = mdb_del(t.get(), dbi_, &k, &v);
   if (rc == MDB_NOTFOUND)
     return false;
-  if (rc != 0)
-    throw failure(std::string{"mdb_del: "} + mdb_strerror(rc));
+  if (rc != 0) {
+    t.note(rc);
+    return fail(name_, rc, "mdb_del");
+  }
   return true;
 }
 
 namespace {
 
+/// A cursor that closes itself.
 struct cursor {
   MDB_cursor* ptr = nullptr;
-  cursor(const txn& t, unsigned dbi) {
-    if (int rc = mdb_cursor_open(t.get(), dbi, &ptr); rc != 0)
-      throw failure(std::string{"mdb_cursor_open: "} + mdb_strerror(rc));
+  cursor() = default;
+  cursor(const cursor&) = delete;
+  cursor& operator=(const cursor&) = delete;
+  ~cursor() {
+    if (ptr)
+      mdb_cursor_close(ptr);
   }
-  ~cursor() { mdb_cursor_close(ptr); }
 };
 
 } // namespace
 
-void table::for_each_dup(const txn& t, bytes key,
-                         const std::function<bool(bytes)>& f) const {
-  cursor c{t, dbi_};
+caf::error raw_table::scan(const txn& t,
+                           const std::function<bool(bytes, bytes)>& f) const {
+  if (!t)
+    return ended(name_);
+  cursor c;
+  if (int rc = mdb_cursor_open(t.get(), dbi_, &c.ptr); rc != 0)
+    return fail(name_, rc, "mdb_cursor_open");
+  MDB_val k, v;
+  int rc = mdb_cursor_get(c.ptr, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (!f(view(k), view(v)))
+      return {};
+    rc = mdb_cursor_get(c.ptr, &k, &v, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND)
+    return fail(name_, rc, "mdb_cursor_get");
+  return {};
+}
+
+caf::error raw_table::for_each_dup(const txn& t, bytes key,
+                                   const std::function<bool(bytes)>& f) const {
+  if (!t)
+    return ended(name_);
+  cursor c;
+  if (int rc = mdb_cursor_open(t.get(), dbi_, &c.ptr); rc != 0)
+    return fail(name_, rc, "mdb_cursor_open");
   auto k = val(key);
   MDB_val v;
   int rc = mdb_cursor_get(c.ptr, &k, &v, MDB_SET_KEY);
   while (rc == 0) {
     if (!f(view(v)))
-      return;
+      return {};
     rc = mdb_cursor_get(c.ptr, &k, &v, MDB_NEXT_DUP);
   }
   if (rc != MDB_NOTFOUND)
-    throw failure(std::string{"mdb_cursor_get: "} + mdb_strerror(rc));
+    return fail(name_, rc, "mdb_cursor_get");
+  return {};
 }
 
-void table::scan(const txn& t, bytes from,
-                 const std::function<bool(bytes, bytes)>& f) const {
-  cursor c{t, dbi_};
-  auto k = val(from);
-  MDB_val v;
-  int rc = from.empty() ? mdb_cursor_get(c.ptr, &k, &v, MDB_FIRST)
-                        : mdb_cursor_get(c.ptr, &k, &v, MDB_SET_RANGE);
-  while (rc == 0) {
-    if (!f(view(k), view(v)))
-      return;
-    rc = mdb_cursor_get(c.ptr, &k, &v, MDB_NEXT);
-  }
-  if (rc != MDB_NOTFOUND)
-    throw failure(std::string{"mdb_cursor_get: "} + mdb_strerror(rc));
-}
-
-uint64_t table::count(const txn& t) const {
+caf::expected<uint64_t> raw_table::count(const txn& t) const {
+  if (!t)
+    return ended(name_);
   MDB_stat st;
   if (int rc = mdb_stat(t.get(), dbi_, &st); rc != 0)
-    throw failure(std::string{"mdb_stat: "} + mdb_strerror(rc));
-  return st.ms_entries;
+    return fail(name_, rc, "mdb_stat");
+  return uint64_t{st.ms_entries};
 }
 
 } // namespace hallmark::lmdb

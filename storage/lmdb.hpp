@@ -1,8 +1,31 @@
 // A typed RAII layer over LMDB: the environment in a unique_ptr with a
-// deleter, distinct read and write transactions, named tables. Only
-// storage/ includes <lmdb.h>.
+// deleter, distinct read and write transactions (a write transaction may
+// have children), and named tables of bytes. storage/table.hpp puts value
+// types on top; storage/schema.hpp opens an environment with its schema.
+// Only storage/ includes <lmdb.h>.
+//
+// Errors. Every call returns caf::error or caf::expected<T>; a failure is
+// ec::storage with the table's name and LMDB's message ("table records:
+// mdb_put: MDB_MAP_FULL: Environment mapsize limit reached"). Nothing throws.
+//
+// Map growth. An environment starts with the map size it is given and grows
+// it (doubling) when a write finds it full, up to its ceiling and never
+// beyond the data file plus the free space of its disk (statvfs). LMDB lets
+// the map change only while no transaction of this process is open, so every
+// transaction passes a gate: growing closes the gate, waits up to `grow_wait`
+// for open transactions to end, resizes and opens it again.
+//
+//   write ──▶ MDB_MAP_FULL ──▶ abort ──▶ env::grow() ──▶ write again
+//                                          │
+//                                          ├─ at the ceiling: "map full …"
+//                                          └─ no disk left:   "disk full …"
+//
+// env::write() runs that loop for a short transaction. A caller that holds a
+// write transaction across calls (chain_writer) sees write_txn::map_full(),
+// aborts, grows and redoes its work itself.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,103 +43,187 @@ namespace hallmark::lmdb {
 
 using bytes = std::span<const uint8_t>;
 
-/// LMDB's big-endian-free integer key: LMDB orders MDB_INTEGERKEY tables by
-/// native unsigned integers.
-struct u64_key {
-  uint64_t value;
-  bytes view() const {
-    return {reinterpret_cast<const uint8_t*>(&value), sizeof(value)};
-  }
-};
+/// The map size an environment grows to at most unless told otherwise:
+/// 16 TiB, the largest `map_size_mb`.
+constexpr uint64_t default_map_ceiling = uint64_t{16} << 40;
 
-/// Thrown only for LMDB failures that leave no sane way on (corruption, a
-/// transaction LMDB has already failed); callers at actor boundaries turn it
-/// into ec::storage.
-struct failure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+/// How long growing the map waits for the other transactions of this
+/// process to end before it gives up (with an ec::storage error).
+constexpr std::chrono::seconds grow_wait{10};
 
+/// The size (bytes) to grow a full map of `current` bytes to: twice as
+/// much, but at most `ceiling` and at most the data file (`file_bytes`)
+/// plus the disk's free space (`free_bytes`), rounded down to 4 KiB.
+/// @returns the new size, or ec::storage "map full: … at its ceiling of
+/// N MiB" or "disk full: N MiB free; …" when it cannot grow.
+caf::expected<uint64_t> next_map_size(uint64_t current, uint64_t ceiling,
+                                      uint64_t file_bytes, uint64_t free_bytes);
+
+class txn;
+class read_txn;
+class write_txn;
+
+/// An open LMDB environment (a directory with data.mdb and lock.mdb).
+/// Movable; every transaction must end before it is destroyed.
 class env {
 public:
+  /// No environment.
+  env();
+  env(env&&) noexcept;
+  env& operator=(env&&) noexcept;
+  ~env();
+
   /// Opens (creating) the environment in directory `path`.
+  /// @param max_tables named tables the environment can hold.
+  /// @param map_size bytes mapped at first; LMDB's file grows only as data
+  ///        is written, so this is address space, not disk.
+  /// @param map_ceiling bytes the map may grow to when it fills up.
+  /// @returns the environment, or ec::io (directory) / ec::storage (LMDB).
   static caf::expected<env> open(const std::string& path, unsigned max_tables,
-                                 uint64_t map_size_bytes);
-  MDB_env* get() const { return ptr_.get(); }
+                                 uint64_t map_size,
+                                 uint64_t map_ceiling = default_map_ceiling);
+
+  /// Begins a read transaction: a snapshot of the last commit.
+  caf::expected<read_txn> begin_read() const;
+
+  /// Begins a write transaction (LMDB serialises writers: this waits for
+  /// another thread's write transaction to end).
+  caf::expected<write_txn> begin_write() const;
+
+  /// Runs `f` in a new write transaction and commits it. When a write or the
+  /// commit finds the map full, the transaction is dropped, the map grows
+  /// and `f` runs again on a fresh transaction, until it commits or the map
+  /// cannot grow. `f` must therefore do the whole job each time it runs.
+  /// @returns `f`'s error, the commit's, or the growth's.
+  caf::error write(const std::function<caf::error(write_txn&)>& f) const;
+
+  /// Grows the map (next_map_size); waits for this process's transactions
+  /// to end first, and returns at once (no error) if another thread is
+  /// growing it already. The caller must hold no transaction of its own.
+  caf::error grow() const;
+
+  /// The map size now, bytes.
+  uint64_t map_size() const;
+
+  /// The directory.
+  const std::string& path() const;
 
 private:
-  struct deleter {
-    void operator()(MDB_env* e) const;
-  };
-  std::unique_ptr<MDB_env, deleter> ptr_;
+  friend class txn;
+  friend class write_txn;
+  struct shared;
+  /// Begins a top-level transaction with LMDB `flags`, through the gate.
+  template <class Txn>
+  caf::expected<Txn> begin(unsigned flags) const;
+  std::unique_ptr<shared> s_;
 };
 
+/// A live transaction of either kind, or none (default-constructed, moved
+/// from, committed or aborted). Ending it (destructor, abort) aborts it.
 class txn {
 public:
+  txn() = default;
   txn(txn&& other) noexcept;
   txn& operator=(txn&& other) noexcept;
   txn(const txn&) = delete;
+  txn& operator=(const txn&) = delete;
   ~txn();
+
+  /// LMDB's handle; null once the transaction has ended.
   MDB_txn* get() const { return ptr_; }
-  bool writable() const { return writable_; }
+  /// Whether the transaction is live.
+  explicit operator bool() const { return ptr_ != nullptr; }
 
 protected:
-  txn(MDB_txn* ptr, bool writable) : ptr_(ptr), writable_(writable) {}
-  MDB_txn* ptr_;
-  bool writable_;
+  /// Aborts if live; lets the map grow again once no transaction is open.
+  void end();
+  MDB_txn* ptr_ = nullptr;
+  /// The environment's gate, for transactions that hold a place in it
+  /// (top-level ones; a child lives inside its parent's place).
+  env::shared* gate_ = nullptr;
 };
 
+/// A read-only snapshot. Not bound to a thread (MDB_NOTLS).
 class read_txn : public txn {
-public:
-  explicit read_txn(const env& e);
+  friend class env;
 };
 
+/// A write transaction, or the child of one. A child's writes reach its
+/// parent only if the child commits; its destructor aborts it otherwise.
+/// While a child is live its parent must not be used, nor moved.
 class write_txn : public txn {
 public:
-  explicit write_txn(const env& e);
-  struct nested_in {
-    write_txn& parent;
-  };
-  /// A nested transaction: its writes reach the parent only if committed.
-  explicit write_txn(nested_in n);
-  /// Commits; after success the transaction is gone.
+  write_txn() = default;
+  write_txn(write_txn&& other) noexcept;
+  write_txn& operator=(write_txn&& other) noexcept;
+
+  /// Begins a child of this transaction.
+  caf::expected<write_txn> nest();
+
+  /// Commits (a child: into its parent); the transaction ends either way.
   caf::error commit();
-  /// Drops every write since begin.
-  void abort();
+
+  /// Drops every write since begin; the transaction ends.
+  void abort() { end(); }
+
+  /// Whether a write or commit of this transaction, or of a child of it,
+  /// found the map full: only dropping the transaction, growing the map
+  /// (env::grow) and starting over helps.
+  bool map_full() const { return map_full_; }
+
+private:
+  friend class env;
+  friend class raw_table;
+  /// Takes note of LMDB result `rc` of a write in this transaction (marks
+  /// it and its ancestors map_full on MDB_MAP_FULL).
+  void note(int rc);
+  write_txn* parent_ = nullptr;
+  bool map_full_ = false;
 };
 
-enum class table_kind { plain, integer_key, dup_fixed };
+/// How a table orders and stores its keys and values.
+enum class table_kind {
+  plain,       ///< byte-wise ordered keys, one value each
+  integer_key, ///< 8-byte native unsigned keys in numeric order
+  dup_fixed,   ///< sorted fixed-size duplicate values per key
+};
 
-class table {
+/// A named table of bytes to bytes, the layer under lmdb::table<K, V>.
+/// Views returned live as long as the transaction and no write to the table.
+class raw_table {
 public:
-  table() = default;
-  /// Opens or creates a named table inside `t`.
-  static caf::expected<table> open(write_txn& t, const char* name,
-                                   table_kind kind);
+  raw_table() = default;
 
-  /// The value under `key`; the view lives as long as the transaction and
-  /// the table is not written to.
-  std::optional<bytes> get(const txn& t, bytes key) const;
-  bool contains(const txn& t, bytes key) const {
-    return get(t, key).has_value();
-  }
+  /// Opens or creates table `name` (a string literal: it names errors).
+  static caf::expected<raw_table> open(write_txn& t, const char* name,
+                                       table_kind kind);
+
+  const char* name() const { return name_; }
+
+  /// The value under `key`, or none.
+  caf::expected<std::optional<bytes>> get(const txn& t, bytes key) const;
+  /// Puts `value` under `key` (a dup_fixed table adds it to the key's set).
   caf::error put(write_txn& t, bytes key, bytes value) const;
-  /// Appends in key order (MDB_APPEND): faster for ascending height keys.
+  /// Puts after the last key (MDB_APPEND); refused below it.
   caf::error append(write_txn& t, bytes key, bytes value) const;
   /// Deletes `key` (all of its values); false if it was absent.
-  bool del(write_txn& t, bytes key) const;
-  /// Deletes one duplicate value of `key`.
-  bool del(write_txn& t, bytes key, bytes value) const;
-  /// Calls `f` with each duplicate of `key` in order, until it returns false.
-  void for_each_dup(const txn& t, bytes key,
-                    const std::function<bool(bytes)>& f) const;
-  /// Calls `f` with each (key, value) from `from` on, until it returns false.
-  void scan(const txn& t, bytes from,
-            const std::function<bool(bytes, bytes)>& f) const;
+  caf::expected<bool> del(write_txn& t, bytes key) const;
+  /// Deletes one duplicate value of `key`; false if it was absent.
+  caf::expected<bool> del(write_txn& t, bytes key, bytes value) const;
+  /// Calls `f(key, value)` for every entry in key order until it returns
+  /// false.
+  caf::error scan(const txn& t,
+                  const std::function<bool(bytes, bytes)>& f) const;
+  /// Calls `f(value)` for each duplicate of `key` in order until it returns
+  /// false.
+  caf::error for_each_dup(const txn& t, bytes key,
+                          const std::function<bool(bytes)>& f) const;
   /// Number of entries.
-  uint64_t count(const txn& t) const;
+  caf::expected<uint64_t> count(const txn& t) const;
 
 private:
   unsigned dbi_ = 0;
+  const char* name_ = "(unopened)";
 };
 
 } // namespace hallmark::lmdb

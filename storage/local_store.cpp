@@ -2,129 +2,123 @@
 
 #include <cstring>
 
+#include "core/log.hpp"
 #include "messages/registration.hpp"
+#include "storage/schema.hpp"
 
 namespace hallmark {
 
+std::vector<uint8_t> lmdb::codec<pending_row>::encode(const pending_row& row) {
+  auto rec = row.record.bytes();
+  std::vector<uint8_t> out(8 + rec.size());
+  put_u64(out.data(), row.accepted_at);
+  std::memcpy(out.data() + 8, rec.data(), rec.size());
+  return out;
+}
+
+caf::expected<pending_row> lmdb::codec<pending_row>::decode(bytes in) {
+  if (in.size() < 8)
+    return make_error(ec::storage, "a pending row of "
+                                     + std::to_string(in.size())
+                                     + " bytes, fewer than 8");
+  auto rec = encoded::copy_of(in.subspan(8));
+  if (!rec)
+    return rec.error();
+  return pending_row{get_u64(in.data()), std::move(*rec)};
+}
+
 caf::expected<std::unique_ptr<local_store>>
-local_store::open(const std::string& dir) {
-  auto e = lmdb::env::open(dir, 4, uint64_t{4} << 30);
+local_store::open(const std::string& dir, uint64_t map_size_bytes) {
+  auto e = lmdb::env::open(dir, 4, map_size_bytes);
   if (!e)
     return e.error();
   std::unique_ptr<local_store> store{new local_store};
   store->env_ = std::move(*e);
-  try {
-    lmdb::write_txn txn{store->env_};
-    auto meta = lmdb::table::open(txn, "meta", lmdb::table_kind::plain);
-    auto pending = lmdb::table::open(txn, "pending", lmdb::table_kind::plain);
-    auto peers = lmdb::table::open(txn, "peers", lmdb::table_kind::plain);
-    if (!meta)
-      return meta.error();
+  auto& st = *store;
+  lmdb::schema s;
+  s.what = "local store";
+  s.version = local_schema_version;
+  s.open_tables = [&](lmdb::write_txn& txn, const lmdb::meta_table& meta) {
+    st.meta_ = meta;
+    auto pending = decltype(st.pending_)::open(txn, "pending");
     if (!pending)
       return pending.error();
+    auto peers = decltype(st.peers_)::open(txn, "peers");
     if (!peers)
       return peers.error();
-    store->meta_ = *meta;
-    store->pending_ = *pending;
-    store->peers_ = *peers;
-    lmdb::bytes key{reinterpret_cast<const uint8_t*>("schema"), 6};
-    auto v = store->meta_.get(txn, key);
-    if (v) {
-      if (v->size() != 4 || get_u32(v->data()) > local_schema_version)
-        return make_error(ec::storage,
-                          "local store has a schema this hallmark does not "
-                          "understand");
-    } else {
-      uint8_t version[4];
-      put_u32(version, local_schema_version);
-      if (auto err = store->meta_.put(txn, key, lmdb::bytes{version, 4}))
-        return err;
-    }
-    if (auto err = txn.commit())
-      return err;
-  } catch (const lmdb::failure& f) {
-    return make_error(ec::storage, f.what());
-  }
+    st.pending_ = *pending;
+    st.peers_ = *peers;
+    return caf::error{};
+  };
+  // Schema 1 is the first: no steps yet, and nothing to create.
+  if (auto meta = lmdb::open_schema(st.env_, s); !meta)
+    return meta.error();
   return store;
 }
 
 caf::error local_store::put_pending(
   const std::vector<std::tuple<hash256, uint64_t, encoded>>& entries) {
-  try {
-    lmdb::write_txn txn{env_};
-    std::vector<uint8_t> value;
-    for (auto& [id, at, rec] : entries) {
-      value.resize(8 + rec.size());
-      put_u64(value.data(), at);
-      std::memcpy(value.data() + 8, rec.bytes().data(), rec.size());
-      if (auto err = pending_.put(txn, id, value))
+  return env_.write([&](lmdb::write_txn& txn) {
+    for (auto& [id, at, rec] : entries)
+      if (auto err = pending_.put(txn, id, pending_row{at, rec}))
         return err;
-    }
-    return txn.commit();
-  } catch (const lmdb::failure& f) {
-    return make_error(ec::storage, f.what());
-  }
-}
-
-caf::error local_store::remove_pending(const std::vector<hash256>& ids) {
-  try {
-    lmdb::write_txn txn{env_};
-    for (auto& id : ids)
-      pending_.del(txn, id);
-    return txn.commit();
-  } catch (const lmdb::failure& f) {
-    return make_error(ec::storage, f.what());
-  }
-}
-
-void local_store::for_each_pending(
-  const std::function<void(const hash256&, uint64_t, encoded)>& f) const {
-  lmdb::read_txn txn{env_};
-  pending_.scan(txn, {}, [&](lmdb::bytes k, lmdb::bytes v) {
-    if (k.size() == 32 && v.size() >= 8) {
-      hash256 id;
-      std::memcpy(id.data(), k.data(), 32);
-      if (auto rec = encoded::copy_of(v.subspan(8)))
-        f(id, get_u64(v.data()), std::move(*rec));
-    }
-    return true;
+    return caf::error{};
   });
 }
 
+caf::error local_store::remove_pending(const std::vector<hash256>& ids) {
+  return env_.write([&](lmdb::write_txn& txn) {
+    for (auto& id : ids)
+      if (auto gone = pending_.del(txn, id); !gone)
+        return gone.error();
+    return caf::error{};
+  });
+}
+
+caf::error local_store::for_each_pending(
+  const std::function<void(const hash256&, uint64_t, encoded)>& f) const {
+  auto txn = env_.begin_read();
+  if (!txn)
+    return txn.error();
+  return pending_.for_each(
+    *txn, [&](const hash256& id, caf::expected<pending_row> row) {
+      if (!row)
+        log_warning("local_store", "skipping pending record {}: {}", to_hex(id),
+                    message_of(row.error()));
+      else
+        f(id, row->accepted_at, std::move(row->record));
+      return true;
+    });
+}
+
 caf::error local_store::put_peer(const registration& r) {
-  try {
-    auto value = encode_registration(r);
-    lmdb::write_txn txn{env_};
-    if (auto err = peers_.put(txn, r.key, value.bytes()))
-      return err;
-    return txn.commit();
-  } catch (const lmdb::failure& f) {
-    return make_error(ec::storage, f.what());
-  }
+  auto value = encode_registration(r);
+  return env_.write(
+    [&](lmdb::write_txn& txn) { return peers_.put(txn, r.key, value); });
 }
 
 caf::error local_store::remove_peer(const public_key& key) {
-  try {
-    lmdb::write_txn txn{env_};
-    if (!peers_.del(txn, key))
-      return {};
-    return txn.commit();
-  } catch (const lmdb::failure& f) {
-    return make_error(ec::storage, f.what());
-  }
+  return env_.write([&](lmdb::write_txn& txn) {
+    auto gone = peers_.del(txn, key);
+    return gone ? caf::error{} : gone.error();
+  });
 }
 
-void local_store::for_each_peer(
+caf::error local_store::for_each_peer(
   const std::function<void(const public_key&, caf::expected<registration>)>& f)
   const {
   std::vector<std::pair<public_key, caf::expected<encoded>>> rows;
   {
-    lmdb::read_txn txn{env_};
-    peers_.scan(txn, {}, [&](lmdb::bytes k, lmdb::bytes v) {
-      if (auto key = to_fixed<32>(k))
-        rows.emplace_back(*key, encoded::copy_of(v));
-      return true;
-    });
+    auto txn = env_.begin_read();
+    if (!txn)
+      return txn.error();
+    auto err = peers_.for_each(
+      *txn, [&](const public_key& key, caf::expected<encoded> value) {
+        rows.emplace_back(key, std::move(value));
+        return true;
+      });
+    if (err)
+      return err;
   }
   // Decoded and handed out after the read transaction ends, so `f` may write.
   for (auto& [key, raw] : rows) {
@@ -137,6 +131,7 @@ void local_store::for_each_peer(
       r = make_error(ec::storage, "peer row under another key");
     f(key, std::move(r));
   }
+  return {};
 }
 
 } // namespace hallmark

@@ -342,15 +342,17 @@ TEST_CASE("announcer: a local store made before the peers table gains it") {
     // The store as it was: meta (schema 1) and pending only.
     auto e = lmdb::env::open(dir.sub("local"), 4, uint64_t{1} << 24);
     REQUIRE(e);
-    lmdb::write_txn txn{*e};
-    auto meta = lmdb::table::open(txn, "meta", lmdb::table_kind::plain);
-    auto pending = lmdb::table::open(txn, "pending", lmdb::table_kind::plain);
+    auto txn = e->begin_write();
+    REQUIRE(txn);
+    auto meta = lmdb::raw_table::open(*txn, "meta", lmdb::table_kind::plain);
+    auto pending = lmdb::raw_table::open(*txn, "pending",
+                                         lmdb::table_kind::plain);
     REQUIRE(meta);
     REQUIRE(pending);
     uint8_t version[4];
     put_u32(version, 1);
-    REQUIRE_FALSE(meta->put(txn, bytes_of("schema"), lmdb::bytes{version, 4}));
-    REQUIRE_FALSE(txn.commit());
+    REQUIRE_FALSE(meta->put(*txn, bytes_of("schema"), lmdb::bytes{version, 4}));
+    REQUIRE_FALSE(txn->commit());
   }
   auto ls = local_store::open(dir.sub("local"));
   REQUIRE_MESSAGE(static_cast<bool>(ls), (ls ? "" : message_of(ls.error())));

@@ -186,20 +186,20 @@ using table_dump = std::vector<
 using store_dump = std::map<std::string, table_dump>;
 
 inline store_dump dump(const chain_store& store) {
-  lmdb::read_txn txn{store.env()};
+  auto txn = store.env().begin_read();
+  REQUIRE(txn);
   auto& t = store.tables();
   store_dump out;
-  for (auto [name, table] :
-       {std::pair{"meta", &t.meta}, std::pair{"headers", &t.headers},
-        std::pair{"bodies", &t.bodies}, std::pair{"hashes", &t.hashes},
-        std::pair{"records", &t.records}, std::pair{"items", &t.items},
-        std::pair{"owners", &t.owners}, std::pair{"assets", &t.assets}}) {
-    auto& rows = out[name];
-    table->scan(txn, {}, [&](lmdb::bytes k, lmdb::bytes v) {
+  for (auto table :
+       {&t.meta.raw(), &t.headers.raw(), &t.bodies.raw(), &t.hashes.raw(),
+        &t.records.raw(), &t.items.raw(), &t.owners.raw(), &t.assets.raw()}) {
+    auto& rows = out[table->name()];
+    auto err = table->scan(*txn, [&](lmdb::bytes k, lmdb::bytes v) {
       rows.emplace_back(std::vector<uint8_t>{k.begin(), k.end()},
                         std::vector<uint8_t>{v.begin(), v.end()});
       return true;
     });
+    REQUIRE_FALSE(err);
   }
   return out;
 }

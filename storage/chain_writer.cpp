@@ -1,0 +1,283 @@
+// chain_writer: applying and unwinding blocks in one write transaction, and
+// starting over on a grown map when the map fills up.
+#include "storage/chain_store.hpp"
+
+namespace hallmark {
+
+namespace {
+
+/// The chain's tables in one (child) write transaction, as the state rules
+/// write them; reads go through a view of the same transaction.
+class table_writer final : public state_writer {
+public:
+  table_writer(const chain_tables& t, lmdb::write_txn& txn,
+               uint64_t parent_height)
+      : view_(t, txn), t_(t), txn_(txn), height_(parent_height) {}
+
+  uint64_t height() const override { return height_; }
+  std::optional<uint64_t> height_of(const hash256& block) const override {
+    return view_.height_of(block);
+  }
+  std::optional<asset_entry> find_asset(const hash256& asset) const override {
+    return view_.find_asset(asset);
+  }
+  std::optional<record_location> find_record(const hash256& id) const override {
+    return view_.find_record(id);
+  }
+  std::optional<item_state> find_item(const hash256& item) const override {
+    return view_.find_item(item);
+  }
+  caf::error failure() const override { return view_.failure(); }
+
+  caf::error put_asset(const hash256& asset, uint64_t height,
+                       const hash256& record) override {
+    return t_.assets.put(txn_, asset, asset_entry{height, record});
+  }
+
+  caf::error put_record(const hash256& id,
+                        const record_location& loc) override {
+    return t_.records.put(txn_, id, loc);
+  }
+
+  /// Also keeps `owners` (owner → items) in step with the item's owner.
+  caf::error put_item(const hash256& item, const item_state& after,
+                      const std::optional<item_state>& before) override {
+    if (auto err = t_.items.put(txn_, item, after))
+      return err;
+    if (before && before->owner == after.owner)
+      return {};
+    if (before)
+      if (auto gone = t_.owners.del(txn_, before->owner, item); !gone)
+        return gone.error();
+    return t_.owners.put(txn_, after.owner, item);
+  }
+
+private:
+  chain_view view_;
+  const chain_tables& t_;
+  lmdb::write_txn& txn_;
+  uint64_t height_;
+};
+
+/// The error of a deletion, if it failed.
+caf::error error_of(const caf::expected<bool>& deleted) {
+  return deleted ? caf::error{} : deleted.error();
+}
+
+} // namespace
+
+chain_writer::chain_writer(chain_store& store)
+    : chain_writer(store, std::make_unique<holder>()) {}
+
+chain_writer::chain_writer(chain_store& store, std::unique_ptr<holder> h)
+    : chain_view(store.tables(), h->txn), store_(&store), h_(std::move(h)) {
+  if (auto err = begin())
+    fail(std::move(err));
+}
+
+caf::error chain_writer::begin() {
+  auto txn = store_->env().begin_write();
+  if (!txn)
+    return txn.error();
+  h_->txn = std::move(*txn);
+  return {};
+}
+
+template <class F>
+auto chain_writer::with_room(F&& op) -> decltype(op()) {
+  while (true) {
+    auto result = op();
+    if (!h_->txn.map_full())
+      return result;
+    if (auto err = start_over()) {
+      fail(err);
+      return err;
+    }
+  }
+}
+
+caf::error chain_writer::start_over() {
+  while (true) {
+    h_->txn.abort();
+    if (auto err = store_->env().grow())
+      return err;
+    if (auto err = begin())
+      return err;
+    // The failures of the dropped transaction went with it.
+    failure_ = {};
+    pending_ = 0;
+    caf::error err;
+    for (auto& s : steps_) {
+      if (s.body.empty()) {
+        auto b = unwind_once();
+        err = b ? caf::error{} : b.error();
+      } else if (auto b = decode_block(s.body)) {
+        err = apply_once(*b, s.body, s.now);
+      } else {
+        err = b.error();
+      }
+      if (err)
+        break;
+    }
+    if (!err)
+      return {};
+    if (!h_->txn.map_full())
+      return make_error(ec::storage,
+                        "redoing the blocks of the transaction after the map "
+                        "grew failed: "
+                          + message_of(err));
+  }
+}
+
+caf::error chain_writer::commit() {
+  if (failure_)
+    return failure_;
+  auto err = with_room([&] { return h_->txn.commit(); });
+  if (err) {
+    fail(err);
+    return err;
+  }
+  steps_.clear();
+  return {};
+}
+
+caf::error chain_writer::apply(const block& b, const encoded& body,
+                               uint64_t now) {
+  auto err = with_room([&] { return apply_once(b, body, now); });
+  if (!err)
+    steps_.push_back(step{body, now});
+  return err;
+}
+
+caf::error chain_writer::apply_once(const block& b, const encoded& body,
+                                    uint64_t now) {
+  if (failure_)
+    return failure_;
+  auto& params = store_->params();
+  auto top = tip();
+  if (failure_)
+    return failure_;
+  if (b.hdr.previous != top.hash) {
+    if (height_of(b.hdr.previous))
+      return make_error(ec::unknown_parent, "block's parent is not the tip");
+    return failure_
+             ? failure_
+             : make_error(ec::unknown_parent, "block's parent is unknown");
+  }
+  auto err = check_header_context(params, b.hdr, top.hdr, ancestors(), now);
+  if (failure_)
+    return failure_;
+  if (err)
+    return err;
+  // Records go into a child transaction, dropped whole (by its destructor)
+  // if a rule breaks; the rules read through a view of the child.
+  auto child = h_->txn.nest();
+  if (!child)
+    return child.error();
+  table_writer state{*t_, *child, top.height};
+  for (uint32_t index = 0; index < b.records.size(); ++index)
+    if (auto err = apply_record(b.records[index], index, state, params)) {
+      if (auto f = state.failure())
+        failure_ = f; // the writer fails too; the child's view logged it
+      return err;
+    }
+  auto& t = *t_;
+  auto height = b.hdr.height;
+  auto hash = block_hash(b.hdr);
+  for (auto e : {t.headers.append(
+                   *child, height,
+                   header_entry{b.hdr, hash, top.work + b.hdr.difficulty}),
+                 t.bodies.append(*child, height, body),
+                 t.hashes.put(*child, hash, height),
+                 t.meta.put(*child, chain_meta::tip, tip_entry{height, hash})})
+    if (e)
+      return e;
+  if (auto e = child->commit())
+    return e;
+  ++pending_;
+  return {};
+}
+
+caf::expected<block> chain_writer::unwind_tip() {
+  auto b = with_room([&] { return unwind_once(); });
+  if (b)
+    steps_.push_back(step{});
+  return b;
+}
+
+caf::expected<block> chain_writer::unwind_once() {
+  if (failure_)
+    return failure_;
+  auto top = tip();
+  if (failure_)
+    return failure_;
+  if (top.height == 0)
+    return make_error(ec::reorg_too_deep, "cannot unwind the genesis block");
+  auto body = body_at(top.height);
+  if (!body)
+    return failure_ ? failure_
+                    : make_error(ec::storage, "unwind: block body missing");
+  auto b = decode_block(*body);
+  if (!b)
+    return b.error();
+  if (auto err = undo_records(*b))
+    return err;
+  auto& t = *t_;
+  auto& txn = h_->txn;
+  for (auto e : {error_of(t.headers.del(txn, top.height)),
+                 error_of(t.bodies.del(txn, top.height)),
+                 error_of(t.hashes.del(txn, top.hash)),
+                 t.meta.put(txn, chain_meta::tip,
+                            tip_entry{top.height - 1, b->hdr.previous})})
+    if (e)
+      return e;
+  --pending_;
+  return b;
+}
+
+caf::error chain_writer::undo_records(const block& b) {
+  auto& t = *t_;
+  auto& txn = h_->txn;
+  for (auto index = b.records.size(); index-- > 0;) {
+    auto& r = b.records[index];
+    if (auto a = std::get_if<asset>(&r)) {
+      for (auto e : {error_of(t.assets.del(txn, asset_id(*a))),
+                     error_of(t.records.del(txn, record_id(*a)))})
+        if (e)
+          return e;
+      continue;
+    }
+    if (auto batch = std::get_if<issue_batch>(&r)) {
+      for (auto& i : batch->issues) {
+        auto iid = record_id(i);
+        for (auto e : {error_of(t.owners.del(txn, i.owner, iid)),
+                       error_of(t.items.del(txn, iid)),
+                       error_of(t.records.del(txn, iid))})
+          if (e)
+            return e;
+      }
+      continue;
+    }
+    auto& x = std::get<transfer>(r);
+    auto tid = record_id(x);
+    auto loc = find_record(tid);
+    if (!loc)
+      return failure_
+               ? failure_
+               : make_error(ec::storage, "unwind: transfer record missing");
+    auto state = find_item(loc->item);
+    if (!state)
+      return failure_ ? failure_
+                      : make_error(ec::storage, "unwind: item missing");
+    item_state before{x.link, x.owner, state->asset};
+    for (auto e : {error_of(t.owners.del(txn, x.new_owner, loc->item)),
+                   t.items.put(txn, loc->item, before),
+                   t.owners.put(txn, x.owner, loc->item),
+                   error_of(t.records.del(txn, tid))})
+      if (e)
+        return e;
+  }
+  return {};
+}
+
+} // namespace hallmark
