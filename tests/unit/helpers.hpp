@@ -204,6 +204,27 @@ inline store_dump dump(const chain_store& store) {
   return out;
 }
 
+/// Three people and one work with two of its items, as the state tests
+/// use them: alice registers "Water Lilies" and issues `first` and `second`.
+struct three_people {
+  key_pair alice = seeded_key(0x11);
+  key_pair bob = seeded_key(0x31);
+  key_pair carol = seeded_key(0x51);
+  asset art = make_asset("Water Lilies", vec_of("fp:water-lilies"),
+                         {{"artist", "Claude"}}, alice);
+  hash256 art_id = asset_id(art);
+  issue first = make_issue(art_id, 1, alice);
+  issue second = make_issue(art_id, 2, alice);
+  hash256 first_id = record_id(first);
+  hash256 second_id = record_id(second);
+
+  /// `from` gives the item whose latest record is `link` to `to`.
+  transfer give(const hash256& link, const key_pair& from,
+                const key_pair& to) const {
+    return make_transfer(link, to.public_key_bytes(), from);
+  }
+};
+
 /// A devnet (or devnet-like) chain store in its own temporary directory.
 /// `params` must keep devnet's name and genesis fields; rules such as the
 /// anchor window may differ.

@@ -100,25 +100,14 @@ private:
 
 /// Three people and one work, over a state `V`.
 template <class V>
-struct world {
+struct world : three_people {
   explicit world(const chain_params& p = devnet()) : v(p) {}
   V v;
-  key_pair alice = seeded_key(0x11);
-  key_pair bob = seeded_key(0x31);
-  key_pair carol = seeded_key(0x51);
-  asset art = make_asset("Water Lilies", vec_of("fp:water-lilies"),
-                         {{"artist", "Claude"}}, alice);
-  hash256 art_id = asset_id(art);
-  issue first = make_issue(art_id, 1, alice);
-  hash256 first_id = record_id(first);
 
   issue_batch batch(std::vector<issue> issues,
                     std::optional<hash256> anchor = std::nullopt) {
     return make_batch(std::move(issues), anchor ? *anchor : v.tip_hash(),
                       v.params().issue_difficulty);
-  }
-  transfer give(const hash256& link, const key_pair& from, const key_pair& to) {
-    return make_transfer(link, to.public_key_bytes(), from);
   }
   /// Registers `art` and issues `first` to alice.
   void setup() {

@@ -21,31 +21,17 @@ std::vector<hash256> sorted(std::vector<hash256> xs) {
 }
 
 /// A devnet store with three people and one registered work.
-class fixture {
+class fixture : public three_people {
 public:
   explicit fixture(const chain_params& p = devnet()) : s(p) {}
 
   test_store s;
-  key_pair alice = seeded_key(0x11);
-  key_pair bob = seeded_key(0x31);
-  key_pair carol = seeded_key(0x51);
-  asset art = make_asset("Water Lilies", vec_of("fp:water-lilies"),
-                         {{"artist", "Claude"}}, alice);
-  hash256 art_id = asset_id(art);
-  issue first = make_issue(art_id, 1, alice);
-  issue second = make_issue(art_id, 2, alice);
-  hash256 first_id = record_id(first);
-  hash256 second_id = record_id(second);
 
   /// A batch of `issues` with enough work, anchored at the tip (or `anchor`).
   issue_batch batch(std::vector<issue> issues,
                     std::optional<hash256> anchor = std::nullopt) {
     return make_batch(std::move(issues), anchor ? *anchor : s.tip().hash,
                       s.params().issue_difficulty);
-  }
-
-  transfer give(const hash256& link, const key_pair& from, const key_pair& to) {
-    return make_transfer(link, to.public_key_bytes(), from);
   }
 
   /// Height 1 registers `art`, height 2 issues `first` and `second` to alice.
