@@ -374,9 +374,10 @@ stand_in_session(peer_session_actor::pointer, size_t index,
   };
 }
 
-caf::behavior stand_in_processor(caf::event_based_actor* self) {
+/// A block_processor that only answers `tip`, with `tip`.
+caf::behavior stand_in_processor(caf::event_based_actor* self, chain_tip tip) {
   self->set_default_handler(caf::drop);
-  return {[](atom::tip) { return chain_tip{}; }};
+  return {[=](atom::tip) { return tip; }};
 }
 
 } // namespace
@@ -388,7 +389,7 @@ TEST_CASE("relay: an accepted item reaches every link but its origin, once") {
   cc.min_clients = 100; // stays CONNECTING: only the relay is under test
   session_deps deps;
   deps.processor = caf::actor_cast<block_processor_actor>(
-    f.keep(f.sys.spawn(stand_in_processor)));
+    f.keep(f.sys.spawn(stand_in_processor, chain_tip{})));
   deps.settings = handshake_settings{"devnet", seeded_key(0x01)};
   auto connector = f.keep(
     f.sys.spawn(hallmark::connector, cc, deps, seeded_key(0x01)));
