@@ -9,6 +9,10 @@
 // new tip from the chain monitor, then Reply.end when the monitor or the
 // broker ends. The broker subscribes itself once and keeps the set of
 // watching connections; a client that closes simply leaves the set.
+//
+// The broker and its framing are actors/admin.cpp; the requests that read
+// (chain, reservoir, peers) actors/admin_queries.cpp; the requests that
+// change the node's state actors/admin_changes.cpp.
 #pragma once
 
 #include <string>
@@ -21,6 +25,7 @@
 
 namespace hallmark {
 
+/// What the admin broker asks on behalf of its clients.
 struct admin_deps {
   const chain_store* chain = nullptr;
   block_processor_actor processor;
@@ -33,8 +38,8 @@ struct admin_deps {
 };
 
 /// Binds the admin socket at `path` (replacing a stale one) and spawns the
-/// broker serving it.
-caf::expected<caf::actor> spawn_admin(caf::actor_system& sys,
-                                      const std::string& path, admin_deps deps);
+/// broker serving it (actors/admin_broker.hpp).
+caf::expected<admin_actor>
+spawn_admin(caf::actor_system& sys, const std::string& path, admin_deps deps);
 
 } // namespace hallmark
