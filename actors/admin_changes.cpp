@@ -63,8 +63,7 @@ void serve_import(admin_broker* self, connection_handle hdl,
     }
     blocks.push_back(std::move(*e));
   }
-  apply_and_reply_tip(self, hdl, atom::blocks::value, std::move(blocks),
-                      false);
+  apply_and_reply_tip(self, hdl, atom::blocks::value, std::move(blocks), false);
 }
 
 void serve_reorg(admin_broker* self, connection_handle hdl, uint32_t depth) {

@@ -29,7 +29,8 @@ void finish_status(admin_broker* self, connection_handle hdl,
     s.setPendingRecords(pool.pending);
     s.setProducing(static_cast<bool>(deps.producer));
     s.setVersion(HALLMARK_VERSION);
-    s.setAnchorWindow(static_cast<uint32_t>(deps.chain->params().anchor_window));
+    s.setAnchorWindow(
+      static_cast<uint32_t>(deps.chain->params().anchor_window));
     s.setConnectorState(net.state);
     s.setPeers(static_cast<uint32_t>(net.links));
     s.setSyncTarget(net.target);
