@@ -14,6 +14,7 @@
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/fwd.hpp>
+#include <caf/io/system_messages.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
@@ -422,6 +423,24 @@ using chain_monitor_actor = caf::typed_actor<
   caf::reacts_to<atom::tick>,
   // The state's name.
   caf::replies_to<atom::status>::with<std::string>>;
+
+/// Serves the node's listening sockets: refuses banned hosts and links over
+/// the cap, and hands every other accepted link to its own peer_session.
+/// Nothing but CAF's I/O layer sends it messages.
+using listener_actor = caf::typed_actor<
+  // A listening socket accepted a link.
+  caf::reacts_to<caf::io::new_connection_msg>,
+  // A listening socket closed.
+  caf::reacts_to<caf::io::acceptor_closed_msg>>;
+
+/// The admin socket's broker as other actors see it: the chain monitor's
+/// subscriber for `watch` (its connections are CAF's I/O events, in
+/// actors/admin.hpp).
+using admin_actor = caf::typed_actor<
+  // A new tip: one Reply.tip to every watching connection.
+  caf::reacts_to<atom::tip, uint64_t, hash256>,
+  // The chain monitor ended: Reply.end to every watcher, which is closed.
+  caf::reacts_to<atom::end>>;
 
 } // namespace hallmark
 

@@ -1,5 +1,6 @@
 // admin: the local control socket (DATADIR/admin.sock, mode 0600) that the
-// `hallmark` commands talk to. A CAF broker over a Unix stream socket; the
+// `hallmark` commands talk to. A stateful typed CAF broker over a Unix
+// stream socket (admin_actor; its phases in actors/admin_broker.hpp); the
 // protocol is messages/admin.capnp, framed by a 4-byte little-endian length.
 // Requests on one connection are answered one at a time, in order. A frame
 // over 16 MiB or bytes that do not decode end the connection after an error
@@ -7,8 +8,12 @@
 //
 // A `watch` request turns its connection into a stream: one Reply.tip per
 // new tip from the chain monitor, then Reply.end when the monitor or the
-// broker ends. The broker subscribes itself once and keeps the set of
-// watching connections; a client that closes simply leaves the set.
+// broker ends. The broker subscribes itself once; each tip goes to the
+// connections in the WATCHING phase; a client that closes simply leaves.
+//
+// The broker and its framing are actors/admin.cpp; the requests that read
+// (chain, reservoir, peers) actors/admin_queries.cpp; the requests that
+// change the node's state actors/admin_changes.cpp.
 #pragma once
 
 #include <string>
@@ -21,6 +26,7 @@
 
 namespace hallmark {
 
+/// What the admin broker asks on behalf of its clients.
 struct admin_deps {
   const chain_store* chain = nullptr;
   block_processor_actor processor;
@@ -33,8 +39,8 @@ struct admin_deps {
 };
 
 /// Binds the admin socket at `path` (replacing a stale one) and spawns the
-/// broker serving it.
-caf::expected<caf::actor> spawn_admin(caf::actor_system& sys,
-                                      const std::string& path, admin_deps deps);
+/// broker serving it (actors/admin_broker.hpp).
+caf::expected<admin_actor>
+spawn_admin(caf::actor_system& sys, const std::string& path, admin_deps deps);
 
 } // namespace hallmark

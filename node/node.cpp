@@ -129,8 +129,8 @@ struct node_actors {
   producer_actor maker; ///< invalid unless producing
   connector_actor links;
   announcer_actor registry;
-  std::optional<caf::actor> doors; ///< the listener, if bound anywhere
-  std::optional<caf::actor> admin;
+  std::optional<listener_actor> doors; ///< if bound anywhere
+  std::optional<admin_actor> admin;
 };
 
 /// Spawns and wires every actor, in dependency order. The chain monitor is

@@ -1,0 +1,328 @@
+#include "actors/admin_queries.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "messages/codec_capnp.hpp"
+
+namespace hallmark {
+
+namespace {
+
+using caf::io::connection_handle;
+
+void finish_status(admin_broker* self, connection_handle hdl,
+                   const chain_tip& tip, const reservoir_status& pool,
+                   const connector_status& net) {
+  auto& deps = self->state.deps;
+  respond(self, hdl, [&](schema::Reply::Builder r) {
+    auto s = r.initStatus();
+    s.setChain(deps.chain_name);
+    s.setHeight(tip.height);
+    s.setTip(data_of(tip.hash));
+    s.setTipTimestamp(tip.hdr.timestamp);
+    s.setPublicKey(data_of(deps.identity));
+    s.setCumulativeWork(to_decimal(tip.work));
+    s.setNextDifficulty(tip.next_difficulty);
+    s.setIssueDifficulty(deps.chain->params().issue_difficulty);
+    s.setPendingRecords(pool.pending);
+    s.setProducing(static_cast<bool>(deps.producer));
+    s.setVersion(HALLMARK_VERSION);
+    s.setAnchorWindow(
+      static_cast<uint32_t>(deps.chain->params().anchor_window));
+    s.setConnectorState(net.state);
+    s.setPeers(static_cast<uint32_t>(net.links));
+    s.setSyncTarget(net.target);
+  });
+}
+
+/// One entry of an item's provenance; height -1 is pending.
+struct prov_entry {
+  hash256 id;
+  std::string kind;
+  public_key owner;
+  int64_t height;
+};
+
+/// Replies with an item: its chain history (newest first) topped by its
+/// pending transfers.
+void finish_item(admin_broker* self, connection_handle hdl, hash256 item,
+                 hash256 asset, std::vector<prov_entry> history) {
+  auto latest = history.front().id;
+  self
+    ->request(self->state.deps.pool, std::chrono::seconds{30},
+              atom::after::value, latest)
+    .then(
+      [=](std::vector<pending_record>& pending) mutable {
+        std::vector<prov_entry> all;
+        for (auto i = pending.rbegin(); i != pending.rend(); ++i) {
+          auto r = decode_record(i->record);
+          if (!r || !std::holds_alternative<transfer>(*r))
+            continue;
+          all.push_back(
+            {i->id, "transfer", std::get<transfer>(*r).new_owner, -1});
+        }
+        all.insert(all.end(), history.begin(), history.end());
+        respond(self, hdl, [&](schema::Reply::Builder r) {
+          auto out = r.initItem();
+          out.setItemId(data_of(item));
+          out.setAssetId(data_of(asset));
+          out.setOwner(data_of(all.front().owner));
+          auto list = out.initProvenance(static_cast<unsigned>(all.size()));
+          for (unsigned i = 0; i < all.size(); ++i) {
+            list[i].setRecordId(data_of(all[i].id));
+            list[i].setKind(all[i].kind);
+            list[i].setOwner(data_of(all[i].owner));
+            list[i].setHeight(all[i].height);
+          }
+        });
+      },
+      fail_with(self, hdl));
+}
+
+/// Replies with a record that is not on the chain but may be pending.
+void serve_pending_record(admin_broker* self, connection_handle hdl,
+                          hash256 id) {
+  self
+    ->request(self->state.deps.pool, std::chrono::seconds{30},
+              atom::lookup::value, id)
+    .then(
+      [=](std::vector<pending_record>& found) {
+        if (found.empty()) {
+          respond_error(self, hdl,
+                        make_error(ec::not_found, "no record " + to_hex(id)
+                                                    + " on chain or pending"));
+          return;
+        }
+        auto& p = found.front();
+        auto r = decode_record(p.record);
+        std::string kind = "asset";
+        hash256 item{};
+        if (r && std::holds_alternative<issue_batch>(*r)) {
+          kind = p.id == leaf_id(*r) ? "issues" : "issue";
+          item = p.id;
+        } else if (r && std::holds_alternative<transfer>(*r)) {
+          kind = "transfer";
+        }
+        respond(self, hdl, [&](schema::Reply::Builder out_reply) {
+          auto out = out_reply.initRecord();
+          out.setRecordId(data_of(id));
+          out.setRecord(data_of(p.record.bytes()));
+          out.setHeight(-1);
+          if (kind == "issue")
+            out.setItemId(data_of(item));
+          out.setSub(p.sub);
+          out.setKind(kind);
+        });
+      },
+      fail_with(self, hdl));
+}
+
+} // namespace
+
+void serve_status(admin_broker* self, connection_handle hdl) {
+  auto fail = fail_with(self, hdl);
+  self
+    ->request(self->state.deps.processor, std::chrono::seconds{30},
+              atom::tip::value)
+    .then(
+      [=](chain_tip& tip) {
+        self
+          ->request(self->state.deps.pool, std::chrono::seconds{30},
+                    atom::status::value)
+          .then(
+            [=](reservoir_status& pool) {
+              auto& net = self->state.deps.connector;
+              if (!net) {
+                finish_status(self, hdl, tip, pool, connector_status{});
+                return;
+              }
+              self->request(net, std::chrono::seconds{30}, atom::status::value)
+                .then(
+                  [=](connector_status& links) {
+                    finish_status(self, hdl, tip, pool, links);
+                  },
+                  fail);
+            },
+            fail);
+      },
+      fail);
+}
+
+void serve_peers(admin_broker* self, connection_handle hdl) {
+  auto& net = self->state.deps.connector;
+  if (!net) {
+    respond(self, hdl, [](schema::Reply::Builder r) { r.initPeers(0); });
+    return;
+  }
+  self->request(net, std::chrono::seconds{30}, atom::peers::value)
+    .then(
+      [=](std::vector<peer_status>& peers) {
+        respond(self, hdl, [&](schema::Reply::Builder r) {
+          auto list = r.initPeers(static_cast<unsigned>(peers.size()));
+          for (unsigned i = 0; i < peers.size(); ++i) {
+            auto& p = peers[i];
+            auto out = list[i];
+            out.setKey(data_of(p.key));
+            auto addrs = out.initAddresses(
+              static_cast<unsigned>(p.addresses.size()));
+            for (unsigned j = 0; j < p.addresses.size(); ++j)
+              addrs.set(j, p.addresses[j]);
+            out.setIsStatic(p.is_static);
+            out.setInbound(p.inbound);
+            out.setLink(p.link);
+            out.setHeight(p.height);
+            out.setTip(data_of(p.tip));
+            out.setLastSeen(p.last_seen);
+            out.setScore(p.score);
+          }
+        });
+      },
+      fail_with(self, hdl));
+}
+
+void serve_item(admin_broker* self, connection_handle hdl, hash256 item) {
+  std::vector<prov_entry> history;
+  hash256 asset{};
+  {
+    chain_reader view{*self->state.deps.chain};
+    if (auto s = view.find_item(item)) {
+      asset = s->asset;
+      for (auto& [id, loc] : view.provenance(item))
+        history.push_back({id, to_string(loc.kind), loc.owner,
+                           static_cast<int64_t>(loc.height)});
+    }
+    if (auto err = view.failure())
+      return respond_error(self, hdl, err);
+  }
+  if (!history.empty()) {
+    finish_item(self, hdl, item, asset, std::move(history));
+    return;
+  }
+  // Not on chain: perhaps an issue still pending.
+  self
+    ->request(self->state.deps.pool, std::chrono::seconds{30},
+              atom::lookup::value, item)
+    .then(
+      [=](std::vector<pending_record>& found) {
+        if (!found.empty()) {
+          auto r = decode_record(found.front().record);
+          if (r && std::holds_alternative<issue_batch>(*r)) {
+            auto& b = std::get<issue_batch>(*r);
+            if (found.front().sub < b.issues.size()) {
+              auto& i = b.issues[found.front().sub];
+              finish_item(self, hdl, item, i.asset_id,
+                          {{item, "issue", i.owner, -1}});
+              return;
+            }
+          }
+        }
+        respond_error(self, hdl,
+                      make_error(ec::not_found, "no item " + to_hex(item)
+                                                  + " on chain or pending"));
+      },
+      fail_with(self, hdl));
+}
+
+void serve_owner(admin_broker* self, connection_handle hdl, public_key owner) {
+  std::vector<hash256> items;
+  {
+    chain_reader view{*self->state.deps.chain};
+    items = view.items_of(owner);
+    if (auto err = view.failure())
+      return respond_error(self, hdl, err);
+  }
+  respond(self, hdl, [&](schema::Reply::Builder r) {
+    auto out = r.initOwner();
+    out.setOwner(data_of(owner));
+    auto list = out.initItems(static_cast<unsigned>(items.size()));
+    for (unsigned i = 0; i < items.size(); ++i)
+      list.set(i, data_of(items[i]));
+  });
+}
+
+void serve_record(admin_broker* self, connection_handle hdl, hash256 id) {
+  std::optional<record_location> loc;
+  std::optional<encoded> rec;
+  {
+    chain_reader view{*self->state.deps.chain};
+    loc = view.find_record(id);
+    if (auto err = view.failure())
+      return respond_error(self, hdl, err);
+    if (loc) {
+      auto body = view.body_at(loc->height);
+      if (auto err = view.failure())
+        return respond_error(self, hdl, err);
+      auto b = body ? decode_block(*body)
+                    : caf::expected<block>{
+                      make_error(ec::storage, "block body missing")};
+      if (!b || loc->index >= b->records.size()) {
+        respond_error(self, hdl,
+                      make_error(ec::storage, "record's block is unreadable"));
+        return;
+      }
+      rec = encode(b->records[loc->index]);
+    }
+  }
+  if (!loc) {
+    serve_pending_record(self, hdl, id);
+    return;
+  }
+  respond(self, hdl, [&](schema::Reply::Builder r) {
+    auto out = r.initRecord();
+    out.setRecordId(data_of(id));
+    out.setRecord(data_of(rec->bytes()));
+    out.setHeight(static_cast<int64_t>(loc->height));
+    if (loc->kind != record_kind::asset)
+      out.setItemId(data_of(loc->item));
+    out.setSub(loc->sub);
+    out.setKind(to_string(loc->kind));
+  });
+}
+
+void serve_block(admin_broker* self, connection_handle hdl,
+                 std::optional<uint64_t> height, std::optional<hash256> hash) {
+  chain_reader view{*self->state.deps.chain};
+  if (hash)
+    height = view.height_of(*hash);
+  auto body = height ? view.body_at(*height) : std::nullopt;
+  auto h = height ? view.hash_at(*height) : std::nullopt;
+  if (auto err = view.failure())
+    return respond_error(self, hdl, err);
+  if (!body || !h) {
+    respond_error(self, hdl,
+                  make_error(ec::not_found, "no such block on the best chain"));
+    return;
+  }
+  respond(self, hdl, [&](schema::Reply::Builder r) {
+    auto out = r.initBlock();
+    out.setHash(data_of(*h));
+    out.setBlock(data_of(body->bytes()));
+  });
+}
+
+void serve_export(admin_broker* self, connection_handle hdl, uint64_t from,
+                  uint32_t count) {
+  std::vector<encoded> bodies;
+  size_t bytes = 0;
+  {
+    chain_reader view{*self->state.deps.chain};
+    for (uint64_t h = from; h < from + std::min<uint32_t>(count, 1000); ++h) {
+      auto body = view.body_at(h);
+      if (!body || bytes + body->size() > max_admin_frame - 1024 * 1024)
+        break;
+      bytes += body->size();
+      bodies.push_back(std::move(*body));
+    }
+    if (auto err = view.failure())
+      return respond_error(self, hdl, err);
+  }
+  respond(self, hdl, [&](schema::Reply::Builder r) {
+    auto out = r.initBlocks(static_cast<unsigned>(bodies.size()));
+    for (unsigned i = 0; i < bodies.size(); ++i)
+      out.set(i, data_of(bodies[i].bytes()));
+  });
+}
+
+} // namespace hallmark
