@@ -191,12 +191,14 @@ caf::behavior report_sink(caf::event_based_actor* self,
   };
 }
 
-caf::actor_system_config& deterministic(caf::actor_system_config& cfg) {
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  cfg.set("logger.file-verbosity", caf::atom("quiet"));
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  return cfg;
-}
+/// CAF's deterministic test scheduler, with CAF's own logging off.
+struct deterministic_config : caf::actor_system_config {
+  deterministic_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    set("logger.console-verbosity", caf::atom("quiet"));
+  }
+};
 
 /// An actor system on the test coordinator, with our chain (`ours`, also
 /// in a real store for the connector's fork detection), a fake
@@ -204,7 +206,7 @@ caf::actor_system_config& deterministic(caf::actor_system_config& cfg) {
 class fixture {
 public:
   explicit fixture(size_t our_blocks)
-      : sys(deterministic(cfg)),
+      : sys(cfg),
         sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
         self(sys, true), ours(grow(served_chain{}, our_blocks)) {
     for (uint64_t h = 1; h <= ours.height(); ++h) {
@@ -261,7 +263,7 @@ public:
     return out;
   }
 
-  caf::actor_system_config cfg;
+  deterministic_config cfg;
   caf::actor_system sys;
   caf::scheduler::test_coordinator& sched;
   caf::scoped_actor self;
@@ -330,6 +332,18 @@ std::vector<uint64_t> heights(uint64_t first, uint64_t last) {
   return out;
 }
 
+/// Has a prefetcher fetch heights 2..4 from a session serving as `how`
+/// says; returns the reports the connector gets.
+std::shared_ptr<std::vector<fetch_report>> failing_fetch(fixture& f,
+                                                         serve how) {
+  auto reports = std::make_shared<std::vector<fetch_report>>();
+  auto prefetch = spawn_prefetcher(f, reports);
+  f.self->send(prefetch, atom::fetch_v, f.session("a", grow(f.ours, 3), how),
+               uint64_t{2}, uint64_t{4});
+  f.run();
+  return reports;
+}
+
 } // namespace
 
 TEST_CASE("prefetcher: batches answered last first reach block_processor in "
@@ -361,12 +375,7 @@ TEST_CASE("prefetcher: batches answered last first reach block_processor in "
 TEST_CASE("prefetcher: a malformed reply reaches the connector as the peer's "
           "fault, code intact") {
   fixture f{1};
-  auto reports = std::make_shared<std::vector<fetch_report>>();
-  auto prefetch = spawn_prefetcher(f, reports);
-  f.self->send(prefetch, atom::fetch_v,
-               f.session("a", grow(f.ours, 3), serve::malformed), uint64_t{2},
-               uint64_t{4});
-  f.run();
+  auto reports = failing_fetch(f, serve::malformed);
   REQUIRE(reports->size() == 1);
   auto& r = reports->front();
   CHECK_FALSE(r.done);
@@ -378,12 +387,7 @@ TEST_CASE("prefetcher: a malformed reply reaches the connector as the peer's "
 TEST_CASE("prefetcher: a request that times out reaches the connector as a "
           "local failure") {
   fixture f{1};
-  auto reports = std::make_shared<std::vector<fetch_report>>();
-  auto prefetch = spawn_prefetcher(f, reports);
-  f.self->send(prefetch, atom::fetch_v,
-               f.session("a", grow(f.ours, 3), serve::never), uint64_t{2},
-               uint64_t{4});
-  f.run();
+  auto reports = failing_fetch(f, serve::never);
   CHECK(reports->empty());
   f.advance(89s);
   CHECK(reports->empty());
