@@ -1,7 +1,6 @@
 #include "actors/connector.hpp"
 
 #include <algorithm>
-#include <unistd.h>
 
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
@@ -213,9 +212,8 @@ void start_fetch(self_ptr self, uint64_t fork) {
   auto& st = self->state;
   auto& up = st.peers[*st.upstream];
   st.target = up.height;
-  st.fetch_started_ms = now_ms();
-  st.last_progress_ms = st.fetch_started_ms;
-  st.fetch_records = 0;
+  st.last_progress_ms = now_ms();
+  st.progress.begin(st.last_progress_ms);
   log_info("connector", "fetching blocks {}..{} from {}", fork + 1, st.target,
            short_key(*st.upstream));
   self->send(st.prefetch, atom::fetch::value, up.session, fork + 1, st.target);
@@ -366,38 +364,6 @@ void fan_out(self_ptr self, Item x, const caf::actor_addr& origin) {
   for (auto& [key, p] : self->state.peers)
     if (p.session && p.session.address() != origin)
       self->send(p.session, atom::relay_v, x);
-}
-
-void report_progress(self_ptr self, const fetch_report& r) {
-  auto& st = self->state;
-  auto now = now_ms();
-  bool last = r.done || r.failure;
-  if (!last && now - st.last_report_ms < 2000)
-    return;
-  st.last_report_ms = now;
-  auto secs = std::max<double>(0.001, (now - st.fetch_started_ms) / 1000.0);
-  auto rate = r.records / secs;
-  auto blocks_per_s = r.height > 0 ? 0.0 : 0.0;
-  (void)blocks_per_s;
-  auto left = r.target > r.height ? r.target - r.height : 0;
-  auto done_blocks = r.height + 1;
-  auto eta = done_blocks > 0 && left > 0
-               ? secs / static_cast<double>(done_blocks) * left
-               : 0.0;
-  auto line = fmt::format(
-    "sync: height {} of {}, {:.0f} records/s, ETA {:.0f} s", r.height, r.target,
-    rate, eta);
-  if (::isatty(STDERR_FILENO) && !last) {
-    auto text = "\r\033[K" + line;
-    auto rc = ::write(STDERR_FILENO, text.data(), text.size());
-    (void)rc;
-  } else {
-    if (::isatty(STDERR_FILENO)) {
-      auto rc = ::write(STDERR_FILENO, "\r\033[K", 4);
-      (void)rc;
-    }
-    log_info("connector", "{}", line);
-  }
 }
 
 } // namespace
@@ -601,7 +567,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       if (st.state != phase::fetch_blocks)
         return;
       st.last_progress_ms = now_ms();
-      report_progress(self, r);
+      st.progress.report(r, st.last_progress_ms);
       if (r.failure) {
         auto why = message_of(r.failure);
         auto whose = fault_of(r.failure);

@@ -29,6 +29,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/peer_session.hpp"
+#include "actors/progress.hpp"
 
 namespace hallmark {
 
@@ -100,10 +101,9 @@ struct connector_state {
   std::optional<public_key> upstream;
   uint32_t samples_behind = 0;
   uint64_t target = 0;
-  uint64_t fetch_started_ms = 0;
   uint64_t last_progress_ms = 0;
-  uint64_t last_report_ms = 0;
-  uint64_t fetch_records = 0;
+  /// Shows the fetch's progress; the connector only feeds it.
+  progress_display progress{stderr_is_terminal()};
   bool probing = false;
   std::vector<registration> candidates;
 };

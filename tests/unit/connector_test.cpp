@@ -1,0 +1,476 @@
+// The connector and the prefetcher on CAF's deterministic test scheduler:
+// fake sessions serve small real devnet chains, a fake block_processor
+// records the blocks it is handed, and the test moves the clock.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/connector.hpp"
+#include "actors/prefetcher.hpp"
+#include "actors/progress.hpp"
+#include "tests/unit/helpers.hpp"
+#include "tests/unit/reply.hpp"
+
+using namespace hallmark;
+using namespace hallmark::test;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A devnet chain as a peer serves it: its headers from genesis and its
+/// encoded blocks by height (none for genesis, which is never served).
+struct served_chain {
+  header_chain headers{devnet()};
+  std::vector<encoded> blocks{encoded{}};
+
+  uint64_t height() const { return headers.headers.size() - 1; }
+  work_t work() const {
+    work_t w = 0;
+    for (auto& h : headers.headers)
+      w += h.difficulty;
+    return w;
+  }
+  peer_info info() const {
+    return peer_info{"devnet", height(), block_hash(headers.tip()), work()};
+  }
+};
+
+/// `base` and `n` more blocks; a different `skew` (seconds added to each
+/// timestamp) makes a different branch of the same length.
+served_chain grow(served_chain base, size_t n, uint64_t skew = 0) {
+  for (size_t i = 0; i < n; ++i) {
+    auto& parent = base.headers.tip();
+    auto b = make_block(devnet(), parent, base.headers.lookup(), {},
+                        parent.timestamp + 1 + skew);
+    base.headers.headers.push_back(b.hdr);
+    base.blocks.push_back(encode(b));
+  }
+  return base;
+}
+
+chain_tip tip_of(const served_chain& c) {
+  chain_tip t;
+  t.height = c.height();
+  t.hash = block_hash(c.headers.tip());
+  t.hdr = c.headers.tip();
+  t.work = c.work();
+  return t;
+}
+
+/// How a fake session answers `blocks`.
+enum class serve {
+  at_once,   ///< every request as it comes
+  reversed,  ///< holds `hold` requests, then answers them last first
+  malformed, ///< ec::malformed, the peer's fault
+  never,     ///< not at all: the asker's request times out
+};
+
+/// Every `blocks` request the fake sessions got and answered, in order:
+/// "NAME asked FROM+COUNT" and "NAME sent FROM".
+using session_log = std::vector<std::string>;
+
+struct fake_session_state {
+  // Not an aggregate: CAF would try to build it from the actor pointer.
+  fake_session_state() = default;
+  static inline const char* name = "fake_session";
+
+  struct held_request {
+    uint64_t from;
+    uint32_t count;
+    caf::typed_response_promise<std::vector<encoded>> promise;
+  };
+  std::vector<held_request> held;
+};
+
+/// A peer's link serving `chain`: answers info, blocks (as `how` says),
+/// hashes and registrations; drops relays.
+peer_session_actor::behavior_type
+fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
+             std::string name, served_chain chain, serve how, size_t hold,
+             std::shared_ptr<session_log> log) {
+  auto slice = [chain](uint64_t from, uint64_t count) {
+    std::vector<encoded> out;
+    for (auto h = from; h < from + count && h <= chain.height(); ++h)
+      out.push_back(chain.blocks[h]);
+    return out;
+  };
+  return {
+    [chain](atom::info) { return chain.info(); },
+    [=](atom::blocks, uint64_t from,
+        uint32_t count) -> caf::result<std::vector<encoded>> {
+      log->push_back(name + " asked " + std::to_string(from) + "+"
+                     + std::to_string(count));
+      switch (how) {
+      case serve::at_once:
+        log->push_back(name + " sent " + std::to_string(from));
+        return slice(from, count);
+      case serve::malformed:
+        return make_error(ec::malformed, "a block of the wrong kind");
+      case serve::reversed:
+      case serve::never:
+        break;
+      }
+      // Held: the promise answers later, so the handler answers nothing.
+      auto& held = self->state.held;
+      held.push_back(
+        {from, count, self->make_response_promise<std::vector<encoded>>()});
+      if (how == serve::reversed && held.size() == hold) {
+        for (auto i = held.rbegin(); i != held.rend(); ++i) {
+          log->push_back(name + " sent " + std::to_string(i->from));
+          i->promise.deliver(slice(i->from, i->count));
+        }
+        held.clear();
+      }
+      return caf::delegated<std::vector<encoded>>{};
+    },
+    [chain](atom::hashes, uint64_t from, uint32_t count) {
+      std::vector<hash256> out;
+      for (auto h = from; h < from + count && h <= chain.height(); ++h)
+        out.push_back(block_hash(chain.headers.headers[h]));
+      return out;
+    },
+    [](atom::registr, const registration&) {
+      return std::vector<registration>{};
+    },
+    [](atom::relay, const new_block&) {},
+    [](atom::relay, const new_records&) {},
+    [](atom::relay, const registration&) {},
+  };
+}
+
+/// The heights block_processor was handed, in order, and the batch sizes.
+struct processor_log {
+  std::vector<uint64_t> heights;
+  std::vector<size_t> batches;
+};
+
+/// A block_processor whose chain is `ours`: it answers `tip` and `flush`,
+/// and takes every block it is handed as applied.
+caf::behavior fake_processor(caf::event_based_actor* self, served_chain ours,
+                             std::shared_ptr<processor_log> log) {
+  self->set_default_handler(caf::drop);
+  return {
+    [ours](atom::tip) { return tip_of(ours); },
+    [log](atom::blocks, const std::vector<encoded>& blocks, bool) {
+      apply_report r;
+      for (auto& e : blocks) {
+        auto b = decode_block(e);
+        CHECK(static_cast<bool>(b));
+        if (!b)
+          continue;
+        log->heights.push_back(b->hdr.height);
+        r.height = b->hdr.height;
+        r.tip = block_hash(b->hdr);
+        ++r.applied;
+      }
+      log->batches.push_back(blocks.size());
+      return r;
+    },
+    [](atom::flush) { return uint64_t{0}; },
+  };
+}
+
+/// A connector that only hears the prefetcher's reports.
+caf::behavior report_sink(caf::event_based_actor* self,
+                          std::shared_ptr<std::vector<fetch_report>> log) {
+  self->set_default_handler(caf::drop);
+  return {
+    [log](atom::progress, const fetch_report& r) { log->push_back(r); },
+  };
+}
+
+/// CAF's deterministic test scheduler, with CAF's own logging off.
+struct deterministic_config : caf::actor_system_config {
+  deterministic_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    set("logger.console-verbosity", caf::atom("quiet"));
+  }
+};
+
+/// An actor system on the test coordinator, with our chain (`ours`, also
+/// in a real store for the connector's fork detection), a fake
+/// block_processor and what the fakes heard.
+class fixture {
+public:
+  explicit fixture(size_t our_blocks)
+      : sys(cfg),
+        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+        self(sys, true), ours(grow(served_chain{}, our_blocks)) {
+    for (uint64_t h = 1; h <= ours.height(); ++h) {
+      auto b = decode_block(ours.blocks[h]);
+      REQUIRE(static_cast<bool>(b));
+      auto err = store.apply(*b);
+      REQUIRE_MESSAGE(!err, message_of(err));
+    }
+    processor = caf::actor_cast<block_processor_actor>(
+      keep(sys.spawn(fake_processor, ours, applied)));
+  }
+
+  ~fixture() {
+    for (auto& a : spawned)
+      caf::anon_send_exit(a, caf::exit_reason::kill);
+    run();
+  }
+
+  /// Runs every actor until nothing is left to do.
+  void run() {
+    while (sched.try_run_once())
+      ;
+  }
+
+  /// Moves the clock on, fires the timers due and runs what they start.
+  void advance(caf::timespan by) {
+    sched.advance_time(by);
+    run();
+  }
+
+  template <class Handle>
+  Handle keep(Handle h) {
+    spawned.push_back(caf::actor_cast<caf::actor>(h));
+    return h;
+  }
+
+  /// A fake session named `name` serving `chain`.
+  peer_session_actor session(std::string name, served_chain chain,
+                             serve how = serve::at_once, size_t hold = 0) {
+    return keep(sys.spawn(fake_session, std::move(name), std::move(chain), how,
+                          hold, sessions));
+  }
+
+  /// The requests and replies of the fakes whose text starts with `what`
+  /// ("asked", "sent") after the name, as "NAME FROM".
+  std::vector<std::string> heard(const std::string& what) const {
+    std::vector<std::string> out;
+    for (auto& line : *sessions) {
+      auto space = line.find(' ');
+      if (line.compare(space + 1, what.size(), what) == 0)
+        out.push_back(line.substr(0, space) + " "
+                      + line.substr(space + 1 + what.size()));
+    }
+    return out;
+  }
+
+  deterministic_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  std::vector<caf::actor> spawned;
+  test_store store;
+  served_chain ours;
+  std::shared_ptr<processor_log> applied = std::make_shared<processor_log>();
+  std::shared_ptr<session_log> sessions = std::make_shared<session_log>();
+  block_processor_actor processor;
+};
+
+/// A prefetcher whose reports go to `reports`.
+prefetcher_actor
+spawn_prefetcher(fixture& f, std::shared_ptr<std::vector<fetch_report>> reports,
+                 prefetcher_config pc = {}) {
+  auto sink = caf::actor_cast<connector_actor>(
+    f.keep(f.sys.spawn(report_sink, reports)));
+  return f.keep(f.sys.spawn(prefetcher, f.processor, sink, pc));
+}
+
+/// A connector over the fixture's chain that elects among `min_clients`
+/// links, one cycle a second.
+connector_actor spawn_connector(fixture& f, size_t min_clients) {
+  connector_config cc;
+  cc.min_clients = min_clients;
+  cc.cycle = 1s;
+  session_deps deps;
+  deps.chain = &f.store.store();
+  deps.processor = f.processor;
+  deps.settings = handshake_settings{"devnet", seeded_key(0x01)};
+  return f.keep(f.sys.spawn(connector, cc, deps, seeded_key(0x01)));
+}
+
+/// Tells `connector` that `session` is a live link to the peer seeded by
+/// `seed`; returns that peer's key.
+public_key link_up(fixture& f, connector_actor connector,
+                   peer_session_actor session, uint8_t seed) {
+  peer_link up;
+  up.session = std::move(session);
+  up.key = seeded_key(seed).public_key_bytes();
+  up.inbound = true;
+  up.address = "10.0.0." + std::to_string(seed) + ":2136";
+  up.version = 1;
+  f.self->send(connector, atom::up_v, up);
+  f.run();
+  return up.key;
+}
+
+/// The connector's table of peers, by key.
+std::map<public_key, peer_status> peers_of(fixture& f,
+                                           connector_actor connector) {
+  auto h = f.self->request(connector, caf::infinite, atom::peers_v);
+  f.run();
+  auto rows = reply_of<std::vector<peer_status>>(f.self, h);
+  REQUIRE(static_cast<bool>(rows));
+  std::map<public_key, peer_status> out;
+  for (auto& r : *rows)
+    out[r.key] = r;
+  return out;
+}
+
+std::vector<uint64_t> heights(uint64_t first, uint64_t last) {
+  std::vector<uint64_t> out;
+  for (auto h = first; h <= last; ++h)
+    out.push_back(h);
+  return out;
+}
+
+/// Has a prefetcher fetch heights 2..4 from a session serving as `how`
+/// says; returns the reports the connector gets.
+std::shared_ptr<std::vector<fetch_report>> failing_fetch(fixture& f,
+                                                         serve how) {
+  auto reports = std::make_shared<std::vector<fetch_report>>();
+  auto prefetch = spawn_prefetcher(f, reports);
+  f.self->send(prefetch, atom::fetch_v, f.session("a", grow(f.ours, 3), how),
+               uint64_t{2}, uint64_t{4});
+  f.run();
+  return reports;
+}
+
+} // namespace
+
+TEST_CASE("prefetcher: batches answered last first reach block_processor in "
+          "height order") {
+  fixture f{1};
+  auto peer = grow(f.ours, 12);
+  auto reports = std::make_shared<std::vector<fetch_report>>();
+  prefetcher_config pc;
+  pc.max_batch = 3;
+  pc.max_requests = 4;
+  pc.initial_block_size = 1000; // four requests of three fit the cache
+  auto prefetch = spawn_prefetcher(f, reports, pc);
+  f.self->send(prefetch, atom::fetch_v,
+               f.session("a", peer, serve::reversed, 4), uint64_t{2},
+               uint64_t{13});
+  f.run();
+  CHECK(f.heard("asked ")
+        == std::vector<std::string>{"a 2+3", "a 5+3", "a 8+3", "a 11+3"});
+  CHECK(f.heard("sent ")
+        == std::vector<std::string>{"a 11", "a 8", "a 5", "a 2"});
+  CHECK(f.applied->heights == heights(2, 13));
+  CHECK(f.applied->batches == std::vector<size_t>{3, 3, 3, 3});
+  REQUIRE_FALSE(reports->empty());
+  CHECK(reports->back().done);
+  CHECK(reports->back().height == 13);
+  CHECK_FALSE(reports->back().failure);
+}
+
+TEST_CASE("prefetcher: a malformed reply reaches the connector as the peer's "
+          "fault, code intact") {
+  fixture f{1};
+  auto reports = failing_fetch(f, serve::malformed);
+  REQUIRE(reports->size() == 1);
+  auto& r = reports->front();
+  CHECK_FALSE(r.done);
+  CHECK(code(r.failure) == ec::malformed);
+  CHECK(fault_of(r.failure) == fault::peer);
+  CHECK(f.applied->heights.empty());
+}
+
+TEST_CASE("prefetcher: a request that times out reaches the connector as a "
+          "local failure") {
+  fixture f{1};
+  auto reports = failing_fetch(f, serve::never);
+  CHECK(reports->empty());
+  f.advance(89s);
+  CHECK(reports->empty());
+  f.advance(2s);
+  REQUIRE(reports->size() == 1);
+  auto& r = reports->front();
+  CHECK_FALSE(r.done);
+  CHECK(code(r.failure) == ec::internal);
+  CHECK(fault_of(r.failure) == fault::local);
+}
+
+TEST_CASE("connector: the link with the most work becomes the upstream") {
+  fixture f{3};
+  auto c = spawn_connector(f, 3);
+  link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
+  link_up(f, c, f.session("b", grow(f.ours, 4)), 0x21);
+  link_up(f, c, f.session("c", grow(f.ours, 1)), 0x22);
+  f.advance(1s); // CONNECTING -> HIGHEST_BLOCK
+  CHECK(f.heard("asked ").empty());
+  f.advance(1s); // elects b, finds the fork at our tip, fetches
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 4+4"});
+  CHECK(f.applied->heights == heights(4, 7));
+}
+
+TEST_CASE("connector: between links of equal work, the smaller tip hash wins") {
+  fixture f{2};
+  auto a = grow(f.ours, 2, 0);
+  auto b = grow(f.ours, 2, 1);
+  REQUIRE(a.work() == b.work());
+  REQUIRE(a.info().tip != b.info().tip);
+  auto winner = a.info().tip < b.info().tip ? "a" : "b";
+  auto c = spawn_connector(f, 2);
+  link_up(f, c, f.session("a", a), 0x20);
+  link_up(f, c, f.session("b", b), 0x21);
+  f.advance(1s);
+  f.advance(1s);
+  CHECK(f.heard("asked ")
+        == std::vector<std::string>{std::string{winner} + " 3+2"});
+}
+
+TEST_CASE("connector: a peer's failure is charged and fails over to the next "
+          "best link") {
+  fixture f{2};
+  auto c = spawn_connector(f, 2);
+  auto a = link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
+  auto b = link_up(f, c, f.session("b", grow(f.ours, 3), serve::malformed),
+                   0x21);
+  f.advance(1s);
+  f.advance(1s); // b fails its fetch: charged, HIGHEST_BLOCK again
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
+  auto peers = peers_of(f, c);
+  CHECK(peers[b].score == 50); // half of ban_points
+  CHECK(peers[a].score == 0);
+  f.advance(1s); // b is passed over while a is there
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
+  CHECK(f.applied->heights == heights(3, 4));
+}
+
+TEST_CASE("connector: a local failure fails over without a charge") {
+  fixture f{2};
+  auto c = spawn_connector(f, 2);
+  auto a = link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
+  auto b = link_up(f, c, f.session("b", grow(f.ours, 3), serve::never), 0x21);
+  f.advance(1s);
+  f.advance(1s);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
+  f.advance(90s); // the prefetcher's request to b times out
+  f.advance(1s);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
+  auto peers = peers_of(f, c);
+  CHECK(peers[b].score == 0);
+  CHECK(peers[a].score == 0);
+  CHECK(f.applied->heights == heights(3, 4));
+}
+
+TEST_CASE("progress: the line states height, target, rate and time left") {
+  fetch_report r;
+  r.height = 9;
+  r.target = 19;
+  r.records = 100;
+  CHECK(progress_line(r, 10.0)
+        == "sync: height 9 of 19, 10 records/s, ETA 10 s");
+  r.height = 19;
+  CHECK(progress_line(r, 10.0)
+        == "sync: height 19 of 19, 10 records/s, ETA 0 s");
+}
