@@ -45,7 +45,7 @@ void serve_watch(admin_broker* self, connection_handle hdl) {
     return;
   }
   if (!st.subscribed) {
-    self->send(st.deps.monitor, atom::subscribe::value,
+    self->send(st.deps.monitor, atom::subscribe_v,
                caf::actor_cast<caf::actor>(self));
     st.subscribed = true;
   }

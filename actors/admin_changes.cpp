@@ -63,11 +63,11 @@ void serve_import(admin_broker* self, connection_handle hdl,
     }
     blocks.push_back(std::move(*e));
   }
-  apply_and_reply_tip(self, hdl, atom::blocks::value, std::move(blocks), false);
+  apply_and_reply_tip(self, hdl, atom::blocks_v, std::move(blocks), false);
 }
 
 void serve_reorg(admin_broker* self, connection_handle hdl, uint32_t depth) {
-  apply_and_reply_tip(self, hdl, atom::reorg::value, depth);
+  apply_and_reply_tip(self, hdl, atom::reorg_v, depth);
 }
 
 void serve_stop(admin_broker* self, connection_handle hdl) {

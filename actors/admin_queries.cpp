@@ -51,8 +51,8 @@ void finish_item(admin_broker* self, connection_handle hdl, hash256 item,
                  hash256 asset, std::vector<prov_entry> history) {
   auto latest = history.front().id;
   self
-    ->request(self->state.deps.pool, std::chrono::seconds{30},
-              atom::after::value, latest)
+    ->request(self->state.deps.pool, std::chrono::seconds{30}, atom::after_v,
+              latest)
     .then(
       [=](std::vector<pending_record>& pending) mutable {
         std::vector<prov_entry> all;
@@ -85,8 +85,8 @@ void finish_item(admin_broker* self, connection_handle hdl, hash256 item,
 void serve_pending_record(admin_broker* self, connection_handle hdl,
                           hash256 id) {
   self
-    ->request(self->state.deps.pool, std::chrono::seconds{30},
-              atom::lookup::value, id)
+    ->request(self->state.deps.pool, std::chrono::seconds{30}, atom::lookup_v,
+              id)
     .then(
       [=](std::vector<pending_record>& found) {
         if (found.empty()) {
@@ -124,13 +124,12 @@ void serve_pending_record(admin_broker* self, connection_handle hdl,
 void serve_status(admin_broker* self, connection_handle hdl) {
   auto fail = fail_with(self, hdl);
   self
-    ->request(self->state.deps.processor, std::chrono::seconds{30},
-              atom::tip::value)
+    ->request(self->state.deps.processor, std::chrono::seconds{30}, atom::tip_v)
     .then(
       [=](chain_tip& tip) {
         self
           ->request(self->state.deps.pool, std::chrono::seconds{30},
-                    atom::status::value)
+                    atom::status_v)
           .then(
             [=](reservoir_status& pool) {
               auto& net = self->state.deps.connector;
@@ -138,7 +137,7 @@ void serve_status(admin_broker* self, connection_handle hdl) {
                 finish_status(self, hdl, tip, pool, connector_status{});
                 return;
               }
-              self->request(net, std::chrono::seconds{30}, atom::status::value)
+              self->request(net, std::chrono::seconds{30}, atom::status_v)
                 .then(
                   [=](connector_status& links) {
                     finish_status(self, hdl, tip, pool, links);
@@ -156,7 +155,7 @@ void serve_peers(admin_broker* self, connection_handle hdl) {
     respond(self, hdl, [](schema::Reply::Builder r) { r.initPeers(0); });
     return;
   }
-  self->request(net, std::chrono::seconds{30}, atom::peers::value)
+  self->request(net, std::chrono::seconds{30}, atom::peers_v)
     .then(
       [=](std::vector<peer_status>& peers) {
         respond(self, hdl, [&](schema::Reply::Builder r) {
@@ -202,8 +201,8 @@ void serve_item(admin_broker* self, connection_handle hdl, hash256 item) {
   }
   // Not on chain: perhaps an issue still pending.
   self
-    ->request(self->state.deps.pool, std::chrono::seconds{30},
-              atom::lookup::value, item)
+    ->request(self->state.deps.pool, std::chrono::seconds{30}, atom::lookup_v,
+              item)
     .then(
       [=](std::vector<pending_record>& found) {
         if (!found.empty()) {

@@ -75,7 +75,7 @@ void tell_connector(self_ptr self) {
   candidates.reserve(st.peers.size());
   for (auto& [key, r] : st.peers)
     candidates.push_back(r);
-  self->send(st.connector, atom::candidates::value, std::move(candidates));
+  self->send(st.connector, atom::candidates_v, std::move(candidates));
 }
 
 void persist(self_ptr self, const registration& r) {
@@ -227,7 +227,7 @@ caf::error load(self_ptr self) {
 }
 
 void arm_timer(self_ptr self, uint64_t ms) {
-  self->delayed_send(self, std::chrono::milliseconds{ms}, atom::tick::value);
+  self->delayed_send(self, std::chrono::milliseconds{ms}, atom::tick_v);
 }
 
 } // namespace

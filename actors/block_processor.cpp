@@ -57,13 +57,13 @@ caf::error flush(self_ptr self) {
   if (top.hash != st.last_tip) {
     st.last_tip = top.hash;
     for (auto& sub : st.tip_subscribers)
-      caf::anon_send(sub, atom::tip::value, top.height, top.hash);
+      caf::anon_send(sub, atom::tip_v, top.height, top.hash);
   }
   for (auto& sub : st.subscribers) {
     if (!st.unwound_records.empty())
-      self->send(sub, atom::unwound::value, st.unwound_records);
+      self->send(sub, atom::unwound_v, st.unwound_records);
     if (!st.applied_ids.empty())
-      self->send(sub, atom::applied::value, st.applied_ids);
+      self->send(sub, atom::applied_v, st.applied_ids);
   }
   st.applied_ids.clear();
   st.unwound_records.clear();
@@ -256,7 +256,7 @@ void schedule_flush(self_ptr self) {
     return;
   st.flush_scheduled = true;
   self->delayed_send(self, std::chrono::milliseconds{st.cfg.flush_interval_ms},
-                     atom::tick::value);
+                     atom::tick_v);
 }
 
 caf::error fill_tip(self_ptr self, apply_report& report) {
@@ -436,7 +436,7 @@ take_batch(self_ptr self, std::vector<encoded> raw, bool more,
     };
     self
       ->request(st.verifiers[i % st.verifiers.size()], caf::infinite,
-                atom::verify::value, std::move(jobs[i]))
+                atom::verify_v, std::move(jobs[i]))
       .then(on_verdict, on_error);
   }
   drain(self);

@@ -40,7 +40,7 @@ void monitor_audience::end() {
     return;
   ended = true;
   for (auto& a : actors)
-    caf::anon_send(a, atom::end::value);
+    caf::anon_send(a, atom::end_v);
   actors.clear();
 }
 
@@ -60,7 +60,7 @@ void ignored(self_ptr self, const char* what) {
 void schedule_poll(self_ptr self) {
   auto& st = self->state;
   st.next_poll = steady::now() + st.cfg.poll_interval;
-  self->delayed_send(self, st.cfg.poll_interval, atom::tick::value);
+  self->delayed_send(self, st.cfg.poll_interval, atom::tick_v);
 }
 
 /// The hash is among the last blocks told.
@@ -82,7 +82,7 @@ void enqueue(self_ptr self, const told_block& b) {
     return;
   }
   for (auto& a : st.audience->actors)
-    caf::anon_send(a, atom::tip::value, b.height, b.hash);
+    caf::anon_send(a, atom::tip_v, b.height, b.hash);
 }
 
 /// The blocks to tell to bring the told chain to the committed tip of
@@ -198,7 +198,7 @@ chain_monitor_actor::behavior_type chain_monitor(self_ptr self,
       if (!who)
         return;
       if (st.phase == monitor_phase::terminated) {
-        caf::anon_send(who, atom::end::value);
+        caf::anon_send(who, atom::end_v);
         return;
       }
       auto& xs = st.audience->actors;
@@ -237,7 +237,7 @@ chain_monitor_actor::behavior_type chain_monitor(self_ptr self,
       st.buffer.clear();
       for (auto& b : waiting)
         for (auto& a : st.audience->actors)
-          caf::anon_send(a, atom::tip::value, b.height, b.hash);
+          caf::anon_send(a, atom::tip_v, b.height, b.hash);
     },
     [=](atom::terminate) {
       auto& st = self->state;

@@ -203,7 +203,7 @@ void fail_over(self_ptr self, const public_key& key) {
   auto& st = self->state;
   st.peers[key].avoid_until = std::chrono::steady_clock::now()
                               + 20 * st.cfg.cycle;
-  self->send(st.prefetch, atom::reset::value);
+  self->send(st.prefetch, atom::reset_v);
   st.probing = false;
   set_phase(self, phase::highest_block);
 }
@@ -216,7 +216,7 @@ void start_fetch(self_ptr self, uint64_t fork) {
   st.progress.begin(st.last_progress_ms);
   log_info("connector", "fetching blocks {}..{} from {}", fork + 1, st.target,
            short_key(*st.upstream));
-  self->send(st.prefetch, atom::fetch::value, up.session, fork + 1, st.target);
+  self->send(st.prefetch, atom::fetch_v, up.session, fork + 1, st.target);
   set_phase(self, phase::fetch_blocks);
 }
 
@@ -313,8 +313,7 @@ void step(self_ptr self, chain_tip ours) {
     }
     return;
   case phase::rebuild:
-    self
-      ->request(st.deps.processor, std::chrono::seconds{60}, atom::flush::value)
+    self->request(st.deps.processor, std::chrono::seconds{60}, atom::flush_v)
       .then([=](uint64_t) { set_phase(self, phase::sampling); },
             [=](caf::error&) { set_phase(self, phase::sampling); });
     return;
@@ -353,7 +352,7 @@ void charge(self_ptr self, const public_key& key, int32_t points,
   if (p.session)
     self->send_exit(p.session, caf::exit_reason::user_shutdown);
   if (st.upstream == key && st.state == phase::fetch_blocks) {
-    self->send(st.prefetch, atom::reset::value);
+    self->send(st.prefetch, atom::reset_v);
     set_phase(self, phase::highest_block);
   }
 }
@@ -429,7 +428,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         if (st.upstream == key
             && (st.state == phase::fetch_blocks
                 || st.state == phase::fork_detect)) {
-          self->send(st.prefetch, atom::reset::value);
+          self->send(st.prefetch, atom::reset_v);
           st.probing = false;
           set_phase(self, phase::highest_block);
         }
@@ -450,7 +449,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         || msg.reason == caf::exit_reason::kill)
       self->quit(msg.reason);
   });
-  self->send(self, atom::tick::value);
+  self->send(self, atom::tick_v);
   return {
     [=](atom::up, peer_link& link) {
       auto& st = self->state;
@@ -554,10 +553,9 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       for (auto& [key, p] : st.peers)
         if (p.session)
           refresh_info(self, key);
-      self
-        ->request(st.deps.processor, std::chrono::seconds{30}, atom::tip::value)
+      self->request(st.deps.processor, std::chrono::seconds{30}, atom::tip_v)
         .then([=](chain_tip& ours) { step(self, ours); }, [=](caf::error&) {});
-      self->delayed_send(self, st.cfg.cycle, atom::tick::value);
+      self->delayed_send(self, st.cfg.cycle, atom::tick_v);
     },
     [=](atom::subscribe, announcer_actor& a) {
       self->state.deps.announcer = std::move(a);

@@ -23,7 +23,7 @@ void fail(self_ptr self, caf::error why) {
   r.target = st.target;
   r.records = st.records;
   r.failure = std::move(why);
-  self->send(st.connector, atom::progress::value, r);
+  self->send(st.connector, atom::progress_v, r);
 }
 
 size_t average(const prefetcher_state& st) {
@@ -53,7 +53,7 @@ void deliver(self_ptr self) {
     ++st.applying;
     auto gen = st.generation;
     self
-      ->request(st.processor, std::chrono::minutes{10}, atom::blocks::value,
+      ->request(st.processor, std::chrono::minutes{10}, atom::blocks_v,
                 std::move(blocks), more)
       .then(
         [=](apply_report& r) {
@@ -70,7 +70,7 @@ void deliver(self_ptr self) {
           rep.done = first + count > st.target;
           if (rep.done)
             st.active = false;
-          self->send(st.connector, atom::progress::value, rep);
+          self->send(st.connector, atom::progress_v, rep);
           if (st.active) {
             deliver(self);
             pump(self);

@@ -12,7 +12,7 @@ using self_ptr = producer_actor::stateful_pointer<producer_state>;
 
 void schedule(self_ptr self) {
   auto ms = std::max<uint64_t>(self->state.cfg.min_block_interval_ms, 50);
-  self->delayed_send(self, std::chrono::milliseconds{ms}, atom::tick::value);
+  self->delayed_send(self, std::chrono::milliseconds{ms}, atom::tick_v);
 }
 
 void submit(self_ptr self) {
@@ -53,7 +53,7 @@ void mine_step(self_ptr self) {
     return;
   }
   // Let other messages in, then go on.
-  self->send(self, atom::tick::value);
+  self->send(self, atom::tick_v);
 }
 
 void build(self_ptr self, std::vector<encoded> raw, chain_tip tip) {
@@ -79,7 +79,7 @@ void consider(self_ptr self) {
   auto& st = self->state;
   st.busy = true;
   self
-    ->request(st.pool, std::chrono::seconds{30}, atom::take::value,
+    ->request(st.pool, std::chrono::seconds{30}, atom::take_v,
               static_cast<uint32_t>(max_block_records))
     .then(
       [=](std::vector<encoded>& raw) {
@@ -91,7 +91,7 @@ void consider(self_ptr self) {
           schedule(self);
           return;
         }
-        self->request(st.processor, std::chrono::seconds{30}, atom::tip::value)
+        self->request(st.processor, std::chrono::seconds{30}, atom::tip_v)
           .then(
             [=](chain_tip& tip) mutable { build(self, std::move(raw), tip); },
             [=](caf::error& err) {

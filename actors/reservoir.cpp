@@ -340,7 +340,7 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
     st.cfg.clock = unix_now;
   load(self);
   self->delayed_send(self, std::chrono::milliseconds{cfg.expiry_check_ms},
-                     atom::expire::value);
+                     atom::expire_v);
   return {
     [=](atom::submit, const encoded& raw,
         const caf::actor_addr& origin) -> caf::result<std::vector<hash256>> {
@@ -421,7 +421,7 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
       expire(self);
       self->delayed_send(
         self, std::chrono::milliseconds{self->state.cfg.expiry_check_ms},
-        atom::expire::value);
+        atom::expire_v);
     },
   };
 }

@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
         chain.begin()
           + static_cast<long>(std::min(chain.size(), i + per_batch)));
       bool more = i + per_batch < chain.size();
-      self->send(processor, atom::blocks::value, std::move(batch), more);
+      self->send(processor, atom::blocks_v, std::move(batch), more);
     }
     uint64_t height = 0;
     bool failed = false;

@@ -148,11 +148,11 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   a.processor = sys.spawn<caf::detached>(block_processor, chain, ac.processor,
                                          a.verifiers);
   a.pool = sys.spawn(reservoir, chain, local, ac.pool);
-  caf::anon_send(a.processor, atom::subscribe::value, a.pool);
+  caf::anon_send(a.processor, atom::subscribe_v, a.pool);
   a.monitor = sys.spawn(chain_monitor, chain, ac.monitor);
-  caf::anon_send(a.processor, atom::subscribe::value,
+  caf::anon_send(a.processor, atom::subscribe_v,
                  caf::actor_cast<caf::actor>(a.monitor));
-  caf::anon_send(a.monitor, atom::listen::value);
+  caf::anon_send(a.monitor, atom::listen_v);
   if (cfg.produce)
     a.maker = sys.spawn(producer, a.processor, a.pool,
                         identity.public_key_bytes(), ac.maker);
@@ -168,7 +168,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   caf::anon_send(a.processor, atom::subscribe_v, relay_actor{a.links});
   caf::anon_send(a.pool, atom::subscribe_v, relay_actor{a.links});
   a.registry = sys.spawn(announcer, identity, local, a.links, ac.registry);
-  caf::anon_send(a.links, atom::subscribe::value, a.registry);
+  caf::anon_send(a.links, atom::subscribe_v, a.registry);
   sdeps.announcer = a.registry;
   if (bound && !bound->addresses.empty())
     a.doors = spawn_listener(sys, std::move(*bound), ac.doors, sdeps);
@@ -182,7 +182,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   deps.identity = identity.public_key_bytes();
   deps.chain_name = cfg.chain;
   auto admin = spawn_admin(sys, cfg.socket_path(), deps);
-  caf::anon_send(a.monitor, atom::activate::value);
+  caf::anon_send(a.monitor, atom::activate_v);
   if (!admin)
     return {std::move(a), admin.error()};
   a.admin = *admin;
@@ -194,10 +194,10 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
 /// takes requests or makes blocks, then the writer flushes, then the rest.
 /// @returns false if the final flush failed.
 bool stop(caf::actor_system& sys, node_actors& a) {
-  caf::anon_send(a.monitor, atom::terminate::value);
+  caf::anon_send(a.monitor, atom::terminate_v);
   {
     caf::scoped_actor self{sys};
-    self->request(a.monitor, std::chrono::seconds{10}, atom::status::value)
+    self->request(a.monitor, std::chrono::seconds{10}, atom::status_v)
       .receive([](std::string&) {}, [](caf::error&) {});
   }
   auto exit = [](const auto& hdl) {
@@ -214,7 +214,7 @@ bool stop(caf::actor_system& sys, node_actors& a) {
   bool flushed = true;
   {
     caf::scoped_actor self{sys};
-    self->request(a.processor, std::chrono::seconds{120}, atom::stop::value)
+    self->request(a.processor, std::chrono::seconds{120}, atom::stop_v)
       .receive(
         [&](uint64_t height) {
           log_info("node", "chain flushed at height {}", height);

@@ -139,7 +139,7 @@ public:
   std::shared_ptr<heard> subscribe_listener(block_processor_actor processor) {
     auto log = std::make_shared<heard>();
     auto recorder = keep(sys.spawn(listener, log));
-    self->send(processor, atom::subscribe::value, recorder);
+    self->send(processor, atom::subscribe_v, recorder);
     sched.run();
     return log;
   }
@@ -190,11 +190,11 @@ public:
     std::vector<encoded> raw;
     for (auto& b : bs)
       raw.push_back(encode(b));
-    return ask<apply_report>(p, atom::blocks::value, std::move(raw), more);
+    return ask<apply_report>(p, atom::blocks_v, std::move(raw), more);
   }
 
   chain_tip tip_of(block_processor_actor p) {
-    auto t = ask<chain_tip>(p, atom::tip::value);
+    auto t = ask<chain_tip>(p, atom::tip_v);
     REQUIRE(t);
     return *t;
   }
@@ -206,18 +206,18 @@ public:
 
   caf::expected<std::vector<hash256>> submit(reservoir_actor r,
                                              std::vector<record> records) {
-    return ask<std::vector<hash256>>(r, atom::submit::value, encode(records),
+    return ask<std::vector<hash256>>(r, atom::submit_v, encode(records),
                                      caf::actor_addr{});
   }
 
   reservoir_status status_of(reservoir_actor r) {
-    auto s = ask<reservoir_status>(r, atom::status::value);
+    auto s = ask<reservoir_status>(r, atom::status_v);
     REQUIRE(s);
     return *s;
   }
 
   std::vector<record> take(reservoir_actor r, uint32_t max) {
-    auto raw = ask<std::vector<encoded>>(r, atom::take::value, max);
+    auto raw = ask<std::vector<encoded>>(r, atom::take_v, max);
     REQUIRE(raw);
     std::vector<record> out;
     for (auto& x : *raw) {
@@ -229,13 +229,13 @@ public:
   }
 
   std::vector<pending_record> lookup(reservoir_actor r, const hash256& id) {
-    auto x = ask<std::vector<pending_record>>(r, atom::lookup::value, id);
+    auto x = ask<std::vector<pending_record>>(r, atom::lookup_v, id);
     REQUIRE(x);
     return *x;
   }
 
   std::vector<pending_record> after(reservoir_actor r, const hash256& id) {
-    auto x = ask<std::vector<pending_record>>(r, atom::after::value, id);
+    auto x = ask<std::vector<pending_record>>(r, atom::after_v, id);
     REQUIRE(x);
     return *x;
   }
@@ -409,7 +409,7 @@ TEST_CASE("verifier actor: the verdict names the failing block and its code") {
     auto shared = std::make_shared<const std::vector<block>>(std::move(bs));
     auto jobs = split_jobs(shared, parts);
     REQUIRE(job < jobs.size());
-    auto x = f.ask<verify_verdict>(v, atom::verify::value, jobs[job]);
+    auto x = f.ask<verify_verdict>(v, atom::verify_v, jobs[job]);
     REQUIRE(x);
     return *x;
   };
@@ -511,7 +511,7 @@ TEST_CASE("block_processor actor: a bad block stops the batch at that block") {
     std::vector<encoded> raw{encode(b1), encode(b2),
                              encoded{std::vector<uint64_t>{1, 2, 3}},
                              encode(b3)};
-    auto r = f.ask<apply_report>(bp, atom::blocks::value, raw, false);
+    auto r = f.ask<apply_report>(bp, atom::blocks_v, raw, false);
     REQUIRE_FALSE(r);
     CHECK(code(r) == ec::malformed);
   }
@@ -557,7 +557,7 @@ TEST_CASE("block_processor actor: blocks on chain count as known") {
     REQUIRE(genesis);
     auto b3 = extend(c, {});
     auto r = f.ask<apply_report>(
-      bp, atom::blocks::value,
+      bp, atom::blocks_v,
       std::vector<encoded>{*genesis, encode(b1), encode(b2), encode(b3)},
       false);
     REQUIRE_MESSAGE(r, message_of(r.error()));
@@ -682,7 +682,7 @@ TEST_CASE(
   people p;
   auto bp = f.spawn_processor();
   auto pool = f.spawn_reservoir();
-  f.self->send(bp, atom::subscribe::value, pool);
+  f.self->send(bp, atom::subscribe_v, pool);
   header_chain a{devnet()};
   auto x = p.work("x", p.alice);
   auto y = p.work("y", p.bob);
@@ -771,7 +771,7 @@ TEST_CASE("block_processor actor: a forced reorg changes nothing") {
   REQUIRE(f.send_blocks(bp, {b1, b2, b3, b4}));
   log->applied.clear();
   auto before = f.chain.snapshot();
-  auto r = f.ask<apply_report>(bp, atom::reorg::value, uint32_t{3});
+  auto r = f.ask<apply_report>(bp, atom::reorg_v, uint32_t{3});
   REQUIRE_MESSAGE(r, message_of(r.error()));
   CHECK(r->unwound == 3);
   CHECK(r->applied == 3);
@@ -781,7 +781,7 @@ TEST_CASE("block_processor actor: a forced reorg changes nothing") {
   // The reservoir hears nothing: the records end where they were.
   CHECK(log->applied.empty());
   CHECK(log->unwound.empty());
-  r = f.ask<apply_report>(bp, atom::reorg::value, uint32_t{4});
+  r = f.ask<apply_report>(bp, atom::reorg_v, uint32_t{4});
   CHECK(code(r) == ec::reorg_too_deep);
   CHECK(f.chain.snapshot() == before);
 }
@@ -792,9 +792,9 @@ TEST_CASE("block_processor actor: a forced reorg deeper than the chain fails") {
   header_chain c{devnet()};
   REQUIRE(f.send_blocks(bp, {extend(c, {}), extend(c, {})}));
   auto before = f.chain.snapshot();
-  auto r = f.ask<apply_report>(bp, atom::reorg::value, uint32_t{3});
+  auto r = f.ask<apply_report>(bp, atom::reorg_v, uint32_t{3});
   CHECK(code(r) == ec::reorg_too_deep);
-  r = f.ask<apply_report>(bp, atom::reorg::value, uint32_t{2});
+  r = f.ask<apply_report>(bp, atom::reorg_v, uint32_t{2});
   REQUIRE(r);
   CHECK(r->height == 2);
   CHECK(f.chain.snapshot() == before);
@@ -831,7 +831,7 @@ TEST_CASE("block_processor actor: more=true waits for the flush timer") {
   auto b3 = extend(c, {});
   REQUIRE(f.send_blocks(bp, {b3}, true));
   CHECK(f.committed().height == 2);
-  auto h = f.ask<uint64_t>(bp, atom::flush::value);
+  auto h = f.ask<uint64_t>(bp, atom::flush_v);
   REQUIRE(h);
   CHECK(*h == 3);
   CHECK(f.committed().height == 3);
@@ -863,13 +863,13 @@ TEST_CASE("block_processor actor: stop flushes, then refuses blocks") {
   auto b1 = extend(c, {});
   REQUIRE(f.send_blocks(bp, {b1}, true));
   CHECK(f.committed().height == 0);
-  auto h = f.ask<uint64_t>(bp, atom::stop::value);
+  auto h = f.ask<uint64_t>(bp, atom::stop_v);
   REQUIRE(h);
   CHECK(*h == 1);
   CHECK(f.committed().height == 1);
   auto r = f.send_blocks(bp, {extend(c, {})});
   CHECK(code(r) == ec::shutting_down);
-  r = f.ask<apply_report>(bp, atom::reorg::value, uint32_t{1});
+  r = f.ask<apply_report>(bp, atom::reorg_v, uint32_t{1});
   CHECK(code(r) == ec::shutting_down);
   CHECK(f.committed().height == 1);
   CHECK(f.tip_of(bp).height == 1);
@@ -885,9 +885,9 @@ TEST_CASE("block_processor actor: a batch in verification at stop is "
   auto b1 = extend(c, {});
   // Both requests are in the mailbox before anything runs: the batch is
   // still with the verifiers when stop is handled.
-  auto blocks = f.self->request(bp, caf::infinite, atom::blocks::value,
+  auto blocks = f.self->request(bp, caf::infinite, atom::blocks_v,
                                 std::vector<encoded>{encode(b1)}, true);
-  auto stopping = f.self->request(bp, caf::infinite, atom::stop::value);
+  auto stopping = f.self->request(bp, caf::infinite, atom::stop_v);
   f.sched.run();
   std::optional<apply_report> report;
   blocks.receive([&](apply_report& r) { report = r; },
@@ -951,7 +951,7 @@ TEST_CASE("block_processor actor: tip reports what the next block needs") {
   CHECK(t.next_difficulty == 4 * params.min_difficulty);
   // Median of the last 11: genesis+2 … genesis+12.
   CHECK(t.median_time_past == params.genesis_timestamp + 7);
-  REQUIRE(f.ask<uint64_t>(bp, atom::flush::value));
+  REQUIRE(f.ask<uint64_t>(bp, atom::flush_v));
   check_tip(t);
 }
 
@@ -1051,7 +1051,7 @@ TEST_CASE("reservoir actor: accepts a record list and returns leaf ids") {
   }
   // An empty list and bytes that are no RecordList are refused.
   f.expect_refused({}, ec::bad_request);
-  auto r = f.ask<std::vector<hash256>>(f.pool, atom::submit::value,
+  auto r = f.ask<std::vector<hash256>>(f.pool, atom::submit_v,
                                        encoded{std::vector<uint64_t>{7, 7}},
                                        caf::actor_addr{});
   CHECK(code(r) == ec::malformed);
@@ -1218,7 +1218,7 @@ TEST_CASE("reservoir actor: applied removes records, unwound takes them back") {
   auto winner = f.give(f.second_id, f.alice, f.bob);
   taken.push_back(winner);
   auto b = f.chain.push(taken);
-  f.self->send(f.pool, atom::applied::value, leaf_ids(b));
+  f.self->send(f.pool, atom::applied_v, leaf_ids(b));
   f.sched.run();
   // The four are gone, and so is the rival: a double spend now.
   auto st = f.status_of(f.pool);
@@ -1230,7 +1230,7 @@ TEST_CASE("reservoir actor: applied removes records, unwound takes them back") {
   std::vector<encoded> raw;
   for (auto& r : gone.records)
     raw.push_back(encode(r));
-  f.self->send(f.pool, atom::unwound::value, raw);
+  f.self->send(f.pool, atom::unwound_v, raw);
   f.sched.run();
   st = f.status_of(f.pool);
   CHECK(st.pending == 5);
@@ -1247,7 +1247,7 @@ TEST_CASE("reservoir actor: old records expire by the injected clock") {
   cfg.asset_expiry_s = 200;
   pool_fixture f{cfg};
   auto expire = [&] {
-    f.self->send(f.pool, atom::expire::value);
+    f.self->send(f.pool, atom::expire_v);
     f.sched.run();
   };
   f.clock_now = 10'000;
@@ -1400,7 +1400,7 @@ public:
   explicit producer_fixture(producer_config c) {
     processor = spawn_processor();
     pool = spawn_reservoir();
-    self->send(processor, atom::subscribe::value, pool);
+    self->send(processor, atom::subscribe_v, pool);
     sched.run();
     pcfg = c;
   }
@@ -1421,7 +1421,7 @@ public:
   }
 
   uint64_t made() {
-    auto n = ask<uint64_t>(maker, atom::status::value);
+    auto n = ask<uint64_t>(maker, atom::status_v);
     REQUIRE(n);
     return *n;
   }

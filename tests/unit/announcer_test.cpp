@@ -469,7 +469,7 @@ public:
 
   caf::expected<std::vector<registration>>
   registr(announcer_actor a, const registration& r, const public_key& link) {
-    return ask<std::vector<registration>>(a, atom::registr::value, r, link,
+    return ask<std::vector<registration>>(a, atom::registr_v, r, link,
                                           link_addr);
   }
 
@@ -482,17 +482,17 @@ public:
   }
 
   void announce(announcer_actor a, const registration& r) {
-    self->send(a, atom::announce::value, r, link_addr);
+    self->send(a, atom::announce_v, r, link_addr);
     sched.run();
   }
 
   void tick(announcer_actor a) {
-    self->send(a, atom::tick::value);
+    self->send(a, atom::tick_v);
     sched.run();
   }
 
   std::vector<registration> peers(announcer_actor a) {
-    auto x = ask<std::vector<registration>>(a, atom::peers::value);
+    auto x = ask<std::vector<registration>>(a, atom::peers_v);
     REQUIRE(x);
     return *x;
   }

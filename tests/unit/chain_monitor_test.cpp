@@ -150,36 +150,36 @@ public:
   std::string status() {
     caf::scoped_actor self{sys};
     std::string out;
-    self->request(monitor, caf::infinite, atom::status::value)
+    self->request(monitor, caf::infinite, atom::status_v)
       .receive([&](std::string& s) { out = std::move(s); },
                [&](caf::error& err) { FAIL(to_string(err)); });
     return out;
   }
 
   void subscribe(recorder& r) {
-    caf::anon_send(monitor, atom::subscribe::value, r.handle());
+    caf::anon_send(monitor, atom::subscribe_v, r.handle());
   }
 
   /// IDLE -> LISTENING, once the monitor has read the tip it starts from
   /// (blocks committed after that are told).
   void listen() {
-    caf::anon_send(monitor, atom::listen::value);
+    caf::anon_send(monitor, atom::listen_v);
     REQUIRE(status() == "LISTENING");
   }
 
   /// IDLE -> LISTENING -> ACTIVE.
   void start() {
-    caf::anon_send(monitor, atom::listen::value);
-    caf::anon_send(monitor, atom::activate::value);
+    caf::anon_send(monitor, atom::listen_v);
+    caf::anon_send(monitor, atom::activate_v);
     REQUIRE(status() == "ACTIVE");
   }
 
   /// Tells the monitor a tip, as block_processor does.
   void push(const told_block& b) {
-    caf::anon_send(monitor, atom::tip::value, b.height, b.hash);
+    caf::anon_send(monitor, atom::tip_v, b.height, b.hash);
   }
 
-  void poll() { caf::anon_send(monitor, atom::tick::value); }
+  void poll() { caf::anon_send(monitor, atom::tick_v); }
 
   /// Commits a block on the store's tip; returns it as the monitor tells it.
   told_block grow() {
@@ -213,23 +213,23 @@ TEST_CASE("chain_monitor: starts IDLE and follows its life cycle") {
   monitor_fixture f;
   CHECK(f.status() == "IDLE");
   // Wrong-state messages are ignored, not fatal.
-  caf::anon_send(f.monitor, atom::activate::value);
+  caf::anon_send(f.monitor, atom::activate_v);
   f.poll();
   f.push(f.grow());
   CHECK(f.status() == "IDLE");
-  caf::anon_send(f.monitor, atom::listen::value);
+  caf::anon_send(f.monitor, atom::listen_v);
   CHECK(f.status() == "LISTENING");
-  caf::anon_send(f.monitor, atom::listen::value);
+  caf::anon_send(f.monitor, atom::listen_v);
   CHECK(f.status() == "LISTENING");
-  caf::anon_send(f.monitor, atom::activate::value);
+  caf::anon_send(f.monitor, atom::activate_v);
   CHECK(f.status() == "ACTIVE");
-  caf::anon_send(f.monitor, atom::listen::value);
-  caf::anon_send(f.monitor, atom::activate::value);
+  caf::anon_send(f.monitor, atom::listen_v);
+  caf::anon_send(f.monitor, atom::activate_v);
   CHECK(f.status() == "ACTIVE");
-  caf::anon_send(f.monitor, atom::terminate::value);
+  caf::anon_send(f.monitor, atom::terminate_v);
   CHECK(f.status() == "TERMINATED");
-  caf::anon_send(f.monitor, atom::terminate::value);
-  caf::anon_send(f.monitor, atom::activate::value);
+  caf::anon_send(f.monitor, atom::terminate_v);
+  caf::anon_send(f.monitor, atom::activate_v);
   CHECK(f.status() == "TERMINATED");
 }
 
@@ -321,7 +321,7 @@ TEST_CASE("chain_monitor: tips wait while LISTENING and come in order on "
   CHECK(f.status() == "LISTENING");
   r.take();
   CHECK(r.tips.empty());
-  caf::anon_send(f.monitor, atom::activate::value);
+  caf::anon_send(f.monitor, atom::activate_v);
   CHECK(f.status() == "ACTIVE");
   r.take();
   CHECK(r.tips == made);
@@ -353,7 +353,7 @@ TEST_CASE("chain_monitor: order holds across LISTENING and ACTIVE") {
     made.push_back(f.grow());
     f.push(made.back());
   }
-  caf::anon_send(f.monitor, atom::activate::value);
+  caf::anon_send(f.monitor, atom::activate_v);
   for (int i = 0; i < 2; ++i) {
     made.push_back(f.grow());
     f.push(made.back());
@@ -371,7 +371,7 @@ TEST_CASE("chain_monitor: after terminate only END is told") {
     f.start();
     auto one = f.grow();
     f.push(one);
-    caf::anon_send(f.monitor, atom::terminate::value);
+    caf::anon_send(f.monitor, atom::terminate_v);
     f.push(f.grow());
     f.poll();
     f.status();
@@ -381,8 +381,8 @@ TEST_CASE("chain_monitor: after terminate only END is told") {
   SUBCASE("from LISTENING: the buffer is dropped") {
     f.listen();
     f.push(f.grow());
-    caf::anon_send(f.monitor, atom::terminate::value);
-    caf::anon_send(f.monitor, atom::activate::value);
+    caf::anon_send(f.monitor, atom::terminate_v);
+    caf::anon_send(f.monitor, atom::activate_v);
     f.push(f.grow());
     f.status();
     r.take();

@@ -55,8 +55,7 @@ public:
     std::vector<encoded> raw;
     for (auto& b : blocks)
       raw.push_back(encode(b));
-    return ask<apply_report>(processor, atom::blocks::value, std::move(raw),
-                             more);
+    return ask<apply_report>(processor, atom::blocks_v, std::move(raw), more);
   }
 
   /// Sends a request and waits for its reply.
@@ -135,7 +134,7 @@ TEST_CASE("block_processor answers ec::storage when the tip is unreadable") {
   CHECK_MESSAGE(message_of(r.error()).find("table headers: value of 1 bytes")
                   != std::string::npos,
                 message_of(r.error()));
-  auto tip = p.ask<chain_tip>(p.processor, atom::tip::value);
+  auto tip = p.ask<chain_tip>(p.processor, atom::tip_v);
   CHECK(code(tip) == ec::storage);
 }
 
@@ -153,7 +152,7 @@ TEST_CASE("the reservoir answers ec::storage when an asset is unreadable") {
   processor_on p{s.store()};
   auto pool = p.sys.spawn(reservoir, &s.store(), local->get(),
                           reservoir_config{});
-  auto r = p.ask<std::vector<hash256>>(pool, atom::submit::value,
+  auto r = p.ask<std::vector<hash256>>(pool, atom::submit_v,
                                        encode(std::vector<record>{batch}),
                                        caf::actor_addr{});
   CHECK(code(r) == ec::storage); // not unknown_asset
