@@ -204,6 +204,13 @@ inline store_dump dump(const chain_store& store) {
   return out;
 }
 
+/// Devnet rules but for an anchor window of two blocks.
+inline chain_params narrow_anchor_params() {
+  chain_params p = devnet();
+  p.anchor_window = 2;
+  return p;
+}
+
 /// Three people and one work with two of its items, as the state tests
 /// use them: alice registers "Water Lilies" and issues `first` and `second`.
 struct three_people {

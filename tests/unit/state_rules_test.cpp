@@ -117,12 +117,6 @@ struct world : three_people {
   ec refused(std::vector<record> records) { return code(v.add(records)); }
 };
 
-chain_params narrow_anchor_params() {
-  chain_params p = devnet();
-  p.anchor_window = 2;
-  return p;
-}
-
 } // namespace
 
 TEST_SUITE_BEGIN("state rules");

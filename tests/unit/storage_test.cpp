@@ -59,13 +59,6 @@ public:
   }
 };
 
-/// Devnet rules but for an anchor window of two blocks.
-chain_params narrow_anchor_params() {
-  chain_params p = devnet();
-  p.anchor_window = 2;
-  return p;
-}
-
 } // namespace
 
 TEST_SUITE_BEGIN("storage");
