@@ -26,8 +26,8 @@
 #include "actors/reservoir.hpp"
 #include "actors/verifier.hpp"
 #include "storage/local_store.hpp"
+#include "tests/unit/actor_fixture.hpp"
 #include "tests/unit/helpers.hpp"
-#include "tests/unit/reply.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -93,23 +93,17 @@ indexed_verifier(verifier_actor::stateful_pointer<verifier_state> self,
 
 // -- the deterministic actor system -------------------------------------------
 
-caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  cfg.set("logger.file-verbosity", caf::atom("quiet"));
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  return cfg;
-}
+/// The stores the actors use, built before and destroyed after them.
+struct stores : local_in_temp_dir {
+  explicit stores(const chain_params& p) : chain(p) {}
+  test_store chain;
+};
 
 /// A devnet chain store, a local store, and an actor system on the test
-/// coordinator. Members are ordered so the stores outlive every actor.
-class actor_fixture {
+/// coordinator.
+class actor_fixture : public stores, public actor_harness {
 public:
-  explicit actor_fixture(const chain_params& p = devnet())
-      : chain(p), local(open_local()), sys(testing_config(cfg)),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-        self(sys, true) {}
-
-  ~actor_fixture() { stop_all(); }
+  explicit actor_fixture(const chain_params& p = devnet()) : stores(p) {}
 
   // -- spawning ---------------------------------------------------------------
 
@@ -140,7 +134,7 @@ public:
     auto log = std::make_shared<heard>();
     auto recorder = keep(sys.spawn(listener, log));
     self->send(processor, atom::subscribe_v, recorder);
-    sched.run();
+    run();
     return log;
   }
 
@@ -149,37 +143,8 @@ public:
     if (!c.clock)
       c.clock = [this] { return clock_now; };
     auto r = keep(sys.spawn(reservoir, &chain.store(), local.get(), c));
-    sched.run();
+    run();
     return r;
-  }
-
-  /// Kills one actor and lets it go.
-  template <class Handle>
-  void stop(const Handle& h) {
-    caf::anon_send_exit(h, caf::exit_reason::kill);
-    sched.run();
-  }
-
-  /// Closes and opens the local store again (no reservoir may use it).
-  void reopen_local() {
-    local.reset();
-    local = open_local();
-  }
-
-  // -- talking to actors ------------------------------------------------------
-
-  /// Sends a request, runs every actor until idle and returns the reply.
-  template <class T, class Handle, class... Ts>
-  caf::expected<T> ask(const Handle& dest, Ts&&... xs) {
-    auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
-    sched.run();
-    return reply_of<T>(self, handle);
-  }
-
-  /// Advances the simulated clock (firing due timers) and runs until idle.
-  void advance(caf::timespan t) {
-    sched.advance_time(t);
-    sched.run();
   }
 
   // -- block_processor shortcuts ---------------------------------------------
@@ -240,37 +205,8 @@ public:
     return *x;
   }
 
-  test_store chain;
-  temp_dir local_dir;
-  std::unique_ptr<local_store> local;
+  /// The unix second the reservoirs read as now.
   uint64_t clock_now = 1'000'000;
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
-  caf::scoped_actor self;
-
-protected:
-  std::unique_ptr<local_store> open_local() {
-    auto l = local_store::open(local_dir.sub("local"));
-    REQUIRE_MESSAGE(static_cast<bool>(l), (l ? "" : message_of(l.error())));
-    return std::move(*l);
-  }
-
-  template <class Handle>
-  Handle keep(Handle h) {
-    spawned_.push_back(caf::actor_cast<caf::actor>(h));
-    return h;
-  }
-
-  /// Ends every actor while the stores are still open.
-  void stop_all() {
-    for (auto& a : spawned_)
-      caf::anon_send_exit(a, caf::exit_reason::kill);
-    sched.run();
-    spawned_.clear();
-  }
-
-  std::vector<caf::actor> spawned_;
 };
 
 /// `chain` cut back to its first `height` blocks above genesis: the start

@@ -31,8 +31,8 @@
 #include "messages/wire.capnp.h"
 #include "storage/lmdb.hpp"
 #include "storage/local_store.hpp"
+#include "tests/unit/actor_fixture.hpp"
 #include "tests/unit/helpers.hpp"
-#include "tests/unit/reply.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -400,30 +400,13 @@ caf::behavior recording_connector(caf::event_based_actor* self,
   };
 }
 
-caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  cfg.set("logger.file-verbosity", caf::atom("quiet"));
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  return cfg;
-}
-
 /// A local store, an actor system on the test coordinator, a recording
-/// connector and people with keys. Members are ordered so the store outlives
-/// every actor.
-class fixture {
+/// connector and people with keys.
+class fixture : public local_in_temp_dir, public actor_harness {
 public:
   fixture()
-      : local(open_local()), sys(testing_config(cfg)),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-        self(sys, true), log(std::make_shared<connector_log>()),
-        connector(caf::actor_cast<connector_actor>(
-          keep(sys.spawn(recording_connector, log)))) {}
-
-  ~fixture() {
-    for (auto& a : spawned_)
-      caf::anon_send_exit(a, caf::exit_reason::kill);
-    sched.run();
-  }
+      : connector(caf::actor_cast<connector_actor>(
+        keep(sys.spawn(recording_connector, log)))) {}
 
   /// Our configuration: devnet chain, one listener, the fixture's clock.
   announcer_config config() {
@@ -439,25 +422,6 @@ public:
       sys.spawn(announcer, us, local.get(), connector, c ? *c : config()));
     sched.run();
     return a;
-  }
-
-  template <class Handle>
-  void stop(const Handle& h) {
-    caf::anon_send_exit(h, caf::exit_reason::kill);
-    sched.run();
-  }
-
-  void reopen_local() {
-    local.reset();
-    local = open_local();
-  }
-
-  /// Sends a request, runs every actor until idle and returns the reply.
-  template <class T, class Handle, class... Ts>
-  caf::expected<T> ask(const Handle& dest, Ts&&... xs) {
-    auto handle = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
-    sched.run();
-    return reply_of<T>(self, handle);
   }
 
   /// A registration of `who` made now (or at `at`).
@@ -507,20 +471,8 @@ public:
     return out;
   }
 
-  void advance(caf::timespan t) {
-    sched.advance_time(t);
-    sched.run();
-  }
-
-  temp_dir local_dir;
-  std::unique_ptr<local_store> local;
   uint64_t clock_now = t0;
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
-  caf::scoped_actor self;
-  std::shared_ptr<connector_log> log;
-  std::vector<caf::actor> spawned_;
+  std::shared_ptr<connector_log> log = std::make_shared<connector_log>();
   connector_actor connector;
   /// The link registrations and announcements come over: stands for a
   /// session, so relays must name it as their origin.
@@ -535,19 +487,6 @@ public:
   key_pair alice = seeded_key(0x11);
   key_pair bob = seeded_key(0x31);
   key_pair carol = seeded_key(0x51);
-
-private:
-  std::unique_ptr<local_store> open_local() {
-    auto l = local_store::open(local_dir.sub("local"));
-    REQUIRE_MESSAGE(static_cast<bool>(l), (l ? "" : message_of(l.error())));
-    return std::move(*l);
-  }
-
-  template <class Handle>
-  Handle keep(Handle h) {
-    spawned_.push_back(caf::actor_cast<caf::actor>(h));
-    return h;
-  }
 };
 
 } // namespace

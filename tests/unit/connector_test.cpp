@@ -19,8 +19,8 @@
 #include "actors/connector.hpp"
 #include "actors/prefetcher.hpp"
 #include "actors/progress.hpp"
+#include "tests/unit/actor_fixture.hpp"
 #include "tests/unit/helpers.hpp"
-#include "tests/unit/reply.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -191,56 +191,30 @@ caf::behavior report_sink(caf::event_based_actor* self,
   };
 }
 
-/// CAF's deterministic test scheduler, with CAF's own logging off.
-struct deterministic_config : caf::actor_system_config {
-  deterministic_config() {
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.file-verbosity", caf::atom("quiet"));
-    set("logger.console-verbosity", caf::atom("quiet"));
-  }
-};
-
 /// An actor system on the test coordinator, with our chain (`ours`, also
 /// in a real store for the connector's fork detection), a fake
 /// block_processor and what the fakes heard.
-class fixture {
-public:
-  explicit fixture(size_t our_blocks)
-      : sys(cfg),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-        self(sys, true), ours(grow(served_chain{}, our_blocks)) {
+struct our_chain {
+  explicit our_chain(size_t our_blocks)
+      : ours(grow(served_chain{}, our_blocks)) {
     for (uint64_t h = 1; h <= ours.height(); ++h) {
       auto b = decode_block(ours.blocks[h]);
       REQUIRE(static_cast<bool>(b));
       auto err = store.apply(*b);
       REQUIRE_MESSAGE(!err, message_of(err));
     }
+  }
+  test_store store;
+  served_chain ours;
+  std::shared_ptr<processor_log> applied = std::make_shared<processor_log>();
+  std::shared_ptr<session_log> sessions = std::make_shared<session_log>();
+};
+
+class fixture : public our_chain, public actor_harness {
+public:
+  explicit fixture(size_t our_blocks) : our_chain(our_blocks) {
     processor = caf::actor_cast<block_processor_actor>(
       keep(sys.spawn(fake_processor, ours, applied)));
-  }
-
-  ~fixture() {
-    for (auto& a : spawned)
-      caf::anon_send_exit(a, caf::exit_reason::kill);
-    run();
-  }
-
-  /// Runs every actor until nothing is left to do.
-  void run() {
-    while (sched.try_run_once())
-      ;
-  }
-
-  /// Moves the clock on, fires the timers due and runs what they start.
-  void advance(caf::timespan by) {
-    sched.advance_time(by);
-    run();
-  }
-
-  template <class Handle>
-  Handle keep(Handle h) {
-    spawned.push_back(caf::actor_cast<caf::actor>(h));
-    return h;
   }
 
   /// A fake session named `name` serving `chain`.
@@ -263,15 +237,6 @@ public:
     return out;
   }
 
-  deterministic_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
-  caf::scoped_actor self;
-  std::vector<caf::actor> spawned;
-  test_store store;
-  served_chain ours;
-  std::shared_ptr<processor_log> applied = std::make_shared<processor_log>();
-  std::shared_ptr<session_log> sessions = std::make_shared<session_log>();
   block_processor_actor processor;
 };
 

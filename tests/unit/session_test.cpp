@@ -24,8 +24,8 @@
 #include "actors/connector.hpp"
 #include "actors/peer_session.hpp"
 #include "messages/envelope.hpp"
+#include "tests/unit/actor_fixture.hpp"
 #include "tests/unit/helpers.hpp"
-#include "tests/unit/reply.hpp"
 
 using namespace hallmark;
 using namespace hallmark::test;
@@ -33,15 +33,6 @@ using namespace hallmark::test;
 namespace {
 
 using namespace std::chrono_literals;
-
-caf::actor_system_config& testing_config(caf::actor_system_config& cfg) {
-  cfg.load<caf::io::middleman>();
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  cfg.set("middleman.network-backend", caf::atom("testing"));
-  cfg.set("logger.file-verbosity", caf::atom("quiet"));
-  cfg.set("logger.console-verbosity", caf::atom("quiet"));
-  return cfg;
-}
 
 /// What a stand-in connector heard from sessions.
 struct connector_heard {
@@ -60,39 +51,8 @@ caf::behavior stand_in_connector(caf::event_based_actor* self,
 }
 
 /// An actor system on the test coordinator with CAF's test multiplexer.
-class fixture {
-public:
-  fixture()
-      : sys(testing_config(cfg)),
-        sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
-        mpx(dynamic_cast<caf::io::network::test_multiplexer&>(
-          sys.middleman().backend())),
-        self(sys, true) {}
-
-  ~fixture() {
-    for (auto& a : spawned)
-      caf::anon_send_exit(a, caf::exit_reason::kill);
-    run();
-  }
-
-  /// Runs every actor and every I/O event until nothing is left.
-  void run() {
-    while (sched.try_run_once() || mpx.try_exec_runnable() || mpx.read_data())
-      ;
-  }
-
-  template <class Handle>
-  Handle keep(Handle h) {
-    spawned.push_back(caf::actor_cast<caf::actor>(h));
-    return h;
-  }
-
-  caf::actor_system_config cfg;
-  caf::actor_system sys;
-  caf::scheduler::test_coordinator& sched;
-  caf::io::network::test_multiplexer& mpx;
-  caf::scoped_actor self;
-  std::vector<caf::actor> spawned;
+struct fixture : actor_harness {
+  fixture() : actor_harness(with_network::yes) {}
 };
 
 /// A session we dial, linked by a handshake with a peer the test plays: the
@@ -105,7 +65,7 @@ public:
     deps.connector = caf::actor_cast<connector_actor>(
       keep(sys.spawn(stand_in_connector, heard)));
     deps.settings = handshake_settings{"devnet", us};
-    mpx.provide_scribe("peer.test", 2136, hdl);
+    mpx->provide_scribe("peer.test", 2136, hdl);
     auto s = sys.middleman().spawn_client(
       peer_session, "peer.test", 2136, deps,
       std::optional<public_key>{them.public_key_bytes()},
@@ -129,7 +89,7 @@ public:
   /// The next frame the session wrote.
   std::vector<uint8_t> next_frame() {
     run();
-    auto& out = mpx.output_buffer(hdl);
+    auto& out = mpx->output_buffer(hdl);
     REQUIRE(out.size() >= 4);
     auto len = get_u32(reinterpret_cast<const uint8_t*>(out.data()));
     REQUIRE(out.size() >= 4 + size_t{len});
@@ -143,7 +103,7 @@ public:
     put_u32(reinterpret_cast<uint8_t*>(buf.data()),
             static_cast<uint32_t>(body.size()));
     std::copy(body.begin(), body.end(), buf.begin() + 4);
-    mpx.virtual_send(hdl, buf);
+    mpx->virtual_send(hdl, buf);
     run();
   }
 
