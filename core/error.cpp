@@ -69,6 +69,10 @@ const char* to_string(ec x) {
     return "wrong_version";
   case ec::internal:
     return "internal";
+  case ec::future_timestamp:
+    return "future_timestamp";
+  case ec::expired:
+    return "expired";
   default:
     return "unknown";
   }
@@ -94,9 +98,10 @@ fault fault_of(ec x) {
   case ec::bad_request:
   case ec::self_link:
   case ec::wrong_key:
+  case ec::bad_timestamp:
     return fault::peer;
   case ec::unknown_parent:
-  case ec::bad_timestamp: // too far ahead of our clock may be our clock
+  case ec::future_timestamp: // valid once our clock gets there
     return fault::not_yet;
   case ec::storage:
   case ec::not_running:
@@ -111,6 +116,7 @@ fault fault_of(ec x) {
   case ec::pool_full:
   case ec::wrong_version:
   case ec::wrong_chain:
+  case ec::expired:
     return fault::policy;
   }
   return fault::local;

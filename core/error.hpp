@@ -24,7 +24,7 @@ enum class ec : uint8_t {
   bad_proof = 10,      ///< a free-issue batch whose work is too little
   bad_anchor = 11,     ///< a free-issue anchor that is not a recent block
   bad_block = 12,      ///< header, merkle root or record count rule broken
-  bad_timestamp = 13,  ///< too early for the chain, or too far in the future
+  bad_timestamp = 13,  ///< not after the median of the last 11 blocks
   bad_difficulty = 14, ///< difficulty other than the retarget rule demands
   bad_work = 15,       ///< header hash above the difficulty's target
   unknown_parent = 16, ///< a block whose parent is not known
@@ -43,6 +43,9 @@ enum class ec : uint8_t {
   wrong_version = 29,  ///< a peer whose protocol versions do not overlap ours
   internal = 30,       ///< a part of this node failed (an actor died, a
                        ///< request of ours timed out)
+  future_timestamp = 31, ///< a timestamp further ahead of this node's clock
+                         ///< than allowed: not valid yet
+  expired = 32,          ///< a registration older than this node accepts
 };
 
 /// Whose fault an error is, for judging peers: only `peer` charges the peer

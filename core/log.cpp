@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -69,11 +70,25 @@ void log_line(log_level level, std::string_view component,
                component, message);
 }
 
+namespace {
+
+int64_t clock_offset_from_environment() {
+  auto text = std::getenv("HALLMARK_CLOCK_OFFSET");
+  if (text == nullptr || *text == '\0')
+    return 0;
+  char* end = nullptr;
+  auto x = std::strtoll(text, &end, 10);
+  return end != nullptr && *end == '\0' ? x : 0;
+}
+
+} // namespace
+
 uint64_t unix_now() {
-  return static_cast<uint64_t>(
-    std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch())
-      .count());
+  static const int64_t offset = clock_offset_from_environment();
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  return static_cast<uint64_t>(now + offset);
 }
 
 } // namespace hallmark

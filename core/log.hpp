@@ -55,7 +55,11 @@ void log_error(std::string_view c, fmt::format_string<Ts...> f, Ts&&... xs) {
   log_at(log_level::error, c, f, std::forward<Ts>(xs)...);
 }
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch on this node's clock: the system clock,
+/// moved by HALLMARK_CLOCK_OFFSET seconds (a signed integer, read once)
+/// when that variable is set. The offset plays a machine whose clock is
+/// wrong, for the skewed-clock tests (docs/hacking.md); operators leave it
+/// unset. Every consensus and peer timestamp reads this clock.
 uint64_t unix_now();
 
 } // namespace hallmark

@@ -144,12 +144,12 @@ caf::error check_registration(const registration& r, std::string_view our_chain,
                         "listener '" + l + "' is not host:port or [v6]:port");
   }
   if (r.timestamp > now && r.timestamp - now > max_future_s)
-    return make_error(ec::bad_timestamp,
+    return make_error(ec::future_timestamp,
                       "registration timestamp " + std::to_string(r.timestamp)
                         + " is more than " + std::to_string(max_future_s)
                         + " s ahead of " + std::to_string(now));
   if (now > r.timestamp && now - r.timestamp > max_age_s)
-    return make_error(ec::bad_timestamp,
+    return make_error(ec::expired,
                       "registration timestamp " + std::to_string(r.timestamp)
                         + " is more than " + std::to_string(max_age_s)
                         + " s old at " + std::to_string(now));

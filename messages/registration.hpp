@@ -22,8 +22,8 @@
 //   chain != ours ........................................ ec::wrong_chain
 //   more than max_listeners listeners, or one that is longer than
 //   max_listener_bytes or does not parse ................. ec::bad_record
-//   timestamp + max_age_s < now, or timestamp > now + max_future_s
-//                                                           ec::bad_timestamp
+//   timestamp > now + max_future_s ..................... ec::future_timestamp
+//   timestamp + max_age_s < now .......................... ec::expired
 //   signature not valid for the layout under `key` ....... ec::bad_signature
 #pragma once
 

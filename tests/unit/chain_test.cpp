@@ -413,10 +413,10 @@ TEST_CASE("check_header_context: the rules against the parent chain") {
     h.timestamp = now + p.max_future_seconds;
     CHECK(check(h, now) == ec::none);
     h.timestamp = now + p.max_future_seconds + 1;
-    CHECK(check(h, now) == ec::bad_timestamp);
+    CHECK(check(h, now) == ec::future_timestamp);
     CHECK(check(good, good.timestamp - p.max_future_seconds) == ec::none);
     CHECK(check(good, good.timestamp - p.max_future_seconds - 1)
-          == ec::bad_timestamp);
+          == ec::future_timestamp);
   }
 }
 

@@ -25,7 +25,7 @@ namespace {
 /// Every value of `ec` there is, in order.
 std::vector<ec> every_code() {
   std::vector<ec> out;
-  for (int i = 1; i <= static_cast<int>(ec::internal); ++i)
+  for (int i = 1; i <= static_cast<int>(ec::expired); ++i) // the last code
     out.push_back(static_cast<ec>(i));
   return out;
 }
@@ -60,6 +60,10 @@ TEST_CASE("ec: every code has a name and a fault class") {
   CHECK(fault_of(ec::bad_signature) == fault::peer);
   CHECK(fault_of(ec::malformed) == fault::peer);
   CHECK(fault_of(ec::unknown_parent) == fault::not_yet);
+  // A block from the future is not yet valid; one too early breaks a rule.
+  CHECK(fault_of(ec::future_timestamp) == fault::not_yet);
+  CHECK(fault_of(ec::bad_timestamp) == fault::peer);
+  CHECK(fault_of(ec::expired) == fault::policy);
   CHECK(fault_of(ec::storage) == fault::local);
   CHECK(fault_of(ec::internal) == fault::local);
   CHECK(fault_of(ec::reorg_too_deep) == fault::policy);

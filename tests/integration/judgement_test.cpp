@@ -1,0 +1,130 @@
+// Judging peers fairly, with real node processes on loopback: what is not a
+// peer's fault (a clock ahead, a deep fork, this node's own storage, others
+// at the same address) charges nobody, and honest peers get a link.
+#include "tests/integration/harness.hpp"
+#include "tests/integration/raw_peer.hpp"
+
+#include <memory>
+#include <thread>
+
+using namespace hallmark::test;
+
+namespace {
+
+/// Loopback ports of this file: 19800 and up, one block of 10 per test.
+std::string addr(uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+std::string peer_arg(const node& n, uint16_t port) {
+  return n.public_key() + "@" + addr(port);
+}
+
+/// Whether `n`'s log holds `text`.
+bool logged(const node& n, const std::string& text) {
+  return n.log().find(text) != std::string::npos;
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("judgement");
+
+TEST_CASE("judgement: blocks from a clock ahead are not yet valid, not bad") {
+  temp_dir dir;
+  // a's clock runs 310 s ahead: 10 s past the 300 s devnet allows, so each
+  // of its blocks is valid at b only about 10 s after it is made.
+  node a{dir, "a", {"empty_block_interval_s = 1"}};
+  a.set_env("HALLMARK_CLOCK_OFFSET=310");
+  node b{dir, "b"};
+  a.start(true, {"--listen", addr(19800)});
+  b.start(false, {"--peer", peer_arg(a, 19800)});
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 3; }));
+  // Refused as not valid yet, and the producer is not charged for it ...
+  REQUIRE(b.wait_for([&](const json&) {
+    return logged(b, "not valid yet");
+  }, 30s));
+  // ... then accepted once b's clock has caught up.
+  CHECK(b.wait_for([](const json& s) { return s["height"] >= 2; }, 40s));
+  auto entry = peer_entry(b, a.public_key());
+  INFO("b's entry for a: " << entry.dump() << "\nb's log:\n" << b.log());
+  REQUIRE(!entry.is_null());
+  CHECK(entry["link"] == "up");
+  CHECK(entry["score"] == 0);
+  CHECK_FALSE(logged(b, "charged"));
+}
+
+TEST_CASE("judgement: a heavier branch deeper than the window is policy") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0", "reorg_window = 5"}};
+  node b{dir, "b", {"empty_block_interval_s = 0"}};
+  // Apart: a builds 10 blocks, b a longer (heavier) chain of its own.
+  a.start(true, {"--listen", addr(19810)});
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 10; }));
+  CHECK(a.stop() == 0);
+  b.start(true, {"--listen", addr(19811)});
+  REQUIRE(b.wait_for([](const json& s) { return s["height"] >= 25; }));
+  CHECK(b.stop() == 0);
+  b.start(false, {"--listen", addr(19811)});
+  a.start(false, {"--listen", addr(19810), "--peer", peer_arg(b, 19811)});
+  auto ours = a.status();
+  // a does not follow b's branch (it forks at genesis, deeper than 5) and
+  // says so; b is not charged and stays linked.
+  REQUIRE(a.wait_for([](const json& s) { return s.contains("deep_fork"); },
+                     30s));
+  auto s = a.status();
+  INFO("a's status: " << s.dump() << "\na's log:\n" << a.log());
+  CHECK(s["deep_fork"]["peer"] == b.public_key());
+  CHECK(s["deep_fork"]["fork_height"] == 0);
+  CHECK(s["deep_fork"]["depth"] == ours["height"]);
+  CHECK(s["deep_fork"]["tip_height"] == b.height());
+  CHECK(s["tip"] == ours["tip"]);
+  CHECK(s["connector_state"] != "Connecting");
+  CHECK(logged(a, "reorg_window"));
+  auto entry = peer_entry(a, b.public_key());
+  CHECK(entry["link"] == "up");
+  CHECK(entry["score"] == 0);
+  // The human form says what the operator can do.
+  auto text = run({"status", "--datadir", a.datadir()});
+  CHECK(text.out.find("--reorg-window") != std::string::npos);
+}
+
+TEST_CASE("judgement: an honest node links past sockets that never handshake") {
+  temp_dir dir;
+  // 4 slots, and up to 4 links per address in the handshake, so the silent
+  // sockets fill every slot: the honest node must evict one of them.
+  node a{dir, "a", {"max_inbound = 4", "max_handshaking_per_host = 4"}};
+  node b{dir, "b"};
+  a.start(true, {"--listen", addr(19820)});
+  std::vector<std::unique_ptr<raw_peer>> silent;
+  for (int i = 0; i < 4; ++i) {
+    silent.push_back(std::make_unique<raw_peer>(19820));
+    REQUIRE(silent.back()->connected());
+  }
+  std::this_thread::sleep_for(300ms);
+  auto before = std::chrono::steady_clock::now();
+  b.start(false, {"--peer", peer_arg(a, 19820)});
+  REQUIRE(b.wait_for([](const json& s) { return s["peers"] == 1; }, 20s));
+  auto waited = std::chrono::steady_clock::now() - before;
+  INFO("a's log:\n" << a.log());
+  CHECK(logged(a, "evicting a link from 127.0.0.1 (in the handshake)"));
+  // Well under the 10 s handshake deadline that would free a slot anyway.
+  CHECK(waited < 8s);
+  // The other way round: a linked node keeps its slot against new silent
+  // sockets, which evict each other.
+  for (int i = 0; i < 6; ++i)
+    silent.push_back(std::make_unique<raw_peer>(19820));
+  std::this_thread::sleep_for(1s);
+  CHECK(b.status()["peers"] == 1);
+}
+
+TEST_CASE("judgement: one address's sockets in the handshake are capped") {
+  temp_dir dir;
+  node a{dir, "a", {"max_inbound = 4", "max_handshaking_per_host = 2"}};
+  a.start(false, {"--listen", addr(19830)});
+  std::vector<std::unique_ptr<raw_peer>> silent;
+  for (int i = 0; i < 3; ++i)
+    silent.push_back(std::make_unique<raw_peer>(19830));
+  // The third took the slot of the first, which the node closed.
+  CHECK(silent[0]->closed_by_node(3000));
+  CHECK(logged(a, "too many links of its host in the handshake"));
+}
