@@ -160,6 +160,14 @@ struct connector_status {
   std::string state;   ///< Connecting, HighestBlock, ForkDetect, ...
   uint64_t links = 0;  ///< live links
   uint64_t target = 0; ///< best height seen among peers
+  /// A heavier branch not followed because it forks deeper than the reorg
+  /// window (policy, not the peer's fault): the peer that has it, the last
+  /// common height, how many of our blocks it would replace (0: there is
+  /// no such branch), and its tip's height.
+  public_key deep_fork_peer{};
+  uint64_t deep_fork_height = 0;
+  uint64_t deep_fork_depth = 0;
+  uint64_t deep_fork_tip_height = 0;
 };
 
 /// What the prefetcher tells the connector: how far it got, or why it
@@ -240,8 +248,9 @@ typename Inspector::result_type inspect(Inspector& f, peer_status& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connector_status& x) {
-  return f(caf::meta::type_name("connector_status"), x.state, x.links,
-           x.target);
+  return f(caf::meta::type_name("connector_status"), x.state, x.links, x.target,
+           x.deep_fork_peer, x.deep_fork_height, x.deep_fork_depth,
+           x.deep_fork_tip_height);
 }
 
 template <class Inspector>
@@ -424,12 +433,14 @@ using chain_monitor_actor = caf::typed_actor<
   // The state's name.
   caf::replies_to<atom::status>::with<std::string>>;
 
-/// Serves the node's listening sockets: refuses banned hosts and links over
-/// the cap, and hands every other accepted link to its own peer_session.
-/// Nothing but CAF's I/O layer sends it messages.
+/// Serves the node's listening sockets: hands every accepted link to its own
+/// peer_session, evicting the least useful link when the inbound slots are
+/// full (actors/listener.hpp has the rule).
 using listener_actor = caf::typed_actor<
   // A listening socket accepted a link.
   caf::reacts_to<caf::io::new_connection_msg>,
+  // The sending session (one of ours) finished its handshake with a key.
+  caf::reacts_to<atom::up, public_key>,
   // A listening socket closed.
   caf::reacts_to<caf::io::acceptor_closed_msg>>;
 

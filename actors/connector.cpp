@@ -182,7 +182,8 @@ std::optional<public_key> best_peer(self_ptr self) {
   std::optional<public_key> best;
   for (bool avoid : {true, false}) {
     for (auto& [k, p] : st.peers) {
-      if (!p.session || !p.have_info || p.banned_until > unix_now())
+      if (!p.session || !p.have_info || p.banned_until > unix_now()
+          || p.deep_fork_until > now)
         continue;
       if (avoid && p.avoid_until > now)
         continue;
@@ -220,6 +221,31 @@ void start_fetch(self_ptr self, uint64_t fork) {
   set_phase(self, phase::fetch_blocks);
 }
 
+/// A heavier branch of `key`'s forks `depth` blocks below our tip, deeper
+/// than the reorg window: local policy refuses it, and the peer did nothing
+/// wrong. Passes over that peer for 40 cycles, then checks again; logs
+/// once per fork.
+void refuse_deep_fork(self_ptr self, const public_key& key,
+                      uint64_t fork_height, uint64_t depth) {
+  auto& st = self->state;
+  auto& p = st.peers[key];
+  p.deep_fork_until = std::chrono::steady_clock::now() + 40 * st.cfg.cycle;
+  set_phase(self, phase::highest_block);
+  auto& known = st.refused_fork;
+  bool news = !known || known->peer != key || known->fork_height != fork_height;
+  known = connector_state::deep_fork{key, fork_height, depth, p.height};
+  if (!news)
+    return;
+  log_warning("connector",
+              "peer {} has a heavier branch to height {} forking at height "
+              "{}, {} blocks below our tip: deeper than reorg_window ({}), "
+              "so not followed. If this node was cut off, restart it with "
+              "--reorg-window {} or more to follow it; otherwise it may be "
+              "an attack",
+              short_key(key), p.height, fork_height, depth, st.cfg.reorg_window,
+              depth);
+}
+
 /// FORK_DETECT: compares hashes at `height` with the upstream, stepping
 /// back `step` (doubling) until they agree.
 void probe(self_ptr self, uint64_t height, uint64_t step) {
@@ -249,6 +275,11 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
         }
         if (ours && *ours == theirs.front()) {
           st.probing = false;
+          auto depth = st.our_height > height ? st.our_height - height : 0;
+          if (depth > st.cfg.reorg_window) {
+            refuse_deep_fork(self, up, height, depth);
+            return;
+          }
           start_fetch(self, height);
           return;
         }
@@ -297,6 +328,7 @@ void step(self_ptr self, chain_tip ours) {
     set_phase(self, phase::fork_detect);
     if (!st.probing) {
       st.probing = true;
+      st.our_height = ours.height;
       probe(self, std::min(ours.height, st.peers[*best].height), 1);
     }
     return;
@@ -306,9 +338,12 @@ void step(self_ptr self, chain_tip ours) {
   case phase::fetch_blocks:
     if (now_ms() - st.last_progress_ms
         > static_cast<uint64_t>(st.cfg.stall.count())) {
-      log_warning("connector", "upstream {} stalled; failing over",
-                  short_key(*st.upstream));
-      charge(self, *st.upstream, 20, "stalled while serving blocks");
+      // Slow is not wrong (a busy or far peer, or our own link): no
+      // charge, another peer serves the rest from what is applied.
+      log_warning("connector",
+                  "upstream {} made no progress for {} ms; "
+                  "failing over",
+                  short_key(*st.upstream), st.cfg.stall.count());
       fail_over(self, *st.upstream);
     }
     return;
@@ -539,12 +574,24 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     },
     [=](atom::status) -> connector_status {
       auto& st = self->state;
+      auto now = std::chrono::steady_clock::now();
       connector_status s;
       s.state = to_string(st.state);
       s.links = live_links(self);
       for (auto& [k, p] : st.peers)
-        if (p.session && p.have_info)
+        if (p.session && p.have_info && p.deep_fork_until <= now)
           s.target = std::max(s.target, p.height);
+      if (auto& f = st.refused_fork) {
+        auto p = st.peers.find(f->peer);
+        // Shown while that peer is linked and passed over.
+        if (p != st.peers.end() && p->second.session
+            && p->second.deep_fork_until > now) {
+          s.deep_fork_peer = f->peer;
+          s.deep_fork_height = f->fork_height;
+          s.deep_fork_depth = f->depth;
+          s.deep_fork_tip_height = f->tip_height;
+        }
+      }
       return s;
     },
     [=](atom::tick) {

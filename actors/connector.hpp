@@ -55,6 +55,9 @@ struct connector_config {
   uint64_t ban_seconds = 3600;
   /// Longest wait for prefetch progress before failing over.
   std::chrono::milliseconds stall{60'000};
+  /// Deepest fork followed (block_processor's reorg window): a heavier
+  /// branch forking deeper is reported, not fetched.
+  uint64_t reorg_window = 100;
   /// Our listener addresses, sent in registrations; empty: none sent.
   std::vector<std::string> listeners;
 };
@@ -90,6 +93,17 @@ struct connector_state {
     /// no other peer has more work.
     std::chrono::steady_clock::time_point avoid_until{};
     std::chrono::milliseconds backoff{0};
+    /// This peer's branch forks deeper than the reorg window: not chosen
+    /// as upstream before this time (it is checked again then).
+    std::chrono::steady_clock::time_point deep_fork_until{};
+  };
+
+  /// The heavier branch last refused as too deep (for status and the log).
+  struct deep_fork {
+    public_key peer{};
+    uint64_t fork_height = 0;
+    uint64_t depth = 0;
+    uint64_t tip_height = 0;
   };
 
   connector_config cfg;
@@ -100,6 +114,9 @@ struct connector_state {
   std::map<public_key, peer_entry> peers;
   std::optional<public_key> upstream;
   uint32_t samples_behind = 0;
+  /// Our tip's height when the fork detection began.
+  uint64_t our_height = 0;
+  std::optional<deep_fork> refused_fork;
   uint64_t target = 0;
   uint64_t last_progress_ms = 0;
   /// Shows the fetch's progress; the connector only feeds it.

@@ -292,6 +292,8 @@ void on_handshake_frame(self_ptr self, byte_view frame) {
   st.hs.reset();
   log_info("peer_session", "{}: linked ({}, protocol {})", st.label,
            link.inbound ? "inbound" : "outbound", link.version);
+  if (st.deps.listener)
+    self->send(st.deps.listener, atom::up_v, st.peer);
   self->send(st.deps.connector, atom::up_v, std::move(link));
   self->become(linked(self, std::nullopt));
 }

@@ -61,7 +61,10 @@ struct session_deps {
   block_processor_actor processor;
   reservoir_actor pool;
   connector_actor connector;
-  announcer_actor announcer;                  ///< may be invalid
+  announcer_actor announcer; ///< may be invalid
+  /// The listener that accepted the link (told when it is linked); invalid
+  /// for links we dial.
+  listener_actor listener;
   std::optional<handshake_settings> settings; ///< always set
   session_limits limits;
 };

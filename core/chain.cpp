@@ -17,7 +17,7 @@ const chain_params chains[] = {
   {"devnet", 4, 1, 200, 4, 1000, 300, 1767225600,
    hash_from_hex(
      "8a80cfea792deef45fa3493a70699fcbf07dabdbc4531176067da4eb81dfed55"),
-   60, 1, 250, 1000},
+   60, 1, 250, 1000, 3000},
   {"testnet", 1u << 20, 60, 200, 1u << 12, 1440, 300, 1767225600,
    hash_from_hex(
      "7df4340d372a265ac30521b6a8587ded3b0527b0242ae52c598b9657998b6e89")},
@@ -179,7 +179,12 @@ caf::error check_header_context(const chain_params& params, const header& h,
     return make_error(ec::bad_timestamp,
                       "timestamp not after the median of the last 11 blocks");
   if (h.timestamp > now + params.max_future_seconds)
-    return make_error(ec::bad_timestamp, "timestamp too far in the future");
+    return make_error(ec::future_timestamp,
+                      "timestamp " + std::to_string(h.timestamp)
+                        + " is more than "
+                        + std::to_string(params.max_future_seconds)
+                        + " s ahead of this node's clock ("
+                        + std::to_string(now) + "): not valid yet");
   return {};
 }
 

@@ -95,6 +95,11 @@ struct chain_params {
   uint64_t connector_cycle_ms = 15'000;
   /// How often the chain monitor polls the tip, in milliseconds.
   uint64_t monitor_poll_ms = 60'000;
+  /// Time without progress from the upstream before the connector fails
+  /// over to another peer, in milliseconds (Bitcoin Core's block-download
+  /// stall timeout is 2 s, growing when it fires falsely; blocks here are
+  /// up to 10,000 records, so a little more).
+  uint64_t stall_ms = 10'000;
 };
 
 /// The parameters of a named chain, or nullptr.

@@ -90,6 +90,13 @@ struct Status {
   connectorState @12 :Text;           # empty when the node has no network
   peers @13 :UInt32;                  # live links
   syncTarget @14 :UInt64;             # best height seen among peers
+  # A heavier branch this node does not follow, because it forks deeper
+  # than the reorg window: the peer's key (empty: none), the last common
+  # height, the blocks of ours it would replace, and its tip's height.
+  deepForkPeer @15 :Data;
+  deepForkHeight @16 :UInt64;
+  deepForkDepth @17 :UInt64;
+  deepForkTipHeight @18 :UInt64;
 }
 
 struct ProvenanceEntry {

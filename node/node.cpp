@@ -108,6 +108,9 @@ derive_configs(const node_config& cfg, const chain_params& params,
   c.cycle = std::chrono::milliseconds{
     or_default(cfg.cycle_ms, params.connector_cycle_ms)};
   c.ban_seconds = cfg.ban_seconds;
+  c.reorg_window = cfg.reorg_window;
+  c.stall = std::chrono::milliseconds{
+    or_default(cfg.stall_ms, params.stall_ms)};
   c.listeners = listeners;
   announcer_config a;
   a.chain = cfg.chain;
@@ -116,7 +119,8 @@ derive_configs(const node_config& cfg, const chain_params& params,
   if (auto err = out.registry.validate())
     return err;
   out.doors.max_inbound = cfg.max_inbound;
-  out.doors.ban_seconds = cfg.ban_seconds;
+  out.doors.max_handshaking_per_host = cfg.max_handshaking_per_host;
+  out.doors.discourage_seconds = cfg.ban_seconds;
   return out;
 }
 

@@ -150,6 +150,14 @@ json status_json(schema::Status::Reader in) {
   j["connector_state"] = in.getConnectorState().cStr();
   j["peers"] = in.getPeers();
   j["sync_target"] = in.getSyncTarget();
+  if (in.getDeepForkPeer().size() > 0) {
+    json fork;
+    fork["peer"] = hex_of(in.getDeepForkPeer());
+    fork["fork_height"] = in.getDeepForkHeight();
+    fork["depth"] = in.getDeepForkDepth();
+    fork["tip_height"] = in.getDeepForkTipHeight();
+    j["deep_fork"] = fork;
+  }
   return j;
 }
 
@@ -347,7 +355,19 @@ void print_status(const json& j) {
   if (target > height)
     shown["sync_target"] = fmt::format("{} ({} blocks behind)", target,
                                        target - height);
+  shown.erase("deep_fork");
   print_object(shown, "");
+  if (auto f = j.find("deep_fork"); f != j.end()) {
+    auto depth = f->value("depth", uint64_t{0});
+    fmt::print("\nA heavier branch is not followed: peer {} has it to height "
+               "{}, forking at height {}, {} blocks below our tip (deeper "
+               "than reorg_window). If this node was cut off from the "
+               "network, restart it with --reorg-window {} or more to follow "
+               "that branch; otherwise leave it: a deep fork from one peer "
+               "may be an attack.\n",
+               short_hex(f->value("peer", "")), f->value("tip_height", 0),
+               f->value("fork_height", 0), depth, depth);
+  }
 }
 
 void print_peers(const json& j) {

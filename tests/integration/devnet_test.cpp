@@ -1,8 +1,6 @@
 // `hallmark devnet` runs real nodes on loopback, walks a record through them
 // and stops every one of them; `hallmark peers` and `status` show the links.
 #include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "tests/integration/harness.hpp"
 
@@ -26,29 +24,6 @@ std::vector<std::string> processes_mentioning(const std::string& text) {
   }
   ::closedir(proc);
   return pids;
-}
-
-/// A loopback port nothing listens on now (the kernel's pick).
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// `key`'s entry in `hallmark peers --json` of `n`, or null.
-json peer_entry(const node& n, const std::string& key) {
-  auto peers = run_json({"peers", "--datadir", n.datadir()});
-  for (auto& p : peers["peers"])
-    if (p["key"] == key)
-      return p;
-  return nullptr;
 }
 
 } // namespace

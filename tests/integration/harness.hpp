@@ -13,9 +13,11 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -249,6 +251,11 @@ public:
     return {std::istreambuf_iterator<char>{in}, {}};
   }
 
+  /// Adds "NAME=VALUE" to the environment of every later start.
+  void set_env(std::string assignment) {
+    env_.push_back(std::move(assignment));
+  }
+
   /// Starts `hallmark run` with `extra` arguments (such as --listen and
   /// --peer); waits until its admin socket answers.
   void start(bool produce, const std::vector<std::string>& extra = {}) {
@@ -268,7 +275,13 @@ public:
     for (auto& a : argv_s)
       argv.push_back(a.data());
     argv.push_back(nullptr);
-    REQUIRE(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ)
+    std::vector<char*> envp;
+    for (auto e = environ; *e != nullptr; ++e)
+      envp.push_back(*e);
+    for (auto& e : env_)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    REQUIRE(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data())
             == 0);
     posix_spawn_file_actions_destroy(&fa);
     auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -345,6 +358,7 @@ private:
 
   std::string datadir_;
   std::string public_key_;
+  std::vector<std::string> env_;
   pid_t pid_ = -1;
 };
 
@@ -367,6 +381,29 @@ inline json settled_item(const node& n, const std::string& item) {
   FAIL("item " << item << " never reached a block on " << n.datadir() << ": "
                << j.dump());
   return j;
+}
+
+/// A loopback port nothing listens on now (the kernel's pick).
+inline uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// `key`'s entry in `hallmark peers --json` of `n`, or null.
+inline json peer_entry(const node& n, const std::string& key) {
+  auto peers = run_json({"peers", "--datadir", n.datadir()});
+  for (auto& p : peers["peers"])
+    if (p["key"] == key)
+      return p;
+  return nullptr;
 }
 
 } // namespace hallmark::test

@@ -40,9 +40,8 @@ TEST_CASE("judgement: blocks from a clock ahead are not yet valid, not bad") {
   b.start(false, {"--peer", peer_arg(a, 19800)});
   REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 3; }));
   // Refused as not valid yet, and the producer is not charged for it ...
-  REQUIRE(b.wait_for([&](const json&) {
-    return logged(b, "not valid yet");
-  }, 30s));
+  REQUIRE(
+    b.wait_for([&](const json&) { return logged(b, "not valid yet"); }, 30s));
   // ... then accepted once b's clock has caught up.
   CHECK(b.wait_for([](const json& s) { return s["height"] >= 2; }, 40s));
   auto entry = peer_entry(b, a.public_key());
@@ -69,8 +68,8 @@ TEST_CASE("judgement: a heavier branch deeper than the window is policy") {
   auto ours = a.status();
   // a does not follow b's branch (it forks at genesis, deeper than 5) and
   // says so; b is not charged and stays linked.
-  REQUIRE(a.wait_for([](const json& s) { return s.contains("deep_fork"); },
-                     30s));
+  REQUIRE(
+    a.wait_for([](const json& s) { return s.contains("deep_fork"); }, 30s));
   auto s = a.status();
   INFO("a's status: " << s.dump() << "\na's log:\n" << a.log());
   CHECK(s["deep_fork"]["peer"] == b.public_key());
