@@ -170,19 +170,20 @@ void process(admin_broker* self, connection_handle hdl) {
   auto frame = encoded::copy_of(byte_view{buf.data() + 4, len});
   buf.erase(buf.begin(), buf.begin() + 4 + len);
   c->second.phase = admin_phase::serving;
-  try {
+  auto failed = guarded([&]() -> caf::error {
     capnp::FlatArrayMessageReader reader{words_of(*frame),
                                          reader_options({max_admin_frame})};
     dispatch(self, hdl, reader.getRoot<schema::Request>());
-  } catch (const kj::Exception& e) {
-    c = conns.find(hdl);
-    if (c != conns.end() && c->second.phase == admin_phase::serving) {
-      c->second.phase = admin_phase::closing;
-      respond_error(
-        self, hdl,
-        make_error(ec::malformed, std::string{"undecodable request: "}
-                                    + e.getDescription().cStr()));
-    }
+    return {};
+  });
+  if (!failed)
+    return;
+  // The request did not decode: answer it, unless dispatch already did, and
+  // end the connection.
+  c = conns.find(hdl);
+  if (c != conns.end() && c->second.phase == admin_phase::serving) {
+    c->second.phase = admin_phase::closing;
+    respond_error(self, hdl, failed);
   }
 }
 

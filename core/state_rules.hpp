@@ -1,7 +1,7 @@
 // The state rules: what a record may do given the ownership state before it.
 // One module, used by every writer of state:
 //
-//   chain_writer (storage/chain_store.cpp)   state = the chain in its write
+//   chain_writer (storage/chain_writer.cpp)  state = the chain in its write
 //                                            transaction
 //   reservoir (actors/reservoir.cpp)         state = the chain plus the
 //                                            pending records (state_overlay)

@@ -132,6 +132,17 @@ TEST_CASE_FIXTURE(admin_fixture, "admin: a bad frame length ends the "
   CHECK(c.closed());
 }
 
+TEST_CASE_FIXTURE(admin_fixture, "admin: an undecodable request ends the "
+                                 "connection after an error reply") {
+  admin_client c{path};
+  // One word whose segment table claims a segment of 0xffffffff words.
+  c.send_raw({8, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff});
+  auto [code, text] = c.read_error();
+  CHECK(code == static_cast<uint8_t>(ec::malformed));
+  CHECK(text.find("undecodable") != std::string::npos);
+  CHECK(c.closed());
+}
+
 TEST_CASE_FIXTURE(admin_fixture, "admin: refused requests leave the "
                                  "connection open and queue in order") {
   admin_client c{path};
