@@ -17,10 +17,15 @@ using self_ptr = connector_actor::stateful_pointer<connector_state>;
 using phase = connector_state::phase;
 using peer_entry = connector_state::peer_entry;
 
-uint64_t now_ms() {
+/// The actor clock (simulated in the deterministic tests).
+std::chrono::steady_clock::time_point now_of(self_ptr self) {
+  return self->clock().now();
+}
+
+uint64_t now_ms(self_ptr self) {
   return static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now().time_since_epoch())
+      now_of(self).time_since_epoch())
       .count());
 }
 
@@ -108,7 +113,7 @@ void register_with(self_ptr self, const public_key& key) {
 
 void dial(self_ptr self, const public_key& key, peer_entry& p) {
   auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
+  auto now = now_of(self);
   if (p.session || now < p.next_dial || p.addresses.empty()
       || p.banned_until > unix_now())
     return;
@@ -178,7 +183,7 @@ void maintain_links(self_ptr self) {
 /// over peers that recently failed us while another one is there.
 std::optional<public_key> best_peer(self_ptr self) {
   auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
+  auto now = now_of(self);
   std::optional<public_key> best;
   for (bool avoid : {true, false}) {
     for (auto& [k, p] : st.peers) {
@@ -202,8 +207,7 @@ std::optional<public_key> best_peer(self_ptr self) {
 /// The upstream failed or stalled: choose another for a while.
 void fail_over(self_ptr self, const public_key& key) {
   auto& st = self->state;
-  st.peers[key].avoid_until = std::chrono::steady_clock::now()
-                              + 20 * st.cfg.cycle;
+  st.peers[key].avoid_until = now_of(self) + 20 * st.cfg.cycle;
   self->send(st.prefetch, atom::reset_v);
   st.probing = false;
   set_phase(self, phase::highest_block);
@@ -213,7 +217,7 @@ void start_fetch(self_ptr self, uint64_t fork) {
   auto& st = self->state;
   auto& up = st.peers[*st.upstream];
   st.target = up.height;
-  st.last_progress_ms = now_ms();
+  st.last_progress_ms = now_ms(self);
   st.progress.begin(st.last_progress_ms);
   log_info("connector", "fetching blocks {}..{} from {}", fork + 1, st.target,
            short_key(*st.upstream));
@@ -229,7 +233,7 @@ void refuse_deep_fork(self_ptr self, const public_key& key,
                       uint64_t fork_height, uint64_t depth) {
   auto& st = self->state;
   auto& p = st.peers[key];
-  p.deep_fork_until = std::chrono::steady_clock::now() + 40 * st.cfg.cycle;
+  p.deep_fork_until = now_of(self) + 40 * st.cfg.cycle;
   set_phase(self, phase::highest_block);
   auto& known = st.refused_fork;
   bool news = !known || known->peer != key || known->fork_height != fork_height;
@@ -262,8 +266,10 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
   }
   auto up = *st.upstream;
   self
-    ->request(st.peers[up].session, std::chrono::seconds{60}, atom::hashes_v,
-              height, uint32_t{1})
+    // A frozen upstream must not hold fork detection longer than a stalled
+    // fetch: the same limit, then another peer.
+    ->request(st.peers[up].session, st.cfg.stall, atom::hashes_v, height,
+              uint32_t{1})
     .then(
       [=](std::vector<hash256>& theirs) {
         auto& st = self->state;
@@ -295,6 +301,11 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
         self->state.probing = false;
         if (fault_of(err) == fault::peer)
           charge(self, up, 20, "hashes request failed: " + message_of(err));
+        else
+          log_warning("connector",
+                      "upstream {} did not answer a hashes "
+                      "request ({}); failing over",
+                      short_key(up), message_of(err));
         fail_over(self, up);
       });
 }
@@ -336,7 +347,7 @@ void step(self_ptr self, chain_tip ours) {
   case phase::fork_detect:
     return; // the probe moves on by itself
   case phase::fetch_blocks:
-    if (now_ms() - st.last_progress_ms
+    if (now_ms(self) - st.last_progress_ms
         > static_cast<uint64_t>(st.cfg.stall.count())) {
       // Slow is not wrong (a busy or far peer, or our own link): no
       // charge, another peer serves the rest from what is applied.
@@ -560,10 +571,10 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         s.addresses = p.addresses;
         s.is_static = p.is_static;
         s.inbound = p.inbound;
-        s.link = p.banned_until > now                             ? "banned"
-                 : p.session                                      ? "up"
-                 : p.next_dial > std::chrono::steady_clock::now() ? "connecting"
-                                                                  : "down";
+        s.link = p.banned_until > now         ? "banned"
+                 : p.session                  ? "up"
+                 : p.next_dial > now_of(self) ? "connecting"
+                                              : "down";
         s.height = p.height;
         s.tip = p.tip;
         s.last_seen = p.last_seen;
@@ -574,7 +585,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     },
     [=](atom::status) -> connector_status {
       auto& st = self->state;
-      auto now = std::chrono::steady_clock::now();
+      auto now = now_of(self);
       connector_status s;
       s.state = to_string(st.state);
       s.links = live_links(self);
@@ -611,7 +622,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       auto& st = self->state;
       if (st.state != phase::fetch_blocks)
         return;
-      st.last_progress_ms = now_ms();
+      st.last_progress_ms = now_ms(self);
       st.progress.report(r, st.last_progress_ms);
       if (r.failure) {
         auto why = message_of(r.failure);

@@ -306,6 +306,12 @@ public:
     return reap(60s);
   }
 
+  /// Sends `sig` (SIGSTOP freezes the process, SIGCONT thaws it).
+  void signal(int sig) {
+    if (pid_ > 0)
+      ::kill(pid_, sig);
+  }
+
   /// SIGKILL: no chance to flush anything.
   void kill9() {
     if (pid_ <= 0)

@@ -127,3 +127,43 @@ TEST_CASE("judgement: one address's sockets in the handshake are capped") {
   CHECK(silent[0]->closed_by_node(3000));
   CHECK(logged(a, "too many links of its host in the handshake"));
 }
+
+TEST_CASE("judgement: a frozen upstream is replaced by a peer with the work") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0"}};
+  node c{dir, "c"};
+  // c holds the first blocks of a's chain, a more.
+  a.start(true, {"--listen", addr(19840)});
+  c.start(false, {"--listen", addr(19841), "--peer", peer_arg(a, 19840)});
+  REQUIRE(c.wait_for([](const json& s) { return s["height"] >= 10; }));
+  CHECK(a.stop() == 0);
+  a.start(false, {"--listen", addr(19840)});
+  auto c_height = a.height();
+  REQUIRE(c.wait_for([&](const json& s) { return s["height"] == c_height; }));
+  CHECK(c.stop() == 0);
+  CHECK(a.stop() == 0);
+  a.start(true, {"--listen", addr(19840)});
+  REQUIRE(
+    a.wait_for([&](const json& s) { return s["height"] >= c_height + 10; }));
+  CHECK(a.stop() == 0);
+  a.start(false, {"--listen", addr(19840)});
+  // b wants two links before it picks an upstream: first only a is up.
+  node b{dir, "b", {"min_clients = 2"}};
+  b.start(false, {"--peer", peer_arg(a, 19840), "--peer", peer_arg(c, 19841)});
+  REQUIRE(b.wait_for([](const json& s) { return s["peers"] == 1; }, 20s));
+  a.signal(SIGSTOP); // a freezes with the most work of b's links
+  c.start(false, {"--listen", addr(19841)});
+  REQUIRE(b.wait_for([](const json& s) { return s["peers"] == 2; }, 30s));
+  auto linked = std::chrono::steady_clock::now();
+  // b asks a first, gets no answer, and takes what c has within seconds.
+  bool synced = b.wait_for(
+    [&](const json& s) { return s["height"] >= c_height; }, 20s);
+  auto took = std::chrono::steady_clock::now() - linked;
+  a.signal(SIGCONT);
+  INFO("b's log:\n" << b.log());
+  CHECK(synced);
+  CHECK(took < 10s);
+  CHECK(logged(b, "failing over"));
+  auto entry = peer_entry(b, a.public_key());
+  CHECK(entry["score"] == 0);
+}

@@ -75,6 +75,7 @@ enum class serve {
   reversed,  ///< holds `hold` requests, then answers them last first
   malformed, ///< ec::malformed, the peer's fault
   never,     ///< not at all: the asker's request times out
+  frozen,    ///< neither blocks nor hashes: a stopped process
 };
 
 /// Every `blocks` request the fake sessions got and answered, in order:
@@ -120,6 +121,7 @@ fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
         return make_error(ec::malformed, "a block of the wrong kind");
       case serve::reversed:
       case serve::never:
+      case serve::frozen:
         break;
       }
       // Held: the promise answers later, so the handler answers nothing.
@@ -135,7 +137,15 @@ fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
       }
       return caf::delegated<std::vector<encoded>>{};
     },
-    [chain](atom::hashes, uint64_t from, uint32_t count) {
+    [=](atom::hashes, uint64_t from,
+        uint32_t count) -> caf::result<std::vector<hash256>> {
+      if (how == serve::frozen) {
+        log->push_back(name + " asked hashes");
+        // Held until the test ends: a promise that is never delivered.
+        self->state.held.push_back(
+          {from, count, self->make_response_promise<std::vector<encoded>>()});
+        return caf::delegated<std::vector<hash256>>{};
+      }
       std::vector<hash256> out;
       for (auto h = from; h < from + count && h <= chain.height(); ++h)
         out.push_back(block_hash(chain.headers.headers[h]));
@@ -250,11 +260,12 @@ spawn_prefetcher(fixture& f, std::shared_ptr<std::vector<fetch_report>> reports,
 }
 
 /// A connector over the fixture's chain that elects among `min_clients`
-/// links, one cycle a second.
+/// links, one cycle a second, failing over after 3 s without progress.
 connector_actor spawn_connector(fixture& f, size_t min_clients) {
   connector_config cc;
   cc.min_clients = min_clients;
   cc.cycle = 1s;
+  cc.stall = 3s;
   session_deps deps;
   deps.chain = &f.store.store();
   deps.processor = f.processor;
@@ -426,6 +437,41 @@ TEST_CASE("connector: a local failure fails over without a charge") {
   CHECK(peers[b].score == 0);
   CHECK(peers[a].score == 0);
   CHECK(f.applied->heights == heights(3, 4));
+}
+
+TEST_CASE("connector: a stalled upstream is replaced after the stall time, "
+          "uncharged") {
+  fixture f{2};
+  auto c = spawn_connector(f, 2);
+  auto a = link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
+  auto b = link_up(f, c, f.session("b", grow(f.ours, 3), serve::never), 0x21);
+  f.advance(1s);
+  f.advance(1s);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
+  // Long before b's request would time out (60 s), the stall check moves
+  // the fetch to a, which has the work up to its height.
+  for (int i = 0; i < 5; ++i)
+    f.advance(1s);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
+  CHECK(f.applied->heights == heights(3, 4));
+  auto peers = peers_of(f, c);
+  CHECK(peers[b].score == 0);
+  CHECK(peers[a].score == 0);
+}
+
+TEST_CASE("connector: an upstream frozen during fork detection is replaced") {
+  fixture f{2};
+  auto c = spawn_connector(f, 2);
+  auto a = link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
+  auto b = link_up(f, c, f.session("b", grow(f.ours, 3), serve::frozen), 0x21);
+  f.advance(1s);
+  f.advance(1s);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b hashes"});
+  for (int i = 0; i < 5; ++i)
+    f.advance(1s);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b hashes", "a 3+2"});
+  CHECK(f.applied->heights == heights(3, 4));
+  CHECK(peers_of(f, c)[b].score == 0);
 }
 
 TEST_CASE("progress: the line states height, target, rate and time left") {
