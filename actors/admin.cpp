@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <variant>
 
 #include <caf/actor_system.hpp>
 #include <caf/io/middleman.hpp>
@@ -14,6 +15,7 @@
 #include "actors/admin_changes.hpp"
 #include "actors/admin_queries.hpp"
 #include "core/log.hpp"
+#include "messages/admin_request.hpp"
 #include "messages/codec_capnp.hpp"
 
 namespace hallmark {
@@ -79,112 +81,64 @@ void end_watch(admin_broker* self) {
 
 // -- requests ----------------------------------------------------------------
 
-/// Reads a 32-byte id, or answers that it is not one.
-std::optional<hash256> id32(admin_broker* self, connection_handle hdl,
-                            capnp::Data::Reader d, const char* what) {
-  if (d.size() != 32) {
-    respond_error(
-      self, hdl,
-      make_error(ec::bad_request, std::string{what} + " must have 32 bytes"));
-    return std::nullopt;
-  }
-  hash256 out;
-  std::memcpy(out.data(), d.begin(), 32);
-  return out;
-}
+/// One callable of several lambdas, for std::visit.
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;
 
 /// Hands a decoded request to the function that serves it.
-void dispatch(admin_broker* self, connection_handle hdl,
-              schema::Request::Reader req) {
-  switch (req.which()) {
-  case schema::Request::STATUS:
-    serve_status(self, hdl);
-    return;
-  case schema::Request::SUBMIT:
-    serve_submit(self, hdl, req.getSubmit());
-    return;
-  case schema::Request::ITEM:
-    if (auto id = id32(self, hdl, req.getItem(), "an item id"))
-      serve_item(self, hdl, *id);
-    return;
-  case schema::Request::OWNER:
-    if (auto key = id32(self, hdl, req.getOwner(), "a public key"))
-      serve_owner(self, hdl, *key);
-    return;
-  case schema::Request::BLOCK_BY_HEIGHT:
-    serve_block(self, hdl, req.getBlockByHeight(), std::nullopt);
-    return;
-  case schema::Request::BLOCK_BY_HASH:
-    if (auto h = id32(self, hdl, req.getBlockByHash(), "a block hash"))
-      serve_block(self, hdl, std::nullopt, *h);
-    return;
-  case schema::Request::RECORD:
-    if (auto id = id32(self, hdl, req.getRecord(), "a record id"))
-      serve_record(self, hdl, *id);
-    return;
-  case schema::Request::REORG:
-    serve_reorg(self, hdl, req.getReorg());
-    return;
-  case schema::Request::IMPORT_BLOCKS:
-    serve_import(self, hdl, req.getImportBlocks());
-    return;
-  case schema::Request::EXPORT_BLOCKS: {
-    auto range = req.getExportBlocks();
-    serve_export(self, hdl, range.getFrom(), range.getCount());
-    return;
-  }
-  case schema::Request::PEERS:
-    serve_peers(self, hdl);
-    return;
-  case schema::Request::WATCH:
-    serve_watch(self, hdl);
-    return;
-  case schema::Request::STOP:
-    serve_stop(self, hdl);
-    return;
-  default:
-    respond_error(self, hdl,
-                  make_error(ec::bad_request, "unknown request kind"));
-  }
+void dispatch(admin_broker* self, connection_handle hdl, admin_request req) {
+  using namespace request;
+  auto serve = overloaded{
+    [&](status&) { serve_status(self, hdl); },
+    [&](submit& x) { serve_submit(self, hdl, std::move(x.records)); },
+    [&](item& x) { serve_item(self, hdl, x.id); },
+    [&](owner& x) { serve_owner(self, hdl, x.key); },
+    [&](block_by_height& x) { serve_block(self, hdl, x.height, std::nullopt); },
+    [&](block_by_hash& x) { serve_block(self, hdl, std::nullopt, x.hash); },
+    [&](record_by_id& x) { serve_record(self, hdl, x.id); },
+    [&](reorg& x) { serve_reorg(self, hdl, x.depth); },
+    [&](import_blocks& x) { serve_import(self, hdl, std::move(x.blocks)); },
+    [&](export_blocks& x) { serve_export(self, hdl, x.from, x.count); },
+    [&](peers&) { serve_peers(self, hdl); },
+    [&](watch&) { serve_watch(self, hdl); },
+    [&](stop&) { serve_stop(self, hdl); }};
+  std::visit(serve, req);
 }
 
-/// Serves the next complete frame of a connection, if it is IDLE.
+/// Serves the next complete frame of a connection, if it is IDLE. A bad
+/// length or an undecodable request (ec::malformed) closes the connection
+/// after its error reply; any other refusal leaves it open.
 void process(admin_broker* self, connection_handle hdl) {
   auto& conns = self->state.conns;
   auto c = conns.find(hdl);
   if (c == conns.end() || c->second.phase != admin_phase::idle)
     return;
   auto& buf = c->second.buf;
-  if (buf.size() < 4)
-    return;
-  auto len = get_u32(buf.data());
-  if (len > max_admin_frame || len % 8 != 0 || len == 0) {
+  auto size = admin_frame_size(buf);
+  if (!size) {
     c->second.phase = admin_phase::closing;
-    respond_error(
-      self, hdl,
-      make_error(ec::malformed, "bad frame length " + std::to_string(len)));
+    respond_error(self, hdl, size.error());
     return;
   }
-  if (buf.size() < 4 + size_t{len})
+  if (*size == 0)
     return;
-  auto frame = encoded::copy_of(byte_view{buf.data() + 4, len});
-  buf.erase(buf.begin(), buf.begin() + 4 + len);
+  auto body = encoded::copy_of(
+    byte_view{buf.data() + admin_frame_prefix, *size - admin_frame_prefix});
+  buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*size));
   c->second.phase = admin_phase::serving;
-  auto failed = guarded([&]() -> caf::error {
-    capnp::FlatArrayMessageReader reader{words_of(*frame),
-                                         reader_options({max_admin_frame})};
-    dispatch(self, hdl, reader.getRoot<schema::Request>());
-    return {};
-  });
-  if (!failed)
+  auto req = body ? decode_admin_request(*body)
+                  : caf::expected<admin_request>{body.error()};
+  if (!req) {
+    if (code_of(req.error()) == ec::malformed)
+      c->second.phase = admin_phase::closing;
+    respond_error(self, hdl, req.error());
     return;
-  // The request did not decode: answer it, unless dispatch already did, and
-  // end the connection.
-  c = conns.find(hdl);
-  if (c != conns.end() && c->second.phase == admin_phase::serving) {
-    c->second.phase = admin_phase::closing;
-    respond_error(self, hdl, failed);
   }
+  dispatch(self, hdl, std::move(*req));
 }
 
 } // namespace

@@ -31,16 +31,12 @@ void apply_and_reply_tip(admin_broker* self, connection_handle hdl,
 
 } // namespace
 
-void serve_submit(admin_broker* self, connection_handle hdl,
-                  schema::RecordList::Reader list) {
-  capnp::MallocMessageBuilder copy;
-  copy.setRoot(list);
-  auto raw = freeze(copy);
+void serve_submit(admin_broker* self, connection_handle hdl, encoded records) {
   // Submitted here, so no origin: the reservoir publishes what it admits to
   // every link.
   self
     ->request(self->state.deps.pool, std::chrono::seconds{60}, atom::submit_v,
-              std::move(raw), caf::actor_addr{})
+              std::move(records), caf::actor_addr{})
     .then(
       [=](std::vector<hash256>& ids) {
         respond(self, hdl, [&](schema::Reply::Builder r) {
@@ -53,16 +49,7 @@ void serve_submit(admin_broker* self, connection_handle hdl,
 }
 
 void serve_import(admin_broker* self, connection_handle hdl,
-                  capnp::List<capnp::Data>::Reader list) {
-  std::vector<encoded> blocks;
-  for (auto d : list) {
-    auto e = encoded::copy_of(byte_view{d.begin(), d.size()});
-    if (!e) {
-      respond_error(self, hdl, e.error());
-      return;
-    }
-    blocks.push_back(std::move(*e));
-  }
+                  std::vector<encoded> blocks) {
   apply_and_reply_tip(self, hdl, atom::blocks_v, std::move(blocks), false);
 }
 

@@ -5,19 +5,22 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "actors/admin_broker.hpp"
+#include "messages/codec.hpp"
 
 namespace hallmark {
 
 /// Reply.submitted: hands a RecordList to the reservoir (with no origin,
 /// so what it admits goes to every link) and replies with the records' ids.
+/// @param records an encoded RecordList, as the request carried it.
 void serve_submit(admin_broker* self, caf::io::connection_handle hdl,
-                  schema::RecordList::Reader list);
+                  encoded records);
 
 /// Reply.tip: block_processor applies the encoded blocks in order.
 void serve_import(admin_broker* self, caf::io::connection_handle hdl,
-                  capnp::List<capnp::Data>::Reader blocks);
+                  std::vector<encoded> blocks);
 
 /// Reply.tip: block_processor unwinds `depth` blocks and applies them again.
 void serve_reorg(admin_broker* self, caf::io::connection_handle hdl,
