@@ -61,6 +61,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, info, "info")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, hashes, "hashes")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, block, "block")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, ban, "ban")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, unban, "unban")
 CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
 
 namespace hallmark {
@@ -152,8 +154,9 @@ struct peer_status {
   std::string link; ///< "up", "connecting", "down" or "banned"
   uint64_t height = 0;
   hash256 tip{};
-  uint64_t last_seen = 0; ///< unix seconds
-  int64_t score = 0;      ///< misbehaviour points; banned at the limit
+  uint64_t last_seen = 0;    ///< unix seconds
+  int64_t score = 0;         ///< misbehaviour points; banned at the limit
+  uint64_t banned_until = 0; ///< unix seconds; 0: not banned
 };
 
 struct connector_status {
@@ -243,7 +246,8 @@ typename Inspector::result_type inspect(Inspector& f, reservoir_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_status& x) {
   return f(caf::meta::type_name("peer_status"), x.key, x.addresses, x.is_static,
-           x.inbound, x.link, x.height, x.tip, x.last_seen, x.score);
+           x.inbound, x.link, x.height, x.tip, x.last_seen, x.score,
+           x.banned_until);
 }
 
 template <class Inspector>
@@ -398,6 +402,12 @@ using connector_actor = relay_actor::extend<
   caf::reacts_to<atom::tip, uint64_t, hash256>,
   // Every known peer and its link.
   caf::replies_to<atom::peers>::with<std::vector<peer_status>>,
+  // Bans a key for this many seconds (0: ban_seconds), persisted, and cuts
+  // its link; answers every known peer.
+  caf::replies_to<atom::ban, public_key,
+                  uint64_t>::with<std::vector<peer_status>>,
+  // Lifts a key's ban and clears its score; answers every known peer.
+  caf::replies_to<atom::unban, public_key>::with<std::vector<peer_status>>,
   // The state machine's state and the number of live links.
   caf::replies_to<atom::status>::with<connector_status>,
   // Timer: one connector cycle.

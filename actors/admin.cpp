@@ -104,6 +104,8 @@ void dispatch(admin_broker* self, connection_handle hdl, admin_request req) {
     [&](import_blocks& x) { serve_import(self, hdl, std::move(x.blocks)); },
     [&](export_blocks& x) { serve_export(self, hdl, x.from, x.count); },
     [&](peers&) { serve_peers(self, hdl); },
+    [&](ban& x) { serve_ban(self, hdl, x.key, x.seconds); },
+    [&](unban& x) { serve_unban(self, hdl, x.key); },
     [&](watch&) { serve_watch(self, hdl); },
     [&](stop&) { serve_stop(self, hdl); }};
   std::visit(serve, req);

@@ -156,36 +156,66 @@ void serve_status(admin_broker* self, connection_handle hdl) {
       fail);
 }
 
-void serve_peers(admin_broker* self, connection_handle hdl) {
+namespace {
+
+/// Answers with `peers` as a Reply.peers.
+void respond_peers(admin_broker* self, connection_handle hdl,
+                   const std::vector<peer_status>& peers) {
+  respond(self, hdl, [&](schema::Reply::Builder r) {
+    auto list = r.initPeers(static_cast<unsigned>(peers.size()));
+    for (unsigned i = 0; i < peers.size(); ++i) {
+      auto& p = peers[i];
+      auto out = list[i];
+      out.setKey(data_of(p.key));
+      auto addrs = out.initAddresses(static_cast<unsigned>(p.addresses.size()));
+      for (unsigned j = 0; j < p.addresses.size(); ++j)
+        addrs.set(j, p.addresses[j]);
+      out.setIsStatic(p.is_static);
+      out.setInbound(p.inbound);
+      out.setLink(p.link);
+      out.setHeight(p.height);
+      out.setTip(data_of(p.tip));
+      out.setLastSeen(p.last_seen);
+      out.setScore(p.score);
+      out.setBannedUntil(p.banned_until);
+    }
+  });
+}
+
+/// Sends `xs...` to the connector and answers with the peers it returns;
+/// without a network, an empty list (or bad_request for a change).
+template <class... Ts>
+void ask_connector(admin_broker* self, connection_handle hdl, bool change,
+                   Ts... xs) {
   auto& net = self->state.deps.connector;
   if (!net) {
-    respond(self, hdl, [](schema::Reply::Builder r) { r.initPeers(0); });
+    if (change)
+      respond_error(self, hdl,
+                    make_error(ec::bad_request, "the node runs without a "
+                                                "network: no peers to ban"));
+    else
+      respond_peers(self, hdl, {});
     return;
   }
-  self->request(net, std::chrono::seconds{30}, atom::peers_v)
+  self->request(net, std::chrono::seconds{30}, xs...)
     .then(
-      [=](std::vector<peer_status>& peers) {
-        respond(self, hdl, [&](schema::Reply::Builder r) {
-          auto list = r.initPeers(static_cast<unsigned>(peers.size()));
-          for (unsigned i = 0; i < peers.size(); ++i) {
-            auto& p = peers[i];
-            auto out = list[i];
-            out.setKey(data_of(p.key));
-            auto addrs = out.initAddresses(
-              static_cast<unsigned>(p.addresses.size()));
-            for (unsigned j = 0; j < p.addresses.size(); ++j)
-              addrs.set(j, p.addresses[j]);
-            out.setIsStatic(p.is_static);
-            out.setInbound(p.inbound);
-            out.setLink(p.link);
-            out.setHeight(p.height);
-            out.setTip(data_of(p.tip));
-            out.setLastSeen(p.last_seen);
-            out.setScore(p.score);
-          }
-        });
-      },
+      [=](std::vector<peer_status>& peers) { respond_peers(self, hdl, peers); },
       fail_with(self, hdl));
+}
+
+} // namespace
+
+void serve_peers(admin_broker* self, connection_handle hdl) {
+  ask_connector(self, hdl, false, atom::peers_v);
+}
+
+void serve_ban(admin_broker* self, connection_handle hdl, public_key key,
+               uint64_t seconds) {
+  ask_connector(self, hdl, true, atom::ban_v, key, seconds);
+}
+
+void serve_unban(admin_broker* self, connection_handle hdl, public_key key) {
+  ask_connector(self, hdl, true, atom::unban_v, key);
 }
 
 void serve_item(admin_broker* self, connection_handle hdl, hash256 item) {

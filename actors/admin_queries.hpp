@@ -18,6 +18,15 @@ void serve_status(admin_broker* self, caf::io::connection_handle hdl);
 /// Reply.peers: every known peer and its link (none without a network).
 void serve_peers(admin_broker* self, caf::io::connection_handle hdl);
 
+/// Reply.peers after banning `key` for `seconds` (0: ban_seconds); the ban
+/// is stored and outlives a restart. bad_request without a network.
+void serve_ban(admin_broker* self, caf::io::connection_handle hdl,
+               public_key key, uint64_t seconds);
+
+/// Reply.peers after lifting `key`'s ban and clearing its score.
+void serve_unban(admin_broker* self, caf::io::connection_handle hdl,
+                 public_key key);
+
 /// Reply.item: an item's pending transfers (newest first) then its chain
 /// history down to its issue, which may itself still be pending.
 /// @param item the item id (its issue's record id).

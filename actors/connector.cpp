@@ -382,6 +382,28 @@ void step(self_ptr self, chain_tip ours) {
   }
 }
 
+/// Bans `key` until unix second `until`: persisted, its link cut.
+void ban(self_ptr self, const public_key& key, uint64_t until) {
+  auto& st = self->state;
+  auto& p = st.peers[key];
+  p.banned_until = until;
+  p.score = 0;
+  if (st.cfg.bans)
+    if (auto err = st.cfg.bans->put_ban(key, until))
+      log_warning("connector", "the ban of {} is not stored: {}",
+                  short_key(key), message_of(err));
+  if (p.session)
+    self->send_exit(p.session, caf::exit_reason::user_shutdown);
+  if (st.upstream == key
+      && (st.state == phase::fetch_blocks || st.state == phase::fork_detect)) {
+    self->send(st.prefetch, atom::reset_v);
+    st.probing = false;
+    set_phase(self, phase::highest_block);
+  }
+}
+
+std::vector<peer_status> peer_table(self_ptr self);
+
 void charge(self_ptr self, const public_key& key, int32_t points,
             const std::string& reason) {
   auto& st = self->state;
@@ -391,16 +413,33 @@ void charge(self_ptr self, const public_key& key, int32_t points,
               points, p.score, reason);
   if (p.score < st.cfg.ban_points)
     return;
-  p.banned_until = unix_now() + st.cfg.ban_seconds;
-  p.score = 0;
   log_warning("connector", "peer {} banned for {} s", short_key(key),
               st.cfg.ban_seconds);
-  if (p.session)
-    self->send_exit(p.session, caf::exit_reason::user_shutdown);
-  if (st.upstream == key && st.state == phase::fetch_blocks) {
-    self->send(st.prefetch, atom::reset_v);
-    set_phase(self, phase::highest_block);
+  ban(self, key, unix_now() + st.cfg.ban_seconds);
+}
+
+std::vector<peer_status> peer_table(self_ptr self) {
+  auto& st = self->state;
+  std::vector<peer_status> out;
+  auto now = unix_now();
+  for (auto& [key, p] : st.peers) {
+    peer_status s;
+    s.key = key;
+    s.addresses = p.addresses;
+    s.is_static = p.is_static;
+    s.inbound = p.inbound;
+    s.link = p.banned_until > now         ? "banned"
+             : p.session                  ? "up"
+             : p.next_dial > now_of(self) ? "connecting"
+                                          : "down";
+    s.height = p.height;
+    s.tip = p.tip;
+    s.last_seen = p.last_seen;
+    s.score = p.score;
+    s.banned_until = p.banned_until > now ? p.banned_until : 0;
+    out.push_back(std::move(s));
   }
+  return out;
 }
 
 /// Passes something accepted here to every live link but `origin`.
@@ -457,6 +496,20 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
   st.identity = identity;
   st.prefetch = self->spawn<caf::linked>(
     prefetcher, st.deps.processor, connector_actor{self}, prefetcher_config{});
+  if (st.cfg.bans) {
+    auto stored = st.cfg.bans->bans();
+    if (!stored)
+      log_warning("connector", "stored bans not read: {}",
+                  message_of(stored.error()));
+    else
+      for (auto& [key, until] : *stored) {
+        if (until > unix_now())
+          st.peers[key].banned_until = until;
+        else if (auto err = st.cfg.bans->remove_ban(key))
+          log_warning("connector", "an expired ban is not removed: {}",
+                      message_of(err));
+      }
+  }
   for (auto& sp : st.cfg.static_peers) {
     auto& p = st.peers[sp.key];
     p.is_static = true;
@@ -561,27 +614,29 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     [=](atom::tip, uint64_t, hash256) {
       // New local tips reach peers through the block relay; nothing to do.
     },
-    [=](atom::peers) -> std::vector<peer_status> {
+    [=](atom::peers) { return peer_table(self); },
+    [=](atom::ban, const public_key& key, uint64_t seconds) {
       auto& st = self->state;
-      std::vector<peer_status> out;
-      auto now = unix_now();
-      for (auto& [key, p] : st.peers) {
-        peer_status s;
-        s.key = key;
-        s.addresses = p.addresses;
-        s.is_static = p.is_static;
-        s.inbound = p.inbound;
-        s.link = p.banned_until > now         ? "banned"
-                 : p.session                  ? "up"
-                 : p.next_dial > now_of(self) ? "connecting"
-                                              : "down";
-        s.height = p.height;
-        s.tip = p.tip;
-        s.last_seen = p.last_seen;
-        s.score = p.score;
-        out.push_back(std::move(s));
-      }
-      return out;
+      auto span = seconds > 0 ? seconds : st.cfg.ban_seconds;
+      log_warning("connector", "peer {} banned for {} s by the operator",
+                  short_key(key), span);
+      ban(self, key, unix_now() + span);
+      return peer_table(self);
+    },
+    [=](atom::unban, const public_key& key) {
+      auto& st = self->state;
+      auto& p = st.peers[key];
+      p.banned_until = 0;
+      p.score = 0;
+      p.next_dial = {};
+      if (st.cfg.bans)
+        if (auto err = st.cfg.bans->remove_ban(key))
+          log_warning("connector",
+                      "the ban of {} is not removed from the "
+                      "store: {}",
+                      short_key(key), message_of(err));
+      log_info("connector", "peer {} unbanned by the operator", short_key(key));
+      return peer_table(self);
     },
     [=](atom::status) -> connector_status {
       auto& st = self->state;

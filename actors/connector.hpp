@@ -18,8 +18,9 @@
 // last common block; FETCH_BLOCKS has the prefetcher bring the upstream's
 // blocks from there. Static peers (--peer KEY@HOST:PORT) are always dialled;
 // dynamic peers come from the announcer and are chosen at key-space offsets
-// from our own key. Links are scored: a peer reaching ban_points is cut off
-// and refused for ban_seconds.
+// from our own key. Links are scored by key: a peer reaching ban_points is
+// cut off and its key refused for ban_seconds (kept in the local store, so
+// a restart keeps it); `hallmark peers ban|unban` do the same by hand.
 #pragma once
 
 #include <map>
@@ -30,6 +31,7 @@
 #include "actors/actors.hpp"
 #include "actors/peer_session.hpp"
 #include "actors/progress.hpp"
+#include "storage/local_store.hpp"
 
 namespace hallmark {
 
@@ -58,6 +60,9 @@ struct connector_config {
   /// Deepest fork followed (block_processor's reorg window): a heavier
   /// branch forking deeper is reported, not fetched.
   uint64_t reorg_window = 100;
+  /// Where bans persist (the local store's `bans` table); null: they do
+  /// not outlive the process.
+  local_store* bans = nullptr;
   /// Our listener addresses, sent in registrations; empty: none sent.
   std::vector<std::string> listeners;
 };

@@ -27,7 +27,14 @@ struct Request {
     peers @11 :Void;                  # every known peer and its link
     watch @12 :Void;                  # a Reply.tip for every new tip, until
                                       # the client closes the connection
+    ban @13 :Ban;                     # -> peers, after the ban
+    unban @14 :Data;                  # a peer's key -> peers, after
   }
+}
+
+struct Ban {
+  key @0 :Data;                       # the peer's identity key
+  seconds @1 :UInt64;                 # 0: the node's ban_seconds
 }
 
 struct Range {
@@ -62,6 +69,7 @@ struct PeerInfo {
   tip @6 :Data;
   lastSeen @7 :UInt64;                # unix seconds; 0 never
   score @8 :Int64;
+  bannedUntil @9 :UInt64;             # unix seconds; 0 not banned
 }
 
 struct Error {

@@ -74,6 +74,15 @@ caf::expected<admin_request> read(schema::Request::Reader req) {
     return admin_request{peers{}};
   case schema::Request::WATCH:
     return admin_request{watch{}};
+  case schema::Request::BAN: {
+    auto b = req.getBan();
+    auto key = id32(b.getKey(), "a public key");
+    if (!key)
+      return key.error();
+    return admin_request{ban{*key, b.getSeconds()}};
+  }
+  case schema::Request::UNBAN:
+    return with_id<unban>(req.getUnban(), "a public key");
   default:
     return make_error(ec::bad_request, "unknown request kind");
   }
@@ -113,6 +122,12 @@ struct writer {
   void operator()(const request::stop&) { r.setStop(); }
   void operator()(const request::peers&) { r.setPeers(); }
   void operator()(const request::watch&) { r.setWatch(); }
+  void operator()(const request::ban& x) {
+    auto b = r.initBan();
+    b.setKey(data_of(x.key));
+    b.setSeconds(x.seconds);
+  }
+  void operator()(const request::unban& x) { r.setUnban(data_of(x.key)); }
 };
 
 } // namespace

@@ -64,6 +64,14 @@ struct export_blocks {
 struct stop {};
 struct peers {};
 struct watch {};
+/// Bans a key for `seconds` (0: the node's ban_seconds).
+struct ban {
+  public_key key{};
+  uint64_t seconds = 0;
+};
+struct unban {
+  public_key key{};
+};
 
 } // namespace request
 
@@ -72,7 +80,7 @@ using admin_request = std::variant<
   request::status, request::submit, request::item, request::owner,
   request::block_by_height, request::block_by_hash, request::record_by_id,
   request::reorg, request::import_blocks, request::export_blocks, request::stop,
-  request::peers, request::watch>;
+  request::peers, request::watch, request::ban, request::unban>;
 
 /// The length prefix of an admin frame, in bytes.
 constexpr size_t admin_frame_prefix = 4;

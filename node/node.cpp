@@ -165,6 +165,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   sdeps.processor = a.processor;
   sdeps.pool = a.pool;
   sdeps.settings = handshake_settings{cfg.chain, identity};
+  ac.links.bans = local;
   a.links = sys.spawn(connector, ac.links, sdeps, identity);
   sdeps.connector = a.links;
   // What block_processor and the reservoir accept for the first time goes

@@ -29,7 +29,7 @@ caf::expected<pending_row> lmdb::codec<pending_row>::decode(bytes in) {
 
 caf::expected<std::unique_ptr<local_store>>
 local_store::open(const std::string& dir, uint64_t map_size_bytes) {
-  auto e = lmdb::env::open(dir, 4, map_size_bytes);
+  auto e = lmdb::env::open(dir, 8, map_size_bytes);
   if (!e)
     return e.error();
   std::unique_ptr<local_store> store{new local_store};
@@ -46,6 +46,10 @@ local_store::open(const std::string& dir, uint64_t map_size_bytes) {
     auto peers = decltype(st.peers_)::open(txn, "peers");
     if (!peers)
       return peers.error();
+    auto bans = decltype(st.bans_)::open(txn, "bans");
+    if (!bans)
+      return bans.error();
+    st.bans_ = *bans;
     st.pending_ = *pending;
     st.peers_ = *peers;
     return caf::error{};
@@ -102,6 +106,35 @@ caf::error local_store::remove_peer(const public_key& key) {
     auto gone = peers_.del(txn, key);
     return gone ? caf::error{} : gone.error();
   });
+}
+
+caf::error local_store::put_ban(const public_key& key, uint64_t until) {
+  return env_.write(
+    [&](lmdb::write_txn& txn) { return bans_.put(txn, key, until); });
+}
+
+caf::error local_store::remove_ban(const public_key& key) {
+  return env_.write([&](lmdb::write_txn& txn) {
+    auto gone = bans_.del(txn, key);
+    return gone ? caf::error{} : gone.error();
+  });
+}
+
+caf::expected<std::vector<std::pair<public_key, uint64_t>>>
+local_store::bans() const {
+  std::vector<std::pair<public_key, uint64_t>> out;
+  auto txn = env_.begin_read();
+  if (!txn)
+    return txn.error();
+  auto err = bans_.for_each(
+    *txn, [&](const public_key& key, caf::expected<uint64_t> until) {
+      if (until)
+        out.emplace_back(key, *until);
+      return true;
+    });
+  if (err)
+    return err;
+  return out;
 }
 
 caf::error local_store::for_each_peer(

@@ -1,5 +1,6 @@
 // The node-local environment: state that is not chain data. Each table has
-// one writer: `pending` the reservoir, `peers` the announcer. LMDB lets one
+// one writer: `pending` the reservoir, `peers` the announcer, `bans` the
+// connector. LMDB lets one
 // write transaction run at a time, so the two may wait briefly on each
 // other; both write small, short transactions.
 //
@@ -9,9 +10,10 @@
 //   pending  record id (32)      accepted-at u64 (unix seconds) | encoded
 //                                Record
 //   peers    identity key (32)   encoded Registration (messages/wire.capnp)
+//   bans     identity key (32)   u64 unix second the ban ends
 //
-// Every table is created on open, so a store made before `peers` existed
-// gains it without a schema change (the version stays 1).
+// Every table is created on open, so a store made before `peers` or `bans`
+// existed gains it without a schema change (the version stays 1).
 //
 // Errors: every call returns caf::error / caf::expected (ec::storage with
 // LMDB's message). Every write is one committed, durable transaction that
@@ -97,12 +99,23 @@ public:
     const std::function<void(const public_key&, caf::expected<registration>)>&
       f) const;
 
+  /// Stores (or replaces) the ban of `key`, ending at unix second `until`,
+  /// durably.
+  caf::error put_ban(const public_key& key, uint64_t until);
+
+  /// Removes the ban of `key`, durably; an absent one is no error.
+  caf::error remove_ban(const public_key& key);
+
+  /// Every stored ban: key and the unix second it ends, in key order.
+  caf::expected<std::vector<std::pair<public_key, uint64_t>>> bans() const;
+
 private:
   local_store() = default;
   lmdb::env env_;
   lmdb::meta_table meta_;
   lmdb::table<hash256, pending_row> pending_;
   lmdb::table<public_key, encoded> peers_;
+  lmdb::table<public_key, uint64_t> bans_;
 };
 
 } // namespace hallmark

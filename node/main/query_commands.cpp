@@ -23,15 +23,44 @@ struct lookup_options {
   std::string id;
 };
 
-int peers(const client_options& o) {
+/// Sends the request `fill` builds and prints the peers it answers with.
+template <class Fill>
+int peers_request(const client_options& o, Fill fill) {
   return print_reply(
     o,
-    [](admin_client& c) {
+    [&](admin_client& c) {
       capnp::MallocMessageBuilder msg;
-      msg.initRoot<schema::Request>().setPeers();
+      fill(msg.initRoot<schema::Request>());
       return c.call(msg, schema::Reply::PEERS);
     },
     [](auto root) { return peers_json(root.getPeers()); }, print_peers);
+}
+
+int peers(const client_options& o) {
+  return peers_request(o, [](schema::Request::Builder r) { r.setPeers(); });
+}
+
+/// The options of `peers ban` and `peers unban` (--datadir and --json are
+/// `peers`'s).
+struct ban_options {
+  std::string key;
+  uint64_t seconds = 0;
+};
+
+int ban(const client_options& client, const ban_options& o) {
+  auto key = hex32_of(o.key);
+  return peers_request(client, [&](schema::Request::Builder r) {
+    auto b = r.initBan();
+    b.setKey(capnp::Data::Reader{key.data(), key.size()});
+    b.setSeconds(o.seconds);
+  });
+}
+
+int unban(const client_options& client, const ban_options& o) {
+  auto key = hex32_of(o.key);
+  return peers_request(client, [&](schema::Request::Builder r) {
+    r.setUnban(capnp::Data::Reader{key.data(), key.size()});
+  });
 }
 
 int item(const lookup_options& o) {
@@ -146,8 +175,35 @@ void add_lookup(CLI::App& app, command_table& commands, const char* name,
 
 void add_query_commands(CLI::App& app, command_table& commands) {
   auto [peers_cmd, peers_opts] = commands.add<client_options>(
-    &app, "peers", "List the node's peers and links", peers);
+    &app, "peers", "List the node's peers and links (or: list, ban, unban)",
+    peers);
+  peers_cmd->require_subcommand(0, 1);
   add_client_options(peers_cmd, *peers_opts);
+  // --datadir and --json belong to `peers`: the subcommands fall through.
+  auto shared = peers_opts;
+  auto [list_cmd, list_opts] = commands.add<client_options>(
+    peers_cmd, "list", "List the node's peers and links",
+    [shared](const client_options&) { return peers(*shared); });
+  list_cmd->fallthrough();
+  auto key_of = [](CLI::App* cmd, ban_options& o) {
+    cmd->fallthrough();
+    cmd->add_option("PUBKEY", o.key, "The peer's public key")
+      ->required()
+      ->check(hex32);
+  };
+  auto [ban_cmd, ban_opts] = commands.add<ban_options>(
+    peers_cmd, "ban",
+    "Refuse a peer's key (kept across restarts) and cut its link",
+    [shared](const ban_options& o) { return ban(*shared, o); });
+  key_of(ban_cmd, *ban_opts);
+  ban_cmd
+    ->add_option("--for", ban_opts->seconds,
+                 "Seconds the ban lasts; 0: the node's ban_seconds")
+    ->check(CLI::Range(uint64_t{0}, uint64_t{10} * 365 * 86400));
+  auto [unban_cmd, unban_opts] = commands.add<ban_options>(
+    peers_cmd, "unban", "Lift a peer's ban and clear its score",
+    [shared](const ban_options& o) { return unban(*shared, o); });
+  key_of(unban_cmd, *unban_opts);
 
   add_lookup(app, commands, "item", "Show an item's owner and provenance",
              "ITEM", "Item id", item);

@@ -186,6 +186,8 @@ json peers_json(capnp::List<schema::PeerInfo>::Reader in) {
     entry["last_seen"] = p.getLastSeen() == 0 ? json(nullptr)
                                               : json(p.getLastSeen());
     entry["score"] = p.getScore();
+    entry["banned_until"] = p.getBannedUntil() == 0 ? json(nullptr)
+                                                    : json(p.getBannedUntil());
     peers.push_back(std::move(entry));
   }
   json j;

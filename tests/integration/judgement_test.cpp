@@ -167,3 +167,36 @@ TEST_CASE("judgement: a frozen upstream is replaced by a peer with the work") {
   auto entry = peer_entry(b, a.public_key());
   CHECK(entry["score"] == 0);
 }
+
+TEST_CASE("judgement: peers ban, list and unban a key, kept across restarts") {
+  temp_dir dir;
+  node a{dir, "a"};
+  node b{dir, "b"};
+  a.start(true, {"--listen", addr(19850)});
+  b.start(false, {"--peer", peer_arg(a, 19850)});
+  REQUIRE(a.wait_for([](const json& s) { return s["peers"] == 1; }, 20s));
+  auto banned = run_json(
+    {"peers", "ban", b.public_key(), "--for", "600", "--datadir", a.datadir()});
+  json row;
+  for (auto& p : banned["peers"])
+    if (p["key"] == b.public_key())
+      row = p;
+  REQUIRE(!row.is_null());
+  CHECK(row["link"] == "banned");
+  CHECK(row["banned_until"].get<uint64_t>() > 0);
+  REQUIRE(a.wait_for([](const json& s) { return s["peers"] == 0; }, 10s));
+  // The ban outlives a restart: b keeps dialling and is refused.
+  CHECK(a.stop() == 0);
+  a.start(true, {"--listen", addr(19850)});
+  std::this_thread::sleep_for(3s);
+  CHECK(a.status()["peers"] == 0);
+  auto listed = run_json({"peers", "list", "--datadir", a.datadir()});
+  CHECK(listed.dump().find(b.public_key()) != std::string::npos);
+  CHECK(peer_entry(a, b.public_key())["link"] == "banned");
+  // Lifted: b links again.
+  run_json({"peers", "unban", b.public_key(), "--datadir", a.datadir()});
+  CHECK(a.wait_for([](const json& s) { return s["peers"] == 1; }, 70s));
+  // A key that is not 64 hex characters is a usage error.
+  auto bad = run({"peers", "ban", "xyz", "--datadir", a.datadir()});
+  CHECK(bad.code == 2);
+}
