@@ -171,6 +171,9 @@ struct connector_status {
   uint64_t deep_fork_height = 0;
   uint64_t deep_fork_depth = 0;
   uint64_t deep_fork_tip_height = 0;
+  /// Why fetching is paused by a failure of this node (its storage: a full
+  /// disk), retried with backoff; empty: not paused.
+  std::string fetch_error;
 };
 
 /// What the prefetcher tells the connector: how far it got, or why it
@@ -254,7 +257,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connector_status& x) {
   return f(caf::meta::type_name("connector_status"), x.state, x.links, x.target,
            x.deep_fork_peer, x.deep_fork_height, x.deep_fork_depth,
-           x.deep_fork_tip_height);
+           x.deep_fork_tip_height, x.fetch_error);
 }
 
 template <class Inspector>

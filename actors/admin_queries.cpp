@@ -34,6 +34,7 @@ void finish_status(admin_broker* self, connection_handle hdl,
     s.setConnectorState(net.state);
     s.setPeers(static_cast<uint32_t>(net.links));
     s.setSyncTarget(net.target);
+    s.setFetchError(net.fetch_error);
     if (net.deep_fork_depth > 0) {
       auto& key = net.deep_fork_peer;
       s.setDeepForkPeer(capnp::Data::Reader{key.data(), key.size()});

@@ -328,6 +328,8 @@ void step(self_ptr self, chain_tip ours) {
       set_phase(self, phase::connecting);
       return;
     }
+    if (now_of(self) < st.fetch_paused_until)
+      return; // this node failed; retried after the pause
     auto best = best_peer(self);
     if (!best)
       return; // infos are on their way
@@ -643,6 +645,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       auto now = now_of(self);
       connector_status s;
       s.state = to_string(st.state);
+      s.fetch_error = st.fetch_error;
       s.links = live_links(self);
       for (auto& [k, p] : st.peers)
         if (p.session && p.have_info && p.deep_fork_until <= now)
@@ -688,9 +691,29 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         // this node, or one that is nobody's fault yet, only moves on.
         if (whose == fault::peer)
           charge(self, *st.upstream, st.cfg.ban_points / 2, why);
+        if (code_of(r.failure) == ec::storage) {
+          // Our storage failed (a full disk): another peer would fail the
+          // same way, so pause, then try again (there may be room by then).
+          st.fetch_backoff = std::min<std::chrono::milliseconds>(
+            std::max(st.cfg.cycle, st.fetch_backoff * 2),
+            std::chrono::minutes{1});
+          st.fetch_paused_until = now_of(self) + st.fetch_backoff;
+          st.fetch_error = why;
+          log_error("connector",
+                    "this node cannot take blocks ({}); "
+                    "fetching again in {} ms",
+                    why, st.fetch_backoff.count());
+          // The upstream did nothing wrong: not passed over either.
+          self->send(st.prefetch, atom::reset_v);
+          st.probing = false;
+          set_phase(self, phase::highest_block);
+          return;
+        }
         fail_over(self, *st.upstream);
         return;
       }
+      st.fetch_backoff = std::chrono::milliseconds{0};
+      st.fetch_error.clear();
       if (r.done)
         set_phase(self, phase::rebuild);
     },

@@ -122,6 +122,11 @@ struct connector_state {
   /// Our tip's height when the fork detection began.
   uint64_t our_height = 0;
   std::optional<deep_fork> refused_fork;
+  /// A failure of this node (storage) pauses fetching until then, with a
+  /// backoff doubling from one cycle to a minute.
+  std::chrono::steady_clock::time_point fetch_paused_until{};
+  std::chrono::milliseconds fetch_backoff{0};
+  std::string fetch_error;
   uint64_t target = 0;
   uint64_t last_progress_ms = 0;
   /// Shows the fetch's progress; the connector only feeds it.

@@ -105,6 +105,9 @@ struct Status {
   deepForkHeight @16 :UInt64;
   deepForkDepth @17 :UInt64;
   deepForkTipHeight @18 :UInt64;
+  # Why fetching blocks is paused by this node's own failure (a full disk),
+  # retried with backoff; empty: not paused.
+  fetchError @19 :Text;
 }
 
 struct ProvenanceEntry {

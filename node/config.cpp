@@ -96,9 +96,15 @@ const config_key key_table[] = {
    .max = 256},
   {.name = "map_size_mb",
    .field = &cfg::map_size_mb,
-   .help = "LMDB map size of chain/ in MiB: address space, not disk; raise "
-           "it when a flush fails with storage",
-   .min = 16,
+   .help = "LMDB map size of chain/ at first, in MiB: address space, not "
+           "disk; it doubles by itself when full, up to map_max_mb",
+   .min = 1,
+   .max = 1 << 24},
+  {.name = "map_max_mb",
+   .field = &cfg::map_max_mb,
+   .help = "Largest LMDB map of chain/ in MiB (past it, or past the free "
+           "disk, writes fail as \"disk full\"); 0: only the free disk limits",
+   .min = 0,
    .max = 1 << 24},
   {.name = "min_clients",
    .field = &cfg::min_clients,

@@ -56,6 +56,7 @@ struct node_config {
   uint64_t ban_seconds = 3600;
   uint64_t max_dynamic = 25;
   uint64_t map_size_mb = 65536;
+  uint64_t map_max_mb = 0;
 
   /// Checks every key against its range or choices; names the first bad key.
   caf::error validate() const;

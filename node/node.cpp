@@ -266,8 +266,9 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   }
   auto stop_signals = block_stop_signals();
   auto params = find_chain(cfg.chain);
-  auto chain = chain_store::open(cfg.chain_dir(), *params,
-                                 cfg.map_size_mb << 20);
+  auto chain = chain_store::open(
+    cfg.chain_dir(), *params, cfg.map_size_mb << 20,
+    cfg.map_max_mb > 0 ? cfg.map_max_mb << 20 : lmdb::default_map_ceiling);
   if (!chain) {
     log_error("node", "{}: {}", cfg.chain_dir(), message_of(chain.error()));
     return 1;

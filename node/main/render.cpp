@@ -150,6 +150,8 @@ json status_json(schema::Status::Reader in) {
   j["connector_state"] = in.getConnectorState().cStr();
   j["peers"] = in.getPeers();
   j["sync_target"] = in.getSyncTarget();
+  if (in.getFetchError().size() > 0)
+    j["fetch_error"] = in.getFetchError().cStr();
   if (in.getDeepForkPeer().size() > 0) {
     json fork;
     fork["peer"] = hex_of(in.getDeepForkPeer());

@@ -200,3 +200,55 @@ TEST_CASE("judgement: peers ban, list and unban a key, kept across restarts") {
   auto bad = run({"peers", "ban", "xyz", "--datadir", a.datadir()});
   CHECK(bad.code == 2);
 }
+
+namespace {
+
+/// Has `n` register an asset and issue 100 × `batches` items: about 1.2 KB
+/// of chain per item.
+void fill_chain(const node& n, int batches) {
+  std::string asset = run_json({"asset", "register", "--datadir", n.datadir(),
+                                "--name", "bulk", "--fingerprint",
+                                "bulk-1"})["asset_id"];
+  for (int i = 0; i < batches; ++i)
+    run_json(
+      {"issue", "--datadir", n.datadir(), "--asset", asset, "--count", "100"});
+  n.settle();
+}
+
+} // namespace
+
+TEST_CASE("judgement: this node's own full map charges nobody") {
+  temp_dir dir;
+  node a{dir, "a"};
+  a.start(true, {"--listen", addr(19860)});
+  fill_chain(a, 30); // about 4 MB of chain
+  auto target = a.height();
+  SUBCASE("a small map grows by itself") {
+    node b{dir, "b", {"map_size_mb = 1"}};
+    b.start(false, {"--peer", peer_arg(a, 19860)});
+    INFO("b's log:\n" << b.log());
+    CHECK(b.wait_for([&](const json& s) { return s["height"] == target; }));
+    CHECK(logged(b, "grown from 1 to 2 MiB"));
+    CHECK(peer_entry(b, a.public_key())["score"] == 0);
+    CHECK_FALSE(logged(b, "charged"));
+  }
+  SUBCASE("a map at its ceiling is this node's failure, said plainly") {
+    node b{dir, "b", {"map_size_mb = 1", "map_max_mb = 2"}};
+    b.start(false, {"--peer", peer_arg(a, 19860)});
+    REQUIRE(
+      b.wait_for([](const json& s) { return s.contains("fetch_error"); }, 30s));
+    auto s = b.status(); // it still answers
+    INFO("b's status: " << s.dump() << "\nb's log:\n" << b.log());
+    CHECK(s["fetch_error"].get<std::string>().find("map full")
+          != std::string::npos);
+    CHECK(s["height"].get<uint64_t>() < target);
+    auto entry = peer_entry(b, a.public_key());
+    CHECK(entry["score"] == 0);
+    CHECK(entry["link"] == "up");
+    CHECK_FALSE(logged(b, "charged"));
+    // With room again (here: a higher ceiling), it syncs to the tip.
+    CHECK(b.stop() == 0);
+    b.start(false, {"--peer", peer_arg(a, 19860), "--map-max-mb", "64"});
+    CHECK(b.wait_for([&](const json& s) { return s["height"] == target; }));
+  }
+}
