@@ -295,3 +295,43 @@ TEST_CASE("a node stopped right after a storage failure exits within 5 s "
     CHECK(a.stop() == 0);
   }
 }
+
+TEST_CASE("SIGINT, SIGTERM and hallmark stop end a syncing node within 5 s "
+          "with exit 0, and its chain reopens at the flushed height") {
+  // Loopback port of this file: 19680.
+  temp_dir dir;
+  // A producer as fast as it goes: the follower is always fetching.
+  node a{
+    dir, "a", {"empty_block_interval_s = 0", "min_block_interval_ms = 50"}};
+  a.start(true, {"--listen", "127.0.0.1:19680"});
+  // Ahead by 60 blocks at first, and by those it makes while the follower
+  // is down after: every stop comes while the follower fetches.
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 60; }));
+  node b{dir, "b", {"flush_interval_ms = 300"}};
+  auto peer = a.public_key() + "@127.0.0.1:19680";
+  int64_t reached = 0;
+  for (std::string how : {"SIGINT", "SIGTERM", "stop"}) {
+    CAPTURE(how);
+    b.start(false, {"--peer", peer});
+    auto pid = pid_of_node(b.datadir());
+    REQUIRE(pid > 0);
+    REQUIRE(b.wait_for(
+      [&](const json& s) {
+        return s["height"].get<int64_t>() >= reached + 5
+               && s["connector_state"] != "Connecting";
+      },
+      30s));
+    CHECK(stop_within_5s(b, pid, how) == 0);
+    auto log = b.log();
+    auto height = flushed_height(log);
+    REQUIRE(height >= reached + 5);
+    CHECK(log.find("shutdown did not finish") == std::string::npos);
+    CHECK(log.find("fetching blocks") != std::string::npos);
+    // Reopened with no peer, it stays where the flush left it.
+    b.start(false);
+    CHECK(b.height() == static_cast<uint64_t>(height));
+    CHECK(b.stop() == 0);
+    reached = height;
+  }
+  CHECK(a.stop() == 0);
+}
