@@ -222,10 +222,11 @@ int stop_within_5s(node& n, pid_t pid, const std::string& how) {
   else
     CHECK(run({"stop", "--datadir", n.datadir()}).code == 0);
   auto took = time_exit(pid, since, 5000ms);
-  INFO(how << "; the node's log:\n" << n.log());
-  CHECK_MESSAGE(took.has_value(), how << " did not end the node within 5 s");
   if (took)
     MESSAGE(how << " ended the node in " << took->count() << " ms");
+  CHECK_MESSAGE(took.has_value(), how << " did not end the node within 5 s; "
+                                         "its log:\n"
+                                      << n.log());
   return n.stop(); // reaps it (a SIGTERM to the zombie does nothing)
 }
 
@@ -277,8 +278,9 @@ TEST_CASE("a node stopped right after a storage failure exits within 5 s "
   while (a.log().find("flush failed") == std::string::npos
          && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(50ms);
-  INFO("log:\n" << a.log());
-  REQUIRE(a.log().find("flush failed") != std::string::npos);
+  REQUIRE_MESSAGE(a.log().find("flush failed") != std::string::npos,
+                  "no storage failure; the log:\n"
+                    << a.log());
   auto code = stop_within_5s(a, pid, "SIGTERM");
   auto log = a.log();
   // docs/operations.md: 0 when the final flush succeeded (the blocks of
