@@ -270,6 +270,14 @@ public:
 
   caf::scoped_actor& self() { return self_; }
 
+  /// The names of the actors not known to have stopped.
+  std::vector<std::string> still_running() const {
+    std::vector<std::string> names;
+    for (auto& [addr, name] : running_)
+      names.push_back(name);
+    return names;
+  }
+
 private:
   caf::scoped_actor self_;
   shutdown_watchdog& dog_;
@@ -292,8 +300,10 @@ std::vector<caf::actor_addr> addresses(const Handles&... hdls) {
 ///   2. the producer;
 ///   3. block_processor flushes (`atom::stop`) and refuses further blocks;
 ///   4. the reservoir, the chain monitor, block_processor, the verifiers.
-/// @returns false if the final flush failed or did not answer in time.
-bool stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
+/// @returns whether the final flush committed (false if it failed or did
+/// not answer in time), and the actors not known to have stopped.
+std::pair<bool, std::vector<std::string>>
+stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
   stopper s{sys, dog};
   if (a.admin)
     s.watch(*a.admin, "admin");
@@ -364,7 +374,7 @@ bool stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
     rest.push_back(v.address());
   }
   s.await(rest, dog.left(std::chrono::milliseconds{100}));
-  return flushed;
+  return {flushed, s.still_running()};
 }
 
 /// Blocks SIGINT and SIGTERM in this thread and every thread started after
@@ -450,10 +460,13 @@ int run_node(const node_config& cfg, const key_pair& identity) {
                sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     dog.emplace(shutdown_limit, cfg.socket_path());
-    if (!stop(sys, actors, *dog))
+    auto [flushed, running] = stop(sys, actors, *dog);
+    if (!flushed)
       exit_code = 1;
     actors = node_actors{};
-    dog->step("waiting for the peer sessions and the other actors");
+    dog->step("waiting for every actor to end (the peer sessions and the "
+              "prefetcher too)");
+    dog->waiting_for(std::move(running));
     sys.await_all_actors_done();
     // No actor runs: the stores can close before the system goes.
     dog->step("closing the stores");
