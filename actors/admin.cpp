@@ -14,6 +14,7 @@
 #include "actors/admin_broker.hpp"
 #include "actors/admin_changes.hpp"
 #include "actors/admin_queries.hpp"
+#include "actors/broker_exit.hpp"
 #include "core/log.hpp"
 #include "messages/admin_request.hpp"
 #include "messages/codec_capnp.hpp"
@@ -184,6 +185,7 @@ void set_tip(schema::Reply::Builder r, uint64_t height, const hash256& hash) {
 
 admin_broker_actor::behavior_type admin(admin_broker* self, int fd,
                                         admin_deps deps) {
+  close_mailbox_on_exit(self);
   self->state.deps = std::move(deps);
   self->add_doorman(fd);
   // Watchers hear END however the broker ends.

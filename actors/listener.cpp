@@ -8,6 +8,7 @@
 #include <caf/io/system_messages.hpp>
 #include <caf/io/typed_broker.hpp>
 
+#include "actors/broker_exit.hpp"
 #include "core/log.hpp"
 #include "messages/registration.hpp"
 
@@ -80,6 +81,7 @@ void evict(listener_broker* self, const caf::actor_addr& victim,
 listener_actor::behavior_type
 listener(listener_broker* self, listener_config cfg, session_deps deps,
          std::vector<caf::io::doorman_ptr> doormen) {
+  close_mailbox_on_exit(self);
   for (auto& d : doormen)
     self->add_doorman(std::move(d));
   self->state.cfg = std::move(cfg);

@@ -3,6 +3,7 @@
 #include <caf/io/broker.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include "actors/broker_exit.hpp"
 #include "core/log.hpp"
 
 namespace hallmark {
@@ -483,6 +484,7 @@ behavior_type peer_session(self_ptr self, connection_handle hdl,
                            session_deps deps,
                            std::optional<public_key> expected,
                            std::string address) {
+  close_mailbox_on_exit(self);
   auto& st = self->state;
   st.deps = std::move(deps);
   st.hdl = hdl;

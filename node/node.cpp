@@ -4,12 +4,15 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
+#include <optional>
 #include <sys/file.h>
 #include <thread>
 #include <unistd.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -26,6 +29,7 @@
 #include "actors/reservoir.hpp"
 #include "actors/verifier.hpp"
 #include "core/log.hpp"
+#include "node/watchdog.hpp"
 
 namespace hallmark {
 
@@ -194,48 +198,184 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   return {std::move(a), caf::error{}};
 }
 
-/// Stops every actor in order: the monitor first (so `watch` clients hear
-/// END while the admin socket still serves them), then everything that
-/// takes requests or makes blocks, then the writer flushes, then the rest.
-/// @returns false if the final flush failed.
-bool stop(caf::actor_system& sys, node_actors& a) {
-  caf::anon_send(a.monitor, atom::terminate_v);
-  {
-    caf::scoped_actor self{sys};
-    self->request(a.monitor, std::chrono::seconds{10}, atom::status_v)
-      .receive([](std::string&) {}, [](caf::error&) {});
+/// How long a stop may take in all: the watchdog ends the process after
+/// it, so that a stop never takes more than 5 s.
+constexpr std::chrono::milliseconds shutdown_limit{4000};
+/// How long each step before the flush may wait for its actors.
+constexpr std::chrono::milliseconds monitor_limit{500};
+constexpr std::chrono::milliseconds intake_limit{1000};
+constexpr std::chrono::milliseconds producer_limit{500};
+/// What the flush leaves of the limit for the steps after it.
+constexpr std::chrono::milliseconds after_flush{400};
+
+/// Stops the actors of `a` in order, each step waiting a bounded time for
+/// the actors it stops (monitored from the start), telling `dog` where it
+/// is. An actor that does not stop in its step is logged and left behind;
+/// the watchdog ends the process if that keeps the system from ending.
+class stopper {
+public:
+  stopper(caf::actor_system& sys, shutdown_watchdog& dog)
+      : self_(sys), dog_(dog) {
+    // nop
   }
-  auto exit = [](const auto& hdl) {
-    caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
-  };
-  if (a.admin)
-    exit(*a.admin);
-  if (a.doors)
-    exit(*a.doors);
-  exit(a.links);
-  exit(a.registry);
-  if (a.maker)
-    exit(a.maker);
-  bool flushed = true;
-  {
-    caf::scoped_actor self{sys};
-    self->request(a.processor, std::chrono::seconds{120}, atom::stop_v)
-      .receive(
-        [&](uint64_t height) {
-          log_info("node", "chain flushed at height {}", height);
+
+  /// Monitors `hdl` (if valid) under `name`.
+  template <class Handle>
+  void watch(const Handle& hdl, std::string name) {
+    if (!hdl)
+      return;
+    self_->monitor(hdl);
+    running_.emplace(hdl.address(), std::move(name));
+  }
+
+  /// Sends `hdl` an exit (user_shutdown), if it is valid.
+  template <class Handle>
+  void exit(const Handle& hdl) {
+    if (hdl)
+      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  }
+
+  /// Waits until none of `hdls` runs or `limit` passes; logs those that
+  /// still run then.
+  void await(const std::vector<caf::actor_addr>& hdls,
+             std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    auto pending = [&] {
+      std::vector<std::string> names;
+      for (auto& h : hdls)
+        if (auto i = running_.find(h); i != running_.end())
+          names.push_back(i->second);
+      return names;
+    };
+    for (auto names = pending(); !names.empty(); names = pending()) {
+      dog_.waiting_for(names);
+      auto now = std::chrono::steady_clock::now();
+      if (now >= until) {
+        std::string list;
+        for (auto& n : names)
+          list += (list.empty() ? "" : ", ") + n;
+        log_warning("node", "{} did not stop within {} ms; going on", list,
+                    limit.count());
+        return;
+      }
+      self_->receive(
+        [&](caf::down_msg& down) {
+          if (auto i = running_.find(down.source); i != running_.end()) {
+            dog_.stopped(i->second);
+            running_.erase(i);
+          }
         },
-        [&](caf::error& err) {
-          log_error("node", "final flush failed: {}", message_of(err));
-          flushed = false;
-        });
+        caf::after(until - now) >> [] {});
+    }
   }
-  exit(a.pool);
-  exit(a.monitor);
-  exit(a.processor);
-  for (auto& v : a.verifiers)
-    exit(v);
-  sys.await_all_actors_done();
-  return flushed;
+
+  caf::scoped_actor& self() { return self_; }
+
+  /// The names of the actors not known to have stopped.
+  std::vector<std::string> still_running() const {
+    std::vector<std::string> names;
+    for (auto& [addr, name] : running_)
+      names.push_back(name);
+    return names;
+  }
+
+private:
+  caf::scoped_actor self_;
+  shutdown_watchdog& dog_;
+  std::map<caf::actor_addr, std::string> running_;
+};
+
+template <class... Handles>
+std::vector<caf::actor_addr> addresses(const Handles&... hdls) {
+  std::vector<caf::actor_addr> out;
+  (out.push_back(hdls ? hdls.address() : caf::actor_addr{}), ...);
+  return out;
+}
+
+/// Stops every actor in order, none waited for without a bound:
+///   0. the chain monitor ends its watchers (`watch` clients hear END while
+///      the admin socket still serves them);
+///   1. intake: the admin broker, the listener, the connector (the peer
+///      sessions and the prefetcher are linked to these two) and the
+///      announcer;
+///   2. the producer;
+///   3. block_processor flushes (`atom::stop`) and refuses further blocks;
+///   4. the reservoir, the chain monitor, block_processor, the verifiers.
+/// @returns whether the final flush committed (false if it failed or did
+/// not answer in time), and the actors not known to have stopped.
+std::pair<bool, std::vector<std::string>>
+stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
+  stopper s{sys, dog};
+  if (a.admin)
+    s.watch(*a.admin, "admin");
+  if (a.doors)
+    s.watch(*a.doors, "listener");
+  s.watch(a.links, "connector");
+  s.watch(a.registry, "announcer");
+  s.watch(a.maker, "producer");
+  s.watch(a.processor, "block_processor");
+  s.watch(a.pool, "reservoir");
+  s.watch(a.monitor, "chain_monitor");
+  for (size_t i = 0; i < a.verifiers.size(); ++i)
+    s.watch(a.verifiers[i], "verifier " + std::to_string(i));
+
+  dog.step("ending the chain monitor's watchers");
+  dog.waiting_for({"chain_monitor"});
+  caf::anon_send(a.monitor, atom::terminate_v);
+  s.self()
+    ->request(a.monitor, monitor_limit, atom::status_v)
+    .receive([](std::string&) {},
+             [](caf::error& err) {
+               log_warning("node", "chain monitor: {}", message_of(err));
+             });
+
+  dog.step("stopping intake (admin, listener, connector, announcer)");
+  std::vector<caf::actor_addr> intake;
+  if (a.admin) {
+    s.exit(*a.admin);
+    intake.push_back(a.admin->address());
+  }
+  if (a.doors) {
+    s.exit(*a.doors);
+    intake.push_back(a.doors->address());
+  }
+  s.exit(a.links);
+  s.exit(a.registry);
+  for (auto& x : addresses(a.links, a.registry))
+    intake.push_back(x);
+  s.await(intake, intake_limit);
+
+  dog.step("stopping the producer");
+  s.exit(a.maker);
+  s.await(addresses(a.maker), producer_limit);
+
+  dog.step("flushing the chain (block_processor)");
+  dog.waiting_for({"block_processor"});
+  bool flushed = false;
+  auto flush_limit = dog.left(after_flush);
+  s.self()
+    ->request(a.processor, flush_limit, atom::stop_v)
+    .receive(
+      [&](uint64_t height) {
+        log_info("node", "chain flushed at height {}", height);
+        flushed = true;
+        dog.flushed();
+      },
+      [&](caf::error& err) {
+        log_error("node", "final flush failed: {}", message_of(err));
+      });
+
+  dog.step("stopping the reservoir, block_processor and the verifiers");
+  std::vector<caf::actor_addr> rest = addresses(a.pool, a.monitor, a.processor);
+  s.exit(a.pool);
+  s.exit(a.monitor);
+  s.exit(a.processor);
+  for (auto& v : a.verifiers) {
+    s.exit(v);
+    rest.push_back(v.address());
+  }
+  s.await(rest, dog.left(std::chrono::milliseconds{100}));
+  return {flushed, s.still_running()};
 }
 
 /// Blocks SIGINT and SIGTERM in this thread and every thread started after
@@ -283,43 +423,63 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   sys_cfg.set(
     "scheduler.max-threads",
     static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency())));
-  caf::actor_system sys{sys_cfg};
-  // Everything that can refuse the configuration is checked, and the peer
-  // addresses bound, before the first actor is spawned: returning after
-  // that would leave actors the system waits for.
-  auto bound = bind_listeners(sys, cfg.listen);
-  if (!bound)
-    return fail(bound.error());
-  auto configs = derive_configs(cfg, *params, bound->addresses);
-  if (!configs)
-    return fail(configs.error());
-  auto listening = bound->addresses;
-  auto [actors, admin_error] = build(sys, cfg, *configs, chain->get(),
-                                     local->get(), identity, std::move(*bound));
   int exit_code = 0;
-  if (admin_error) {
-    log_error("node", "{}", message_of(admin_error));
-    exit_code = 1;
-  } else {
-    auto top = chain_reader{**chain}.tip();
-    std::string on;
-    for (auto& a : listening)
-      on += (on.empty() ? "" : ", ") + a;
-    log_info("node",
-             "{} node {} ready: height {} tip {}{}; admin socket {}; "
-             "peers on {}",
-             cfg.chain, to_hex(identity.public_key_bytes()), top.height,
-             to_hex(top.hash), cfg.produce ? ", producing" : "",
-             cfg.socket_path(), on.empty() ? "nothing" : on);
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    log_info("node", "{} received: stopping",
-             sig == SIGINT ? "SIGINT" : "SIGTERM");
+  // Armed when the shutdown begins; outlives the actor system, whose
+  // teardown it watches too.
+  std::optional<shutdown_watchdog> dog;
+  {
+    caf::actor_system sys{sys_cfg};
+    // Everything that can refuse the configuration is checked, and the peer
+    // addresses bound, before the first actor is spawned: returning after
+    // that would leave actors the system waits for.
+    auto bound = bind_listeners(sys, cfg.listen);
+    if (!bound)
+      return fail(bound.error());
+    auto configs = derive_configs(cfg, *params, bound->addresses);
+    if (!configs)
+      return fail(configs.error());
+    auto listening = bound->addresses;
+    auto [actors, admin_error] = build(sys, cfg, *configs, chain->get(),
+                                       local->get(), identity,
+                                       std::move(*bound));
+    if (admin_error) {
+      log_error("node", "{}", message_of(admin_error));
+      exit_code = 1;
+    } else {
+      auto top = chain_reader{**chain}.tip();
+      std::string on;
+      for (auto& a : listening)
+        on += (on.empty() ? "" : ", ") + a;
+      log_info("node",
+               "{} node {} ready: height {} tip {}{}; admin socket {}; "
+               "peers on {}",
+               cfg.chain, to_hex(identity.public_key_bytes()), top.height,
+               to_hex(top.hash), cfg.produce ? ", producing" : "",
+               cfg.socket_path(), on.empty() ? "nothing" : on);
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      log_info("node", "{} received: stopping",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    dog.emplace(shutdown_limit, cfg.socket_path());
+    auto [flushed, running] = stop(sys, actors, *dog);
+    if (!flushed)
+      exit_code = 1;
+    actors = node_actors{};
+    dog->step("waiting for every actor to end (the peer sessions and the "
+              "prefetcher too)");
+    dog->waiting_for(std::move(running));
+    sys.await_all_actors_done();
+    // No actor runs: the stores can close before the system goes.
+    dog->step("closing the stores");
+    chain->reset();
+    local->reset();
+    dog->step("tearing down the actor system (the middleman, the "
+              "scheduler, detached threads)");
   }
-  if (!stop(sys, actors))
-    exit_code = 1;
   ::unlink(cfg.socket_path().c_str());
   log_info("node", "stopped");
+  dog->finish();
   return exit_code;
 }
 

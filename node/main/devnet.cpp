@@ -158,6 +158,11 @@ int devnet_run::finish() {
   fmt::print("{}\n", demo_.summary());
   std::fflush(stdout);
   bool failed = demo_.result() == devnet_demo::outcome::failed;
+  if (!supervisor_.stopped_cleanly()) {
+    fmt::print("not every node stopped by itself with exit 0; see their "
+               "logs\n");
+    failed = true;
+  }
   return tips_agree(views) && !failed ? exit_ok : exit_failed;
 }
 

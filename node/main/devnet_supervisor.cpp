@@ -31,8 +31,9 @@ using namespace std::chrono_literals;
 
 /// How long a node may take to answer on its admin socket after its start.
 constexpr auto start_limit = 30s;
-/// How long every node together may take to exit after SIGTERM.
-constexpr auto stop_limit = 20s;
+/// How long every node together may take to exit after SIGTERM: twice what
+/// a node's shutdown watchdog allows.
+constexpr auto stop_limit = 10s;
 /// How long one status or peers question may take.
 constexpr std::chrono::seconds poll_timeout{2};
 
@@ -377,17 +378,20 @@ void devnet_supervisor::stop() {
   for (auto& n : nodes_)
     if (n.pid > 0)
       ::kill(n.pid, SIGTERM);
-  auto deadline = steady::now() + stop_limit;
+  auto start = steady::now();
+  auto deadline = start + stop_limit;
   while (any_alive() && steady::now() < deadline) {
     for (auto& n : nodes_) {
       int status = 0;
       if (n.pid > 0 && ::waitpid(n.pid, &status, WNOHANG) == n.pid) {
         reaped(n, status);
-        journal_.add(
-          fmt::format("node {} stopped (exit {})", n.index, n.exit_code));
+        n.stop_seconds = std::chrono::duration<double>(steady::now() - start)
+                           .count();
+        journal_.add(fmt::format("node {} stopped (exit {}) in {:.1f} s",
+                                 n.index, n.exit_code, n.stop_seconds));
       }
     }
-    std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(20ms);
   }
   for (auto& n : nodes_) {
     if (n.pid <= 0)
@@ -396,9 +400,17 @@ void devnet_supervisor::stop() {
     int status = 0;
     ::waitpid(n.pid, &status, 0);
     reaped(n, status);
+    n.killed = true;
     journal_.add(fmt::format("node {} did not stop within {} s: killed",
                              n.index, stop_limit.count()));
   }
+}
+
+bool devnet_supervisor::stopped_cleanly() const {
+  for (auto& n : nodes_)
+    if (n.killed || (n.stop_seconds >= 0 && n.exit_code != 0))
+      return false;
+  return true;
 }
 
 } // namespace hallmark

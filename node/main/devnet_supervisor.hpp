@@ -5,8 +5,9 @@
 // Processes: each node runs in its own process group, so Ctrl-C on a terminal
 // reaches devnet alone, which reads the final state before it stops the nodes;
 // each node has PR_SET_PDEATHSIG = SIGTERM, so a devnet that dies takes its
-// nodes with it. Stopping sends SIGTERM to every node, allows them 20 s
-// together, then sends SIGKILL.
+// nodes with it. Stopping sends SIGTERM to every node and journals how long
+// each took to exit; a node stops within 5 s (its shutdown watchdog sees to
+// it), and one still running after 10 s is killed and counted as a failure.
 #pragma once
 
 #include <sys/types.h>
@@ -61,6 +62,9 @@ struct devnet_node {
   uint16_t port = 0;
   pid_t pid = -1;     ///< -1 once reaped
   int exit_code = -1; ///< after it was reaped: exit code, or 128 + signal
+  /// Seconds from SIGTERM to its exit, once stop() reaped it; -1 before.
+  double stop_seconds = -1;
+  bool killed = false; ///< stop() had to SIGKILL it
 
   std::string log_path() const { return datadir + "/node.log"; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port); }
@@ -127,8 +131,11 @@ public:
   /// Reaps the nodes that exited, without waiting.
   void reap_exited();
 
-  /// SIGTERM to every node, 20 s for all to exit, then SIGKILL.
+  /// SIGTERM to every node, 10 s for all to exit, then SIGKILL.
   void stop();
+
+  /// Whether every node that stop() stopped exited by itself with code 0.
+  bool stopped_cleanly() const;
 
   /// Whether any node still runs.
   bool any_alive() const;

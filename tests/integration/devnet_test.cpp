@@ -51,6 +51,46 @@ TEST_CASE("devnet: 3 nodes converge, the demo completes, none is left") {
   CHECK(left.empty());
 }
 
+TEST_CASE("devnet: 16 nodes stop by themselves within 5 s") {
+  // Nodes used to log "stopped" and hang in the actor system's teardown:
+  // a peer session's mailbox held block_processor, whose detached thread
+  // the teardown waits for. Every node must now exit on its own, with 0.
+  temp_dir dir;
+  auto net = dir / "net";
+  auto started = std::chrono::steady_clock::now();
+  auto r = run({"devnet", "--nodes", "16", "--for", "6", "--dir", net,
+                "--base-port", "19620"},
+               120s);
+  MESSAGE("devnet of 16 nodes ran "
+          << std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::steady_clock::now() - started)
+               .count()
+          << " s");
+  INFO("stdout:\n" << r.out);
+  INFO("stderr:\n" << r.err);
+  CHECK(r.out.find("did not stop") == std::string::npos);
+  CHECK(r.out.find("not every node stopped") == std::string::npos);
+  for (int i = 0; i < 16; ++i) {
+    auto line = "node " + std::to_string(i) + " stopped (exit 0) in ";
+    auto at = r.out.find(line);
+    CHECK_MESSAGE(at != std::string::npos, "node " << i);
+    if (at == std::string::npos)
+      continue;
+    auto seconds = std::stod(r.out.substr(at + line.size()));
+    CHECK_MESSAGE(seconds < 5.0, "node " << i << " took " << seconds << " s");
+    // No node needed its shutdown watchdog.
+    std::ifstream log{net + "/node-" + std::to_string(i) + "/node.log"};
+    std::string text{std::istreambuf_iterator<char>{log}, {}};
+    CHECK_MESSAGE(text.find("shutdown did not finish") == std::string::npos,
+                  "node " << i);
+    CHECK_MESSAGE(text.find("node: stopped") != std::string::npos,
+                  "node " << i);
+  }
+  auto left = processes_mentioning(net);
+  INFO("left behind: " << (left.empty() ? "" : left.front()));
+  CHECK(left.empty());
+}
+
 TEST_CASE("devnet: arguments out of range exit 2") {
   CHECK(run({"devnet", "--nodes", "0"}).code == 2);
   CHECK(run({"devnet", "--nodes", "17"}).code == 2);

@@ -1,5 +1,11 @@
 // A record's whole life through the real binary: register, issue, transfer,
-// countersigned transfer, provenance; and that it survives a restart.
+// countersigned transfer, provenance; that it survives a restart; and that
+// every way of stopping a node ends it within 5 s, even after a storage
+// failure.
+#include <sys/resource.h>
+
+#include <csignal>
+
 #include "tests/integration/harness.hpp"
 
 using namespace hallmark::test;
@@ -152,4 +158,194 @@ TEST_CASE("--log-level drops the records below it") {
   chatty.start(false);
   CHECK(chatty.stop() == 0);
   CHECK(chatty.log().find(" info  node: ") != std::string::npos);
+}
+
+// -- stopping ----------------------------------------------------------------
+
+namespace {
+
+/// The pid of the `hallmark run` serving `datadir`, or -1.
+pid_t pid_of_node(const std::string& datadir) {
+  auto wanted = std::string{"--datadir"} + '\0' + datadir + '\0';
+  for (auto& entry : std::filesystem::directory_iterator{"/proc"}) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    std::ifstream in{entry.path() / "cmdline", std::ios::binary};
+    std::string cmdline{std::istreambuf_iterator<char>{in}, {}};
+    if (cmdline.find(wanted) != std::string::npos
+        && cmdline.find(std::string{"run"} + '\0') != std::string::npos)
+      return static_cast<pid_t>(std::stol(name));
+  }
+  return -1;
+}
+
+/// Whether `pid` has exited (a zombie waiting for its parent, or gone).
+bool exited(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat{std::istreambuf_iterator<char>{in}, {}};
+  auto close = stat.rfind(')');
+  return stat.empty() || close == std::string::npos || close + 2 >= stat.size()
+         || stat[close + 2] == 'Z';
+}
+
+/// Waits at most `limit` for `pid` to exit; how long it took, or nothing.
+std::optional<std::chrono::milliseconds>
+time_exit(pid_t pid, std::chrono::steady_clock::time_point since,
+          std::chrono::milliseconds limit) {
+  while (std::chrono::steady_clock::now() - since < limit) {
+    if (exited(pid))
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - since);
+    std::this_thread::sleep_for(10ms);
+  }
+  return std::nullopt;
+}
+
+/// The height of the last "chain flushed at height N" in `log`, or -1.
+int64_t flushed_height(const std::string& log) {
+  const std::string mark = "chain flushed at height ";
+  auto at = log.rfind(mark);
+  if (at == std::string::npos)
+    return -1;
+  return std::stoll(log.substr(at + mark.size()));
+}
+
+/// Stops `n` (running as `pid`) the way `how` says, checks that it exits by
+/// itself within 5 s, and returns its exit code.
+int stop_within_5s(node& n, pid_t pid, const std::string& how) {
+  auto since = std::chrono::steady_clock::now();
+  if (how == "SIGINT")
+    ::kill(pid, SIGINT);
+  else if (how == "SIGTERM")
+    ::kill(pid, SIGTERM);
+  else
+    CHECK(run({"stop", "--datadir", n.datadir()}).code == 0);
+  auto took = time_exit(pid, since, 5000ms);
+  if (took)
+    MESSAGE(how << " ended the node in " << took->count() << " ms");
+  CHECK_MESSAGE(took.has_value(), how << " did not end the node within 5 s; "
+                                         "its log:\n"
+                                      << n.log());
+  return n.stop(); // reaps it (a SIGTERM to the zombie does nothing)
+}
+
+} // namespace
+
+TEST_CASE("SIGINT, SIGTERM and hallmark stop end a producing node within 5 s "
+          "with exit 0, and its chain reopens at the flushed height") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 1", "flush_interval_ms = 300"}};
+  uint64_t reached = 0;
+  for (std::string how : {"SIGINT", "SIGTERM", "stop"}) {
+    CAPTURE(how);
+    a.start(true);
+    auto pid = pid_of_node(a.datadir());
+    REQUIRE(pid > 0);
+    // Stopped while it produces: blocks keep coming, one a second at least.
+    REQUIRE(a.wait_for(
+      [&](const json& s) { return s["height"].get<uint64_t>() >= reached + 2; },
+      30s));
+    CHECK(stop_within_5s(a, pid, how) == 0);
+    auto log = a.log();
+    auto height = flushed_height(log);
+    REQUIRE(height >= static_cast<int64_t>(reached + 2));
+    CHECK(log.find("shutdown did not finish") == std::string::npos);
+    // Reopened without producing, the chain is where the flush left it.
+    a.start(false);
+    CHECK(a.height() == static_cast<uint64_t>(height));
+    CHECK(a.stop() == 0);
+    reached = static_cast<uint64_t>(height);
+  }
+}
+
+TEST_CASE("a node stopped right after a storage failure exits within 5 s "
+          "with the documented code") {
+  // Loopback port of this test: 19681.
+  temp_dir dir;
+  node a{
+    dir, "a", {"empty_block_interval_s = 0", "min_block_interval_ms = 50"}};
+  a.start(true, {"--listen", "127.0.0.1:19681"});
+  node b{dir, "b"};
+  // b's data files may not grow past 8 KiB once it has synced a little: a
+  // full disk as LMDB sees it (writes fail with EFBIG, as with ENOSPC).
+  // SIGXFSZ is ignored, as a disk filling up sends no signal.
+  auto old = std::signal(SIGXFSZ, SIG_IGN);
+  b.start(false, {"--peer", a.public_key() + "@127.0.0.1:19681"});
+  std::signal(SIGXFSZ, old);
+  auto pid = pid_of_node(b.datadir());
+  REQUIRE(pid > 0);
+  REQUIRE(b.wait_for([](const json& s) { return s["height"] >= 5; }, 30s));
+  rlimit small{8192, 8192};
+  REQUIRE(::prlimit(pid, RLIMIT_FSIZE, &small, nullptr) == 0);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (b.log().find("flush failed") == std::string::npos
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE_MESSAGE(b.log().find("flush failed") != std::string::npos,
+                  "no storage failure; the log:\n"
+                    << b.log());
+  // Linked to a and still fetching from it while its commits fail.
+  auto code = stop_within_5s(b, pid, "SIGTERM");
+  MESSAGE("exit code " << code);
+  auto log = b.log();
+  CHECK(log.find("shutdown did not finish") == std::string::npos);
+  // docs/operations.md: 0 when the final flush committed, 1 when it failed
+  // (blocks of a commit that failed earlier were dropped, never committed).
+  auto height = flushed_height(log);
+  if (log.find("final flush failed") != std::string::npos) {
+    CHECK(code == 1);
+    height = -1;
+  } else {
+    CHECK(code == 0);
+    CHECK(height >= 5);
+  }
+  // The disk has room again: the chain reopens at its last commit.
+  b.start(false);
+  if (height >= 0)
+    CHECK(b.height() == static_cast<uint64_t>(height));
+  else
+    CHECK(b.height() >= 5);
+  CHECK(b.stop() == 0);
+  CHECK(a.stop() == 0);
+}
+
+TEST_CASE("SIGINT, SIGTERM and hallmark stop end a syncing node within 5 s "
+          "with exit 0, and its chain reopens at the flushed height") {
+  // Loopback port of this file: 19680.
+  temp_dir dir;
+  // A producer as fast as it goes: the follower is always fetching.
+  node a{
+    dir, "a", {"empty_block_interval_s = 0", "min_block_interval_ms = 50"}};
+  a.start(true, {"--listen", "127.0.0.1:19680"});
+  // Ahead by 60 blocks at first, and by those it makes while the follower
+  // is down after: every stop comes while the follower fetches.
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 60; }));
+  node b{dir, "b", {"flush_interval_ms = 300"}};
+  auto peer = a.public_key() + "@127.0.0.1:19680";
+  int64_t reached = 0;
+  for (std::string how : {"SIGINT", "SIGTERM", "stop"}) {
+    CAPTURE(how);
+    b.start(false, {"--peer", peer});
+    auto pid = pid_of_node(b.datadir());
+    REQUIRE(pid > 0);
+    REQUIRE(b.wait_for(
+      [&](const json& s) {
+        return s["height"].get<int64_t>() >= reached + 5
+               && s["connector_state"] != "Connecting";
+      },
+      30s));
+    CHECK(stop_within_5s(b, pid, how) == 0);
+    auto log = b.log();
+    auto height = flushed_height(log);
+    REQUIRE(height >= reached + 5);
+    CHECK(log.find("shutdown did not finish") == std::string::npos);
+    CHECK(log.find("fetching blocks") != std::string::npos);
+    // Reopened with no peer, it stays where the flush left it.
+    b.start(false);
+    CHECK(b.height() == static_cast<uint64_t>(height));
+    CHECK(b.stop() == 0);
+    reached = height;
+  }
+  CHECK(a.stop() == 0);
 }

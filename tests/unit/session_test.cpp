@@ -381,4 +381,19 @@ TEST_CASE("relay: an accepted item reaches every link but its origin, once") {
   CHECK(log->by_link[2] == v{"block", "records"});
 }
 
+TEST_CASE("session: once it exits, its mailbox is closed") {
+  // CAF 0.17.6 leaves a broker's mailbox open after it exits; what arrived
+  // then kept the broker and every sender alive, and a node could not end
+  // (actors/broker_exit.hpp). A request is now refused at once.
+  linked_session f;
+  caf::anon_send_exit(f.session, caf::exit_reason::user_shutdown);
+  f.run();
+  auto h = f.self->request(peer_session_actor{f.session}, caf::infinite,
+                           atom::info_v);
+  f.run();
+  auto reply = reply_of<peer_info>(f.self, h);
+  REQUIRE_FALSE(reply);
+  CHECK(reply.error() == caf::sec::request_receiver_down);
+}
+
 TEST_SUITE_END();
