@@ -233,12 +233,13 @@ TEST_CASE("judgement: this node's own full map charges nobody") {
     CHECK_FALSE(logged(b, "charged"));
   }
   SUBCASE("a map at its ceiling is this node's failure, said plainly") {
-    node b{dir, "b", {"map_size_mb = 1", "map_max_mb = 2"}};
+    node b{dir, "b", {"map_size_mb = 1", "map_max_mb = 1"}};
     b.start(false, {"--peer", peer_arg(a, 19860)});
+    INFO("b's log:\n" << b.log());
     REQUIRE(
       b.wait_for([](const json& s) { return s.contains("fetch_error"); }, 30s));
     auto s = b.status(); // it still answers
-    INFO("b's status: " << s.dump() << "\nb's log:\n" << b.log());
+    INFO("b's status: " << s.dump());
     CHECK(s["fetch_error"].get<std::string>().find("map full")
           != std::string::npos);
     CHECK(s["height"].get<uint64_t>() < target);
