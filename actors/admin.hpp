@@ -22,6 +22,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/actors.hpp"
+#include "actors/tip_board.hpp"
 #include "storage/chain_store.hpp"
 
 namespace hallmark {
@@ -36,6 +37,9 @@ struct admin_deps {
   chain_monitor_actor monitor; ///< tips for `watch`; invalid: no watch
   public_key identity{};
   std::string chain_name;
+  /// The committed tip, read by `status` without asking the processor
+  /// (which may be busy with a batch); null: ask it.
+  std::shared_ptr<tip_board> board;
 };
 
 /// Binds the admin socket at `path` (replacing a stale one) and spawns the

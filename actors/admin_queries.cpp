@@ -129,32 +129,44 @@ void serve_pending_record(admin_broker* self, connection_handle hdl,
 
 } // namespace
 
-void serve_status(admin_broker* self, connection_handle hdl) {
+namespace {
+
+/// Status from `tip`: asks the reservoir and the connector, which answer
+/// at once, for the rest.
+void status_with_tip(admin_broker* self, connection_handle hdl, chain_tip tip) {
   auto fail = fail_with(self, hdl);
-  self
-    ->request(self->state.deps.processor, std::chrono::seconds{30}, atom::tip_v)
+  self->request(self->state.deps.pool, std::chrono::seconds{30}, atom::status_v)
     .then(
-      [=](chain_tip& tip) {
-        self
-          ->request(self->state.deps.pool, std::chrono::seconds{30},
-                    atom::status_v)
+      [=](reservoir_status& pool) {
+        auto& net = self->state.deps.connector;
+        if (!net) {
+          finish_status(self, hdl, tip, pool, connector_status{});
+          return;
+        }
+        self->request(net, std::chrono::seconds{30}, atom::status_v)
           .then(
-            [=](reservoir_status& pool) {
-              auto& net = self->state.deps.connector;
-              if (!net) {
-                finish_status(self, hdl, tip, pool, connector_status{});
-                return;
-              }
-              self->request(net, std::chrono::seconds{30}, atom::status_v)
-                .then(
-                  [=](connector_status& links) {
-                    finish_status(self, hdl, tip, pool, links);
-                  },
-                  fail);
+            [=](connector_status& links) {
+              finish_status(self, hdl, tip, pool, links);
             },
             fail);
       },
       fail);
+}
+
+} // namespace
+
+void serve_status(admin_broker* self, connection_handle hdl) {
+  // The committed tip from the board: block_processor may be busy with a
+  // batch for a second or more, and status answers in milliseconds.
+  if (auto& board = self->state.deps.board)
+    if (auto tip = board->read()) {
+      status_with_tip(self, hdl, std::move(*tip));
+      return;
+    }
+  self
+    ->request(self->state.deps.processor, std::chrono::seconds{30}, atom::tip_v)
+    .then([=](chain_tip& tip) { status_with_tip(self, hdl, std::move(tip)); },
+          fail_with(self, hdl));
 }
 
 namespace {

@@ -35,6 +35,28 @@ chain_writer& writer(self_ptr self) {
   return *st.writer;
 }
 
+/// Puts the committed tip on the board, if there is one.
+void publish_tip(self_ptr self) {
+  auto& board = self->state.cfg.board;
+  if (!board)
+    return;
+  chain_reader r{*self->state.store};
+  auto top = r.tip();
+  if (r.failure())
+    return;
+  chain_tip out;
+  out.height = top.height;
+  out.hash = top.hash;
+  out.hdr = top.hdr;
+  out.work = top.work;
+  auto anc = r.ancestors();
+  out.next_difficulty = next_difficulty(self->state.store->params(),
+                                        top.height + 1, anc);
+  out.median_time_past = median_time_past(top.height + 1, anc);
+  if (!r.failure())
+    board->publish(out);
+}
+
 /// Commits the open transaction and tells subscribers what changed.
 caf::error flush(self_ptr self) {
   auto& st = self->state;
@@ -56,6 +78,7 @@ caf::error flush(self_ptr self) {
   }
   if (top.hash != st.last_tip) {
     st.last_tip = top.hash;
+    publish_tip(self);
     for (auto& sub : st.tip_subscribers)
       caf::anon_send(sub, atom::tip_v, top.height, top.hash);
   }
@@ -457,6 +480,7 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
     st.last_log_height = top.height;
     st.last_tip = top.hash;
   }
+  publish_tip(self);
   return {
     [=](atom::blocks, std::vector<encoded>& raw,
         bool more) -> caf::result<apply_report> {

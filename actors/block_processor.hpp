@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "actors/actors.hpp"
+#include "actors/tip_board.hpp"
 #include "storage/chain_store.hpp"
 
 namespace hallmark {
@@ -40,6 +41,8 @@ struct block_processor_config {
   uint64_t flush_interval_ms = 2000;
   /// Bytes of blocks held aside (side branches, orphans) at most.
   uint64_t held_bytes = 64 * 1024 * 1024;
+  /// Where the committed tip is published after each commit; may be null.
+  std::shared_ptr<tip_board> board;
   caf::error validate() const;
 };
 

@@ -6,13 +6,19 @@
 //
 // Last line:
 //   sync records_per_s=X verify_limit_per_s=Y ratio=X/Y peak_rss_mb=M
+//        status_p99_ms=P
 // where Y is libsodium's Ed25519 verification rate on all cores measured in
-// the same run, and M node B's peak resident memory (VmHWM).
+// the same run, M node B's peak resident memory (VmHWM), and P the 99th
+// percentile of the time `hallmark status` took against B, polled every
+// 100 ms while it synced (process start included; its idle time is printed
+// before, as the limit to compare with).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -211,8 +217,12 @@ int main(int argc, char** argv) {
                  b_dir + "/node.log");
   long long h = -1;
   double rss = 0;
+  std::vector<double> status_ms;
   while (seconds_since(t0) < 1800) {
+    auto asked = clock_type::now();
     h = height_of(bin, b_dir, scratch);
+    if (h >= 0)
+      status_ms.push_back(seconds_since(asked) * 1000);
     rss = std::max(rss, peak_rss_mb(b));
     if (h >= target)
       break;
@@ -220,6 +230,14 @@ int main(int argc, char** argv) {
   }
   auto elapsed = seconds_since(t0);
   rss = std::max(rss, peak_rss_mb(b));
+  // The same question to B once it is idle: the limit status_p99_ms is
+  // compared with.
+  std::vector<double> idle_ms;
+  for (int i = 0; i < 20; ++i) {
+    auto asked = clock_type::now();
+    height_of(bin, b_dir, scratch);
+    idle_ms.push_back(seconds_since(asked) * 1000);
+  }
   std::printf("node B at the end: resident %.0f MiB = anonymous %.0f + "
               "file-backed (LMDB map) %.0f\n",
               status_mb(b, "VmRSS"), status_mb(b, "RssAnon"),
@@ -236,9 +254,21 @@ int main(int argc, char** argv) {
   std::printf(
     "node B synced %zu records in %.2f s (from its start to A's tip)\n", total,
     elapsed);
+  auto percentile = [](std::vector<double> xs, double q) {
+    if (xs.empty())
+      return 0.0;
+    std::sort(xs.begin(), xs.end());
+    auto i = static_cast<size_t>(q * static_cast<double>(xs.size() - 1));
+    return xs[i];
+  };
+  std::printf("status while syncing: %zu polls, median %.0f ms, p99 %.0f ms, "
+              "max %.0f ms; idle: median %.0f ms\n",
+              status_ms.size(), percentile(status_ms, 0.5),
+              percentile(status_ms, 0.99), percentile(status_ms, 1.0),
+              percentile(idle_ms, 0.5));
   auto limit = verify_limit();
   std::printf("sync records_per_s=%.0f verify_limit_per_s=%.0f ratio=%.2f "
-              "peak_rss_mb=%.0f\n",
-              rate, limit, rate / limit, rss);
+              "peak_rss_mb=%.0f status_p99_ms=%.0f\n",
+              rate, limit, rate / limit, rss, percentile(status_ms, 0.99));
   return 0;
 }

@@ -151,8 +151,12 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
       chain_store* chain, local_store* local, const key_pair& identity,
       std::optional<bound_listeners> bound) {
   node_actors a;
+  // Detached: verification gets threads of its own, so a batch being
+  // verified never holds the scheduler's workers that the admin's questions
+  // (reservoir, connector) need.
   for (size_t i = 0; i < ac.verifiers; ++i)
-    a.verifiers.push_back(sys.spawn(verifier));
+    a.verifiers.push_back(sys.spawn<caf::detached>(verifier));
+  ac.processor.board = std::make_shared<tip_board>();
   a.processor = sys.spawn<caf::detached>(block_processor, chain, ac.processor,
                                          a.verifiers);
   a.pool = sys.spawn(reservoir, chain, local, ac.pool);
@@ -190,6 +194,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   deps.producer = a.maker;
   deps.identity = identity.public_key_bytes();
   deps.chain_name = cfg.chain;
+  deps.board = ac.processor.board;
   auto admin = spawn_admin(sys, cfg.socket_path(), deps);
   caf::anon_send(a.monitor, atom::activate_v);
   if (!admin)
@@ -423,6 +428,16 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   sys_cfg.set(
     "scheduler.max-threads",
     static_cast<size_t>(std::max(1u, std::thread::hardware_concurrency())));
+  // CAF's workers poll for work after each job: 100 tries at once, then 500
+  // tries 50 µs apart (25 ms awake per wake-up), then sleep on a condition
+  // variable that new work signals, waking every 10 ms to steal. An idle
+  // node's timers wake a worker a few times a second, so that polling was
+  // most of its CPU. Under load the first 100 tries still catch the next
+  // job; work sent to a sleeping worker wakes it at once.
+  sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{20});
+  sys_cfg.set("work-stealing.moderate-sleep-duration", caf::timespan{50'000});
+  sys_cfg.set("work-stealing.relaxed-sleep-duration",
+              caf::timespan{100'000'000});
   int exit_code = 0;
   // Armed when the shutdown begins; outlives the actor system, whose
   // teardown it watches too.
