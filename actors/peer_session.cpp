@@ -296,12 +296,14 @@ void on_handshake_frame(self_ptr self, byte_view frame) {
   if (st.deps.listener)
     self->send(st.deps.listener, atom::up_v, st.peer);
   self->send(st.deps.connector, atom::up_v, std::move(link));
+  st.last_heard = self->clock().now();
   self->become(linked(self, std::nullopt));
 }
 
 /// An encrypted frame: one Envelope.
 void on_linked_frame(self_ptr self, byte_view frame) {
   auto& st = self->state;
+  st.last_heard = self->clock().now();
   auto plain = st.rx.open(frame);
   if (!plain) {
     charge(self, st.deps.limits.bad_frame_points,
@@ -434,6 +436,13 @@ behavior_type linked(self_ptr self, next_read next) {
     [=](atom::tick) {
       auto& st = self->state;
       auto now = self->clock().now();
+      if (now - st.last_heard > st.deps.limits.idle_timeout) {
+        close_link(
+          self, "nothing heard for "
+                  + std::to_string(st.deps.limits.idle_timeout.count() / 1000)
+                  + " s");
+        return;
+      }
       for (auto i = st.pending.begin(); i != st.pending.end();) {
         if (now > i->second.deadline) {
           auto deliver = std::move(i->second.deliver);

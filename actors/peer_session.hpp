@@ -50,6 +50,10 @@ struct session_limits {
   std::chrono::milliseconds handshake_timeout{10'000};
   /// Time a peer has to answer one of our requests.
   std::chrono::milliseconds request_timeout{60'000};
+  /// A linked peer that sends nothing for this long is gone (a live one
+  /// asks for our info every connector cycle): the link closes, nobody is
+  /// charged.
+  std::chrono::milliseconds idle_timeout{180'000};
   /// Misbehaviour points (the connector bans at 100).
   int32_t bad_frame_points = 100;
   int32_t bad_block_points = 50;
@@ -111,6 +115,8 @@ struct peer_session_state {
   frame_opener rx;
   public_key peer{};
   std::chrono::steady_clock::time_point handshake_deadline;
+  /// When the last frame came (LINKED).
+  std::chrono::steady_clock::time_point last_heard;
   uint64_t next_id = 1;
   std::map<uint64_t, pending_request> pending;
 };

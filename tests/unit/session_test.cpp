@@ -281,6 +281,26 @@ TEST_CASE("session: the peer's refusal keeps its code; no answer is ec::io") {
   CHECK_EQ(fault_of(silent.error()), fault::local);
 }
 
+TEST_CASE("session: a linked peer that sends nothing past the idle time is "
+          "let go, uncharged") {
+  linked_session f;
+  f.advance(170s); // within the 180 s: the link stays
+  auto h = f.self->request(peer_session_actor{f.session}, caf::infinite,
+                           atom::info_v);
+  auto request = f.next_envelope();
+  f.send_envelope({request.id, wire::info{"devnet", "0.1.0", 3, {}, 3}});
+  CHECK(reply_of<peer_info>(f.self, h));
+  f.advance(179s); // the answer was heard: 179 s since
+  f.advance(2s);   // 181 s of silence
+  auto after = f.self->request(peer_session_actor{f.session}, caf::infinite,
+                               atom::info_v);
+  f.run();
+  auto reply = reply_of<peer_info>(f.self, after);
+  REQUIRE_FALSE(reply);
+  CHECK(reply.error() == caf::sec::request_receiver_down);
+  CHECK(f.heard->charges.empty());
+}
+
 TEST_CASE("session: relays go out as broadcasts") {
   linked_session f;
   auto reg = make_registration("devnet", {"127.0.0.1:1"}, 1'700'000'000,
