@@ -17,7 +17,7 @@ const chain_params chains[] = {
   {"devnet", 4, 1, 200, 4, 1000, 300, 1767225600,
    hash_from_hex(
      "8a80cfea792deef45fa3493a70699fcbf07dabdbc4531176067da4eb81dfed55"),
-   60, 1, 250, 1000, 3000},
+   60, 1, 250, 1000, 3000, 32},
   {"testnet", 1u << 20, 60, 200, 1u << 12, 1440, 300, 1767225600,
    hash_from_hex(
      "7df4340d372a265ac30521b6a8587ded3b0527b0242ae52c598b9657998b6e89")},

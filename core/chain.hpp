@@ -100,6 +100,9 @@ struct chain_params {
   /// stall timeout is 2 s, growing when it fires falsely; blocks here are
   /// up to 10,000 records, so a little more).
   uint64_t stall_ms = 10'000;
+  /// Inbound links from one address still in the handshake, at most: 2,
+  /// but 32 on devnet, whose nodes all dial from loopback at once.
+  uint64_t max_handshaking_per_host = 2;
 };
 
 /// The parameters of a named chain, or nullptr.

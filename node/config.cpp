@@ -132,8 +132,8 @@ const config_key key_table[] = {
   {.name = "max_handshaking_per_host",
    .field = &cfg::max_handshaking_per_host,
    .help = "Inbound links from one address still in the handshake, at most "
-           "(one more replaces that address's oldest)",
-   .min = 1,
+           "(one more replaces that address's oldest); 0: the chain's default",
+   .min = 0,
    .max = 1000},
   {.name = "ban_seconds",
    .field = &cfg::ban_seconds,

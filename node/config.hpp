@@ -52,7 +52,7 @@ struct node_config {
   uint64_t cycle_ms = 0;
   uint64_t stall_ms = 0;
   uint64_t max_inbound = 125;
-  uint64_t max_handshaking_per_host = 2;
+  uint64_t max_handshaking_per_host = 0;
   uint64_t ban_seconds = 3600;
   uint64_t max_dynamic = 25;
   uint64_t map_size_mb = 65536;

@@ -123,7 +123,8 @@ derive_configs(const node_config& cfg, const chain_params& params,
   if (auto err = out.registry.validate())
     return err;
   out.doors.max_inbound = cfg.max_inbound;
-  out.doors.max_handshaking_per_host = cfg.max_handshaking_per_host;
+  out.doors.max_handshaking_per_host = or_default(
+    cfg.max_handshaking_per_host, params.max_handshaking_per_host);
   out.doors.discourage_seconds = cfg.ban_seconds;
   return out;
 }
