@@ -73,6 +73,12 @@ kj::ArrayPtr<const kj::byte> data_of(const std::array<uint8_t, N>& x) {
   return {x.data(), N};
 }
 
+/// All of `x` as Cap'n Proto Text. Text may hold NUL bytes, which the
+/// decoder keeps; converting a std::string directly would stop at the first.
+capnp::Text::Reader text_of(const std::string& x) {
+  return {x.data(), x.size()};
+}
+
 template <size_t N>
 caf::expected<std::array<uint8_t, N>> fixed(capnp::Data::Reader in,
                                             const char* what) {
@@ -159,12 +165,12 @@ caf::expected<header> read(schema::Header::Reader in) {
 void write(schema::Record::Builder out, const record& r) {
   if (auto a = std::get_if<asset>(&r)) {
     auto b = out.initAsset();
-    b.setName(a->name);
+    b.setName(text_of(a->name));
     b.setFingerprint(data_of(a->fingerprint));
     auto meta = b.initMetadata(static_cast<unsigned>(a->metadata.size()));
     for (unsigned i = 0; i < a->metadata.size(); ++i) {
-      meta[i].setKey(a->metadata[i].key);
-      meta[i].setValue(a->metadata[i].value);
+      meta[i].setKey(text_of(a->metadata[i].key));
+      meta[i].setValue(text_of(a->metadata[i].value));
     }
     b.setRegistrant(data_of(a->registrant));
     b.setSignature(data_of(a->sig));

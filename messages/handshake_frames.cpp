@@ -153,7 +153,8 @@ std::vector<uint8_t> encode_hello(const hello_msg& m) {
   out.setMagic(m.magic);
   out.setMinVersion(m.min_version);
   out.setMaxVersion(m.max_version);
-  out.setChain(m.chain);
+  // All of the chain name's bytes (a std::string would stop at a NUL).
+  out.setChain(capnp::Text::Reader{m.chain.data(), m.chain.size()});
   out.setKey(data_of(m.key));
   out.setEphemeral(data_of(m.ephemeral));
   out.setResponderKey(data_of(m.responder_key));

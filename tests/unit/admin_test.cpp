@@ -1,7 +1,9 @@
 // The admin broker's framing and phases, over a real Unix socket: a bad
 // frame gets an error reply and the connection is closed; refused requests
 // leave it open, and requests queued behind one another are answered in
-// order.
+// order. The request parser (messages/admin_request) on its own: every
+// kind decodes to what it was made of, refusals carry the code that decides
+// whether the connection stays, and frames are sized from their prefix.
 #include <doctest/doctest.h>
 
 #include <capnp/message.h>
@@ -17,6 +19,7 @@
 
 #include "actors/admin.hpp"
 #include "messages/admin.capnp.h"
+#include "messages/admin_request.hpp"
 #include "messages/codec_capnp.hpp"
 #include "tests/unit/helpers.hpp"
 
@@ -160,4 +163,87 @@ TEST_CASE_FIXTURE(admin_fixture, "admin: refused requests leave the "
   auto [code2, text2] = c.read_error();
   CHECK(code2 == static_cast<uint8_t>(ec::bad_request));
   CHECK(text2 == "this node has no chain monitor");
+}
+
+TEST_CASE("admin requests: every kind decodes to the values it was made of") {
+  using namespace request;
+  hash256 id;
+  id.fill(7);
+  auto list = encode(std::vector<record>{});
+  std::vector<admin_request> all = {status{},
+                                    submit{list},
+                                    item{id},
+                                    owner{id},
+                                    block_by_height{9},
+                                    block_by_hash{id},
+                                    record_by_id{id},
+                                    reorg{3},
+                                    import_blocks{{list, list}},
+                                    export_blocks{5, 6},
+                                    stop{},
+                                    peers{},
+                                    watch{}};
+  for (auto& req : all) {
+    CAPTURE(req.index());
+    auto body = encode_admin_request(req);
+    REQUIRE(body);
+    auto back = decode_admin_request(*body);
+    REQUIRE(back);
+    CHECK(back->index() == req.index());
+    auto again = encode_admin_request(*back);
+    REQUIRE(again);
+    CHECK(*again == *body);
+  }
+  auto back = decode_admin_request(*encode_admin_request(reorg{3}));
+  CHECK(std::get<reorg>(*back).depth == 3);
+  back = decode_admin_request(*encode_admin_request(export_blocks{5, 6}));
+  CHECK(std::get<export_blocks>(*back).from == 5);
+  CHECK(std::get<export_blocks>(*back).count == 6);
+  back = decode_admin_request(*encode_admin_request(item{id}));
+  CHECK(std::get<item>(*back).id == id);
+}
+
+TEST_CASE("admin requests: refusals say whether the connection may stay") {
+  auto request_of = [](auto fill) {
+    capnp::MallocMessageBuilder msg;
+    fill(msg.initRoot<schema::Request>());
+    return freeze(msg);
+  };
+  // An id of the wrong size is answered; the connection stays.
+  auto short_id = decode_admin_request(request_of([](auto r) {
+    uint8_t three[3] = {1, 2, 3};
+    r.setRecord(kj::arrayPtr(three, 3));
+  }));
+  REQUIRE_FALSE(short_id);
+  CHECK(code_of(short_id.error()) == ec::bad_request);
+  CHECK(message_of(short_id.error()) == "a record id must have 32 bytes");
+  // A block that is not whole words, and bytes that do not decode, end it.
+  auto ragged = decode_admin_request(request_of([](auto r) {
+    uint8_t five[5] = {1, 2, 3, 4, 5};
+    r.initImportBlocks(1).set(0, kj::arrayPtr(five, 5));
+  }));
+  REQUIRE_FALSE(ragged);
+  CHECK(code_of(ragged.error()) == ec::malformed);
+  auto garbage = decode_admin_request(encoded{{~uint64_t{0}, ~uint64_t{0}}});
+  REQUIRE_FALSE(garbage);
+  CHECK(code_of(garbage.error()) == ec::malformed);
+  CHECK(code_of(decode_admin_request(encoded{}).error()) == ec::malformed);
+}
+
+TEST_CASE("admin requests: a frame's size is known once its length is in") {
+  auto body = *encode_admin_request(request::status{});
+  auto frame = admin_frame(body);
+  REQUIRE(frame.size() == admin_frame_prefix + body.size());
+  CHECK(*admin_frame_size(byte_view{frame.data(), 3}) == 0);
+  CHECK(*admin_frame_size(byte_view{frame.data(), frame.size() - 1}) == 0);
+  CHECK(*admin_frame_size(frame) == frame.size());
+  for (uint32_t bad : {0u, 3u, uint32_t(max_admin_frame + 8)}) {
+    uint8_t len[4];
+    put_u32(len, bad);
+    auto size = admin_frame_size(byte_view{len, 4});
+    REQUIRE_FALSE(size);
+    CHECK(code_of(size.error()) == ec::malformed);
+    CHECK(message_of(size.error())
+          == "bad frame length " + std::to_string(bad));
+  }
 }

@@ -18,6 +18,7 @@
 #include "messages/codec.hpp"
 #include "messages/codec_capnp.hpp"
 #include "messages/handshake.hpp"
+#include "messages/handshake_frames.hpp"
 #include "messages/wire.capnp.h"
 #include "tests/unit/helpers.hpp"
 
@@ -731,6 +732,22 @@ TEST_CASE("handshake: frames that are not well-formed are refused") {
     auto msg = refuse(bad, ec::malformed);
     CHECK(msg.find("kind") != std::string::npos);
   }
+}
+
+// Found by tests/fuzz/handshake_frame.cpp: the decoder keeps every byte of
+// a Hello's chain name, NULs included, and the encoder used to stop at the
+// first NUL, so a Hello did not encode to what it was.
+TEST_CASE("handshake: a Hello's chain name encodes whole, NULs included") {
+  using namespace std::string_literals;
+  hello_msg h;
+  h.magic = handshake_magic;
+  h.min_version = h.max_version = 1;
+  h.chain = "dev\0net"s;
+  h.key = key_of(alice);
+  auto back = decode_frame(encode_hello(h));
+  REQUIRE(back);
+  REQUIRE(std::holds_alternative<hello_msg>(*back));
+  CHECK(std::get<hello_msg>(*back).chain == h.chain);
 }
 
 TEST_CASE("handshake: a peer's Reject fails with its code and a clean "
