@@ -167,6 +167,8 @@ void admin_requests(const people& p) {
     {"stop", stop{}},
     {"peers", peers{}},
     {"watch", watch{}},
+    {"ban", ban{p.bob.public_key_bytes(), 600}},
+    {"unban", unban{p.bob.public_key_bytes()}},
   };
   std::vector<uint8_t> pipelined;
   for (auto& [name, req] : all) {
