@@ -666,9 +666,16 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     [=](atom::tick) {
       auto& st = self->state;
       maintain_links(self);
-      for (auto& [key, p] : st.peers)
-        if (p.session)
-          refresh_info(self, key);
+      // A peer's info at most once a second: every cycle on mainnet (15 s),
+      // every fourth on devnet (250 ms), whose nodes would otherwise spend
+      // most of their idle time asking. New tips arrive by relay anyway.
+      auto now = now_of(self);
+      if (now - st.last_info_round >= std::chrono::seconds{1}) {
+        st.last_info_round = now;
+        for (auto& [key, p] : st.peers)
+          if (p.session)
+            refresh_info(self, key);
+      }
       self->request(st.deps.processor, std::chrono::seconds{30}, atom::tip_v)
         .then([=](chain_tip& ours) { step(self, ours); }, [=](caf::error&) {});
       self->delayed_send(self, st.cfg.cycle, atom::tick_v);

@@ -119,6 +119,8 @@ struct connector_state {
   std::map<public_key, peer_entry> peers;
   std::optional<public_key> upstream;
   uint32_t samples_behind = 0;
+  /// When every linked peer was last asked for its info.
+  std::chrono::steady_clock::time_point last_info_round{};
   /// Our tip's height when the fork detection began.
   uint64_t our_height = 0;
   std::optional<deep_fork> refused_fork;
