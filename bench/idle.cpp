@@ -68,6 +68,19 @@ std::vector<pid_t> start_nodes(const options& o, const std::string& dir,
   return pids;
 }
 
+/// Starts the nodes, lets them settle, measures and stops them.
+double measure(const options& o, const std::string& dir, bool linked) {
+  auto pids = start_nodes(o, dir, linked);
+  // Past the start; linked nodes also handshake and sync first.
+  std::this_thread::sleep_for(std::chrono::seconds{linked ? 5 : 2});
+  auto cpu = cpu_percent(pids, o.seconds);
+  for (auto p : pids)
+    stop(p);
+  std::printf("%d nodes %s: %.2f%% of a core each\n", o.nodes,
+              linked ? "linked to node 0" : "without peers", cpu);
+  return cpu;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -100,21 +113,8 @@ int main(int argc, char** argv) {
              / ("hallmark-idle-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
 
-  auto alone = start_nodes(o, dir.string(), false);
-  std::this_thread::sleep_for(std::chrono::seconds{2}); // past the start
-  auto cpu_alone = cpu_percent(alone, o.seconds);
-  for (auto p : alone)
-    stop(p);
-  std::printf("%d nodes without peers: %.2f%% of a core each\n", o.nodes,
-              cpu_alone);
-
-  auto linked = start_nodes(o, dir.string(), true);
-  std::this_thread::sleep_for(std::chrono::seconds{5}); // linked and synced
-  auto cpu_linked = cpu_percent(linked, o.seconds);
-  for (auto p : linked)
-    stop(p);
-  std::printf("%d nodes linked to node 0: %.2f%% of a core each\n", o.nodes,
-              cpu_linked);
+  auto cpu_alone = measure(o, dir.string(), false);
+  auto cpu_linked = measure(o, dir.string(), true);
   std::filesystem::remove_all(dir);
   std::printf("idle nodes=%d cpu_percent_alone=%.2f cpu_percent_linked=%.2f "
               "limit_percent=1.0\n",

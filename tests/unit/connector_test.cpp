@@ -260,12 +260,13 @@ spawn_prefetcher(fixture& f, std::shared_ptr<std::vector<fetch_report>> reports,
 }
 
 /// A connector over the fixture's chain that elects among `min_clients`
-/// links, one cycle a second, failing over after 3 s without progress.
-connector_actor spawn_connector(fixture& f, size_t min_clients) {
+/// links, one cycle a second, failing over after `stall` without progress.
+connector_actor spawn_connector(fixture& f, size_t min_clients,
+                                std::chrono::milliseconds stall = 3s) {
   connector_config cc;
   cc.min_clients = min_clients;
   cc.cycle = 1s;
-  cc.stall = 3s;
+  cc.stall = stall;
   session_deps deps;
   deps.chain = &f.store.store();
   deps.processor = f.processor;
@@ -404,19 +405,29 @@ TEST_CASE("connector: between links of equal work, the smaller tip hash wins") {
         == std::vector<std::string>{std::string{winner} + " 3+2"});
 }
 
+/// Two links: `a` two blocks ahead of us, serving at once, and `b` three
+/// ahead, serving as `how` says, so b becomes the upstream; two cycles run.
+struct two_links {
+  two_links(fixture& f, serve how, std::chrono::milliseconds stall = 3s)
+      : c(spawn_connector(f, 2, stall)),
+        a(link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20)),
+        b(link_up(f, c, f.session("b", grow(f.ours, 3), how), 0x21)) {
+    f.advance(1s);
+    f.advance(1s);
+  }
+  connector_actor c;
+  public_key a;
+  public_key b;
+};
+
 TEST_CASE("connector: a peer's failure is charged and fails over to the next "
           "best link") {
   fixture f{2};
-  auto c = spawn_connector(f, 2);
-  auto a = link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
-  auto b = link_up(f, c, f.session("b", grow(f.ours, 3), serve::malformed),
-                   0x21);
-  f.advance(1s);
-  f.advance(1s); // b fails its fetch: charged, HIGHEST_BLOCK again
+  two_links l{f, serve::malformed}; // b fails its fetch: charged
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
-  auto peers = peers_of(f, c);
-  CHECK(peers[b].score == 50); // half of ban_points
-  CHECK(peers[a].score == 0);
+  auto peers = peers_of(f, l.c);
+  CHECK(peers[l.b].score == 50); // half of ban_points
+  CHECK(peers[l.a].score == 0);
   f.advance(1s); // b is passed over while a is there
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
   CHECK(f.applied->heights == heights(3, 4));
@@ -424,29 +435,21 @@ TEST_CASE("connector: a peer's failure is charged and fails over to the next "
 
 TEST_CASE("connector: a local failure fails over without a charge") {
   fixture f{2};
-  auto c = spawn_connector(f, 2);
-  auto a = link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
-  auto b = link_up(f, c, f.session("b", grow(f.ours, 3), serve::never), 0x21);
-  f.advance(1s);
-  f.advance(1s);
+  two_links l{f, serve::never, 600s}; // no stall before the timeout
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
   f.advance(90s); // the prefetcher's request to b times out
   f.advance(1s);
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
-  auto peers = peers_of(f, c);
-  CHECK(peers[b].score == 0);
-  CHECK(peers[a].score == 0);
+  auto peers = peers_of(f, l.c);
+  CHECK(peers[l.b].score == 0);
+  CHECK(peers[l.a].score == 0);
   CHECK(f.applied->heights == heights(3, 4));
 }
 
 TEST_CASE("connector: a stalled upstream is replaced after the stall time, "
           "uncharged") {
   fixture f{2};
-  auto c = spawn_connector(f, 2);
-  auto a = link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
-  auto b = link_up(f, c, f.session("b", grow(f.ours, 3), serve::never), 0x21);
-  f.advance(1s);
-  f.advance(1s);
+  two_links l{f, serve::never};
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
   // Long before b's request would time out (60 s), the stall check moves
   // the fetch to a, which has the work up to its height.
@@ -454,24 +457,20 @@ TEST_CASE("connector: a stalled upstream is replaced after the stall time, "
     f.advance(1s);
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
   CHECK(f.applied->heights == heights(3, 4));
-  auto peers = peers_of(f, c);
-  CHECK(peers[b].score == 0);
-  CHECK(peers[a].score == 0);
+  auto peers = peers_of(f, l.c);
+  CHECK(peers[l.b].score == 0);
+  CHECK(peers[l.a].score == 0);
 }
 
 TEST_CASE("connector: an upstream frozen during fork detection is replaced") {
   fixture f{2};
-  auto c = spawn_connector(f, 2);
-  auto a = link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20);
-  auto b = link_up(f, c, f.session("b", grow(f.ours, 3), serve::frozen), 0x21);
-  f.advance(1s);
-  f.advance(1s);
+  two_links l{f, serve::frozen};
   CHECK(f.heard("asked ") == std::vector<std::string>{"b hashes"});
   for (int i = 0; i < 5; ++i)
     f.advance(1s);
   CHECK(f.heard("asked ") == std::vector<std::string>{"b hashes", "a 3+2"});
   CHECK(f.applied->heights == heights(3, 4));
-  CHECK(peers_of(f, c)[b].score == 0);
+  CHECK(peers_of(f, l.c)[l.b].score == 0);
 }
 
 TEST_CASE("progress: the line states height, target, rate and time left") {
