@@ -1,4 +1,5 @@
 #include "actors/connector.hpp"
+#include "actors/connector_links.hpp"
 
 #include <algorithm>
 
@@ -13,171 +14,7 @@ namespace hallmark {
 
 namespace {
 
-using self_ptr = connector_actor::stateful_pointer<connector_state>;
-using phase = connector_state::phase;
-using peer_entry = connector_state::peer_entry;
-
-/// The actor clock (simulated in the deterministic tests).
-std::chrono::steady_clock::time_point now_of(self_ptr self) {
-  return self->clock().now();
-}
-
-uint64_t now_ms(self_ptr self) {
-  return static_cast<uint64_t>(
-    std::chrono::duration_cast<std::chrono::milliseconds>(
-      now_of(self).time_since_epoch())
-      .count());
-}
-
-std::string short_key(const public_key& k) {
-  return to_hex(k).substr(0, 16);
-}
-
-void set_phase(self_ptr self, phase p) {
-  auto& st = self->state;
-  if (st.state == p)
-    return;
-  log_info("connector", "{} -> {}", to_string(st.state), to_string(p));
-  st.state = p;
-}
-
-size_t live_links(self_ptr self) {
-  size_t n = 0;
-  for (auto& [k, p] : self->state.peers)
-    if (p.session)
-      ++n;
-  return n;
-}
-
-void charge(self_ptr self, const public_key& key, int32_t points,
-            const std::string& reason);
-
-/// Asks a linked peer for its info; updates its entry.
-void refresh_info(self_ptr self, const public_key& key) {
-  auto& st = self->state;
-  auto i = st.peers.find(key);
-  if (i == st.peers.end() || !i->second.session)
-    return;
-  auto session = i->second.session;
-  self->request(session, std::chrono::seconds{30}, atom::info_v)
-    .then(
-      [=](peer_info& info) {
-        auto& st = self->state;
-        auto p = st.peers.find(key);
-        if (p == st.peers.end() || p->second.session != session)
-          return;
-        if (info.chain != st.deps.settings->chain) {
-          charge(self, key, st.cfg.ban_points,
-                 "info reply of chain '" + info.chain + "'");
-          return;
-        }
-        p->second.have_info = true;
-        p->second.height = info.height;
-        p->second.tip = info.tip;
-        p->second.work = info.work;
-        p->second.last_seen = unix_now();
-      },
-      [=](caf::error& err) {
-        // A reply that does not decode, or of another kind, is the peer's
-        // doing; a refusal, a timeout or a closed link is not charged.
-        if (code_of(err) == ec::malformed)
-          charge(self, key, self->state.cfg.ban_points,
-                 "bad info reply: " + message_of(err));
-      });
-}
-
-/// Sends our registration over a new outbound link; the reply's peers go
-/// to the announcer.
-void register_with(self_ptr self, const public_key& key) {
-  auto& st = self->state;
-  if (st.cfg.listeners.empty() || !st.deps.announcer)
-    return;
-  auto i = st.peers.find(key);
-  if (i == st.peers.end() || !i->second.session)
-    return;
-  auto reg = make_registration(st.deps.settings->chain, st.cfg.listeners,
-                               unix_now(), st.identity);
-  auto origin = i->second.session.address();
-  self
-    ->request(i->second.session, std::chrono::seconds{30}, atom::registr_v, reg)
-    .then(
-      [=](std::vector<registration>& others) {
-        for (auto& r : others)
-          self->send(self->state.deps.announcer, atom::announce_v, r, origin);
-      },
-      [=](caf::error& err) {
-        log_info("connector", "registration with {} failed: {}", short_key(key),
-                 message_of(err));
-      });
-}
-
-void dial(self_ptr self, const public_key& key, peer_entry& p) {
-  auto& st = self->state;
-  auto now = now_of(self);
-  if (p.session || now < p.next_dial || p.addresses.empty()
-      || p.banned_until > unix_now())
-    return;
-  // Retry with backoff: one cycle, doubling to a minute.
-  p.backoff = std::min<std::chrono::milliseconds>(
-    std::max(st.cfg.cycle, p.backoff * 2), std::chrono::minutes{1});
-  p.next_dial = now + p.backoff;
-  for (auto& a : p.addresses) {
-    auto parsed = parse_listener(a);
-    if (!parsed)
-      continue;
-    auto session = self->system().middleman().spawn_client(
-      peer_session, parsed->first, parsed->second, st.deps,
-      std::optional<public_key>{key}, a);
-    if (session) {
-      // Linked: the session ends when the connector does.
-      self->link_to(*session);
-      log_info("connector", "dialled {} at {}", short_key(key), a);
-      return;
-    }
-  }
-}
-
-/// Chooses dynamic peers at key-space offsets from our own key: the next
-/// 1 and 3, the previous 1 and 3, and 1/8 … 7/8 of the way round.
-std::vector<public_key> choose_dynamic(self_ptr self) {
-  auto& st = self->state;
-  std::vector<public_key> ring;
-  for (auto& r : st.candidates)
-    if (r.key != st.identity.public_key_bytes())
-      ring.push_back(r.key);
-  std::sort(ring.begin(), ring.end());
-  ring.erase(std::unique(ring.begin(), ring.end()), ring.end());
-  std::vector<public_key> out;
-  if (ring.empty())
-    return out;
-  auto n = static_cast<long>(ring.size());
-  auto me = std::lower_bound(ring.begin(), ring.end(),
-                             st.identity.public_key_bytes())
-            - ring.begin();
-  std::vector<long> offsets{0, 2, -1, -3};
-  for (long k = 1; k < 8; ++k)
-    offsets.push_back(k * n / 8);
-  for (auto off : offsets) {
-    auto idx = ((me + off) % n + n) % n;
-    if (std::find(out.begin(), out.end(), ring[idx]) == out.end())
-      out.push_back(ring[idx]);
-    if (out.size() >= st.cfg.max_dynamic)
-      break;
-  }
-  return out;
-}
-
-void maintain_links(self_ptr self) {
-  auto& st = self->state;
-  for (auto& [key, p] : st.peers)
-    if (p.is_static)
-      dial(self, key, p);
-  for (auto& key : choose_dynamic(self)) {
-    auto i = st.peers.find(key);
-    if (i != st.peers.end())
-      dial(self, key, i->second);
-  }
-}
+using namespace connector_links;
 
 /// The linked peer with the most work (then the smaller tip hash), passing
 /// over peers that recently failed us while another one is there.
@@ -384,66 +221,6 @@ void step(self_ptr self, chain_tip ours) {
   }
 }
 
-/// Bans `key` until unix second `until`: persisted, its link cut.
-void ban(self_ptr self, const public_key& key, uint64_t until) {
-  auto& st = self->state;
-  auto& p = st.peers[key];
-  p.banned_until = until;
-  p.score = 0;
-  if (st.cfg.bans)
-    if (auto err = st.cfg.bans->put_ban(key, until))
-      log_warning("connector", "the ban of {} is not stored: {}",
-                  short_key(key), message_of(err));
-  if (p.session)
-    self->send_exit(p.session, caf::exit_reason::user_shutdown);
-  if (st.upstream == key
-      && (st.state == phase::fetch_blocks || st.state == phase::fork_detect)) {
-    self->send(st.prefetch, atom::reset_v);
-    st.probing = false;
-    set_phase(self, phase::highest_block);
-  }
-}
-
-std::vector<peer_status> peer_table(self_ptr self);
-
-void charge(self_ptr self, const public_key& key, int32_t points,
-            const std::string& reason) {
-  auto& st = self->state;
-  auto& p = st.peers[key];
-  p.score += points;
-  log_warning("connector", "peer {} charged {} ({}): {}", short_key(key),
-              points, p.score, reason);
-  if (p.score < st.cfg.ban_points)
-    return;
-  log_warning("connector", "peer {} banned for {} s", short_key(key),
-              st.cfg.ban_seconds);
-  ban(self, key, unix_now() + st.cfg.ban_seconds);
-}
-
-std::vector<peer_status> peer_table(self_ptr self) {
-  auto& st = self->state;
-  std::vector<peer_status> out;
-  auto now = unix_now();
-  for (auto& [key, p] : st.peers) {
-    peer_status s;
-    s.key = key;
-    s.addresses = p.addresses;
-    s.is_static = p.is_static;
-    s.inbound = p.inbound;
-    s.link = p.banned_until > now         ? "banned"
-             : p.session                  ? "up"
-             : p.next_dial > now_of(self) ? "connecting"
-                                          : "down";
-    s.height = p.height;
-    s.tip = p.tip;
-    s.last_seen = p.last_seen;
-    s.score = p.score;
-    s.banned_until = p.banned_until > now ? p.banned_until : 0;
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
 /// Passes something accepted here to every live link but `origin`.
 template <class Item>
 void fan_out(self_ptr self, Item x, const caf::actor_addr& origin) {
@@ -471,22 +248,6 @@ const char* to_string(connector_state::phase p) {
   default:
     return "unknown";
   }
-}
-
-caf::expected<static_peer> parse_static_peer(std::string_view text) {
-  auto at = text.find('@');
-  if (at == std::string_view::npos)
-    return make_error(ec::bad_config, "a peer is PUBKEY@HOST:PORT, not '"
-                                        + std::string{text} + "'");
-  auto key = from_hex_fixed<32>(text.substr(0, at));
-  if (!key)
-    return make_error(ec::bad_config, "a peer's key is 64 hex characters");
-  auto addr = parse_listener(text.substr(at + 1));
-  if (!addr)
-    return make_error(ec::bad_config, "cannot parse peer address '"
-                                        + std::string{text.substr(at + 1)}
-                                        + "'");
-  return static_peer{*key, addr->first, addr->second};
 }
 
 connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
