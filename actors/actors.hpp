@@ -171,8 +171,8 @@ struct connector_status {
   uint64_t deep_fork_height = 0;
   uint64_t deep_fork_depth = 0;
   uint64_t deep_fork_tip_height = 0;
-  /// Why fetching is paused by a failure of this node (its storage: a full
-  /// disk), retried with backoff; empty: not paused.
+  /// Why fetching is paused (this node's storage failed, or the blocks are
+  /// not valid yet), retried with backoff; empty: not paused.
   std::string fetch_error;
 };
 

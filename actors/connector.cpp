@@ -338,7 +338,6 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       }
       p.session = link.session;
       p.inbound = link.inbound;
-      p.backoff = std::chrono::milliseconds{0};
       if (link.inbound && p.addresses.empty())
         p.addresses.clear();
       p.last_seen = unix_now();
@@ -360,7 +359,9 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     [=](atom::misbehave, const public_key& key, const std::string& address,
         int32_t points, const std::string& reason) {
       (void)address;
-      if (points > 0)
+      // Our own key is never charged (a link to ourselves is refused, not
+      // punished).
+      if (points > 0 && key != self->state.identity.public_key_bytes())
         charge(self, key, points, reason);
     },
     [=](atom::candidates, std::vector<registration>& regs) {
@@ -378,17 +379,25 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       // New local tips reach peers through the block relay; nothing to do.
     },
     [=](atom::peers) { return peer_table(self); },
-    [=](atom::ban, const public_key& key, uint64_t seconds) {
+    [=](atom::ban, const public_key& key,
+        uint64_t seconds) -> caf::result<std::vector<peer_status>> {
       auto& st = self->state;
+      if (key == st.identity.public_key_bytes())
+        return make_error(ec::bad_request, "that is this node's own key");
       auto span = seconds > 0 ? seconds : st.cfg.ban_seconds;
       log_warning("connector", "peer {} banned for {} s by the operator",
                   short_key(key), span);
       ban(self, key, unix_now() + span);
       return peer_table(self);
     },
-    [=](atom::unban, const public_key& key) {
+    [=](atom::unban,
+        const public_key& key) -> caf::result<std::vector<peer_status>> {
       auto& st = self->state;
-      auto& p = st.peers[key];
+      auto i = st.peers.find(key);
+      if (i == st.peers.end() || i->second.banned_until <= unix_now())
+        return make_error(ec::not_found,
+                          "peer " + short_key(key) + " is not banned");
+      auto& p = i->second;
       p.banned_until = 0;
       p.score = 0;
       p.next_dial = {};
@@ -459,18 +468,18 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         // this node, or one that is nobody's fault yet, only moves on.
         if (whose == fault::peer)
           charge(self, *st.upstream, st.cfg.ban_points / 2, why);
-        if (code_of(r.failure) == ec::storage) {
-          // Our storage failed (a full disk): another peer would fail the
-          // same way, so pause, then try again (there may be room by then).
+        if (code_of(r.failure) == ec::storage || whose == fault::not_yet) {
+          // Our storage failed (a full disk), or the blocks are not valid
+          // yet (ahead of our clock): another peer would fail the same
+          // way, so pause, then try again (there may be room, or the
+          // clock may have caught up, by then).
           st.fetch_backoff = std::min<std::chrono::milliseconds>(
             std::max(st.cfg.cycle, st.fetch_backoff * 2),
             std::chrono::minutes{1});
           st.fetch_paused_until = now_of(self) + st.fetch_backoff;
           st.fetch_error = why;
-          log_error("connector",
-                    "this node cannot take blocks ({}); "
-                    "fetching again in {} ms",
-                    why, st.fetch_backoff.count());
+          log_warning("connector", "fetching paused for {} ms: {}",
+                      st.fetch_backoff.count(), why);
           // The upstream did nothing wrong: not passed over either.
           self->send(st.prefetch, atom::reset_v);
           st.probing = false;

@@ -98,6 +98,10 @@ void refresh_info(self_ptr self, const public_key& key) {
           return;
         }
         p->second.have_info = true;
+        // The link works (it answered): dial it again at once if it drops.
+        // A link closed right after its handshake (we are banned there)
+        // keeps backing off.
+        p->second.backoff = std::chrono::milliseconds{0};
         p->second.height = info.height;
         p->second.tip = info.tip;
         p->second.work = info.work;

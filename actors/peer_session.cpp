@@ -67,8 +67,13 @@ void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
     self->quit(make_error(fault, why));
 }
 
+/// Charges the peer's key, once the handshake has proven it. Before, there
+/// is no key to charge: an inbound link that fails by its peer's fault
+/// ends with that error, and the listener discourages its address.
 void charge(self_ptr self, int32_t points, const std::string& reason) {
   auto& st = self->state;
+  if (!st.proven || points <= 0)
+    return;
   self->send(st.deps.connector, atom::misbehave_v, st.peer, st.address, points,
              reason);
 }
@@ -213,8 +218,11 @@ void take_registration(self_ptr self, uint64_t id,
       },
       [=](caf::error& err) {
         refuse(self, id, err);
-        charge(self, self->state.deps.limits.bad_records_points,
-               "refused registration: " + message_of(err));
+        // A registration too old or too new for our clock, or of another
+        // chain, is not the peer's fault (our clock may be the wrong one).
+        if (fault_of(err) == fault::peer)
+          charge(self, self->state.deps.limits.bad_records_points,
+                 "refused registration: " + message_of(err));
       });
 }
 
@@ -269,11 +277,9 @@ void on_handshake_frame(self_ptr self, byte_view frame) {
   if (!step.send.empty())
     write_frame(self, step.send);
   if (step.error) {
-    st.peer = st.hs->peer();
+    // No key is proven yet, so none is charged: the link ends with the
+    // error, and the listener judges the address by its class.
     auto code = code_of(step.error);
-    charge(self,
-           code == ec::wrong_chain ? 0 : st.deps.limits.bad_frame_points / 2,
-           "handshake failed: " + message_of(step.error));
     close_link(self, "handshake: " + message_of(step.error),
                code == ec::wrong_chain ? ec::none : code);
     return;
@@ -281,6 +287,7 @@ void on_handshake_frame(self_ptr self, byte_view frame) {
   if (!step.established)
     return;
   st.peer = st.hs->peer();
+  st.proven = true;
   st.tx = st.hs->take_sealer();
   st.rx = st.hs->take_opener();
   st.label = to_hex(st.peer).substr(0, 16) + "@" + st.address;

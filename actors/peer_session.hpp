@@ -114,6 +114,8 @@ struct peer_session_state {
   frame_sealer tx;
   frame_opener rx;
   public_key peer{};
+  /// The handshake proved `peer`: only then can misbehaviour be charged.
+  bool proven = false;
   std::chrono::steady_clock::time_point handshake_deadline;
   /// When the last frame came (LINKED).
   std::chrono::steady_clock::time_point last_heard;

@@ -48,6 +48,9 @@ enum class ec : uint8_t {
   expired = 32,          ///< a registration older than this node accepts
 };
 
+/// The highest code in use: codes above it (from a newer peer) are unknown.
+constexpr ec last_code = ec::expired;
+
 /// Whose fault an error is, for judging peers: only `peer` charges the peer
 /// that sent what failed. The table per code is in docs/protocol.md.
 enum class fault : uint8_t {

@@ -105,8 +105,8 @@ struct Status {
   deepForkHeight @16 :UInt64;
   deepForkDepth @17 :UInt64;
   deepForkTipHeight @18 :UInt64;
-  # Why fetching blocks is paused by this node's own failure (a full disk),
-  # retried with backoff; empty: not paused.
+  # Why fetching blocks is paused (this node's storage failed, or the
+  # blocks are not valid yet), retried with backoff; empty: not paused.
   fetchError @19 :Text;
 }
 

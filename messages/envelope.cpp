@@ -235,7 +235,7 @@ caf::expected<envelope> decode_envelope(const encoded& bytes,
 
 caf::error error_of(const refusal& x) {
   auto code = static_cast<uint8_t>(x.code);
-  if (code == 0 || code > static_cast<uint8_t>(ec::internal))
+  if (code == 0 || code > static_cast<uint8_t>(last_code))
     return make_error(ec::malformed, "peer refused with an unknown code "
                                        + std::to_string(code) + ": "
                                        + x.reason);

@@ -103,7 +103,8 @@ const config_key key_table[] = {
   {.name = "map_max_mb",
    .field = &cfg::map_max_mb,
    .help = "Largest LMDB map of chain/ in MiB (past it, or past the free "
-           "disk, writes fail as \"disk full\"); 0: only the free disk limits",
+           "disk, writes fail as \"map full\" or \"disk full\"); 0: only the "
+           "free disk limits",
    .min = 0,
    .max = 1 << 24},
   {.name = "min_clients",

@@ -37,7 +37,8 @@ TEST_CASE("judgement: blocks from a clock ahead are not yet valid, not bad") {
   a.set_env("HALLMARK_CLOCK_OFFSET=310");
   node b{dir, "b"};
   a.start(true, {"--listen", addr(19800)});
-  b.start(false, {"--peer", peer_arg(a, 19800)});
+  // b listens, so it registers with a over each link it dials.
+  b.start(false, {"--listen", addr(19801), "--peer", peer_arg(a, 19800)});
   REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 3; }));
   // Refused as not valid yet, and the producer is not charged for it ...
   REQUIRE(
@@ -50,6 +51,12 @@ TEST_CASE("judgement: blocks from a clock ahead are not yet valid, not bad") {
   CHECK(entry["link"] == "up");
   CHECK(entry["score"] == 0);
   CHECK_FALSE(logged(b, "charged"));
+  // The other way round: to a, whose clock is the wrong one, b's
+  // registrations look 310 s old. Refused as expired, never charged.
+  CHECK(logged(b, "old at"));
+  CHECK_FALSE(logged(a, "charged"));
+  auto back = peer_entry(a, b.public_key());
+  CHECK((back.is_null() || back["score"] == 0));
 }
 
 TEST_CASE("judgement: a heavier branch deeper than the window is policy") {

@@ -268,6 +268,8 @@ TEST_CASE("network: garbage and oversized frames close only that link") {
                                 key_pair::generate());
     CHECK_FALSE(err);
     CHECK(a.log().find("discouraged") != std::string::npos);
+    // No key was proven by the bad links, so none was charged.
+    CHECK(a.log().find("peer 0000000000000000") == std::string::npos);
   }
   // b kept its link and keeps following a.
   auto h = b.height();

@@ -25,7 +25,7 @@ namespace {
 /// Every value of `ec` there is, in order.
 std::vector<ec> every_code() {
   std::vector<ec> out;
-  for (int i = 1; i <= static_cast<int>(ec::expired); ++i) // the last code
+  for (int i = 1; i <= static_cast<int>(last_code); ++i)
     out.push_back(static_cast<ec>(i));
   return out;
 }
