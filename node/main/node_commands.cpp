@@ -88,8 +88,8 @@ void add_node_commands(CLI::App& app, command_table& commands) {
   add_datadir(run_cmd, run_opts->datadir);
   run_cmd
     ->add_option("--log-level", run_opts->log_level,
-                 "Least severe log records written to stderr")
-    ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+                 "Least severe log records written to stderr (warn = warning)")
+    ->check(CLI::IsMember({"debug", "info", "warning", "warn", "error"}))
     ->capture_default_str();
   run_opts->config.add_to(run_cmd,
                           "Configuration (over hallmark.conf for this run; "
