@@ -295,6 +295,18 @@ caf::error fill_tip(self_ptr self, apply_report& report) {
   return st.writer ? read(*st.writer) : read(chain_reader{*st.store});
 }
 
+/// Flushes; the committed height, or why the flush failed.
+caf::expected<uint64_t> flush_to_height(self_ptr self) {
+  auto& st = self->state;
+  if (auto err = flush(self))
+    return err;
+  chain_reader r{*st.store};
+  auto height = r.tip().height;
+  if (auto err = r.failure())
+    return err;
+  return height;
+}
+
 /// Applies verified batches at the front of the queue, in order.
 void drain(self_ptr self) {
   auto& st = self->state;
@@ -342,18 +354,15 @@ void drain(self_ptr self) {
                  *bt.relay_from);
     bt.promise.deliver(report);
   }
-}
-
-/// Flushes; the committed height, or why the flush failed.
-caf::result<uint64_t> flush_to_height(self_ptr self) {
-  auto& st = self->state;
-  if (auto err = flush(self))
-    return err;
-  chain_reader r{*st.store};
-  auto height = r.tip().height;
-  if (auto err = r.failure())
-    return err;
-  return height;
+  if (st.stop_reply && st.queue.empty()) {
+    auto reply = std::move(*st.stop_reply);
+    st.stop_reply.reset();
+    auto height = flush_to_height(self);
+    if (height)
+      reply.deliver(*height);
+    else
+      reply.deliver(height.error());
+  }
 }
 
 caf::expected<chain_tip> current_tip(self_ptr self) {
@@ -539,10 +548,25 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
                report.height, to_hex(report.tip));
       return report;
     },
-    [=](atom::flush) -> caf::result<uint64_t> { return flush_to_height(self); },
+    [=](atom::flush) -> caf::result<uint64_t> {
+      auto height = flush_to_height(self);
+      if (!height)
+        return height.error();
+      return *height;
+    },
     [=](atom::stop) -> caf::result<uint64_t> {
-      self->state.stopped = true;
-      return flush_to_height(self);
+      auto& st = self->state;
+      st.stopped = true;
+      if (st.queue.empty()) {
+        auto height = flush_to_height(self);
+        if (!height)
+          return height.error();
+        return *height;
+      }
+      // Batches taken before stop are still with the verifiers: answered
+      // when drain has applied and committed them.
+      st.stop_reply = self->make_response_promise<uint64_t>();
+      return *st.stop_reply;
     },
     [=](atom::subscribe, reservoir_actor& r) {
       self->state.subscribers.push_back(std::move(r));

@@ -89,6 +89,9 @@ struct block_processor_state {
   std::vector<encoded> unwound_records;
   bool flush_scheduled = false;
   bool stopped = false;
+  /// The stop request, answered once the batches queued before it are
+  /// applied and committed: its height is then the final one.
+  std::optional<caf::typed_response_promise<uint64_t>> stop_reply;
   uint64_t last_log_height = 0;
 };
 

@@ -828,10 +828,13 @@ TEST_CASE("block_processor actor: a batch in verification at stop is "
   std::optional<apply_report> report;
   blocks.receive([&](apply_report& r) { report = r; },
                  [&](caf::error& err) { FAIL(message_of(err)); });
-  stopping.receive([&](uint64_t) {},
+  std::optional<uint64_t> final_height;
+  stopping.receive([&](uint64_t h) { final_height = h; },
                    [&](caf::error& err) { FAIL(message_of(err)); });
   REQUIRE(report);
   CHECK(report->applied == 1);
+  // Stop answers once that batch is committed: its height is the final one.
+  CHECK(final_height == std::optional<uint64_t>{1});
   // Reported applied, so it must be committed without waiting for a timer
   // that a stopping node never sees.
   CHECK(f.committed().height == 1);
