@@ -35,26 +35,31 @@ chain_writer& writer(self_ptr self) {
   return *st.writer;
 }
 
+/// The tip `v` holds, with what the next block must carry.
+caf::expected<chain_tip> tip_of(const chain_view& v,
+                                const chain_params& params) {
+  chain_tip out;
+  auto top = v.tip();
+  out.height = top.height;
+  out.hash = top.hash;
+  out.hdr = top.hdr;
+  out.work = top.work;
+  auto anc = v.ancestors();
+  out.next_difficulty = next_difficulty(params, top.height + 1, anc);
+  out.median_time_past = median_time_past(top.height + 1, anc);
+  if (auto err = v.failure())
+    return err;
+  return out;
+}
+
 /// Puts the committed tip on the board, if there is one.
 void publish_tip(self_ptr self) {
   auto& board = self->state.cfg.board;
   if (!board)
     return;
   chain_reader r{*self->state.store};
-  auto top = r.tip();
-  if (r.failure())
-    return;
-  chain_tip out;
-  out.height = top.height;
-  out.hash = top.hash;
-  out.hdr = top.hdr;
-  out.work = top.work;
-  auto anc = r.ancestors();
-  out.next_difficulty = next_difficulty(self->state.store->params(),
-                                        top.height + 1, anc);
-  out.median_time_past = median_time_past(top.height + 1, anc);
-  if (!r.failure())
-    board->publish(out);
+  if (auto tip = tip_of(r, self->state.store->params()))
+    board->publish(*tip);
 }
 
 /// Commits the open transaction and tells subscribers what changed.
@@ -367,25 +372,10 @@ void drain(self_ptr self) {
 
 caf::expected<chain_tip> current_tip(self_ptr self) {
   auto& st = self->state;
-  auto make = [&](const chain_view& v) -> caf::expected<chain_tip> {
-    chain_tip out;
-    auto top = v.tip();
-    out.height = top.height;
-    out.hash = top.hash;
-    out.hdr = top.hdr;
-    out.work = top.work;
-    auto anc = v.ancestors();
-    out.next_difficulty = next_difficulty(st.store->params(), top.height + 1,
-                                          anc);
-    out.median_time_past = median_time_past(top.height + 1, anc);
-    if (auto err = v.failure())
-      return err;
-    return out;
-  };
   if (st.writer)
-    return make(*st.writer);
+    return tip_of(*st.writer, st.store->params());
   chain_reader r{*st.store};
-  return make(r);
+  return tip_of(r, st.store->params());
 }
 
 /// Queues a batch for verification and applies it in arrival order.
