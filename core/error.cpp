@@ -73,6 +73,10 @@ const char* to_string(ec x) {
     return "future_timestamp";
   case ec::expired:
     return "expired";
+  case ec::bad_state_root:
+    return "bad_state_root";
+  case ec::bad_state_proof:
+    return "bad_state_proof";
   default:
     return "unknown";
   }
@@ -99,6 +103,8 @@ fault fault_of(ec x) {
   case ec::self_link:
   case ec::wrong_key:
   case ec::bad_timestamp:
+  case ec::bad_state_root:
+  case ec::bad_state_proof:
     return fault::peer;
   case ec::unknown_parent:
   case ec::future_timestamp: // valid once our clock gets there

@@ -46,10 +46,14 @@ enum class ec : uint8_t {
   future_timestamp = 31, ///< a timestamp further ahead of this node's clock
                          ///< than allowed: not valid yet
   expired = 32,          ///< a registration older than this node accepts
+  bad_state_root = 33,   ///< a header whose state root is not the state
+                         ///< after its block
+  bad_state_proof = 34,  ///< a range or change proof that does not verify
+                         ///< against the root it was asked for
 };
 
 /// The highest code in use: codes above it (from a newer peer) are unknown.
-constexpr ec last_code = ec::expired;
+constexpr ec last_code = ec::bad_state_proof;
 
 /// Whose fault an error is, for judging peers: only `peer` charges the peer
 /// that sent what failed. The table per code is in docs/protocol.md.
