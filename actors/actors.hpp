@@ -63,6 +63,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, block, "block")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, ban, "ban")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, unban, "unban")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, prepare, "prepare")
 CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
 
 namespace hallmark {
@@ -354,6 +355,9 @@ using block_processor_actor = caf::typed_actor<
   caf::replies_to<atom::block, encoded, caf::actor_addr>::with<apply_report>,
   // The tip and what the next block must carry.
   caf::replies_to<atom::tip>::with<chain_tip>,
+  // The state root an encoded candidate block on the tip must carry: the
+  // state's root after its records (a rule's error if one breaks).
+  caf::replies_to<atom::prepare, encoded>::with<hash256>,
   // Unwinds N blocks and applies them again (forced reorg).
   caf::replies_to<atom::reorg, uint32_t>::with<apply_report>,
   // Commits everything applied so far.

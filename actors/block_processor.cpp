@@ -495,6 +495,23 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
         return tip.error();
       return std::move(*tip);
     },
+    [=](atom::prepare, encoded& raw) -> caf::result<hash256> {
+      auto& st = self->state;
+      if (st.stopped)
+        return make_error(ec::shutting_down, "node is stopping");
+      auto b = decode_block(raw);
+      if (!b)
+        return b.error();
+      auto& w = writer(self);
+      auto root = w.state_root_after(*b);
+      if (auto err = w.failure()) {
+        st.writer.reset();
+        return err;
+      }
+      if (!root)
+        return root.error();
+      return *root;
+    },
     [=](atom::reorg, uint32_t n) -> caf::result<apply_report> {
       auto& st = self->state;
       if (st.stopped)

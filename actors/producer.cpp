@@ -71,8 +71,22 @@ void build(self_ptr self, std::vector<encoded> raw, chain_tip tip) {
   b.hdr.difficulty = tip.next_difficulty;
   b.hdr.producer = st.key;
   b.hdr.nonce = 0;
-  st.candidate = std::move(b);
-  mine_step(self);
+  auto raw_block = encode(b);
+  self
+    ->request(st.processor, std::chrono::seconds{30}, atom::prepare_v,
+              std::move(raw_block))
+    .then(
+      [=, b = std::move(b)](hash256& root) mutable {
+        b.hdr.state_root = root;
+        self->state.candidate = std::move(b);
+        mine_step(self);
+      },
+      [=](caf::error& err) {
+        self->state.busy = false;
+        log_warning("producer", "block {} not made: {}", tip.height + 1,
+                    message_of(err));
+        schedule(self);
+      });
 }
 
 void consider(self_ptr self) {

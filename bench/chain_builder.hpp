@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/chain.hpp"
+#include "core/memory_state.hpp"
 #include "messages/codec.hpp"
 
 namespace hallmark::bench {
@@ -67,13 +68,21 @@ inline double verify_limit() {
   return static_cast<double>(done.load()) / seconds_since(t0);
 }
 
-inline block seal(block b, const chain_params& params, const header& parent) {
+/// Mines `b` on `parent`, with the state root `state` gives it (and notes
+/// it in `state`).
+inline block seal(block b, const chain_params& params, const header& parent,
+                  memory_state& state) {
   b.hdr.height = parent.height + 1;
+  auto root = state.apply(b);
+  if (!root)
+    std::abort(); // the builder made a block that breaks a rule
+  b.hdr.state_root = *root;
   b.hdr.previous = block_hash(parent);
   b.hdr.merkle_root = merkle_root(leaf_ids(b));
   b.hdr.timestamp = parent.timestamp + 1;
   b.hdr.difficulty = params.min_difficulty;
   mine(b.hdr, UINT64_MAX);
+  state.seal(b.hdr);
   return b;
 }
 
@@ -85,6 +94,7 @@ inline std::vector<encoded> build_chain(const chain_params& params,
   auto buyer = key_pair::generate();
   std::vector<encoded> out;
   header parent = genesis_header(params);
+  memory_state state{params};
   auto a = make_asset("bench", {1, 2, 3}, {}, owner);
   auto aid = asset_id(a);
   size_t items = records / 2;
@@ -118,7 +128,7 @@ inline std::vector<encoded> build_chain(const chain_params& params,
         issued.push_back(record_id(i));
       b.records.push_back(std::move(m));
     }
-    b = seal(std::move(b), params, parent);
+    b = seal(std::move(b), params, parent, state);
     parent = b.hdr;
     out.push_back(encode(b));
   }
@@ -130,7 +140,7 @@ inline std::vector<encoded> build_chain(const chain_params& params,
       b.records[i] = make_transfer(issued[first + i], buyer.public_key_bytes(),
                                    owner);
     });
-    b = seal(std::move(b), params, parent);
+    b = seal(std::move(b), params, parent, state);
     parent = b.hdr;
     out.push_back(encode(b));
   }

@@ -154,8 +154,6 @@ caf::error check_header(const header& h) {
   if (h.version != block_version)
     return make_error(ec::bad_block,
                       "unknown block version " + std::to_string(h.version));
-  if (h.state_root != hash256{})
-    return make_error(ec::bad_block, "state root must be zero");
   if (h.difficulty == 0)
     return make_error(ec::bad_difficulty, "difficulty must be at least 1");
   if (!meets_difficulty(block_hash(h), h.difficulty))

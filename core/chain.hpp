@@ -125,7 +125,8 @@ uint64_t next_difficulty(const chain_params& params, uint64_t height,
 /// Median timestamp of the (up to) 11 blocks before `height`.
 uint64_t median_time_past(uint64_t height, const header_lookup& ancestor);
 
-/// Rules a header obeys on its own: version, state root, proof of work.
+/// Rules a header obeys on its own: version, proof of work. (Its state root
+/// is checked when the block applies: chain_writer.)
 caf::error check_header(const header& h);
 
 /// Rules a header obeys given its parent chain: link, height, difficulty,

@@ -70,7 +70,7 @@ std::optional<item_state> state_overlay::find_item(const hash256& item) const {
 }
 
 caf::error state_overlay::put_asset(const hash256& asset, uint64_t height,
-                                    const hash256& record) {
+                                    const hash256& record, const public_key&) {
   journal_.push_back(undo{table::asset, asset, lookup(assets_, asset), {}, {}});
   assets_.insert_or_assign(asset, asset_entry{height, record});
   return {};

@@ -49,7 +49,8 @@ public:
   // -- state_writer -----------------------------------------------------------
 
   caf::error put_asset(const hash256& asset, uint64_t height,
-                       const hash256& record) override;
+                       const hash256& record,
+                       const public_key& registrant) override;
   caf::error put_record(const hash256& id, const record_location& loc) override;
   caf::error put_item(const hash256& item, const item_state& after,
                       const std::optional<item_state>& before) override;

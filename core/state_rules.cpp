@@ -32,7 +32,7 @@ caf::error apply_asset(const asset& a, uint32_t index, state_writer& s) {
   loc.index = index;
   loc.kind = record_kind::asset;
   loc.owner = a.registrant;
-  if (auto err = s.put_asset(aid, height, rid))
+  if (auto err = s.put_asset(aid, height, rid, a.registrant))
     return err;
   return s.put_record(rid, loc);
 }
@@ -62,7 +62,9 @@ caf::error apply_batch(const issue_batch& batch, uint32_t index,
       return make_error(ec::not_owner,
                         "only the asset's registrant may issue it");
     auto iid = record_id(i);
-    if (s.find_record(iid))
+    // After a state sync only an item's latest record is known: its issue
+    // may be gone from `records`, never the item.
+    if (s.find_record(iid) || s.find_item(iid))
       return make_error(ec::duplicate,
                         "issue " + to_hex(iid) + " already exists");
     record_location loc;

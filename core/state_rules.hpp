@@ -19,7 +19,7 @@
 //                                                             ec::bad_proof
 //             per issue, in order: its asset is registered .. ec::unknown_asset
 //             signed by (owned by) the asset's registrant ... ec::not_owner
-//             its id is not a record already ................ ec::duplicate
+//             its id is not a record nor an item already ... ec::duplicate
 //   transfer  its id is not a record already ................ ec::duplicate
 //             its link is an issue or transfer record ....... ec::unknown_link
 //             its link is the item's latest record (unspent)  ec::double_spend
@@ -98,9 +98,11 @@ public:
 /// returns as it is.
 class state_writer : public state_reader {
 public:
-  /// Registers `asset` with its registration record `record` at `height`.
+  /// Registers `asset` with its registration record `record` at `height`,
+  /// signed by `registrant`.
   virtual caf::error put_asset(const hash256& asset, uint64_t height,
-                               const hash256& record)
+                               const hash256& record,
+                               const public_key& registrant)
     = 0;
 
   /// Stores a record's location under its id.

@@ -17,12 +17,38 @@ caf::error open_tables(chain_tables& t, lmdb::write_txn& txn) {
     table = *x;
     return {};
   };
+  auto open_raw = [&](lmdb::raw_table& table, const char* name) {
+    auto x = lmdb::raw_table::open(txn, name, lmdb::table_kind::plain);
+    if (!x)
+      return x.error();
+    table = *x;
+    return caf::error{};
+  };
   for (auto err : {open(t.headers, "headers"), open(t.bodies, "bodies"),
                    open(t.hashes, "hashes"), open(t.records, "records"),
                    open(t.items, "items"), open(t.owners, "owners"),
-                   open(t.assets, "assets")})
+                   open(t.assets, "assets"), open_raw(t.state, "state"),
+                   open_raw(t.trie, "trie"), open(t.state_log, "state_log")})
     if (err)
       return err;
+  return {};
+}
+
+/// Schema 1 to 2: the state trie. Its tables are new and empty, which is
+/// right only for a chain without records: the blocks of an older chain
+/// with records carry zero state roots, which the rules now refuse.
+caf::error add_state_trie(const chain_tables& t, lmdb::write_txn& txn) {
+  auto items = t.items.count(txn);
+  if (!items)
+    return items.error();
+  auto assets = t.assets.count(txn);
+  if (!assets)
+    return assets.error();
+  if (*items + *assets > 0)
+    return make_error(ec::storage,
+                      "its blocks predate state roots and are not valid "
+                      "under the current rules; start a new data directory "
+                      "(hallmark init) and sync it from peers");
   return {};
 }
 
@@ -71,7 +97,10 @@ caf::error check(const chain_tables& t, const chain_params& params,
 
 caf::expected<std::unique_ptr<chain_store>>
 chain_store::open(const std::string& dir, const chain_params& params,
-                  uint64_t map_size_bytes, uint64_t map_ceiling_bytes) {
+                  uint64_t map_size_bytes, uint64_t map_ceiling_bytes,
+                  uint64_t state_history) {
+  if (state_history < 1)
+    return make_error(ec::bad_config, "state history must be at least 1");
   auto genesis = genesis_header(params);
   if (block_hash(genesis) != params.genesis_hash)
     return make_error(ec::wrong_chain, "built-in genesis of " + params.name
@@ -82,6 +111,7 @@ chain_store::open(const std::string& dir, const chain_params& params,
   std::unique_ptr<chain_store> store{new chain_store};
   store->env_ = std::move(*e);
   store->params_ = &params;
+  store->state_history_ = state_history;
   auto& t = store->tables_;
   lmdb::schema s;
   s.what = "data directory";
@@ -93,8 +123,11 @@ chain_store::open(const std::string& dir, const chain_params& params,
   s.create = [&](lmdb::write_txn& txn, const lmdb::meta_table&) {
     return create(t, params, txn);
   };
-  // Schema 1 is the first: no steps yet. A later version appends its step
-  // here (docs/hacking.md, "How to add a migration").
+  // steps[v - 1] takes schema v to v + 1 (docs/hacking.md, "How to add a
+  // migration").
+  s.steps.push_back([&](lmdb::write_txn& txn, const lmdb::meta_table&) {
+    return add_state_trie(t, txn);
+  });
   s.check = [&](lmdb::write_txn& txn, const lmdb::meta_table&) {
     return check(t, params, txn);
   };
@@ -104,3 +137,52 @@ chain_store::open(const std::string& dir, const chain_params& params,
 }
 
 } // namespace hallmark
+
+namespace hallmark::lmdb {
+
+std::vector<uint8_t> codec<state_undo>::encode(const state_undo& x) {
+  std::vector<uint8_t> out(4);
+  codec<uint32_t>::write(static_cast<uint32_t>(x.before.size()), out.data());
+  for (auto& [key, value] : x.before) {
+    out.insert(out.end(), key.begin(), key.end());
+    auto len = value ? static_cast<uint16_t>(value->size()) : uint16_t{0xffff};
+    out.push_back(static_cast<uint8_t>(len));
+    out.push_back(static_cast<uint8_t>(len >> 8));
+    if (value)
+      out.insert(out.end(), value->begin(), value->end());
+  }
+  return out;
+}
+
+caf::expected<state_undo> codec<state_undo>::decode(bytes in) {
+  auto bad = [] { return make_error(ec::malformed, "truncated state undo"); };
+  if (in.size() < 4)
+    return bad();
+  auto n = codec<uint32_t>::read(in.data());
+  size_t pos = 4;
+  state_undo x;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (pos + trie::key_bytes + 2 > in.size())
+      return bad();
+    trie::state_key key;
+    std::memcpy(key.data(), in.data() + pos, key.size());
+    pos += key.size();
+    auto len = codec<uint16_t>::read(in.data() + pos);
+    pos += 2;
+    if (len == 0xffff) {
+      x.before.emplace_back(key, std::nullopt);
+      continue;
+    }
+    if (pos + len > in.size())
+      return bad();
+    x.before.emplace_back(
+      key, std::vector<uint8_t>(in.begin() + static_cast<long>(pos),
+                                in.begin() + static_cast<long>(pos + len)));
+    pos += len;
+  }
+  if (pos != in.size())
+    return make_error(ec::malformed, "trailing bytes after state undo");
+  return x;
+}
+
+} // namespace hallmark::lmdb

@@ -17,10 +17,17 @@
 //                                    | asset (32)
 //   owners   owner key (32)          item ids (32 each, dupsort, dupfixed)
 //   assets   asset id (32)           height u64 | record id (32)
+//   state    state key (33)          state value (72 or 105 bytes; the
+//                                    trie's key/values, core/state_trie.hpp)
+//   trie     packed path | length    a branch of the state trie (node_bytes)
+//   state_log height (u64, integer)  what the block changed in `state`: per
+//                                    key, its value before (state_undo);
+//                                    the last state_history blocks only
 //
 // Integers are little-endian. A record's location also carries what undoing
 // it needs (its item, the owner after it, the record it linked to), so a
-// block's body and these locations are its undo data: no undo table.
+// block's body and these locations undo the tables; `state_log` undoes the
+// state and its trie, and serves change proofs.
 // docs/storage.md has the same chart and the migration policy. Each value
 // type below has its codec (storage/table.hpp), which is where the chart's
 // layouts live in code.
@@ -44,6 +51,7 @@
 #include <caf/expected.hpp>
 
 #include "core/chain.hpp"
+#include "core/state_proof.hpp"
 #include "core/state_rules.hpp"
 #include "messages/codec.hpp"
 #include "storage/lmdb.hpp"
@@ -51,7 +59,18 @@
 
 namespace hallmark {
 
-constexpr uint32_t chain_schema_version = 1;
+constexpr uint32_t chain_schema_version = 2;
+
+/// Blocks whose state changes are kept (`state_log`) unless told otherwise:
+/// more than the default reorg window (100), so any reorg the node accepts
+/// can be unwound, and change proofs reach that far back.
+constexpr uint64_t default_state_history = 128;
+
+/// A `state_log` value: the keys a block changed, each with its value
+/// before the block (none: it was absent), in key order.
+struct state_undo {
+  std::vector<trie::change> before;
+};
 
 /// The tip as chain_view::tip() reads it: meta "tip" and its headers entry.
 struct tip_info {
@@ -130,6 +149,15 @@ struct codec<asset_entry> : layout<&asset_entry::first, &asset_entry::second> {
 };
 static_assert(codec<asset_entry>::size == 40);
 
+/// count (u32), then per key: the key (33), a value length (u16; 0xffff
+/// for none) and the value.
+template <>
+struct codec<state_undo> {
+  static constexpr size_t size = variable_size;
+  static std::vector<uint8_t> encode(const state_undo& x);
+  static caf::expected<state_undo> decode(bytes in);
+};
+
 } // namespace hallmark::lmdb
 
 namespace hallmark {
@@ -145,6 +173,9 @@ struct chain_tables {
   lmdb::table<hash256, item_state> items;
   lmdb::table<public_key, hash256, kind::dup_fixed> owners;
   lmdb::table<hash256, asset_entry> assets;
+  lmdb::raw_table state;
+  lmdb::raw_table trie;
+  lmdb::table<uint64_t, state_undo, kind::integer_key> state_log;
 };
 
 /// Lookups inside one transaction, read-only or not. The state the rules
@@ -184,6 +215,19 @@ public:
   std::vector<std::pair<hash256, record_location>>
   provenance(const hash256& item) const;
 
+  // -- the state trie (core/state_trie.hpp) ---------------------------------
+
+  /// The root of the state as this transaction sees it.
+  hash256 state_root() const;
+  /// The trie's branches, the state's values and an ordered scan of them,
+  /// read in this transaction (valid while it is). Errors are returned,
+  /// not kept as the view's failure.
+  trie::node_source trie_nodes() const;
+  trie::value_source state_values() const;
+  trie::range_scan state_scan() const;
+  /// What block `height` changed in the state, if still kept.
+  std::optional<state_undo> state_undo_at(uint64_t height) const;
+
   /// The first failure of a lookup of this view, or none.
   caf::error failure() const override { return failure_; }
 
@@ -219,10 +263,16 @@ public:
   /// chain, ec::storage if its schema is newer than chain_schema_version.
   /// @param map_size_bytes the map at first; it grows when full, doubling,
   ///        up to `map_ceiling_bytes` and the disk's free space.
+  /// @param state_history blocks whose state changes are kept (≥ 1):
+  ///        unwinding, and change proofs, reach that far back.
   static caf::expected<std::unique_ptr<chain_store>>
   open(const std::string& dir, const chain_params& params,
        uint64_t map_size_bytes,
-       uint64_t map_ceiling_bytes = lmdb::default_map_ceiling);
+       uint64_t map_ceiling_bytes = lmdb::default_map_ceiling,
+       uint64_t state_history = default_state_history);
+
+  /// Blocks whose state changes are kept.
+  uint64_t state_history() const { return state_history_; }
 
   /// The chain this environment holds.
   const chain_params& params() const { return *params_; }
@@ -236,6 +286,7 @@ private:
   lmdb::env env_;
   chain_tables tables_;
   const chain_params* params_ = nullptr;
+  uint64_t state_history_ = default_state_history;
 };
 
 /// A consistent read-only snapshot of the chain. If its read transaction
@@ -266,14 +317,24 @@ public:
   explicit chain_writer(chain_store& store);
 
   /// Applies `b` on the tip, or changes nothing and returns why not. Checks
-  /// the header against its parent and every state rule of every record;
-  /// the block's own rules (check_block, signatures) are checked before.
+  /// the header against its parent, every state rule of every record, and
+  /// that the header's state root is the state's root after the block
+  /// (ec::bad_state_root); the block's own rules (check_block, signatures)
+  /// are checked before.
   /// @param body `b` as received (stored in `bodies`).
   /// @param now unix seconds, for the "not too far ahead" timestamp rule.
   caf::error apply(const block& b, const encoded& body, uint64_t now);
 
-  /// Removes the tip block and undoes its records.
-  /// @returns the block, ec::reorg_too_deep at genesis, or ec::storage.
+  /// The state root `b` must carry to apply on the tip: the root after its
+  /// records. Nothing is written. The header is not checked beyond its
+  /// parent.
+  /// @returns the root, or why a record does not apply (a state rule's
+  ///          error, ec::unknown_parent, ec::storage).
+  caf::expected<hash256> state_root_after(const block& b);
+
+  /// Removes the tip block and undoes its records and its state changes.
+  /// @returns the block, ec::reorg_too_deep at genesis, or ec::storage
+  ///          (also when the block's state changes are no longer kept).
   caf::expected<block> unwind_tip();
 
   /// Commits every change since the writer was made; the writer is done.
@@ -296,6 +357,15 @@ private:
   caf::error apply_once(const block& b, const encoded& body, uint64_t now);
   caf::expected<block> unwind_once();
   caf::error undo_records(const block& b);
+  /// Applies `b`'s records on the state at `parent_height` in `txn`, then
+  /// its state changes (write_state).
+  caf::expected<hash256> apply_state(lmdb::write_txn& txn, const block& b,
+                                     uint64_t parent_height, state_undo* undo);
+  /// Writes `delta` to `state` and the trie in `txn`.
+  /// @returns the new root; fills `undo` with the values before.
+  caf::expected<hash256> write_state(lmdb::write_txn& txn,
+                                     const trie::state_delta& delta,
+                                     state_undo* undo);
   /// Drops the transaction, grows the map, begins again and replays steps_.
   caf::error start_over();
   /// Runs `op` and, while it finds the map full, start_over() and again.

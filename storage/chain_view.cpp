@@ -127,6 +127,73 @@ chain_view::provenance(const hash256& item) const {
   return out;
 }
 
+// -- the state trie -----------------------------------------------------------
+
+trie::node_source chain_view::trie_nodes() const {
+  return [t = t_, txn = txn_](
+           const trie::path& at) -> caf::expected<std::optional<trie::branch>> {
+    auto key = trie::path_key(at);
+    auto v = t->trie.get(*txn, lmdb::view_of(key));
+    if (!v)
+      return v.error();
+    if (!*v)
+      return std::optional<trie::branch>{};
+    auto b = trie::decode_node(at, **v);
+    if (!b)
+      return make_error(ec::storage, "table trie: " + message_of(b.error()));
+    return std::optional<trie::branch>{std::move(*b)};
+  };
+}
+
+trie::value_source chain_view::state_values() const {
+  return [t = t_, txn = txn_](const trie::state_key& key)
+           -> caf::expected<std::optional<std::vector<uint8_t>>> {
+    auto v = t->state.get(*txn, key);
+    if (!v)
+      return v.error();
+    if (!*v)
+      return std::optional<std::vector<uint8_t>>{};
+    return std::optional<std::vector<uint8_t>>{
+      std::vector<uint8_t>((*v)->begin(), (*v)->end())};
+  };
+}
+
+trie::range_scan chain_view::state_scan() const {
+  return [t = t_, txn = txn_](
+           const trie::state_key& from,
+           const std::function<bool(const trie::state_key&, lmdb::bytes)>& f)
+           -> caf::error {
+    caf::error bad;
+    auto err = t->state.scan(*txn, from, [&](lmdb::bytes k, lmdb::bytes v) {
+      if (k.size() != trie::key_bytes) {
+        bad = make_error(ec::storage, "table state: key of "
+                                        + std::to_string(k.size())
+                                        + " bytes, expected 33");
+        return false;
+      }
+      trie::state_key key;
+      std::memcpy(key.data(), k.data(), key.size());
+      return f(key, v);
+    });
+    return err ? err : bad;
+  };
+}
+
+hash256 chain_view::state_root() const {
+  if (failure_)
+    return {};
+  auto root = trie::trie_update{trie_nodes()}.root();
+  if (!root) {
+    fail(root.error());
+    return {};
+  }
+  return *root;
+}
+
+std::optional<state_undo> chain_view::state_undo_at(uint64_t height) const {
+  return look([&] { return t_->state_log.get(*txn_, height); });
+}
+
 // -- chain_reader ------------------------------------------------------------
 
 chain_reader::chain_reader(const chain_store& store)

@@ -7,7 +7,8 @@ namespace hallmark {
 namespace {
 
 /// The chain's tables in one (child) write transaction, as the state rules
-/// write them; reads go through a view of the same transaction.
+/// write them; reads go through a view of the same transaction. Collects
+/// the block's changes to the state trie's key/values as it goes.
 class table_writer final : public state_writer {
 public:
   table_writer(const chain_tables& t, lmdb::write_txn& txn,
@@ -30,18 +31,35 @@ public:
   caf::error failure() const override { return view_.failure(); }
 
   caf::error put_asset(const hash256& asset, uint64_t height,
-                       const hash256& record) override {
+                       const hash256& record,
+                       const public_key& registrant) override {
+    delta_[trie::asset_key(asset)] = trie::encode(
+      trie::asset_value{record, registrant, height});
     return t_.assets.put(txn_, asset, asset_entry{height, record});
   }
 
   caf::error put_record(const hash256& id,
                         const record_location& loc) override {
+    last_record_ = id;
+    last_kind_ = loc.kind;
     return t_.records.put(txn_, id, loc);
   }
 
   /// Also keeps `owners` (owner → items) in step with the item's owner.
   caf::error put_item(const hash256& item, const item_state& after,
                       const std::optional<item_state>& before) override {
+    // The rules put an item's latest record just before the item.
+    auto kind = last_kind_;
+    if (after.latest != last_record_) {
+      auto loc = view_.find_record(after.latest);
+      if (!loc)
+        return failure() ? failure()
+                         : make_error(ec::storage, "an item's latest record "
+                                                   "is not stored");
+      kind = loc->kind;
+    }
+    delta_[trie::item_key(item)] = trie::encode(trie::item_value{
+      after.latest, after.owner, after.asset, height_ + 1, kind});
     if (auto err = t_.items.put(txn_, item, after))
       return err;
     if (before && before->owner == after.owner)
@@ -52,11 +70,17 @@ public:
     return t_.owners.put(txn_, after.owner, item);
   }
 
+  /// The state's key/values the records changed.
+  const trie::state_delta& delta() const { return delta_; }
+
 private:
   chain_view view_;
   const chain_tables& t_;
   lmdb::write_txn& txn_;
   uint64_t height_;
+  trie::state_delta delta_;
+  hash256 last_record_{};
+  record_kind last_kind_ = record_kind::issue;
 };
 
 /// The error of a deletion, if it failed.
@@ -174,15 +198,22 @@ caf::error chain_writer::apply_once(const block& b, const encoded& body,
   auto child = h_->txn.nest();
   if (!child)
     return child.error();
-  table_writer state{*t_, *child, top.height};
-  for (uint32_t index = 0; index < b.records.size(); ++index)
-    if (auto err = apply_record(b.records[index], index, state, params)) {
-      if (auto f = state.failure())
-        failure_ = f; // the writer fails too; the child's view logged it
-      return err;
-    }
   auto& t = *t_;
   auto height = b.hdr.height;
+  state_undo undo;
+  auto root = apply_state(*child, b, top.height, &undo);
+  if (!root)
+    return root.error();
+  if (*root != b.hdr.state_root)
+    return make_error(ec::bad_state_root,
+                      "block " + std::to_string(height) + " says state root "
+                        + to_hex(b.hdr.state_root)
+                        + ", but the state after it has root " + to_hex(*root));
+  if (auto e = t.state_log.put(*child, height, undo))
+    return e;
+  if (auto keep = store_->state_history(); height > keep)
+    if (auto gone = t.state_log.del(*child, height - keep); !gone)
+      return gone.error();
   auto hash = block_hash(b.hdr);
   for (auto e : {t.headers.append(
                    *child, height,
@@ -224,6 +255,31 @@ caf::expected<block> chain_writer::unwind_once() {
     return err;
   auto& t = *t_;
   auto& txn = h_->txn;
+  auto undo = state_undo_at(top.height);
+  if (!undo)
+    return failure_ ? failure_
+                    : make_error(ec::storage,
+                                 "unwind: the state changes of block "
+                                   + std::to_string(top.height)
+                                   + " are no longer kept (the state history "
+                                     "is the last "
+                                   + std::to_string(store_->state_history())
+                                   + " blocks)");
+  trie::state_delta before(undo->before.begin(), undo->before.end());
+  auto root = write_state(txn, before, nullptr);
+  if (!root)
+    return root.error();
+  auto parent = header_at(top.height - 1);
+  if (!parent)
+    return failure_ ? failure_
+                    : make_error(ec::storage, "unwind: parent header missing");
+  if (*root != parent->state_root)
+    return make_error(ec::storage, "unwind: the state root after unwinding "
+                                   "block "
+                                     + std::to_string(top.height)
+                                     + " is not its parent's");
+  if (auto gone = t.state_log.del(txn, top.height); !gone)
+    return gone.error();
   for (auto e : {error_of(t.headers.del(txn, top.height)),
                  error_of(t.bodies.del(txn, top.height)),
                  error_of(t.hashes.del(txn, top.hash)),
@@ -233,6 +289,83 @@ caf::expected<block> chain_writer::unwind_once() {
       return e;
   --pending_;
   return b;
+}
+
+caf::expected<hash256> chain_writer::apply_state(lmdb::write_txn& txn,
+                                                 const block& b,
+                                                 uint64_t parent_height,
+                                                 state_undo* undo) {
+  table_writer state{*t_, txn, parent_height};
+  auto& params = store_->params();
+  for (uint32_t index = 0; index < b.records.size(); ++index)
+    if (auto err = apply_record(b.records[index], index, state, params)) {
+      if (auto f = state.failure())
+        failure_ = f; // the writer fails too; the child's view logged it
+      return err;
+    }
+  return write_state(txn, state.delta(), undo);
+}
+
+caf::expected<hash256> chain_writer::state_root_after(const block& b) {
+  return with_room([&]() -> caf::expected<hash256> {
+    if (failure_)
+      return failure_;
+    auto top = tip();
+    if (failure_)
+      return failure_;
+    if (b.hdr.previous != top.hash)
+      return make_error(ec::unknown_parent, "block's parent is not the tip");
+    // Tried in a child transaction that is dropped: nothing stays.
+    auto child = h_->txn.nest();
+    if (!child)
+      return child.error();
+    return apply_state(*child, b, top.height, nullptr);
+  });
+}
+
+caf::expected<hash256> chain_writer::write_state(lmdb::write_txn& txn,
+                                                 const trie::state_delta& delta,
+                                                 state_undo* undo) {
+  auto& t = *t_;
+  chain_view in_txn{t, txn};
+  trie::trie_update nodes{in_txn.trie_nodes()};
+  for (auto& [key, value] : delta) {
+    if (undo) {
+      auto old = t.state.get(txn, key);
+      if (!old)
+        return old.error();
+      std::optional<std::vector<uint8_t>> was;
+      if (*old)
+        was.emplace((*old)->begin(), (*old)->end());
+      undo->before.emplace_back(key, std::move(was));
+    }
+    if (value) {
+      if (auto err = t.state.put(txn, key, *value))
+        return err;
+    } else if (auto gone = t.state.del(txn, key); !gone) {
+      return gone.error();
+    }
+  }
+  if (auto err = nodes.apply(delta))
+    return err;
+  auto root = nodes.root();
+  if (!root)
+    return root.error();
+  caf::error err;
+  nodes.for_each_change([&](const trie::path& at, const trie::branch* b) {
+    if (err)
+      return;
+    auto key = trie::path_key(at);
+    if (b) {
+      auto bytes = trie::node_bytes(at, *b);
+      err = t.trie.put(txn, lmdb::view_of(key), lmdb::view_of(bytes));
+    } else if (auto gone = t.trie.del(txn, lmdb::view_of(key)); !gone) {
+      err = gone.error();
+    }
+  });
+  if (err)
+    return err;
+  return *root;
 }
 
 caf::error chain_writer::undo_records(const block& b) {

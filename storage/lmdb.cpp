@@ -397,13 +397,19 @@ struct cursor {
 
 caf::error raw_table::scan(const txn& t,
                            const std::function<bool(bytes, bytes)>& f) const {
+  return scan(t, bytes{}, f);
+}
+
+caf::error raw_table::scan(const txn& t, bytes from,
+                           const std::function<bool(bytes, bytes)>& f) const {
   if (!t)
     return ended(name_);
   cursor c;
   if (int rc = mdb_cursor_open(t.get(), dbi_, &c.ptr); rc != 0)
     return fail(name_, rc, "mdb_cursor_open");
-  MDB_val k, v;
-  int rc = mdb_cursor_get(c.ptr, &k, &v, MDB_FIRST);
+  MDB_val k = val(from), v;
+  int rc = mdb_cursor_get(c.ptr, &k, &v,
+                          from.empty() ? MDB_FIRST : MDB_SET_RANGE);
   while (rc == 0) {
     if (!f(view(k), view(v)))
       return {};

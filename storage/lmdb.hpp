@@ -214,6 +214,9 @@ public:
   /// false.
   caf::error scan(const txn& t,
                   const std::function<bool(bytes, bytes)>& f) const;
+  /// The same from the first key not below `from`.
+  caf::error scan(const txn& t, bytes from,
+                  const std::function<bool(bytes, bytes)>& f) const;
   /// Calls `f(value)` for each duplicate of `key` in order until it returns
   /// false.
   caf::error for_each_dup(const txn& t, bytes key,

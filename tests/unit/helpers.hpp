@@ -19,6 +19,7 @@
 #include "core/chain.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
+#include "core/memory_state.hpp"
 #include "core/records.hpp"
 #include "messages/codec.hpp"
 #include "storage/chain_store.hpp"
@@ -115,9 +116,9 @@ inline uint64_t test_now() {
   return devnet().genesis_timestamp + 1'000'000;
 }
 
-/// The headers of an in-memory chain, genesis first.
+/// The headers of an in-memory chain, genesis first, and its state.
 struct header_chain {
-  explicit header_chain(const chain_params& p) : params(&p) {
+  explicit header_chain(const chain_params& p) : params(&p), state(p) {
     headers.push_back(genesis_header(p));
   }
   header_lookup lookup() const {
@@ -129,15 +130,19 @@ struct header_chain {
   const header& tip() const { return headers.back(); }
   const chain_params* params;
   std::vector<header> headers;
+  memory_state state;
 };
 
 /// A mined block on `parent` holding `records`, with the difficulty the
-/// chain demands and a timestamp one second after the parent's (or
-/// `timestamp`).
+/// chain demands, a timestamp one second after the parent's (or
+/// `timestamp`) and the state root `state_root` (the state's after the
+/// records; zero for an empty state).
 inline block make_block(const chain_params& params, const header& parent,
                         const header_lookup& ancestors,
-                        std::vector<record> records, uint64_t timestamp = 0) {
+                        std::vector<record> records, uint64_t timestamp = 0,
+                        const hash256& state_root = {}) {
   block b;
+  b.hdr.state_root = state_root;
   b.hdr.height = parent.height + 1;
   b.hdr.previous = block_hash(parent);
   b.hdr.timestamp = timestamp != 0 ? timestamp : parent.timestamp + 1;
@@ -149,11 +154,35 @@ inline block make_block(const chain_params& params, const header& parent,
   return b;
 }
 
-/// The next block of an in-memory chain; appends its header.
+/// A block on the tip of writer `w` holding `records`, with the state root
+/// they give there.
+inline block make_block_on(chain_writer& w, const chain_params& params,
+                           std::vector<record> records,
+                           uint64_t timestamp = 0) {
+  auto tip = w.tip();
+  block draft;
+  draft.hdr.height = tip.height + 1;
+  draft.hdr.previous = tip.hash;
+  draft.records = records;
+  auto root = w.state_root_after(draft);
+  REQUIRE_MESSAGE(static_cast<bool>(root),
+                  (root ? "" : message_of(root.error())));
+  return make_block(params, tip.hdr, w.ancestors(), std::move(records),
+                    timestamp, *root);
+}
+
+/// The next block of an in-memory chain, with the state root its records
+/// give (the state's root as it was if one breaks a rule); appends its
+/// header.
 inline block extend(header_chain& chain, std::vector<record> records = {}) {
+  block draft;
+  draft.hdr.height = chain.tip().height + 1;
+  draft.records = records;
+  auto root = chain.state.apply(draft);
   auto b = make_block(*chain.params, chain.tip(), chain.lookup(),
-                      std::move(records));
+                      std::move(records), 0, root ? *root : chain.state.root());
   chain.headers.push_back(b.hdr);
+  chain.state.seal(b.hdr);
   return b;
 }
 
@@ -192,7 +221,8 @@ inline store_dump dump(const chain_store& store) {
   store_dump out;
   for (auto table :
        {&t.meta.raw(), &t.headers.raw(), &t.bodies.raw(), &t.hashes.raw(),
-        &t.records.raw(), &t.items.raw(), &t.owners.raw(), &t.assets.raw()}) {
+        &t.records.raw(), &t.items.raw(), &t.owners.raw(), &t.assets.raw(),
+        &t.state, &t.trie, &t.state_log.raw()}) {
     auto& rows = out[table->name()];
     auto err = table->scan(*txn, [&](lmdb::bytes k, lmdb::bytes v) {
       rows.emplace_back(std::vector<uint8_t>{k.begin(), k.end()},
@@ -265,10 +295,31 @@ public:
     return r.tip();
   }
 
-  /// A valid next block on the committed tip holding `records`.
+  /// A valid next block on the committed tip holding `records`, with the
+  /// state root they give (the tip's if one breaks a rule).
   block next(std::vector<record> records = {}) const {
+    return next_at(0, std::move(records));
+  }
+
+  /// The same with timestamp `timestamp` (0: one second after the tip's).
+  block next_at(uint64_t timestamp, std::vector<record> records = {}) const {
     chain_reader r{*store_};
-    return make_block(params_, r.tip().hdr, r.ancestors(), std::move(records));
+    auto tip = r.tip();
+    return make_block(params_, tip.hdr, r.ancestors(), records, timestamp,
+                      root_after(tip, records));
+  }
+
+  /// The state root a block on the tip holding `records` must carry, or
+  /// the tip's own if a record breaks a rule.
+  hash256 root_after(const tip_info& tip,
+                     const std::vector<record>& records) const {
+    block draft;
+    draft.hdr.height = tip.height + 1;
+    draft.hdr.previous = tip.hash;
+    draft.records = records;
+    chain_writer w{*store_};
+    auto root = w.state_root_after(draft);
+    return root ? *root : tip.hdr.state_root;
   }
 
   /// Applies `b` in its own writer and commits if it was accepted.

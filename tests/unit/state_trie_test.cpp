@@ -469,3 +469,21 @@ TEST_CASE("change proofs: the changes between two roots verify against the "
   CHECK(verify_change(t.root(), min_key(), max_key(), scan_of(wrong), whole)
         == ec::bad_state_proof);
 }
+
+TEST_CASE("state trie: pinned root vectors (a change is a hard fork)") {
+  hash256 a;
+  a.fill(0x11);
+  hash256 i;
+  i.fill(0x22);
+  public_key owner;
+  owner.fill(0x33);
+  value_map m;
+  m[asset_key(a)] = encode(asset_value{hash256{0xaa}, owner, 1});
+  CHECK(to_hex(root_of(m))
+        == "d945a6e9d9313449b1c01fcd4bc33e6337caba2571d06d91732890b68fe92a28");
+  m[item_key(i)] = encode(
+    item_value{hash256{0xbb}, owner, a, 2, record_kind::issue});
+  CHECK(to_hex(root_of(m))
+        == "92bdf653fdaadefd8bde1754244ffe33016d6b9456b50f0e69b8f82ef79b3dc2");
+  CHECK(trie_of(m).root() == root_of(m));
+}

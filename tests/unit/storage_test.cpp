@@ -499,8 +499,8 @@ TEST_CASE_FIXTURE(fixture, "after an unwind another branch can be applied") {
   CHECK(w.pending_blocks() == -1);
   // The competing spend of the same item is valid on the other branch.
   auto tip = w.tip();
-  auto fork = make_block(s.params(), tip.hdr, w.ancestors(),
-                         {give(first_id, alice, carol)}, tip.hdr.timestamp + 5);
+  auto fork = make_block_on(w, s.params(), {give(first_id, alice, carol)},
+                            tip.hdr.timestamp + 5);
   CHECK_FALSE(w.apply(fork, encode(fork), test_now()));
   CHECK(w.pending_blocks() == 0);
   REQUIRE_FALSE(w.commit());
@@ -517,7 +517,7 @@ TEST_CASE_FIXTURE(fixture, "a writer dropped without commit changes nothing") {
   auto before = s.snapshot();
   {
     chain_writer w{s.store()};
-    auto b = make_block(s.params(), w.tip().hdr, w.ancestors(), {art});
+    auto b = make_block_on(w, s.params(), {art});
     REQUIRE_FALSE(w.apply(b, encode(b), test_now()));
     CHECK(w.pending_blocks() == 1);
     CHECK(w.tip().height == 1); // the writer sees its own changes
@@ -533,9 +533,9 @@ TEST_CASE_FIXTURE(fixture, "a writer dropped without commit changes nothing") {
 TEST_CASE_FIXTURE(fixture, "commit publishes to new readers only") {
   chain_reader old{s.store()};
   chain_writer w{s.store()};
-  auto b1 = make_block(s.params(), w.tip().hdr, w.ancestors(), {art});
+  auto b1 = make_block_on(w, s.params(), {art});
   REQUIRE_FALSE(w.apply(b1, encode(b1), test_now()));
-  auto b2 = make_block(s.params(), w.tip().hdr, w.ancestors(), {});
+  auto b2 = make_block_on(w, s.params(), {});
   REQUIRE_FALSE(w.apply(b2, encode(b2), test_now()));
   CHECK(w.pending_blocks() == 2);
   REQUIRE_FALSE(w.commit());

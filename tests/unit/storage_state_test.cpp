@@ -1,0 +1,219 @@
+// The state trie in the chain store: every block's header carries the root
+// of the state after it, the writer refuses a block whose root differs,
+// unwinding restores the state, the trie and the root exactly, and the
+// state's changes are kept for state_history blocks.
+#include <doctest/doctest.h>
+
+#include "core/memory_state.hpp"
+#include "core/state_proof.hpp"
+#include "storage/chain_store.hpp"
+#include "tests/unit/helpers.hpp"
+
+using namespace hallmark;
+using namespace hallmark::test;
+
+namespace {
+
+/// The state table's key/values.
+std::map<trie::state_key, std::vector<uint8_t>>
+state_of(const chain_store& store) {
+  chain_reader r{store};
+  std::map<trie::state_key, std::vector<uint8_t>> out;
+  auto err = r.state_scan()(trie::min_key(),
+                            [&](const trie::state_key& k, byte_view v) {
+                              out[k] = {v.begin(), v.end()};
+                              return true;
+                            });
+  REQUIRE_FALSE(err);
+  return out;
+}
+
+struct fixture : three_people {
+  test_store s;
+
+  issue_batch batch(std::vector<issue> issues) {
+    return make_batch(std::move(issues), s.tip().hash,
+                      s.params().issue_difficulty);
+  }
+
+  /// The asset, two issues, a transfer: a state of three keys.
+  void setup() {
+    s.push({art});
+    s.push({batch({first, second})});
+    s.push({give(first_id, alice, bob)});
+  }
+};
+
+} // namespace
+
+TEST_SUITE_BEGIN("storage");
+
+TEST_CASE_FIXTURE(fixture, "each header's state root is the root of the "
+                           "state after its block") {
+  chain_reader empty{s.store()};
+  CHECK(empty.state_root() == hash256{});
+  setup();
+  auto state = state_of(s.store());
+  CHECK(state.size() == 3);
+  chain_reader r{s.store()};
+  CHECK(r.state_root() == trie::root_of(state));
+  CHECK(r.tip().hdr.state_root == r.state_root());
+  // The values say what the queries need.
+  auto item = trie::decode_item_value(state.at(trie::item_key(first_id)));
+  REQUIRE(item);
+  CHECK(item->owner == bob.public_key_bytes());
+  CHECK(item->kind == record_kind::transfer);
+  CHECK(item->height == 3);
+  CHECK(item->asset == art_id);
+  auto a = trie::decode_asset_value(state.at(trie::asset_key(art_id)));
+  REQUIRE(a);
+  CHECK(a->registrant == alice.public_key_bytes());
+  CHECK(a->height == 1);
+  // An empty block keeps the root.
+  auto before = r.state_root();
+  s.push();
+  CHECK(s.tip().hdr.state_root == before);
+}
+
+TEST_CASE_FIXTURE(fixture, "a block whose state root is not the state's "
+                           "after it is refused as bad_state_root") {
+  setup();
+  auto before = s.snapshot();
+  auto b = s.next({give(second_id, alice, carol)});
+  b.hdr.state_root[5] ^= 1;
+  REQUIRE(mine(b.hdr, 10'000'000));
+  chain_writer w{s.store()};
+  auto err = w.apply(b, encode(b), test_now());
+  CHECK(code(err) == ec::bad_state_root);
+  CHECK(fault_of(err) == fault::peer);
+  CHECK(w.pending_blocks() == 0);
+  CHECK_FALSE(w.commit());
+  CHECK(s.snapshot() == before);
+  // A zero root, as a node before state roots made, is refused too.
+  auto z = s.next({give(second_id, alice, carol)});
+  z.hdr.state_root = {};
+  REQUIRE(mine(z.hdr, 10'000'000));
+  CHECK(code(s.apply(z)) == ec::bad_state_root);
+}
+
+TEST_CASE_FIXTURE(fixture, "unwinding restores the state, the trie and the "
+                           "root exactly") {
+  s.push({art});
+  s.push({batch({first, second})});
+  auto before = s.snapshot();
+  auto root = s.tip().hdr.state_root;
+  auto to_bob = give(first_id, alice, bob);
+  s.push({to_bob, give(second_id, alice, carol)});
+  s.push({give(record_id(to_bob), bob, carol)});
+  CHECK(s.tip().hdr.state_root != root);
+  s.unwind();
+  s.unwind();
+  CHECK(s.snapshot() == before);
+  chain_reader r{s.store()};
+  CHECK(r.state_root() == root);
+  // Down to genesis: nothing left.
+  s.unwind();
+  s.unwind();
+  CHECK(state_of(s.store()).empty());
+  CHECK(chain_reader{s.store()}.state_root() == hash256{});
+}
+
+TEST_CASE_FIXTURE(fixture, "the store's roots match a chain built in "
+                           "memory") {
+  header_chain mem{devnet()};
+  auto b1 = extend(mem, {art});
+  REQUIRE_FALSE(s.apply(b1));
+  auto b2 = extend(mem, {make_batch({first, second}, block_hash(b1.hdr),
+                                    devnet().issue_difficulty)});
+  REQUIRE_FALSE(s.apply(b2));
+  auto b3 = extend(mem, {give(first_id, alice, bob)});
+  REQUIRE_FALSE(s.apply(b3));
+  CHECK(mem.state.root() == chain_reader{s.store()}.state_root());
+  CHECK(b3.hdr.state_root == mem.state.root());
+}
+
+TEST_CASE("the state's changes are kept for state_history blocks, and "
+          "unwinding further is refused clearly") {
+  temp_dir dir;
+  auto opened = chain_store::open(dir.sub("chain"), devnet(), 64 << 20,
+                                  lmdb::default_map_ceiling, 3);
+  REQUIRE(opened);
+  auto& store = **opened;
+  three_people p;
+  auto push = [&](std::vector<record> records) {
+    chain_reader r{store};
+    auto tip = r.tip();
+    block draft;
+    draft.hdr.height = tip.height + 1;
+    draft.hdr.previous = tip.hash;
+    draft.records = records;
+    hash256 root;
+    {
+      chain_writer w{store};
+      auto x = w.state_root_after(draft);
+      REQUIRE(x);
+      root = *x;
+    }
+    auto b = make_block(devnet(), tip.hdr, r.ancestors(), records, 0, root);
+    chain_writer w{store};
+    REQUIRE_FALSE(w.apply(b, encode(b), test_now()));
+    REQUIRE_FALSE(w.commit());
+  };
+  push({p.art});
+  for (int i = 0; i < 5; ++i)
+    push({});
+  chain_reader r{store};
+  CHECK(r.state_undo_at(6).has_value());
+  CHECK(r.state_undo_at(4).has_value());
+  CHECK_FALSE(r.state_undo_at(3).has_value());
+  CHECK_FALSE(r.state_undo_at(1).has_value());
+  chain_writer w{store};
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(w.unwind_tip());
+  auto deeper = w.unwind_tip();
+  CHECK(code(deeper) == ec::storage);
+  CHECK(message_of(deeper.error()).find("no longer kept") != std::string::npos);
+  CHECK(code(chain_store::open(dir.sub("other"), devnet(), 64 << 20,
+                               lmdb::default_map_ceiling, 0))
+        == ec::bad_config);
+}
+
+TEST_CASE("a data directory of schema 1 migrates when it has no records, "
+          "and is refused clearly when it has") {
+  for (bool with_records : {false, true}) {
+    CAPTURE(with_records);
+    test_store s;
+    if (with_records)
+      s.push({three_people{}.art});
+    else
+      s.push();
+    auto& t = s.store().tables();
+    REQUIRE_FALSE(s.store().env().write([&](lmdb::write_txn& txn) {
+      return t.meta.put(txn, lmdb::schema_key, uint32_t{1});
+    }));
+    s.close();
+    auto r = chain_store::open(s.chain_dir(), s.params(), 64 << 20);
+    if (!with_records) {
+      CHECK(r);
+      continue;
+    }
+    CHECK(code(r) == ec::storage);
+    CHECK(message_of(r.error()).find("predate state roots")
+          != std::string::npos);
+  }
+}
+
+TEST_CASE_FIXTURE(fixture, "an issue whose item exists is a duplicate even "
+                           "when its record is not stored") {
+  setup();
+  // After a state sync only the item's latest record is kept: the issue's
+  // own record is gone. Here it is removed by hand.
+  REQUIRE_FALSE(s.store().env().write([&](lmdb::write_txn& txn) {
+    auto gone = s.store().tables().records.del(txn, first_id);
+    return gone ? caf::error{} : gone.error();
+  }));
+  auto again = s.next({batch({first})});
+  CHECK(code(s.apply(again)) == ec::duplicate);
+}
+
+TEST_SUITE_END();
