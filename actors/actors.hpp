@@ -64,6 +64,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, ban, "ban")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, unban, "unban")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, prepare, "prepare")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, prove, "prove")
 CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
 
 namespace hallmark {
@@ -317,6 +318,14 @@ typename Inspector::result_type inspect(Inspector& f, peer_link& x) {
            x.address, x.version);
 }
 
+/// Serves state sync: range and change proofs from committed state
+/// (docs/state.md).
+using state_server_actor = caf::typed_actor<
+  // An encoded Envelope holding a stateRangeRequest or stateChangeRequest;
+  // replies with the encoded Envelope that answers it (same id): the proof,
+  // or an `error` saying why it cannot be served.
+  caf::replies_to<atom::prove, encoded>::with<encoded>>;
+
 /// Checks blocks' own rules and signatures; one per core.
 using verifier_actor = caf::typed_actor<
   // Checks a slice of blocks; replies with the first failure, if any.
@@ -509,6 +518,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::chain_monitor_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::peer_session_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::relay_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::state_server_actor))
 CAF_END_TYPE_ID_BLOCK(hallmark_handles)
 
 // The one message type CAF may not copy through inspection: a verifier's job

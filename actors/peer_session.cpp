@@ -31,6 +31,19 @@ void write_frame(self_ptr self, byte_view bytes) {
   self->flush(st.hdl);
 }
 
+/// Seals and sends one encoded Envelope of kind `kind`.
+caf::error send_plain(self_ptr self, const encoded& plain, const char* kind) {
+  auto& st = self->state;
+  auto sealed = st.tx.seal(plain.bytes());
+  if (sealed.empty()) {
+    log_warning("peer_session", "{}: {} of {} bytes not sent (too large)",
+                st.label, kind, plain.size());
+    return make_error(ec::too_large, std::string{kind} + " too large to send");
+  }
+  write_frame(self, sealed);
+  return {};
+}
+
 /// Encodes, seals and sends one Envelope.
 caf::error send_envelope(self_ptr self, wire::envelope env) {
   auto& st = self->state;
@@ -40,15 +53,7 @@ caf::error send_envelope(self_ptr self, wire::envelope env) {
                 wire::kind_name(env.what), message_of(plain.error()));
     return plain.error();
   }
-  auto sealed = st.tx.seal(plain->bytes());
-  if (sealed.empty()) {
-    log_warning("peer_session", "{}: {} of {} bytes not sent (too large)",
-                st.label, wire::kind_name(env.what), plain->size());
-    return make_error(ec::too_large, std::string{wire::kind_name(env.what)}
-                                       + " too large to send");
-  }
-  write_frame(self, sealed);
-  return {};
+  return send_plain(self, *plain, wire::kind_name(env.what));
 }
 
 /// Ends the link. `fault` marks misbehaviour: the session then exits with
@@ -153,6 +158,32 @@ void serve_info(self_ptr self, uint64_t id) {
       });
 }
 
+/// A state sync request: the state server answers it off the network
+/// thread, and its answer (the proof, or why not) goes back as it is.
+void serve_state(self_ptr self, const wire::envelope& env) {
+  auto& st = self->state;
+  auto id = env.id;
+  if (!st.deps.state) {
+    refuse(self, id,
+           make_error(ec::bad_request, "this node does not serve state sync"));
+    return;
+  }
+  auto raw = wire::encode(env);
+  if (!raw) {
+    refuse(self, id, raw.error());
+    return;
+  }
+  self
+    ->request(st.deps.state, std::chrono::seconds{60}, atom::prove_v,
+              std::move(*raw))
+    .then([=](encoded& answer) { send_plain(self, answer, "a state proof"); },
+          [=](caf::error& err) {
+            refuse(self, id,
+                   make_error(ec::internal,
+                              "state sync request failed: " + message_of(err)));
+          });
+}
+
 /// A block broadcast: block_processor applies it and, if it joined the best
 /// chain, publishes it with this link as its origin.
 void take_block(self_ptr self, caf::expected<encoded> bytes) {
@@ -254,6 +285,9 @@ void on_envelope(self_ptr self, wire::envelope env) {
     serve_hashes(self, id, *h);
   else if (std::holds_alternative<wire::ping>(what))
     reply(self, id, wire::pong{});
+  else if (std::holds_alternative<wire::state_range_request>(what)
+           || std::holds_alternative<wire::state_change_request>(what))
+    serve_state(self, env);
   else if (auto* r = std::get_if<wire::register_request>(&what))
     take_registration(self, id, std::move(r->reg));
   else if (auto* a = std::get_if<wire::announce>(&what))

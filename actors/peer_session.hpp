@@ -70,6 +70,8 @@ struct session_deps {
   /// for links we dial.
   listener_actor listener;
   std::optional<handshake_settings> settings; ///< always set
+  /// Answers state sync requests; invalid: refused as bad_request.
+  state_server_actor state;
   session_limits limits;
 };
 

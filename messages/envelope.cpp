@@ -1,5 +1,7 @@
 #include "messages/envelope.hpp"
 
+#include <cstring>
+
 #include "messages/codec_capnp.hpp"
 #include "messages/registration_capnp.hpp"
 #include "messages/wire.capnp.h"
@@ -42,6 +44,149 @@ caf::expected<hash256> hash_of(capnp::Data::Reader x, const char* what) {
 void set_range(schema::HeightRange::Builder r, uint64_t from, uint32_t count) {
   r.setFrom(from);
   r.setCount(count);
+}
+
+void write_node(schema::ProofNode::Builder out, const trie::proof_node& n) {
+  out.setPath(data_of(trie::pack(n.at, 0, n.at.len)));
+  out.setPathLength(n.at.len);
+  if (n.at.is_leaf()) {
+    out.setValueHash(data_of(n.value_hash));
+    return;
+  }
+  uint16_t mask = 0;
+  std::vector<uint8_t> ids;
+  for (auto& [i, id] : n.kids) {
+    mask |= static_cast<uint16_t>(1u << i);
+    ids.insert(ids.end(), id.begin(), id.end());
+  }
+  out.setChildMask(mask);
+  out.setChildIds(data_of(ids));
+}
+
+void set_value(schema::KeyValue::Builder kv, const std::vector<uint8_t>& v) {
+  kv.setValue(data_of(v));
+}
+
+void set_value(schema::KeyValue::Builder kv,
+               const std::optional<std::vector<uint8_t>>& v) {
+  if (v)
+    kv.setValue(data_of(*v));
+  else
+    kv.setDeleted(true);
+}
+
+template <class Entries>
+void write_proof(schema::StateProof::Builder out, const Entries& entries,
+                 const std::vector<trie::proof_node>& nodes, bool truncated) {
+  auto list = out.initEntries(static_cast<unsigned>(entries.size()));
+  for (unsigned i = 0; i < entries.size(); ++i) {
+    list[i].setKey(data_of(entries[i].first));
+    set_value(list[i], entries[i].second);
+  }
+  auto proof = out.initProof(static_cast<unsigned>(nodes.size()));
+  for (unsigned i = 0; i < nodes.size(); ++i)
+    write_node(proof[i], nodes[i]);
+  out.setTruncated(truncated);
+}
+
+caf::expected<trie::state_key> key_of(capnp::Data::Reader x) {
+  auto k = to_fixed<trie::key_bytes>(view_of(x));
+  if (!k)
+    return make_error(ec::malformed, "a state key is not 33 bytes");
+  return *k;
+}
+
+caf::expected<trie::proof_node> read_node(schema::ProofNode::Reader in) {
+  auto bad = [](const char* why) {
+    return make_error(ec::malformed, std::string{"a proof node: "} + why);
+  };
+  trie::proof_node n;
+  auto len = in.getPathLength();
+  if (len > trie::key_nibbles)
+    return bad("path longer than a key");
+  auto packed = in.getPath();
+  if (packed.size() != (len + 1u) / 2)
+    return bad("path bytes do not match its length");
+  n.at.len = len;
+  for (unsigned i = 0; i < len; ++i)
+    n.at.n[i] = (i % 2) ? (packed[i / 2] & 0x0f) : (packed[i / 2] >> 4);
+  if (len % 2 && (packed[len / 2] & 0x0f) != 0)
+    return bad("padding nibble not zero");
+  if (n.at.is_leaf()) {
+    auto h = hash_of(in.getValueHash(), "a leaf's value hash");
+    if (!h)
+      return h.error();
+    if (in.getChildMask() != 0 || in.getChildIds().size() != 0)
+      return bad("a leaf with children");
+    n.value_hash = *h;
+    return n;
+  }
+  if (in.getValueHash().size() != 0)
+    return bad("a branch with a value");
+  auto mask = in.getChildMask();
+  auto ids = in.getChildIds();
+  if (ids.size() != 32u * static_cast<unsigned>(__builtin_popcount(mask)))
+    return bad("child ids do not match the mask");
+  size_t at = 0;
+  for (uint8_t i = 0; i < 16; ++i) {
+    if (!(mask & (1u << i)))
+      continue;
+    hash256 id;
+    std::memcpy(id.data(), ids.begin() + at, 32);
+    at += 32;
+    n.kids.emplace_back(i, id);
+  }
+  return n;
+}
+
+/// Reads a StateProof's entries (as `Entry`: a range proof's values, or a
+/// change proof's optional ones) and nodes within the proof limits.
+template <class Proof>
+caf::expected<Proof> read_proof(schema::StateProof::Reader in, bool changes) {
+  Proof out;
+  auto entries = in.getEntries();
+  if (entries.size() > trie::max_proof_keys)
+    return make_error(ec::malformed, "a state proof of more than "
+                                       + std::to_string(trie::max_proof_keys)
+                                       + " keys");
+  auto nodes = in.getProof();
+  if (nodes.size() > 2 * trie::max_path_nodes)
+    return make_error(ec::malformed, "a state proof of too many nodes");
+  for (auto kv : entries) {
+    auto k = key_of(kv.getKey());
+    if (!k)
+      return k.error();
+    auto v = view_of(kv.getValue());
+    if (v.size() > 255)
+      return make_error(ec::malformed, "a state value over 255 bytes");
+    std::vector<uint8_t> value{v.begin(), v.end()};
+    if constexpr (std::is_same_v<Proof, trie::change_proof>) {
+      if (kv.getDeleted())
+        out.changes.emplace_back(*k, std::nullopt);
+      else
+        out.changes.emplace_back(*k, std::move(value));
+    } else {
+      if (kv.getDeleted() || changes)
+        return make_error(ec::malformed, "a deletion in a range proof");
+      out.entries.emplace_back(*k, std::move(value));
+    }
+  }
+  for (auto n : nodes) {
+    auto x = read_node(n);
+    if (!x)
+      return x.error();
+    out.proof.push_back(std::move(*x));
+  }
+  out.truncated = in.getTruncated();
+  return out;
+}
+
+/// A request's key bound; empty means the first or last key.
+caf::expected<trie::state_key> bound_of(capnp::Data::Reader x,
+                                        const trie::state_key& empty) {
+  if (x.size() == 0)
+    return empty;
+  return key_of(x);
 }
 
 struct writer {
@@ -102,6 +247,36 @@ struct writer {
     auto r = e.initError();
     r.setCode(static_cast<uint8_t>(x.code));
     r.setReason(x.reason);
+  }
+  void operator()(const state_range_request& x) {
+    auto r = e.initStateRangeRequest();
+    r.setRoot(data_of(x.root));
+    r.setStart(data_of(x.start));
+    r.setEnd(data_of(x.end));
+    r.setKeyLimit(x.key_limit);
+    r.setByteLimit(x.byte_limit);
+  }
+  void operator()(const state_range& x) {
+    write_proof(e.initStateRange(), x.proof.entries, x.proof.proof,
+                x.proof.truncated);
+  }
+  void operator()(const state_change_request& x) {
+    auto r = e.initStateChangeRequest();
+    r.setFromRoot(data_of(x.from));
+    r.setToRoot(data_of(x.to));
+    r.setStart(data_of(x.start));
+    r.setEnd(data_of(x.end));
+    r.setKeyLimit(x.key_limit);
+    r.setByteLimit(x.byte_limit);
+  }
+  void operator()(const state_change& x) {
+    auto c = e.initStateChange();
+    if (auto* ch = std::get_if<trie::change_proof>(&x.proof))
+      write_proof(c.initChanges(), ch->changes, ch->proof, ch->truncated);
+    else {
+      auto& r = std::get<trie::range_proof>(x.proof);
+      write_proof(c.initRange(), r.entries, r.proof, r.truncated);
+    }
   }
   void operator()(const ping&) { e.setPing(); }
   void operator()(const pong&) { e.setPong(); }
@@ -179,6 +354,46 @@ caf::expected<body> read_body(schema::Envelope::Reader e) {
   case schema::Envelope::ERROR:
     return body{refusal{static_cast<ec>(e.getError().getCode()),
                         e.getError().getReason().cStr()}};
+  case schema::Envelope::STATE_RANGE_REQUEST: {
+    auto r = e.getStateRangeRequest();
+    auto root = hash_of(r.getRoot(), "a state root");
+    auto start = bound_of(r.getStart(), trie::min_key());
+    auto end = bound_of(r.getEnd(), trie::max_key());
+    if (!root || !start || !end)
+      return make_error(ec::malformed, "a bad state range request");
+    return body{state_range_request{*root, *start, *end, r.getKeyLimit(),
+                                    r.getByteLimit()}};
+  }
+  case schema::Envelope::STATE_RANGE: {
+    auto p = read_proof<trie::range_proof>(e.getStateRange(), false);
+    if (!p)
+      return p.error();
+    return body{state_range{std::move(*p)}};
+  }
+  case schema::Envelope::STATE_CHANGE_REQUEST: {
+    auto r = e.getStateChangeRequest();
+    auto from = hash_of(r.getFromRoot(), "a state root");
+    auto to = hash_of(r.getToRoot(), "a state root");
+    auto start = bound_of(r.getStart(), trie::min_key());
+    auto end = bound_of(r.getEnd(), trie::max_key());
+    if (!from || !to || !start || !end)
+      return make_error(ec::malformed, "a bad state change request");
+    return body{state_change_request{*from, *to, *start, *end, r.getKeyLimit(),
+                                     r.getByteLimit()}};
+  }
+  case schema::Envelope::STATE_CHANGE: {
+    auto c = e.getStateChange();
+    if (c.isChanges()) {
+      auto p = read_proof<trie::change_proof>(c.getChanges(), true);
+      if (!p)
+        return p.error();
+      return body{state_change{std::move(*p)}};
+    }
+    auto p = read_proof<trie::range_proof>(c.getRange(), false);
+    if (!p)
+      return p.error();
+    return body{state_change{std::move(*p)}};
+  }
   case schema::Envelope::PING:
     return body{ping{}};
   case schema::Envelope::PONG:
@@ -191,10 +406,25 @@ caf::expected<body> read_body(schema::Envelope::Reader e) {
 } // namespace
 
 const char* kind_name(const body& x) {
-  static constexpr const char* names[] = {
-    "infoRequest", "info",     "blocksRequest", "blocks",   "hashesRequest",
-    "hashes",      "register", "peers",         "announce", "records",
-    "block",       "error",    "ping",          "pong",     "unknown"};
+  static constexpr const char* names[] = {"infoRequest",
+                                          "info",
+                                          "blocksRequest",
+                                          "blocks",
+                                          "hashesRequest",
+                                          "hashes",
+                                          "register",
+                                          "peers",
+                                          "announce",
+                                          "records",
+                                          "block",
+                                          "error",
+                                          "ping",
+                                          "pong",
+                                          "stateRangeRequest",
+                                          "stateRange",
+                                          "stateChangeRequest",
+                                          "stateChange",
+                                          "unknown"};
   static_assert(std::size(names) == std::variant_size_v<body>);
   return names[x.index()];
 }
@@ -204,7 +434,9 @@ bool is_response(const body& x) {
          || std::holds_alternative<hashes>(x)
          || std::holds_alternative<peers>(x)
          || std::holds_alternative<refusal>(x)
-         || std::holds_alternative<pong>(x);
+         || std::holds_alternative<pong>(x)
+         || std::holds_alternative<state_range>(x)
+         || std::holds_alternative<state_change>(x);
 }
 
 caf::expected<encoded> encode(const envelope& x) {

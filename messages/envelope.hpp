@@ -17,6 +17,7 @@
 #include <caf/expected.hpp>
 
 #include "core/chain.hpp"
+#include "core/state_proof.hpp"
 #include "messages/codec.hpp"
 #include "messages/registration.hpp"
 
@@ -82,6 +83,37 @@ struct refusal {
   std::string reason;
 };
 
+/// A range proof request (docs/state.md): the key/values of [start, end]
+/// at `root`, within the limits.
+struct state_range_request {
+  hash256 root{};
+  trie::state_key start = trie::min_key();
+  trie::state_key end = trie::max_key();
+  uint32_t key_limit = trie::max_proof_keys;
+  uint32_t byte_limit = trie::max_proof_bytes;
+};
+
+struct state_range {
+  trie::range_proof proof;
+};
+
+/// A change proof request: what changed in [start, end] from root `from`
+/// to root `to`.
+struct state_change_request {
+  hash256 from{};
+  hash256 to{};
+  trie::state_key start = trie::min_key();
+  trie::state_key end = trie::max_key();
+  uint32_t key_limit = trie::max_proof_keys;
+  uint32_t byte_limit = trie::max_proof_bytes;
+};
+
+/// A change proof, or a range proof at `to` when the server's history does
+/// not reach `from`.
+struct state_change {
+  std::variant<trie::change_proof, trie::range_proof> proof;
+};
+
 struct ping {};
 struct pong {};
 
@@ -91,7 +123,8 @@ struct unknown {};
 using body = std::variant<info_request, info, blocks_request, blocks,
                           hashes_request, hashes, register_request, peers,
                           announce, records, block, refusal, ping, pong,
-                          unknown>;
+                          state_range_request, state_range,
+                          state_change_request, state_change, unknown>;
 
 /// One Envelope: a request (id ≠ 0), its response (same id) or a broadcast
 /// (id 0).
@@ -114,8 +147,10 @@ caf::expected<encoded> encode(const envelope& x);
 /// Decodes one Envelope of at most `max_bytes`: ec::malformed if it does not
 /// decode (or an `info` has a tip that is not 32 bytes or a work that is not
 /// a decimal number below 2^128, a `hashes` entry is not 32 bytes, a
-/// `blocks` entry is not whole words, a `peers` entry does not read),
-/// ec::too_large above the limit.
+/// `blocks` entry is not whole words, a `peers` entry does not read, a state
+/// proof has more than max_proof_keys entries or 2 × max_path_nodes nodes,
+/// a key not 33 bytes, a value over 255 bytes, a node whose path, hash or
+/// child ids do not match their lengths), ec::too_large above the limit.
 caf::expected<envelope> decode_envelope(const encoded& bytes, size_t max_bytes);
 
 /// The reply `x` as the kind `T` a request expects: a `refusal` becomes an

@@ -75,6 +75,52 @@ struct HeightRange {
   count @1 :UInt32;
 }
 
+# State sync (docs/state.md). Keys are 33 bytes; a missing start or end is
+# the first or last key.
+struct StateRangeRequest {
+  root @0 :Data;             # the state root to prove against, 32 bytes
+  start @1 :Data;
+  end @2 :Data;
+  keyLimit @3 :UInt32;       # at most 2048
+  byteLimit @4 :UInt32;      # at most 2 MiB
+}
+
+struct StateChangeRequest {
+  fromRoot @0 :Data;         # the root the client's range is at
+  toRoot @1 :Data;           # the root to bring it to
+  start @2 :Data;
+  end @3 :Data;
+  keyLimit @4 :UInt32;
+  byteLimit @5 :UInt32;
+}
+
+struct ProofNode {
+  path @0 :Data;             # nibbles packed two a byte, high first
+  pathLength @1 :UInt8;      # in nibbles, at most 66 (66: a leaf)
+  valueHash @2 :Data;        # a leaf's, 32 bytes; empty for a branch
+  childMask @3 :UInt16;      # a branch's children, bit i = child i
+  childIds @4 :Data;         # their ids, 32 bytes each, in order
+}
+
+struct KeyValue {
+  key @0 :Data;
+  value @1 :Data;
+  deleted @2 :Bool;          # in a change proof: the key is gone
+}
+
+struct StateProof {
+  entries @0 :List(KeyValue);  # strictly increasing keys
+  proof @1 :List(ProofNode);
+  truncated @2 :Bool;        # proves only up to the last entry
+}
+
+struct StateChange {
+  union {
+    changes @0 :StateProof;  # a change proof
+    range @1 :StateProof;    # a range proof at toRoot: history was gone
+  }
+}
+
 # Every encrypted frame. A request carries a non-zero id that its response
 # repeats; broadcasts carry id 0 and get no response.
 struct Envelope {
@@ -94,5 +140,9 @@ struct Envelope {
     error @12 :Reject;         # a request's refusal
     ping @13 :Void;
     pong @14 :Void;
+    stateRangeRequest @15 :StateRangeRequest;  # answered with stateRange
+    stateRange @16 :StateProof;
+    stateChangeRequest @17 :StateChangeRequest;  # answered with stateChange
+    stateChange @18 :StateChange;
   }
 }

@@ -27,6 +27,7 @@
 #include "actors/listener.hpp"
 #include "actors/producer.hpp"
 #include "actors/reservoir.hpp"
+#include "actors/state_server.hpp"
 #include "actors/verifier.hpp"
 #include "core/log.hpp"
 #include "node/watchdog.hpp"
@@ -138,6 +139,7 @@ struct node_actors {
   producer_actor maker; ///< invalid unless producing
   connector_actor links;
   announcer_actor registry;
+  state_server_actor state;
   std::optional<listener_actor> doors; ///< if bound anywhere
   std::optional<admin_actor> admin;
 };
@@ -171,6 +173,8 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
                         identity.public_key_bytes(), ac.maker);
   session_deps sdeps;
   sdeps.chain = chain;
+  a.state = sys.spawn(state_server, chain, state_server_config{});
+  sdeps.state = a.state;
   sdeps.processor = a.processor;
   sdeps.pool = a.pool;
   sdeps.settings = handshake_settings{cfg.chain, identity};
@@ -318,6 +322,7 @@ stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
     s.watch(*a.doors, "listener");
   s.watch(a.links, "connector");
   s.watch(a.registry, "announcer");
+  s.watch(a.state, "state_server");
   s.watch(a.maker, "producer");
   s.watch(a.processor, "block_processor");
   s.watch(a.pool, "reservoir");
@@ -347,7 +352,8 @@ stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
   }
   s.exit(a.links);
   s.exit(a.registry);
-  for (auto& x : addresses(a.links, a.registry))
+  s.exit(a.state);
+  for (auto& x : addresses(a.links, a.registry, a.state))
     intake.push_back(x);
   s.await(intake, intake_limit);
 
@@ -412,9 +418,12 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   }
   auto stop_signals = block_stop_signals();
   auto params = find_chain(cfg.chain);
+  // State changes are kept for more blocks than any reorg this node
+  // accepts, so every accepted reorg can unwind the state.
   auto chain = chain_store::open(
     cfg.chain_dir(), *params, cfg.map_size_mb << 20,
-    cfg.map_max_mb > 0 ? cfg.map_max_mb << 20 : lmdb::default_map_ceiling);
+    cfg.map_max_mb > 0 ? cfg.map_max_mb << 20 : lmdb::default_map_ceiling,
+    std::max(default_state_history, cfg.reorg_window + 1));
   if (!chain) {
     log_error("node", "{}: {}", cfg.chain_dir(), message_of(chain.error()));
     return 1;

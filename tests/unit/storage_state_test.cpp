@@ -6,7 +6,9 @@
 
 #include "core/memory_state.hpp"
 #include "core/state_proof.hpp"
+#include "messages/envelope.hpp"
 #include "storage/chain_store.hpp"
+#include "storage/state_view.hpp"
 #include "tests/unit/helpers.hpp"
 
 using namespace hallmark;
@@ -214,6 +216,125 @@ TEST_CASE_FIXTURE(fixture, "an issue whose item exists is a duplicate even "
   }));
   auto again = s.next({batch({first})});
   CHECK(code(s.apply(again)) == ec::duplicate);
+}
+
+namespace {
+
+/// An ordered scan over a copy of a state.
+trie::range_scan
+scan_of(const std::map<trie::state_key, std::vector<uint8_t>>& m) {
+  return [&m](const trie::state_key& from,
+              const std::function<bool(const trie::state_key&, byte_view)>& f) {
+    for (auto i = m.lower_bound(from); i != m.end(); ++i)
+      if (!f(i->first, i->second))
+        break;
+    return caf::error{};
+  };
+}
+
+/// `p` through the wire: encoded in an Envelope and decoded again.
+template <class Body>
+Body through_wire(Body x) {
+  auto bytes = wire::encode(wire::envelope{7, x});
+  REQUIRE(bytes);
+  auto back = wire::decode_envelope(*bytes, 5u << 20);
+  REQUIRE(back);
+  CHECK(back->id == 7);
+  auto* y = std::get_if<Body>(&back->what);
+  REQUIRE(y);
+  return *y;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "a server proves ranges at the tip's root and at "
+                           "recent roots, and the proofs survive the wire") {
+  setup();
+  auto old_root = s.tip().hdr.state_root;
+  auto old_state = state_of(s.store());
+  // More keys, and changes to old ones.
+  std::vector<issue> more;
+  for (uint64_t n = 10; n < 60; ++n)
+    more.push_back(make_issue(art_id, n, alice));
+  s.push({batch(more)});
+  s.push({give(second_id, alice, carol)});
+  auto tip_root = s.tip().hdr.state_root;
+  auto tip_state = state_of(s.store());
+  REQUIRE(tip_state.size() == 53);
+  for (auto [root, state] :
+       {std::pair{tip_root, tip_state}, std::pair{old_root, old_state}}) {
+    auto v = state_view::at(s.store(), root);
+    REQUIRE(v);
+    auto whole = (*v)->prove_range(trie::min_key(), trie::max_key(), 2048,
+                                   trie::max_proof_bytes);
+    REQUIRE(whole);
+    CHECK(whole->entries.size() == state.size());
+    auto wired = through_wire(wire::state_range{*whole}).proof;
+    CHECK(trie::verify_range(root, trie::min_key(), trie::max_key(), wired)
+          == caf::error{});
+    // In chunks: each verifies, and together they are the state.
+    std::map<trie::state_key, std::vector<uint8_t>> got;
+    auto start = trie::min_key();
+    while (true) {
+      auto p = (*v)->prove_range(start, trie::max_key(), 7,
+                                 trie::max_proof_bytes);
+      REQUIRE(p);
+      auto q = through_wire(wire::state_range{*p}).proof;
+      REQUIRE(trie::verify_range(root, start, trie::max_key(), q)
+              == caf::error{});
+      for (auto& [k, val] : q.entries)
+        got[k] = val;
+      if (!q.truncated)
+        break;
+      start = *trie::next_key(q.entries.back().first);
+    }
+    CHECK(got == state);
+  }
+  // A change proof from the old root to the tip's, applied to the old
+  // state, verifies and gives the tip's state.
+  auto v = state_view::at(s.store(), tip_root);
+  REQUIRE(v);
+  auto c = (*v)->prove_change(old_root, trie::min_key(), trie::max_key(), 2048,
+                              trie::max_proof_bytes);
+  REQUIRE(c);
+  auto wired = through_wire(wire::state_change{*c});
+  auto* ch = std::get_if<trie::change_proof>(&wired.proof);
+  REQUIRE(ch);
+  CHECK(ch->changes.size() == 51); // 50 new items, one transferred
+  CHECK(trie::verify_change(tip_root, trie::min_key(), trie::max_key(),
+                            scan_of(old_state), *ch)
+        == caf::error{});
+  // A root no recent block has: not found, said plainly.
+  hash256 nowhere;
+  nowhere.fill(0x5a);
+  auto none = state_view::at(s.store(), nowhere);
+  CHECK(code(none) == ec::not_found);
+  // From a root the history does not reach: a range proof instead.
+  auto r = (*v)->prove_change(nowhere, trie::min_key(), trie::max_key(), 2048,
+                              trie::max_proof_bytes);
+  REQUIRE(r);
+  CHECK(std::holds_alternative<trie::range_proof>(*r));
+}
+
+TEST_CASE("state proofs off the wire are read within their limits") {
+  trie::range_proof p;
+  trie::state_key k{};
+  for (size_t i = 0; i <= trie::max_proof_keys; ++i) {
+    k[32] = static_cast<uint8_t>(i);
+    k[31] = static_cast<uint8_t>(i >> 8);
+    p.entries.emplace_back(k, std::vector<uint8_t>(72, 1));
+  }
+  auto bytes = wire::encode(wire::envelope{1, wire::state_range{p}});
+  REQUIRE(bytes);
+  CHECK(code(wire::decode_envelope(*bytes, 5u << 20)) == ec::malformed);
+  // A node whose child ids do not match its mask.
+  trie::proof_node n;
+  n.kids.emplace_back(3, hash256{});
+  trie::range_proof q;
+  q.proof.push_back(n);
+  auto good = wire::encode(wire::envelope{1, wire::state_range{q}});
+  REQUIRE(good);
+  CHECK(wire::decode_envelope(*good, 5u << 20));
 }
 
 TEST_SUITE_END();
