@@ -11,8 +11,39 @@ namespace {
 using self_ptr = producer_actor::stateful_pointer<producer_state>;
 
 void schedule(self_ptr self) {
-  auto ms = std::max<uint64_t>(self->state.cfg.min_block_interval_ms, 50);
+  auto& st = self->state;
+  auto ms = std::max<uint64_t>(st.cfg.min_block_interval_ms, 50);
+  for (uint32_t i = 0; i < st.failures && ms < st.cfg.max_backoff_ms; ++i)
+    ms *= 2;
+  if (st.failures > 0)
+    ms = std::min(ms, std::max<uint64_t>(st.cfg.max_backoff_ms, 50));
   self->delayed_send(self, std::chrono::milliseconds{ms}, atom::tick_v);
+}
+
+/// A block could not be made: logged when new or once a minute; the next
+/// attempt backs off.
+void failed(self_ptr self, const std::string& what) {
+  auto& st = self->state;
+  ++st.failures;
+  auto now = unix_now();
+  if (what != st.last_failure || now >= st.logged_at + 60) {
+    log_warning("producer", "{} (attempt {}; retrying with backoff)", what,
+                st.failures);
+    st.last_failure = what;
+    st.logged_at = now;
+  }
+  st.busy = false;
+  schedule(self);
+}
+
+/// A block was made: the backoff ends.
+void recovered(self_ptr self) {
+  auto& st = self->state;
+  if (st.failures > 0)
+    log_info("producer", "making blocks again after {} failed attempts",
+             st.failures);
+  st.failures = 0;
+  st.last_failure.clear();
 }
 
 void submit(self_ptr self) {
@@ -32,16 +63,15 @@ void submit(self_ptr self) {
         if (r.applied > 0) {
           ++st.made;
           st.last_block_at = unix_now();
+          recovered(self);
           log_info("producer", "made block {} with {} records", height,
                    records);
         }
         schedule(self);
       },
       [=](caf::error& err) {
-        self->state.busy = false;
-        log_warning("producer", "block {} refused: {}", height,
-                    message_of(err));
-        schedule(self);
+        failed(self, "block " + std::to_string(height)
+                       + " refused: " + message_of(err));
       });
 }
 
@@ -82,10 +112,8 @@ void build(self_ptr self, std::vector<encoded> raw, chain_tip tip) {
         mine_step(self);
       },
       [=](caf::error& err) {
-        self->state.busy = false;
-        log_warning("producer", "block {} not made: {}", tip.height + 1,
-                    message_of(err));
-        schedule(self);
+        failed(self, "block " + std::to_string(tip.height + 1)
+                       + " not made: " + message_of(err));
       });
 }
 

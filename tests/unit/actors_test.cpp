@@ -1434,4 +1434,44 @@ TEST_CASE("producer actor: empty_block_interval_s = 0 makes empty blocks") {
   }
 }
 
+/// A reservoir that offers nothing and counts how often it was asked.
+reservoir_actor::behavior_type counting_pool(std::shared_ptr<int> takes) {
+  return {
+    [=](atom::submit, encoded&, caf::actor_addr&) {
+      return std::vector<hash256>{};
+    },
+    [=](atom::take, uint32_t) {
+      ++*takes;
+      return std::vector<encoded>{};
+    },
+    [=](atom::lookup, hash256&) { return std::vector<pending_record>{}; },
+    [=](atom::after, hash256&) { return std::vector<pending_record>{}; },
+    [=](atom::status) { return reservoir_status{}; },
+    [=](atom::applied, std::vector<hash256>&) {},
+    [=](atom::unwound, std::vector<encoded>&) {},
+    [=](atom::expire) {},
+    [=](atom::subscribe, relay_actor&) {},
+  };
+}
+
+TEST_CASE("producer actor: failing to make blocks backs off, up to "
+          "max_backoff_ms, instead of retrying at full rate") {
+  producer_fixture f{quick(0)};
+  // A stopped block_processor refuses every candidate.
+  REQUIRE(f.ask<uint64_t>(f.processor, atom::stop_v));
+  auto takes = std::make_shared<int>(0);
+  auto pool = f.keep(f.sys.spawn(counting_pool, takes));
+  auto cfg = quick(0);
+  cfg.max_backoff_ms = 1000;
+  f.keep(f.sys.spawn(producer, f.processor, pool,
+                     seeded_key(0x70).public_key_bytes(), cfg));
+  for (int i = 0; i < 200; ++i)
+    f.advance(50ms);
+  // 10 s at one attempt per 50 ms would be 200; backing off 50, 100, …,
+  // 800 ms, then 1 s, it is about a dozen.
+  CHECK(*takes >= 6);
+  CHECK(*takes <= 16);
+  CHECK(f.committed().height == 0);
+}
+
 TEST_SUITE_END();
