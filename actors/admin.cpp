@@ -107,6 +107,7 @@ void dispatch(admin_broker* self, connection_handle hdl, admin_request req) {
     [&](peers&) { serve_peers(self, hdl); },
     [&](ban& x) { serve_ban(self, hdl, x.key, x.seconds); },
     [&](unban& x) { serve_unban(self, hdl, x.key); },
+    [&](state_proof& x) { serve_state_proof(self, hdl, x.item); },
     [&](watch&) { serve_watch(self, hdl); },
     [&](stop&) { serve_stop(self, hdl); }};
   std::visit(serve, req);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "messages/codec_capnp.hpp"
+#include "messages/envelope.hpp"
 
 namespace hallmark {
 
@@ -348,6 +349,29 @@ void serve_block(admin_broker* self, connection_handle hdl,
     auto out = r.initBlock();
     out.setHash(data_of(*h));
     out.setBlock(data_of(body->bytes()));
+  });
+}
+
+void serve_state_proof(admin_broker* self, connection_handle hdl,
+                       hash256 item) {
+  chain_reader view{*self->state.deps.chain};
+  auto tip = view.tip();
+  if (auto err = view.failure())
+    return respond_error(self, hdl, err);
+  auto key = trie::item_key(item);
+  trie::trie_update nodes{view.trie_nodes()};
+  auto proof = trie::prove_range(nodes, view.state_values(), view.state_scan(),
+                                 key, key, 1, trie::max_proof_bytes);
+  if (!proof)
+    return respond_error(self, hdl, proof.error());
+  auto env = wire::encode(wire::envelope{0, wire::state_range{*proof}});
+  if (!env)
+    return respond_error(self, hdl, env.error());
+  auto header = header_bytes(tip.hdr);
+  respond(self, hdl, [&](schema::Reply::Builder r) {
+    auto out = r.initStateProof();
+    out.setHeader(data_of(header));
+    out.setProof(data_of(env->bytes()));
   });
 }
 

@@ -48,6 +48,11 @@ void serve_block(admin_broker* self, caf::io::connection_handle hdl,
 
 /// Reply.blocks: up to `count` (at most 1000) best-chain blocks from height
 /// `from`, fewer if the reply would come near the frame cap.
+/// Replies with a proof of `item`'s state (or absence) against the
+/// committed tip's header.
+void serve_state_proof(admin_broker* self, caf::io::connection_handle hdl,
+                       hash256 item);
+
 void serve_export(admin_broker* self, caf::io::connection_handle hdl,
                   uint64_t from, uint32_t count);
 

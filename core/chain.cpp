@@ -61,6 +61,37 @@ std::array<uint8_t, header_size> header_bytes(const header& h) {
   return out;
 }
 
+std::optional<header> header_from_bytes(byte_view bytes) {
+  if (bytes.size() != header_size)
+    return std::nullopt;
+  auto p = bytes.data();
+  auto u64 = [&] {
+    uint64_t x = 0;
+    for (int i = 0; i < 8; ++i)
+      x |= uint64_t{p[i]} << (8 * i);
+    p += 8;
+    return x;
+  };
+  auto h32 = [&] {
+    hash256 x;
+    std::memcpy(x.data(), p, 32);
+    p += 32;
+    return x;
+  };
+  header h;
+  h.version = static_cast<uint16_t>(p[0] | (p[1] << 8));
+  p += 2;
+  h.height = u64();
+  h.previous = h32();
+  h.merkle_root = h32();
+  h.state_root = h32();
+  h.timestamp = u64();
+  h.difficulty = u64();
+  h.producer = h32();
+  h.nonce = u64();
+  return h;
+}
+
 hash256 block_hash(const header& h) {
   return blake2b(header_bytes(h));
 }

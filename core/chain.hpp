@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,10 @@ struct block {
 
 /// The header's fixed little-endian layout (docs/formats.md).
 std::array<uint8_t, header_size> header_bytes(const header& h);
+
+/// The header whose fixed layout is `bytes`, or none if it is not 162
+/// bytes.
+std::optional<header> header_from_bytes(byte_view bytes);
 
 /// Block hash: BLAKE2b-256 of the header's fixed layout.
 hash256 block_hash(const header& h);

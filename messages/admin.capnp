@@ -29,6 +29,7 @@ struct Request {
                                       # the client closes the connection
     ban @13 :Ban;                     # -> peers, after the ban
     unban @14 :Data;                  # a peer's key -> peers, after
+    stateProof @15 :Data;             # an item id -> stateProof at the tip
   }
 }
 
@@ -56,7 +57,16 @@ struct Reply {
     stopping @9 :Void;
     peers @10 :List(PeerInfo);
     end @11 :Void;                    # the node stops: no more tips
+    stateProof @12 :StateProofInfo;
   }
+}
+
+# A membership (or absence) proof of one state key against a header's
+# state root (docs/state.md).
+struct StateProofInfo {
+  header @0 :Data;                    # the tip's header, 162 bytes
+  proof @1 :Data;                     # an encoded peer-protocol Envelope
+                                      # holding a stateRange of [key, key]
 }
 
 struct PeerInfo {

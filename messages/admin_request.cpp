@@ -83,6 +83,8 @@ caf::expected<admin_request> read(schema::Request::Reader req) {
   }
   case schema::Request::UNBAN:
     return with_id<unban>(req.getUnban(), "a public key");
+  case schema::Request::STATE_PROOF:
+    return with_id<state_proof>(req.getStateProof(), "an item id");
   default:
     return make_error(ec::bad_request, "unknown request kind");
   }
@@ -128,6 +130,9 @@ struct writer {
     b.setSeconds(x.seconds);
   }
   void operator()(const request::unban& x) { r.setUnban(data_of(x.key)); }
+  void operator()(const request::state_proof& x) {
+    r.setStateProof(data_of(x.item));
+  }
 };
 
 } // namespace

@@ -72,6 +72,10 @@ struct ban {
 struct unban {
   public_key key{};
 };
+/// A proof of an item's state against the tip's header.
+struct state_proof {
+  hash256 item{};
+};
 
 } // namespace request
 
@@ -80,7 +84,8 @@ using admin_request = std::variant<
   request::status, request::submit, request::item, request::owner,
   request::block_by_height, request::block_by_hash, request::record_by_id,
   request::reorg, request::import_blocks, request::export_blocks, request::stop,
-  request::peers, request::watch, request::ban, request::unban>;
+  request::peers, request::watch, request::ban, request::unban,
+  request::state_proof>;
 
 /// The length prefix of an admin frame, in bytes.
 constexpr size_t admin_frame_prefix = 4;

@@ -30,4 +30,8 @@ void add_query_commands(CLI::App& app, command_table& commands);
 /// export`, `block import`, and the forced reorg `admin reorg`.
 void add_block_commands(CLI::App& app, command_table& commands);
 
+/// The state trie (state_commands.cpp): `state root`, `state proof ITEM`,
+/// and `state verify FILE`, which needs no node.
+void add_state_commands(CLI::App& app, command_table& commands);
+
 } // namespace hallmark

@@ -36,6 +36,7 @@ int run_cli(int argc, char** argv) {
   add_record_commands(app, commands);
   add_query_commands(app, commands);
   add_block_commands(app, commands);
+  add_state_commands(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -143,6 +143,50 @@ void envelopes(const people& p) {
       wire::records{
         encode(std::vector<record>{an_asset(p), a_transfer(p, true)})});
   put("block", 0, wire::block{blk});
+  {
+    // A small state and its proofs, for the state sync kinds.
+    trie::memory_trie t;
+    trie::state_delta d;
+    for (uint8_t i = 1; i <= 9; ++i) {
+      hash256 id;
+      id.fill(i);
+      d[trie::item_key(id)] = trie::encode(trie::item_value{
+        id, p.alice.public_key_bytes(), tip, i, record_kind::issue});
+    }
+    if (!t.apply(d))
+      throw std::runtime_error("cannot build the seed state");
+    trie::trie_update nodes{t.source()};
+    auto values = [&t](const trie::state_key& k)
+      -> caf::expected<std::optional<std::vector<uint8_t>>> {
+      auto i = t.values().find(k);
+      if (i == t.values().end())
+        return std::optional<std::vector<uint8_t>>{};
+      return std::optional<std::vector<uint8_t>>{i->second};
+    };
+    auto scan =
+      [&t](const trie::state_key& from,
+           const std::function<bool(const trie::state_key&, byte_view)>& f) {
+        for (auto i = t.values().lower_bound(from); i != t.values().end(); ++i)
+          if (!f(i->first, i->second))
+            break;
+        return caf::error{};
+      };
+    auto range = trie::prove_range(nodes, values, scan, trie::min_key(),
+                                   trie::max_key(), 4, trie::max_proof_bytes);
+    if (!range)
+      throw std::runtime_error("cannot prove the seed state");
+    put("state-range-request", 5, wire::state_range_request{t.root()});
+    put("state-range", 5, wire::state_range{*range});
+    put("state-change-request", 6, wire::state_change_request{tip, t.root()});
+    std::vector<trie::state_key> changed;
+    for (auto& [k, v] : d)
+      changed.push_back(k);
+    auto change = trie::prove_change(nodes, values, changed, trie::min_key(),
+                                     trie::max_key(), 4, trie::max_proof_bytes);
+    if (!change)
+      throw std::runtime_error("cannot prove the seed changes");
+    put("state-change", 6, wire::state_change{*change});
+  }
   put("refusal", 5, wire::refusal{ec::not_found, "no such block"});
   put("ping", 6, wire::ping{});
   put("pong", 6, wire::pong{});

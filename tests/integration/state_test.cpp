@@ -4,6 +4,8 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/raw_peer.hpp"
 
+#include <fstream>
+
 #include "core/state_proof.hpp"
 #include "messages/envelope.hpp"
 
@@ -89,6 +91,48 @@ TEST_CASE("state: a peer proves its state at a header's root, in chunks, "
   CHECK(no->code == hallmark::ec::not_found);
   CHECK(no->reason.find("not the state of any of the last")
         != std::string::npos);
+  // A light client's proof: asked of the node, checked offline.
+  auto item = items[0].get<std::string>();
+  auto proof = run({"state", "proof", item, "--datadir", a.datadir()});
+  REQUIRE(proof.code == 0);
+  auto file = dir / "proof.json";
+  {
+    std::ofstream out{file};
+    out << proof.out;
+  }
+  auto ok = run({"state", "verify", file});
+  CHECK(ok.code == 0);
+  CHECK(ok.out.find("valid: item " + item + " is owned by")
+        != std::string::npos);
+  auto doc = json::parse(proof.out);
+  CHECK(doc["state"]["owner"] == a.public_key());
+  // Another owner written in: the proof no longer holds.
+  auto value = doc["value"].get<std::string>();
+  value[70] = value[70] == '0' ? '1' : '0';
+  doc["value"] = value;
+  {
+    std::ofstream out{file};
+    out << doc.dump();
+  }
+  auto forged = run({"state", "verify", file});
+  CHECK(forged.code == 1);
+  CHECK(forged.out.find("invalid") != std::string::npos);
+  // An item that does not exist: a valid proof of its absence.
+  auto none = run(
+    {"state", "proof", std::string(64, 'e'), "--datadir", a.datadir()});
+  REQUIRE(none.code == 0);
+  {
+    std::ofstream out{file};
+    out << none.out;
+  }
+  auto absent = run({"state", "verify", file, "--json"});
+  CHECK(absent.code == 0);
+  CHECK(absent.js()["valid"] == true);
+  CHECK(absent.js()["state"].is_null());
+  auto root_now = run_json(
+    {"state", "root", "--datadir", a.datadir(), "--json"});
+  CHECK(root_now["state_root"].get<std::string>().size() == 64);
+
   // The link stays up: asking was not an offence.
   hallmark::wire::state_range_request again;
   again.root = root;
