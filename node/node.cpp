@@ -1,12 +1,16 @@
 #include "node/node.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <netdb.h>
 #include <optional>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -29,6 +33,7 @@
 #include "actors/reservoir.hpp"
 #include "actors/verifier.hpp"
 #include "core/log.hpp"
+#include "messages/registration.hpp"
 #include "node/watchdog.hpp"
 
 namespace hallmark {
@@ -55,6 +60,95 @@ public:
 private:
   int fd_ = -1;
 };
+
+/// What the file at `path` is, for a message: "a directory", ….
+std::string kind_of(const struct stat& st) {
+  switch (st.st_mode & S_IFMT) {
+  case S_IFDIR:
+    return "a directory";
+  case S_IFREG:
+    return "a regular file";
+  case S_IFLNK:
+    return "a symbolic link";
+  case S_IFIFO:
+    return "a named pipe";
+  default:
+    return "not a socket";
+  }
+}
+
+/// The admin socket's path must be free or hold a socket (one a killed
+/// node left is replaced): anything else there is the operator's, and the
+/// node does not remove it.
+caf::error check_socket_path(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || S_ISSOCK(st.st_mode))
+    return {};
+  return make_error(ec::io, path + " is " + kind_of(st)
+                              + ", not the admin socket: move it away (the "
+                                "node makes its socket there)");
+}
+
+/// A store directory that exists was made by an earlier run, which left
+/// its data in `data.mdb`: if that file is gone or empty, the store was
+/// lost, and opening it would silently start a new one (a new chain from
+/// genesis). Only a missing directory is a store to create.
+/// @param what "chain" or "local", for the message.
+caf::error check_store_dir(const std::string& dir, const std::string& what) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0)
+    return {}; // not made yet: the first run makes it
+  auto data = dir + "/data.mdb";
+  std::string problem;
+  if (::stat(data.c_str(), &st) != 0)
+    problem = "is missing";
+  else if (st.st_size == 0)
+    problem = "is empty (0 bytes)";
+  else
+    return {};
+  return make_error(ec::storage,
+                    data + " " + problem + ": the " + what
+                      + " store this data directory held is gone; restore "
+                        "it from a backup (or remove "
+                      + dir + " to start it anew"
+                      + (what == "chain" ? ", from genesis" : "") + ")");
+}
+
+/// Why binding `address` (HOST:PORT, as given) fails, found by binding a
+/// plain socket there as the listener does: "cannot listen on HOST:PORT:
+/// address already in use". Empty if it binds now.
+std::string why_not_listening(const std::string& address) {
+  auto parsed = parse_listener(address);
+  if (!parsed)
+    return {};
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  auto port = std::to_string(parsed->second);
+  if (int rc = ::getaddrinfo(parsed->first.c_str(), port.c_str(), &hints,
+                             &found);
+      rc != 0)
+    return "cannot listen on " + address + ": " + ::gai_strerror(rc);
+  std::string why;
+  for (auto ai = found; ai != nullptr && why.empty(); ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                      ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      std::string text = std::strerror(errno);
+      if (!text.empty())
+        text[0] = static_cast<char>(std::tolower(text[0]));
+      why = "cannot listen on " + address + ": " + text;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return why;
+}
 
 /// Every actor's configuration, derived from the node's configuration and
 /// the chain's network defaults in this one place, and validated before
@@ -410,6 +504,11 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     log_error("node", "another hallmark node is running on {}", cfg.datadir);
     return 1;
   }
+  for (auto err : {check_socket_path(cfg.socket_path()),
+                   check_store_dir(cfg.chain_dir(), "chain"),
+                   check_store_dir(cfg.local_dir(), "local")})
+    if (err)
+      return fail(err);
   auto stop_signals = block_stop_signals();
   auto params = find_chain(cfg.chain);
   auto chain = chain_store::open(
@@ -449,8 +548,16 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     // addresses bound, before the first actor is spawned: returning after
     // that would leave actors the system waits for.
     auto bound = bind_listeners(sys, cfg.listen);
-    if (!bound)
+    if (!bound) {
+      // CAF says only "cannot_open_port": ask the kernel why, binding the
+      // address the listener could not bind as it would have.
+      auto said = message_of(bound.error());
+      for (auto& address : cfg.listen)
+        if (said.find("cannot listen on " + address + ":") != std::string::npos)
+          if (auto why = why_not_listening(address); !why.empty())
+            return fail(make_error(ec::io, why));
       return fail(bound.error());
+    }
     auto configs = derive_configs(cfg, *params, bound->addresses);
     if (!configs)
       return fail(configs.error());
