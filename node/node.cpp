@@ -34,6 +34,7 @@
 #include "actors/verifier.hpp"
 #include "core/log.hpp"
 #include "messages/registration.hpp"
+#include "node/final_flush.hpp"
 #include "node/watchdog.hpp"
 
 namespace hallmark {
@@ -305,8 +306,6 @@ constexpr std::chrono::milliseconds shutdown_limit{4000};
 constexpr std::chrono::milliseconds monitor_limit{500};
 constexpr std::chrono::milliseconds intake_limit{1000};
 constexpr std::chrono::milliseconds producer_limit{500};
-/// What the flush leaves of the limit for the steps after it.
-constexpr std::chrono::milliseconds after_flush{400};
 
 /// Stops the actors of `a` in order, each step waiting a bounded time for
 /// the actors it stops (monitored from the start), telling `dog` where it
@@ -451,19 +450,7 @@ stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
 
   dog.step("flushing the chain (block_processor)");
   dog.waiting_for({"block_processor"});
-  bool flushed = false;
-  auto flush_limit = dog.left(after_flush);
-  s.self()
-    ->request(a.processor, flush_limit, atom::stop_v)
-    .receive(
-      [&](uint64_t height) {
-        log_info("node", "chain flushed at height {}", height);
-        flushed = true;
-        dog.flushed();
-      },
-      [&](caf::error& err) {
-        log_error("node", "final flush failed: {}", message_of(err));
-      });
+  bool flushed = final_flush(s.self(), a.processor, dog);
 
   dog.step("stopping the reservoir, block_processor and the verifiers");
   std::vector<caf::actor_addr> rest = addresses(a.pool, a.monitor, a.processor);
