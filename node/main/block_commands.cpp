@@ -143,15 +143,17 @@ caf::error stopped_during_import(const std::string& datadir,
   auto again = admin_client::connect(datadir);
   if (again || code_of(again.error()) != ec::not_running)
     return err; // the node still runs: the error is what it was
-  std::string done = tip ? std::to_string(imported)
-                             + " blocks were applied (tip at height "
-                             + std::to_string((*tip)["height"].get<uint64_t>())
-                             + "); the next "
-                         : "no request had been answered; the first ";
-  return make_error(ec::io, "the node stopped during the import: " + done
-                              + std::to_string(in_flight)
-                              + " blocks were in flight, maybe applied; "
-                                "check `hallmark status` for the height "
+  auto blocks = [](uint64_t n) {
+    return std::to_string(n) + (n == 1 ? " block" : " blocks");
+  };
+  auto how_far = tip ? "after applying " + blocks(imported) + " (tip at height "
+                         + std::to_string((*tip)["height"].get<uint64_t>())
+                         + "); the next " + blocks(in_flight)
+                         + " were in flight and may be applied too"
+                     : "before answering its first request ("
+                         + blocks(in_flight) + ", which may be applied)";
+  return make_error(ec::io, "the node stopped during the import " + how_far
+                              + "; check `hallmark status` for the height "
                                 "reached");
 }
 

@@ -6,9 +6,12 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <csignal>
+#include <cstring>
 #include <functional>
+#include <thread>
 
 #include "tests/integration/harness.hpp"
 
@@ -340,6 +343,47 @@ TEST_CASE("a truncated, emptied or missing store is refused, the chain kept") {
   a.start(false);
   CHECK(a.height() == height);
   CHECK(a.stop() == 0);
+}
+
+TEST_CASE("block import says how far it got when the node stops during it") {
+  temp_dir dir;
+  node a{dir, "a"};
+  // One frame of 8 bytes: never decoded, as the "node" stops first.
+  auto file = dir / "one.blocks";
+  {
+    std::ofstream out{file, std::ios::binary};
+    const char frame[12] = {8, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+    out.write(frame, sizeof(frame));
+  }
+  // A node that takes the request and stops before it answers: its socket
+  // goes, then the connection.
+  auto sock = a.datadir() + "/admin.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(sock.size() < sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  std::thread stopping{[&] {
+    int c = ::accept(fd, nullptr, nullptr);
+    char buf[4096];
+    if (c >= 0)
+      (void)::read(c, buf, sizeof(buf));
+    ::unlink(sock.c_str());
+    ::close(fd);
+    if (c >= 0)
+      ::close(c);
+  }};
+  auto r = run({"block", "import", "--datadir", a.datadir(), file}, 30s);
+  stopping.join();
+  CHECK(r.code == 1);
+  CHECK(one_line(r.err));
+  CHECK_MESSAGE(has(r.err, "the node stopped during the import before "
+                           "answering its first request (1 block"),
+                r.err);
+  CHECK(has(r.err, "check `hallmark status` for the height reached"));
 }
 
 TEST_CASE("--log-level drops the records below it") {
