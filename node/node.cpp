@@ -115,6 +115,15 @@ caf::error check_store_dir(const std::string& dir, const std::string& what) {
                       + (what == "chain" ? ", from genesis" : "") + ")");
 }
 
+/// A store's error, said once with the store's directory: "DIR: …",
+/// unless the message names a file in it already.
+std::string in_store(const std::string& dir, const caf::error& err) {
+  auto text = message_of(err);
+  if (text.rfind(dir + "/", 0) == 0)
+    return text;
+  return dir + ": " + text;
+}
+
 /// Why binding `address` (HOST:PORT, as given) fails, found by binding a
 /// plain socket there as the listener does: "cannot listen on HOST:PORT:
 /// address already in use". Empty if it binds now.
@@ -502,12 +511,12 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     cfg.chain_dir(), *params, cfg.map_size_mb << 20,
     cfg.map_max_mb > 0 ? cfg.map_max_mb << 20 : lmdb::default_map_ceiling);
   if (!chain) {
-    log_error("node", "{}: {}", cfg.chain_dir(), message_of(chain.error()));
+    log_error("node", "{}", in_store(cfg.chain_dir(), chain.error()));
     return 1;
   }
   auto local = local_store::open(cfg.local_dir());
   if (!local) {
-    log_error("node", "{}: {}", cfg.local_dir(), message_of(local.error()));
+    log_error("node", "{}", in_store(cfg.local_dir(), local.error()));
     return 1;
   }
   caf::actor_system_config sys_cfg;
