@@ -43,10 +43,14 @@ std::string parse_complaint(CLI::App& app, const CLI::ParseError& e) {
     names += (names.empty() ? "" : ", ") + sub->get_name();
   auto path = at->get_name() == app.get_name() ? std::string{"hallmark"}
                                                : "hallmark " + at->get_name();
-  for (auto& word : at->remaining())
-    if (!word.empty() && word.front() != '-')
-      return "unknown command '" + word + "' for " + path
-             + " (commands: " + names + "; see `" + path + " --help`)";
+  auto left = at->remaining();
+  if (!left.empty() && !left.front().empty() && left.front().front() != '-')
+    return "unknown command '" + left.front() + "' for " + path
+           + " (commands: " + names + "; see `" + path + " --help`)";
+  if (!left.empty()) // an option where a command belongs
+    return "a command is needed before '" + left.front()
+           + "' (commands: " + names + "; options come after the command; see `"
+           + path + " --help`)";
   return "a command is needed after `" + path + "`: " + names + " (see `" + path
          + " --help`)";
 }

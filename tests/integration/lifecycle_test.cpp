@@ -231,6 +231,9 @@ TEST_CASE("arguments the node could not run with are exit 2 at parse time") {
   auto none = run({"keys"});
   CHECK(none.code == 2);
   CHECK(has(none.err, "a command is needed after `hallmark keys`: new, show"));
+  auto early = run({"--datadir", dir.path()});
+  CHECK(early.code == 2);
+  CHECK(has(early.err, "a command is needed before '--datadir'"));
 }
 
 TEST_CASE("a bad config, a taken port, a wrong admin.sock: one clear line") {
