@@ -62,7 +62,7 @@ private:
   int fd_ = -1;
 };
 
-/// What the file at `path` is, for a message: "a directory", ….
+/// What a file of status `st` is, for a message: "a directory", ….
 std::string kind_of(const struct stat& st) {
   switch (st.st_mode & S_IFMT) {
   case S_IFDIR:
