@@ -9,7 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "actors/connector.hpp"
 #include "core/error.hpp"
+#include "messages/registration.hpp"
 
 namespace fs = std::filesystem;
 
@@ -22,6 +24,21 @@ namespace {
 const std::string_view chains[] = {devnet_chain, "testnet", "mainnet"};
 
 using cfg = node_config;
+
+// A listen address, parsed as the listener binds it.
+caf::error check_listen(std::string_view text) {
+  if (parse_listener(text))
+    return {};
+  return make_error(ec::bad_config, "cannot parse listen address '"
+                                      + std::string{text}
+                                      + "' (HOST:PORT or [V6]:PORT)");
+}
+
+// A static peer, parsed as the connector dials it.
+caf::error check_peer(std::string_view text) {
+  auto parsed = parse_static_peer(text);
+  return parsed ? caf::error{} : parsed.error();
+}
 
 // The keys of hallmark.conf, each declared once: name, field (its type),
 // help, and the range or the choices. The defaults are node_config's
@@ -149,10 +166,12 @@ const config_key key_table[] = {
    .max = 125},
   {.name = "listen",
    .field = &cfg::listen,
-   .help = "Accept peers on HOST:PORT or [V6]:PORT (repeatable)"},
+   .help = "Accept peers on HOST:PORT or [V6]:PORT (repeatable)",
+   .check_value = check_listen},
   {.name = "peer",
    .field = &cfg::peers,
-   .help = "Static peer PUBKEY@HOST:PORT, always dialled (repeatable)"},
+   .help = "Static peer PUBKEY@HOST:PORT, always dialled (repeatable)",
+   .check_value = check_peer},
 };
 
 std::string trim(const std::string& s) {
@@ -219,8 +238,12 @@ caf::error config_key::read(const std::string& value, node_config& c) const {
     uint64_t x = 0;
     auto end = value.data() + value.size();
     auto [used, fault] = std::from_chars(value.data(), end, x);
+    if (fault == std::errc::result_out_of_range && used == end)
+      return bad_key(name, "is out of range: " + value + " is not within "
+                             + accepted());
     if (value.empty() || fault != std::errc{} || used != end)
-      return bad_key(name, "needs a number");
+      return bad_key(name, "needs a number (a whole number, " + accepted()
+                             + "), not '" + value + "'");
     c.*(*number) = x;
     return {};
   }
@@ -237,6 +260,14 @@ caf::error config_key::check(const node_config& c) const {
     if (v < min || v > max)
       return bad_key(name, "must be within " + std::to_string(min) + ".."
                              + std::to_string(max));
+    return {};
+  }
+  if (auto list = std::get_if<std::vector<std::string> node_config::*>(&field);
+      list != nullptr && check_value != nullptr) {
+    for (auto& value : c.*(*list))
+      if (auto err = check_value(value))
+        return make_error(ec::bad_config,
+                          std::string{name} + ": " + message_of(err));
     return {};
   }
   auto text = std::get_if<std::string node_config::*>(&field);
@@ -289,6 +320,14 @@ caf::error node_config::validate() const {
   for (auto& k : key_table)
     if (auto err = k.check(*this))
       return err;
+  // The keys that bound each other.
+  if (map_max_mb != 0 && map_max_mb < map_size_mb)
+    return make_error(ec::bad_config,
+                      "map_max_mb (" + std::to_string(map_max_mb)
+                        + ") is below map_size_mb ("
+                        + std::to_string(map_size_mb)
+                        + "): the largest map must be at least the first "
+                          "(or 0: only the free disk limits)");
   return {};
 }
 

@@ -58,7 +58,9 @@ struct node_config {
   uint64_t map_size_mb = 65536;
   uint64_t map_max_mb = 0;
 
-  /// Checks every key against its range or choices; names the first bad key.
+  /// Checks every key against its range, choices or form, then the keys
+  /// that bound each other (map_max_mb, when not 0, is at least
+  /// map_size_mb); names the first bad key.
   caf::error validate() const;
 
   std::string config_path() const { return datadir + "/hallmark.conf"; }
@@ -87,6 +89,9 @@ struct config_key {
   uint64_t max = 0;
   /// Text: the values accepted (all when null).
   std::vector<std::string_view> (*choices)() = nullptr;
+  /// A list: checks one value (e.g. that a `listen` value is HOST:PORT);
+  /// every value is accepted when null.
+  caf::error (*check_value)(std::string_view value) = nullptr;
 
   /// The command-line flag: `--reorg-window` for `reorg_window`.
   std::string flag() const;
@@ -102,7 +107,8 @@ struct config_key {
   /// @returns ec::bad_config naming the key when `value` is not of its type.
   caf::error read(const std::string& value, node_config& cfg) const;
 
-  /// Checks the value `cfg` holds against the key's range or choices.
+  /// Checks the value `cfg` holds against the key's range or choices, or
+  /// each value of a list with `check_value`.
   /// @returns ec::bad_config naming the key and what it accepts.
   caf::error check(const node_config& cfg) const;
 

@@ -1,12 +1,16 @@
 #include "node/node.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <netdb.h>
 #include <optional>
 #include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -30,6 +34,8 @@
 #include "actors/state_server.hpp"
 #include "actors/verifier.hpp"
 #include "core/log.hpp"
+#include "messages/registration.hpp"
+#include "node/final_flush.hpp"
 #include "node/watchdog.hpp"
 
 namespace hallmark {
@@ -56,6 +62,104 @@ public:
 private:
   int fd_ = -1;
 };
+
+/// What a file of status `st` is, for a message: "a directory", ….
+std::string kind_of(const struct stat& st) {
+  switch (st.st_mode & S_IFMT) {
+  case S_IFDIR:
+    return "a directory";
+  case S_IFREG:
+    return "a regular file";
+  case S_IFLNK:
+    return "a symbolic link";
+  case S_IFIFO:
+    return "a named pipe";
+  default:
+    return "not a socket";
+  }
+}
+
+/// The admin socket's path must be free or hold a socket (one a killed
+/// node left is replaced): anything else there is the operator's, and the
+/// node does not remove it.
+caf::error check_socket_path(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || S_ISSOCK(st.st_mode))
+    return {};
+  return make_error(ec::io, path + " is " + kind_of(st)
+                              + ", not the admin socket: move it away (the "
+                                "node makes its socket there)");
+}
+
+/// A store directory that exists was made by an earlier run, which left
+/// its data in `data.mdb`: if that file is gone or empty, the store was
+/// lost, and opening it would silently start a new one (a new chain from
+/// genesis). Only a missing directory is a store to create.
+/// @param what "chain" or "local", for the message.
+caf::error check_store_dir(const std::string& dir, const std::string& what) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0)
+    return {}; // not made yet: the first run makes it
+  auto data = dir + "/data.mdb";
+  std::string problem;
+  if (::stat(data.c_str(), &st) != 0)
+    problem = "is missing";
+  else if (st.st_size == 0)
+    problem = "is empty (0 bytes)";
+  else
+    return {};
+  return make_error(ec::storage,
+                    data + " " + problem + ": the " + what
+                      + " store this data directory held is gone; restore "
+                        "it from a backup (or remove "
+                      + dir + " to start it anew"
+                      + (what == "chain" ? ", from genesis" : "") + ")");
+}
+
+/// A store's error, said once with the store's directory: "DIR: …",
+/// unless the message names a file in it already.
+std::string in_store(const std::string& dir, const caf::error& err) {
+  auto text = message_of(err);
+  if (text.rfind(dir + "/", 0) == 0)
+    return text;
+  return dir + ": " + text;
+}
+
+/// Why binding `address` (HOST:PORT, as given) fails, found by binding a
+/// plain socket there as the listener does: "cannot listen on HOST:PORT:
+/// address already in use". Empty if it binds now.
+std::string why_not_listening(const std::string& address) {
+  auto parsed = parse_listener(address);
+  if (!parsed)
+    return {};
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  auto port = std::to_string(parsed->second);
+  if (int rc = ::getaddrinfo(parsed->first.c_str(), port.c_str(), &hints,
+                             &found);
+      rc != 0)
+    return "cannot listen on " + address + ": " + ::gai_strerror(rc);
+  std::string why;
+  for (auto ai = found; ai != nullptr && why.empty(); ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                      ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+      std::string text = std::strerror(errno);
+      if (!text.empty())
+        text[0] = static_cast<char>(std::tolower(text[0]));
+      why = "cannot listen on " + address + ": " + text;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return why;
+}
 
 /// Every actor's configuration, derived from the node's configuration and
 /// the chain's network defaults in this one place, and validated before
@@ -215,8 +319,6 @@ constexpr std::chrono::milliseconds shutdown_limit{4000};
 constexpr std::chrono::milliseconds monitor_limit{500};
 constexpr std::chrono::milliseconds intake_limit{1000};
 constexpr std::chrono::milliseconds producer_limit{500};
-/// What the flush leaves of the limit for the steps after it.
-constexpr std::chrono::milliseconds after_flush{400};
 
 /// Stops the actors of `a` in order, each step waiting a bounded time for
 /// the actors it stops (monitored from the start), telling `dog` where it
@@ -363,19 +465,7 @@ stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
 
   dog.step("flushing the chain (block_processor)");
   dog.waiting_for({"block_processor"});
-  bool flushed = false;
-  auto flush_limit = dog.left(after_flush);
-  s.self()
-    ->request(a.processor, flush_limit, atom::stop_v)
-    .receive(
-      [&](uint64_t height) {
-        log_info("node", "chain flushed at height {}", height);
-        flushed = true;
-        dog.flushed();
-      },
-      [&](caf::error& err) {
-        log_error("node", "final flush failed: {}", message_of(err));
-      });
+  bool flushed = final_flush(s.self(), a.processor, dog);
 
   dog.step("stopping the reservoir, block_processor and the verifiers");
   std::vector<caf::actor_addr> rest = addresses(a.pool, a.monitor, a.processor);
@@ -416,6 +506,11 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     log_error("node", "another hallmark node is running on {}", cfg.datadir);
     return 1;
   }
+  for (auto err : {check_socket_path(cfg.socket_path()),
+                   check_store_dir(cfg.chain_dir(), "chain"),
+                   check_store_dir(cfg.local_dir(), "local")})
+    if (err)
+      return fail(err);
   auto stop_signals = block_stop_signals();
   auto params = find_chain(cfg.chain);
   // State changes are kept for more blocks than any reorg this node
@@ -425,12 +520,12 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     cfg.map_max_mb > 0 ? cfg.map_max_mb << 20 : lmdb::default_map_ceiling,
     std::max(default_state_history, cfg.reorg_window + 1));
   if (!chain) {
-    log_error("node", "{}: {}", cfg.chain_dir(), message_of(chain.error()));
+    log_error("node", "{}", in_store(cfg.chain_dir(), chain.error()));
     return 1;
   }
   auto local = local_store::open(cfg.local_dir());
   if (!local) {
-    log_error("node", "{}: {}", cfg.local_dir(), message_of(local.error()));
+    log_error("node", "{}", in_store(cfg.local_dir(), local.error()));
     return 1;
   }
   caf::actor_system_config sys_cfg;
@@ -458,8 +553,16 @@ int run_node(const node_config& cfg, const key_pair& identity) {
     // addresses bound, before the first actor is spawned: returning after
     // that would leave actors the system waits for.
     auto bound = bind_listeners(sys, cfg.listen);
-    if (!bound)
+    if (!bound) {
+      // CAF says only "cannot_open_port": ask the kernel why, binding the
+      // address the listener could not bind as it would have.
+      auto said = message_of(bound.error());
+      for (auto& address : cfg.listen)
+        if (said.find("cannot listen on " + address + ":") != std::string::npos)
+          if (auto why = why_not_listening(address); !why.empty())
+            return fail(make_error(ec::io, why));
       return fail(bound.error());
+    }
     auto configs = derive_configs(cfg, *params, bound->addresses);
     if (!configs)
       return fail(configs.error());

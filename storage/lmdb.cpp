@@ -1,12 +1,16 @@
 #include "storage/lmdb.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
 #include <lmdb.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -120,8 +124,43 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
     return fail(rc, "mdb_env_set_maxreaders");
   // MDB_NOTLS: read transactions are not bound to a thread, as actors move
   // between CAF's worker threads.
-  if (int rc = mdb_env_open(raw, path.c_str(), MDB_NOTLS, 0600); rc != 0)
+  if (int rc = mdb_env_open(raw, path.c_str(), MDB_NOTLS, 0600); rc != 0) {
+    // A file cut inside its two meta pages does not even read as LMDB's.
+    std::error_code size_err;
+    auto size = std::filesystem::file_size(path + "/data.mdb", size_err);
+    auto metas = 2 * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (rc == MDB_INVALID && !size_err && size > 0 && size < metas)
+      return make_error(ec::storage, path
+                                       + "/data.mdb: data file is "
+                                         "truncated: "
+                                       + std::to_string(size)
+                                       + " bytes, shorter than LMDB's two "
+                                         "meta pages");
     return fail(rc, "cannot open LMDB at " + path);
+  }
+  // LMDB reads its two meta pages with read(2), but every other page
+  // through the map: a page past the end of a truncated file is SIGBUS at
+  // the first read. So the file must reach the last page the meta names.
+  MDB_envinfo info;
+  MDB_stat stat;
+  mdb_filehandle_t fd;
+  struct stat file;
+  if (int rc = mdb_env_info(raw, &info); rc != 0)
+    return fail(rc, "mdb_env_info " + path);
+  if (int rc = mdb_env_stat(raw, &stat); rc != 0)
+    return fail(rc, "mdb_env_stat " + path);
+  if (int rc = mdb_env_get_fd(raw, &fd); rc != 0)
+    return fail(rc, "mdb_env_get_fd " + path);
+  if (::fstat(fd, &file) != 0)
+    return make_error(ec::storage, "cannot size " + path
+                                     + "/data.mdb: " + std::strerror(errno));
+  auto needed = (uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+  if (static_cast<uint64_t>(file.st_size) < needed)
+    return make_error(ec::storage, path + "/data.mdb: data file is truncated: "
+                                     + std::to_string(file.st_size)
+                                     + " bytes, LMDB needs at least "
+                                     + std::to_string(needed)
+                                     + " (restore it from a backup)");
   int dead = 0;
   mdb_reader_check(raw, &dead);
   return result;

@@ -78,7 +78,9 @@ public:
   /// @param map_size bytes mapped at first; LMDB's file grows only as data
   ///        is written, so this is address space, not disk.
   /// @param map_ceiling bytes the map may grow to when it fills up.
-  /// @returns the environment, or ec::io (directory) / ec::storage (LMDB).
+  /// @returns the environment, or ec::io (directory) / ec::storage (LMDB;
+  ///          also a data file shorter than the last page its meta names:
+  ///          "data file is truncated: N bytes, LMDB needs at least M").
   static caf::expected<env> open(const std::string& path, unsigned max_tables,
                                  uint64_t map_size,
                                  uint64_t map_ceiling = default_map_ceiling);

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -20,6 +21,16 @@ kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
 }
 
 caf::error not_running(const std::string& datadir) {
+  // Suggest `run` only where a node could run: a directory `init` made.
+  node_config where;
+  where.datadir = datadir;
+  struct stat st;
+  if (::stat(where.config_path().c_str(), &st) != 0)
+    return make_error(ec::not_running,
+                      "no node is running at " + datadir
+                        + ": it is not a Hallmark data directory (no "
+                          "hallmark.conf; `hallmark init --datadir DIR` "
+                          "makes one)");
   return make_error(ec::not_running,
                     "no node is running at " + datadir
                       + " (start it with `hallmark run --datadir " + datadir

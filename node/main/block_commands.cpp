@@ -127,6 +127,36 @@ struct import_options {
   std::string file;
 };
 
+/// `err`, the failure of an importBlocks request, said as what it is when
+/// the node stopped while it was applying the blocks (the connection closed
+/// without a reply and no node answers any more): how far the import got,
+/// and where to look for the height the node reached.
+/// @param imported blocks of the requests answered before.
+/// @param tip the last answer's tip, if any.
+/// @param in_flight blocks of the request that had no answer.
+caf::error stopped_during_import(const std::string& datadir,
+                                 const caf::error& err, uint64_t imported,
+                                 const std::optional<json>& tip,
+                                 size_t in_flight) {
+  if (code_of(err) != ec::io)
+    return err;
+  auto again = admin_client::connect(datadir);
+  if (again || code_of(again.error()) != ec::not_running)
+    return err; // the node still runs: the error is what it was
+  auto blocks = [](uint64_t n) {
+    return std::to_string(n) + (n == 1 ? " block" : " blocks");
+  };
+  auto how_far = tip ? "after applying " + blocks(imported) + " (tip at height "
+                         + std::to_string((*tip)["height"].get<uint64_t>())
+                         + "); the next " + blocks(in_flight)
+                         + " were in flight and may be applied too"
+                     : "before answering its first request ("
+                         + blocks(in_flight) + ", which may be applied)";
+  return make_error(ec::io, "the node stopped during the import " + how_far
+                              + "; check `hallmark status` for the height "
+                                "reached");
+}
+
 int import_blocks(const block_options& b, const import_options& o) {
   if (!b.id.empty())
     return id_and_subcommand();
@@ -146,7 +176,8 @@ int import_blocks(const block_options& b, const import_options& o) {
       return {};
     auto reply = client->import_blocks(chunk);
     if (!reply)
-      return reply.error();
+      return stopped_during_import(b.client.datadir, reply.error(), imported,
+                                   tip, chunk.size());
     tip = tip_json(reply->root().getTip());
     imported += chunk.size();
     chunk.clear();
@@ -214,10 +245,12 @@ void add_block_commands(CLI::App& app, command_table& commands) {
     block, "export", "Write blocks to a file",
     [b = block_opts](const export_options& o) { return export_blocks(*b, o); });
   exp->fallthrough();
-  exp->add_option("--from", export_opts->from, "First height")->required();
+  exp->add_option("--from", export_opts->from, "First height")
+    ->required()
+    ->check(whole_number(0, UINT64_MAX, "height"));
   export_opts->count_given = exp->add_option(
     "--count", export_opts->count, "Blocks to export (default: to the tip)");
-  export_opts->count_given->check(CLI::PositiveNumber);
+  export_opts->count_given->check(whole_number(1, UINT64_MAX, "blocks"));
   exp->add_option("--out", export_opts->out, "File to write")->required();
 
   auto [imp, import_opts] = commands.add<import_options>(
@@ -234,7 +267,7 @@ void add_block_commands(CLI::App& app, command_table& commands) {
   add_datadir(reorg_cmd, reorg_opts->client.datadir);
   reorg_cmd->add_option("DEPTH", reorg_opts->depth, "Blocks to unwind")
     ->required()
-    ->check(CLI::Range(1u, UINT32_MAX));
+    ->check(whole_number(1, UINT32_MAX, "blocks"));
   add_json(reorg_cmd, reorg_opts->client.json);
 }
 

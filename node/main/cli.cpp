@@ -1,5 +1,7 @@
 #include "node/main/cli.hpp"
 
+#include <charconv>
+
 #include <fmt/core.h>
 
 #include "core/keys.hpp"
@@ -158,6 +160,24 @@ std::string check_key_value(std::string& text) {
 const CLI::Validator hex32{check_hex32, "HEX32", "HEX32"};
 
 const CLI::Validator key_value{check_key_value, "KEY=VALUE", "KEY=VALUE"};
+
+CLI::Validator whole_number(uint64_t min, uint64_t max,
+                            const std::string& what) {
+  auto check = [=](std::string& text) -> std::string {
+    uint64_t x = 0;
+    auto end = text.data() + text.size();
+    auto [used, fault] = std::from_chars(text.data(), end, x);
+    bool digits = !text.empty()
+                  && text.find_first_not_of("0123456789") == std::string::npos;
+    if (digits && used == end && fault == std::errc{} && x >= min && x <= max)
+      return {};
+    return "expected a whole number" + (what.empty() ? "" : " of " + what)
+           + " within " + std::to_string(min) + ".." + std::to_string(max)
+           + ", got '" + text + "'";
+  };
+  auto range = std::to_string(min) + ".." + std::to_string(max);
+  return CLI::Validator{check, "UINT:" + range, "whole number " + range};
+}
 
 hash256 hex32_of(const std::string& text) {
   // Validated by `hex32` while parsing.

@@ -139,6 +139,14 @@ extern const CLI::Validator hex32;
 /// Accepts `key=value` with a non-empty key.
 extern const CLI::Validator key_value;
 
+/// Accepts a whole number in decimal digits within `min` … `max`; says
+/// "expected a whole number of WHAT within MIN..MAX, got 'X'" otherwise. Every
+/// numeric option has it: CLI11 alone reads `-1` and numbers past 64 bits
+/// as 2^64 - 1, `1e3` as out of range, `010` as octal.
+/// @param what the unit, for the message ("seconds", "blocks"; may be "").
+CLI::Validator whole_number(uint64_t min, uint64_t max,
+                            const std::string& what = "");
+
 /// The 32 bytes of a `hex32`-checked argument.
 hash256 hex32_of(const std::string& text);
 

@@ -28,6 +28,9 @@ std::string devnet_config::validate() const {
   if (nodes < 1 || nodes > devnet_max_nodes)
     return fmt::format("--nodes must be 1 to {}, got {}", devnet_max_nodes,
                        nodes);
+  if (run_for_s > devnet_max_run_for_s)
+    return fmt::format("--for must be 1 to {} seconds, got {}",
+                       devnet_max_run_for_s, run_for_s);
   if (base_port != 0 && (base_port > 65535 || base_port + nodes - 1 > 65535))
     return fmt::format("--base-port {} leaves no room for {} ports (node i "
                        "listens on base-port + i, at most 65535)",
@@ -227,13 +230,9 @@ namespace {
 
 struct devnet_options {
   devnet_config cfg;
-  CLI::Option* run_for = nullptr;
 };
 
 int devnet(const devnet_options& o) {
-  if (o.run_for->count() > 0 && o.cfg.run_for_s == 0)
-    return usage("devnet: --for must be at least 1 second (leave it out to "
-                 "run until Ctrl-C)");
   if (auto problem = o.cfg.validate(); !problem.empty())
     return usage("devnet: " + problem);
   return run_devnet(o.cfg);
@@ -251,13 +250,18 @@ void add_devnet_command(CLI::App& app, command_table& commands) {
   cmd->add_option("--dir", o->cfg.dir,
                   "Directory for the nodes' data and logs, kept "
                   "(default: a fresh one under /tmp, removed)");
-  o->run_for = cmd->add_option("--for", o->cfg.run_for_s,
-                               "Seconds to run (default: until Ctrl-C)");
+  // At least a second; at most 30 days, a bound that keeps the deadline
+  // far from overflowing a clock.
+  cmd
+    ->add_option("--for", o->cfg.run_for_s,
+                 "Seconds to run, 1 to 2592000 (30 days; default: until "
+                 "Ctrl-C)")
+    ->check(whole_number(1, devnet_max_run_for_s, "seconds"));
   cmd
     ->add_option("--base-port", o->cfg.base_port,
                  "Node i listens on base-port + i (default: 19500 if "
                  "free, else free ports)")
-    ->check(CLI::Range(1u, 65535u));
+    ->check(whole_number(1, 65535, "port"));
 }
 
 } // namespace hallmark

@@ -29,7 +29,8 @@ struct devnet_config {
   /// Where the nodes' data directories go (DIR/node-I); kept afterwards.
   /// Empty: a fresh directory under /tmp, removed at the end.
   std::string dir;
-  /// Seconds to run; 0 runs until SIGINT or SIGTERM.
+  /// Seconds to run, at most devnet_max_run_for_s; 0 runs until SIGINT or
+  /// SIGTERM.
   uint64_t run_for_s = 0;
   /// First peer port (node i listens on base_port + i); 0 takes 19500 when
   /// those ports are free, else ports the kernel picks.
@@ -44,6 +45,9 @@ constexpr uint32_t devnet_default_base_port = 19500;
 
 /// Most nodes one devnet runs.
 constexpr uint32_t devnet_max_nodes = 16;
+
+/// The longest `--for`: 30 days.
+constexpr uint64_t devnet_max_run_for_s = 30 * 86400;
 
 /// Runs the devnet until `run_for_s` passes or a signal arrives, printing
 /// the steps of the demo, the status table and a final summary.

@@ -22,6 +22,39 @@
 namespace hallmark {
 namespace {
 
+/// The deepest command the parse reached: `keys` in `hallmark keys frob`.
+CLI::App* deepest(CLI::App& app) {
+  auto at = &app;
+  while (!at->get_subcommands().empty())
+    at = at->get_subcommands().front();
+  return at;
+}
+
+/// What a parse error says, in our words where CLI11's mislead: a command
+/// that holds only subcommands, given an unknown one or none, says which
+/// exist (CLI11 says "A subcommand is required").
+std::string parse_complaint(CLI::App& app, const CLI::ParseError& e) {
+  auto at = deepest(app);
+  auto all = at->get_subcommands([](const CLI::App*) { return true; });
+  if (at->get_require_subcommand_min() == 0 || all.empty())
+    return std::string{e.what()} + " (see `hallmark --help`)";
+  std::string names;
+  for (auto sub : all)
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  auto path = at->get_name() == app.get_name() ? std::string{"hallmark"}
+                                               : "hallmark " + at->get_name();
+  auto left = at->remaining();
+  if (!left.empty() && !left.front().empty() && left.front().front() != '-')
+    return "unknown command '" + left.front() + "' for " + path
+           + " (commands: " + names + "; see `" + path + " --help`)";
+  if (!left.empty()) // an option where a command belongs
+    return "a command is needed before '" + left.front()
+           + "' (commands: " + names + "; options come after the command; see `"
+           + path + " --help`)";
+  return "a command is needed after `" + path + "`: " + names + " (see `" + path
+         + " --help`)";
+}
+
 int run_cli(int argc, char** argv) {
   CLI::App app{"Hallmark: a peer-to-peer property registry node.\n"
                "Exit codes: 0 ok, 1 failed, 2 wrong arguments, 3 no node "
@@ -45,6 +78,10 @@ int run_cli(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RequiredError& e) {
+    return usage(parse_complaint(app, e));
+  } catch (const CLI::ExtrasError& e) {
+    return usage(parse_complaint(app, e));
   } catch (const CLI::ParseError& e) {
     return usage(std::string{e.what()} + " (see `hallmark --help`)");
   }

@@ -23,8 +23,10 @@ struct init_options {
 int init(const init_options& o) {
   node_config cfg;
   cfg.datadir = o.datadir;
+  // Each flag's value was checked as it was parsed; what is left are keys
+  // that bound each other: still the arguments' fault.
   if (auto err = o.config.apply(cfg))
-    return report(err);
+    return usage("init: " + message_of(err));
   auto identity = init_datadir(cfg);
   if (!identity)
     return report(identity.error());
@@ -47,8 +49,9 @@ int run(const run_options& o) {
   auto cfg = load_config(o.datadir);
   if (!cfg)
     return report(cfg.error());
+  // The file was valid on its own: a conflict is the flags' fault.
   if (auto err = o.config.apply(*cfg))
-    return report(err);
+    return usage("run: " + message_of(err));
   auto identity = load_key(cfg->key_path());
   if (!identity)
     return report(identity.error());

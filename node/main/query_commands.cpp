@@ -199,7 +199,7 @@ void add_query_commands(CLI::App& app, command_table& commands) {
   ban_cmd
     ->add_option("--for", ban_opts->seconds,
                  "Seconds the ban lasts; 0: the node's ban_seconds")
-    ->check(CLI::Range(uint64_t{0}, uint64_t{10} * 365 * 86400));
+    ->check(whole_number(0, uint64_t{10} * 365 * 86400, "seconds"));
   auto [unban_cmd, unban_opts] = commands.add<ban_options>(
     peers_cmd, "unban", "Lift a peer's ban and clear its score",
     [shared](const ban_options& o) { return unban(*shared, o); });

@@ -173,7 +173,7 @@ void add_record_commands(CLI::App& app, command_table& commands) {
     ->required()
     ->check(hex32);
   issue_cmd->add_option("--count", issue_opts->count, "Items to issue")
-    ->check(CLI::Range(1u, static_cast<unsigned>(max_batch_issues)))
+    ->check(whole_number(1, max_batch_issues, "items"))
     ->capture_default_str();
   add_key(issue_cmd, issue_opts->key);
   add_json(issue_cmd, issue_opts->client.json);

@@ -2,9 +2,16 @@
 // countersigned transfer, provenance; that it survives a restart; and that
 // every way of stopping a node ends it within 5 s, even after a storage
 // failure.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <csignal>
+#include <cstring>
+#include <functional>
+#include <thread>
 
 #include "tests/integration/harness.hpp"
 
@@ -141,11 +148,245 @@ TEST_CASE("wrong arguments and no running node give one clear line") {
     std::vector<std::string> args{"run", "--datadir", a.datadir()};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run(args, 30s);
-    CHECK(r.code == 1);
+    CHECK(r.code == 2);
     CHECK(r.err.find(extra[1]) != std::string::npos);
   }
   auto loud = run({"run", "--datadir", a.datadir(), "--log-level", "loud"});
   CHECK(loud.code == 2);
+}
+
+namespace {
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// One line on stderr: the message and a newline, nothing else.
+bool one_line(const std::string& err) {
+  return !err.empty() && err.find('\n') == err.size() - 1;
+}
+
+} // namespace
+
+TEST_CASE("arguments the node could not run with are exit 2 at parse time") {
+  temp_dir dir;
+  auto key = std::string(64, 'a');
+  // init writes nothing for a value the node would refuse.
+  for (auto& extra : std::vector<std::vector<std::string>>{
+         {"--listen", "garbage"},
+         {"--peer", "zz"},
+         {"--peer", key + "@nowhere"},
+         {"--map-size-mb", "100", "--map-max-mb", "8"}}) {
+    CAPTURE(extra[1]);
+    auto where = dir / ("init-" + std::to_string(extra.size()) + extra[1]);
+    std::vector<std::string> args{"init", "--datadir", where};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run(args);
+    CHECK(r.code == 2);
+    CHECK(one_line(r.err));
+    CHECK_FALSE(std::filesystem::exists(where + "/hallmark.conf"));
+  }
+  auto both = run({"init", "--datadir", dir / "maps", "--map-size-mb", "100",
+                   "--map-max-mb", "8"});
+  CHECK(has(both.err, "map_max_mb (8)"));
+  CHECK(has(both.err, "map_size_mb (100)"));
+
+  node a{dir, "a"};
+  for (auto& extra : std::vector<std::vector<std::string>>{
+         {"--listen", "garbage"}, {"--peer", "zz"}, {"--map-max-mb", "8"}}) {
+    CAPTURE(extra[0]);
+    std::vector<std::string> args{"run", "--datadir", a.datadir()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = run(args, 30s);
+    CHECK(r.code == 2);
+    CHECK(one_line(r.err));
+  }
+
+  for (auto bad : {"-1", "99999999999999999999", "9223372036854775807", "0",
+                   "2592001", "1e3"}) {
+    CAPTURE(bad);
+    auto r = run({"devnet", "--nodes", "1", "--for", bad}, 30s);
+    CHECK(r.code == 2);
+    CHECK(has(r.err, "whole number of seconds within 1..2592000"));
+  }
+
+  auto count = run({"block", "export", "--datadir", a.datadir(), "--from", "0",
+                    "--count", "0", "--out", dir / "x.blocks"});
+  CHECK(count.code == 2);
+  CHECK(has(count.err, "whole number of blocks within 1.."));
+  CHECK_FALSE(has(count.err, "0.000000"));
+  auto ban = run(
+    {"peers", "ban", key, "--datadir", a.datadir(), "--for", "1e3"});
+  CHECK(ban.code == 2);
+  CHECK(has(ban.err, "whole number of seconds"));
+
+  auto verb = run({"frobnicate"});
+  CHECK(verb.code == 2);
+  CHECK(has(verb.err, "unknown command 'frobnicate'"));
+  CHECK(has(verb.err, "init, run"));
+  CHECK(has(verb.err, "--help"));
+  auto sub = run({"keys", "frob"});
+  CHECK(sub.code == 2);
+  CHECK(has(sub.err, "unknown command 'frob' for hallmark keys"));
+  auto none = run({"keys"});
+  CHECK(none.code == 2);
+  CHECK(has(none.err, "a command is needed after `hallmark keys`: new, show"));
+  auto early = run({"--datadir", dir.path()});
+  CHECK(early.code == 2);
+  CHECK(has(early.err, "a command is needed before '--datadir'"));
+}
+
+TEST_CASE("a bad config, a taken port, a wrong admin.sock: one clear line") {
+  // Loopback port of this test: 19870.
+  temp_dir dir;
+  node a{dir, "a"};
+  auto conf = a.datadir() + "/hallmark.conf";
+  std::string original;
+  {
+    std::ifstream in{conf};
+    original.assign(std::istreambuf_iterator<char>{in}, {});
+  }
+  auto with_line = [&](const std::string& line) {
+    std::ofstream out{conf, std::ios::trunc};
+    out << original << line << "\n";
+  };
+
+  with_line("reorg_window = 99999999999999999999999");
+  auto big = run({"run", "--datadir", a.datadir()}, 30s);
+  CHECK(big.code == 1);
+  CHECK(has(big.err, "reorg_window is out of range"));
+  CHECK(has(big.err, "1..10000"));
+  with_line("map_size_mb = 100\nmap_max_mb = 8");
+  auto maps = run({"run", "--datadir", a.datadir()}, 30s);
+  CHECK(maps.code == 1);
+  CHECK(has(maps.err, "map_max_mb (8) is below map_size_mb (100)"));
+  with_line("listen = garbage");
+  auto listen = run({"run", "--datadir", a.datadir()}, 30s);
+  CHECK(listen.code == 1);
+  CHECK(has(listen.err, "'garbage'"));
+  with_line("");
+
+  {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(19870);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(::listen(fd, 1) == 0);
+    auto taken = run(
+      {"run", "--datadir", a.datadir(), "--listen", "127.0.0.1:19870"}, 30s);
+    ::close(fd);
+    CHECK(taken.code == 1);
+    CHECK_MESSAGE(has(taken.err, "cannot listen on 127.0.0.1:19870: address "
+                                 "already in use"),
+                  taken.err);
+    CHECK_FALSE(has(taken.err, "system_error"));
+  }
+
+  auto sock = a.datadir() + "/admin.sock";
+  std::filesystem::create_directory(sock);
+  auto dir_sock = run({"run", "--datadir", a.datadir()}, 30s);
+  CHECK(dir_sock.code == 1);
+  CHECK_MESSAGE(has(dir_sock.err, sock + " is a directory"), dir_sock.err);
+  std::filesystem::remove(sock);
+
+  auto etc = run({"status", "--datadir", "/etc"});
+  CHECK(etc.code == 3);
+  CHECK(has(etc.err, "not a Hallmark data directory"));
+  CHECK_FALSE(has(etc.err, "hallmark run"));
+  // A data directory without a node still says how to start one.
+  auto idle = run({"status", "--datadir", a.datadir()});
+  CHECK(idle.code == 3);
+  CHECK(has(idle.err, "hallmark run --datadir"));
+}
+
+TEST_CASE("a truncated, emptied or missing store is refused, the chain kept") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0"}};
+  a.start(true);
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 3; }));
+  CHECK(a.stop() == 0);
+  a.start(false);
+  auto height = a.height();
+  CHECK(a.stop() == 0);
+  namespace fs = std::filesystem;
+  for (std::string store : {"chain", "local"}) {
+    auto data = a.datadir() + "/" + store + "/data.mdb";
+    auto backup = dir / (store + ".backup");
+    fs::copy_file(data, backup, fs::copy_options::overwrite_existing);
+    auto size = fs::file_size(data);
+    struct damage {
+      std::string what;
+      std::function<void()> apply;
+      std::string said;
+    };
+    std::vector<damage> damages{
+      {"truncated", [&] { fs::resize_file(data, size / 2); },
+       "data file is truncated"},
+      {"cut to 8192 bytes", [&] { fs::resize_file(data, 8192); },
+       "data file is truncated"},
+      {"emptied", [&] { fs::resize_file(data, 0); }, "is empty (0 bytes)"},
+      {"removed", [&] { fs::remove(data); }, "is missing"},
+    };
+    for (auto& d : damages) {
+      CAPTURE(store);
+      CAPTURE(d.what);
+      d.apply();
+      auto r = run({"run", "--datadir", a.datadir()}, 30s);
+      CHECK(r.code == 1); // not 135 (SIGBUS), not a fresh chain
+      CHECK_MESSAGE(has(r.err, d.said), r.err);
+      CHECK_MESSAGE(has(r.err, "data.mdb"), r.err);
+      fs::copy_file(backup, data, fs::copy_options::overwrite_existing);
+    }
+    CHECK(fs::file_size(data) == size);
+  }
+  // Nothing was re-created: the chain reopens where it was.
+  a.start(false);
+  CHECK(a.height() == height);
+  CHECK(a.stop() == 0);
+}
+
+TEST_CASE("block import says how far it got when the node stops during it") {
+  temp_dir dir;
+  node a{dir, "a"};
+  // One frame of 8 bytes: never decoded, as the "node" stops first.
+  auto file = dir / "one.blocks";
+  {
+    std::ofstream out{file, std::ios::binary};
+    const char frame[12] = {8, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+    out.write(frame, sizeof(frame));
+  }
+  // A node that takes the request and stops before it answers: its socket
+  // goes, then the connection.
+  auto sock = a.datadir() + "/admin.sock";
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(sock.size() < sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  std::thread stopping{[&] {
+    int c = ::accept(fd, nullptr, nullptr);
+    char buf[4096];
+    if (c >= 0)
+      (void)::read(c, buf, sizeof(buf));
+    ::unlink(sock.c_str());
+    ::close(fd);
+    if (c >= 0)
+      ::close(c);
+  }};
+  auto r = run({"block", "import", "--datadir", a.datadir(), file}, 30s);
+  stopping.join();
+  CHECK(r.code == 1);
+  CHECK(one_line(r.err));
+  CHECK_MESSAGE(has(r.err, "the node stopped during the import before "
+                           "answering its first request (1 block"),
+                r.err);
+  CHECK(has(r.err, "check `hallmark status` for the height reached"));
 }
 
 TEST_CASE("--log-level drops the records below it") {

@@ -43,6 +43,16 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+const std::string some_key(64, 'a');
+
+/// Two values of a list key that it accepts, then one it refuses.
+std::vector<std::string> list_values(const config_key& key) {
+  if (std::string_view{key.name} == "peer")
+    return {some_key + "@127.0.0.1:1", some_key + "@[::1]:2",
+            some_key + "@nowhere"};
+  return {"127.0.0.1:1", "[::1]:2", "garbage"};
+}
+
 /// Loads a config file holding `text`; returns the error's message or "".
 struct load_result {
   ec code;
@@ -216,6 +226,20 @@ TEST_CASE("config: errors name the file and the line") {
     auto r = load_text(dir, "\n\n\nflush_blocks = 99999999999999999999\n");
     CHECK(r.code == ec::bad_config);
     CHECK(contains(r.message, path + ":4:"));
+    CHECK(contains(r.message, "flush_blocks is out of range"));
+    CHECK(contains(r.message, "1..1000000"));
+  }
+  SUBCASE("a listen address that is not HOST:PORT") {
+    auto r = load_text(dir, "listen = garbage\n");
+    CHECK(r.code == ec::bad_config);
+    CHECK(contains(r.message, "listen"));
+    CHECK(contains(r.message, "'garbage'"));
+  }
+  SUBCASE("a peer that is not KEY@HOST:PORT") {
+    auto r = load_text(dir, "peer = zz\n");
+    CHECK(r.code == ec::bad_config);
+    CHECK(contains(r.message, "peer"));
+    CHECK(contains(r.message, "'zz'"));
   }
   SUBCASE("produce is not a boolean") {
     auto r = load_text(dir, "produce = yes\n");
@@ -239,6 +263,22 @@ TEST_CASE("config: values out of range and unknown chains are refused") {
   r = load_text(dir, "chain = moon\n");
   CHECK(r.code == ec::bad_config);
   CHECK(contains(r.message, "moon"));
+}
+
+TEST_CASE("config: map_max_mb below map_size_mb is refused, naming both") {
+  temp_dir dir;
+  auto r = load_text(dir, "map_size_mb = 100\nmap_max_mb = 8\n");
+  CHECK(r.code == ec::bad_config);
+  CHECK(contains(r.message, "map_max_mb (8)"));
+  CHECK(contains(r.message, "map_size_mb (100)"));
+  node_config cfg;
+  cfg.map_size_mb = 100;
+  cfg.map_max_mb = 8;
+  CHECK(code(cfg.validate()) == ec::bad_config);
+  for (uint64_t ok : {0, 100, 101}) {
+    cfg.map_max_mb = ok;
+    CHECK_FALSE(cfg.validate());
+  }
 }
 
 TEST_CASE("config: save_config into a missing directory fails with ec::io") {
@@ -284,10 +324,16 @@ TEST_CASE("config: each key reads values of its type and checks its range") {
     CAPTURE(key.name);
     node_config cfg;
     if (key.is_list()) {
+      auto values = list_values(key);
       CHECK(code(key.read("", cfg)) == ec::bad_config);
-      REQUIRE_FALSE(key.read("a:1", cfg));
-      REQUIRE_FALSE(key.read("b:2", cfg));
-      CHECK(key.written(cfg) == std::vector<std::string>{"a:1", "b:2"});
+      REQUIRE_FALSE(key.read(values[0], cfg));
+      REQUIRE_FALSE(key.read(values[1], cfg));
+      CHECK(key.written(cfg) == std::vector<std::string>{values[0], values[1]});
+      CHECK_FALSE(key.check(cfg));
+      REQUIRE_FALSE(key.read(values[2], cfg));
+      auto err = key.check(cfg);
+      CHECK(code(err) == ec::bad_config);
+      CHECK(contains(message_of(err), key.name));
     } else if (key.is_boolean()) {
       for (auto bad : {"yes", "1", "", "True"}) {
         auto err = key.read(bad, cfg);
@@ -308,8 +354,7 @@ TEST_CASE("config: each key reads values of its type and checks its range") {
       CHECK(code(err) == ec::bad_config);
       CHECK(contains(message_of(err), "'moon'"));
     } else {
-      for (auto bad :
-           {"", "12x", "-1", "+1", " 1", "0x10", "99999999999999999999"}) {
+      for (auto bad : {"", "12x", "-1", "+1", " 1", "0x10", "1e3"}) {
         CAPTURE(bad);
         auto err = key.read(bad, cfg);
         CHECK(code(err) == ec::bad_config);
@@ -317,6 +362,12 @@ TEST_CASE("config: each key reads values of its type and checks its range") {
                                           + " needs a "
                                             "number"));
       }
+      // Too big for 64 bits: out of range, with the range.
+      auto err = key.read("99999999999999999999", cfg);
+      CHECK(code(err) == ec::bad_config);
+      CHECK(
+        contains(message_of(err), std::string{key.name} + " is out of range"));
+      CHECK(contains(message_of(err), key.accepted()));
       for (auto edge : {key.min, key.max}) {
         REQUIRE_FALSE(key.read(std::to_string(edge), cfg));
         CHECK(key.written(cfg)
@@ -341,8 +392,8 @@ TEST_CASE("config: save then load gives back every key of the table") {
   uint64_t step = 0;
   for (auto& key : config_keys()) {
     if (key.is_list()) {
-      REQUIRE_FALSE(key.read(std::string{key.name} + "-a", cfg));
-      REQUIRE_FALSE(key.read(std::string{key.name} + "-b", cfg));
+      REQUIRE_FALSE(key.read(list_values(key)[0], cfg));
+      REQUIRE_FALSE(key.read(list_values(key)[1], cfg));
     } else if (key.is_boolean()) {
       REQUIRE_FALSE(key.read("true", cfg));
     } else if (key.choices != nullptr) {
@@ -372,12 +423,13 @@ TEST_CASE("config: a later line for a key wins; a list key adds up") {
                           "produce = true\n"
                           "produce = false\n"
                           "listen = [::1]:2\n"
-                          "peer = KEY@127.0.0.1:3\n");
+                          "peer = "
+                            + some_key + "@127.0.0.1:3\n");
   REQUIRE_MESSAGE(r.code == ec::none, r.message);
   CHECK(r.cfg->reorg_window == 6);
   CHECK_FALSE(r.cfg->produce);
   CHECK(r.cfg->listen == std::vector<std::string>{"127.0.0.1:1", "[::1]:2"});
-  CHECK(r.cfg->peers == std::vector<std::string>{"KEY@127.0.0.1:3"});
+  CHECK(r.cfg->peers == std::vector<std::string>{some_key + "@127.0.0.1:3"});
   auto empty = load_text(dir, "\n\nlisten =\n");
   CHECK(empty.code == ec::bad_config);
   CHECK(contains(empty.message, dir.str() + "/hallmark.conf:3:"));

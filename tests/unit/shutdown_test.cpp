@@ -1,11 +1,19 @@
 // The shutdown watchdog: it ends a shutdown that does not finish in time,
-// with the exit code the final flush decides, and stays quiet otherwise.
+// with the exit code the final flush decides, and stays quiet otherwise;
+// the final flush is waited for as long as the watchdog allows.
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <thread>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "node/final_flush.hpp"
 #include "node/watchdog.hpp"
 
 using namespace hallmark;
@@ -67,4 +75,54 @@ TEST_CASE("watchdog: the time left is the deadline less a margin, with a "
   CHECK(dog.left(10s) == 50ms);
   CHECK(dog.left(10s, 7ms) == 7ms);
   dog.finish();
+}
+
+namespace {
+
+/// A block_processor stand-in, on a thread of its own, that answers `stop`
+/// with height 7 after `busy` (committing the batches it took before).
+caf::actor slow_processor(caf::actor_system& sys,
+                          std::chrono::milliseconds busy) {
+  return sys.spawn<caf::detached>([busy](caf::event_based_actor*) {
+    return caf::behavior{[busy](atom::stop) -> uint64_t {
+      std::this_thread::sleep_for(busy);
+      return 7;
+    }};
+  });
+}
+
+} // namespace
+
+TEST_CASE("final flush: a slow flush that ends before the deadline counts") {
+  // A stop during `block import`: block_processor answers only once the
+  // batch it took is committed, 800 ms into a 1000 ms limit. The old
+  // request gave up 400 ms before the deadline and called the chain not
+  // flushed (exit 1) although it was.
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  shutdown_watchdog dog{1000ms, "", [](int) {}};
+  CHECK(final_flush_limit(dog) >= 1000ms);
+  auto processor = slow_processor(sys, 800ms);
+  caf::scoped_actor self{sys};
+  auto since = std::chrono::steady_clock::now();
+  CHECK(final_flush(self, processor, dog));
+  // It waited past where the old request gave up (600 ms).
+  CHECK(std::chrono::steady_clock::now() - since >= 800ms);
+  dog.finish();
+  caf::anon_send_exit(processor, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("final flush: one that has not answered by the deadline is not "
+          "counted, and the watchdog exits with 1") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  fired f;
+  auto result = f.code.get_future();
+  shutdown_watchdog dog{300ms, "", f.fn()};
+  auto processor = slow_processor(sys, 1000ms);
+  caf::scoped_actor self{sys};
+  CHECK_FALSE(final_flush(self, processor, dog));
+  REQUIRE(result.wait_for(0ms) == std::future_status::ready);
+  CHECK(result.get() == 1);
+  caf::anon_send_exit(processor, caf::exit_reason::user_shutdown);
 }

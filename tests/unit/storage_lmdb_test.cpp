@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -294,6 +295,55 @@ TEST_CASE("lmdb: a tiny map filled past its size grows; every write lands") {
   CHECK(must(t.count(txn)) == 300);
   for (int i = 0; i < 300; ++i)
     CHECK(must(t.get(txn, "k" + std::to_string(i))) == chunk(i));
+}
+
+TEST_CASE("lmdb: a truncated data file is refused at open, not a SIGBUS") {
+  temp_dir dir;
+  auto path = dir.sub("env") + "/data.mdb";
+  {
+    auto e = open_env(dir);
+    auto t = open_table<lmdb::table<std::string, std::string>>(e, "t");
+    REQUIRE_FALSE(e.write([&](lmdb::write_txn& txn) {
+      for (int i = 0; i < 100; ++i)
+        if (auto err = t.put(txn, "k" + std::to_string(i), chunk(i)))
+          return err;
+      return caf::error{};
+    }));
+  }
+  auto whole = std::filesystem::file_size(path);
+  REQUIRE(whole > 1 * mib);
+  SUBCASE("cut in the middle") {
+    std::filesystem::resize_file(path, whole / 2);
+  }
+  SUBCASE("cut to its two meta pages") {
+    std::filesystem::resize_file(path, 8192);
+  }
+  SUBCASE("cut inside its meta pages") {
+    std::filesystem::resize_file(path, 5000);
+  }
+  SUBCASE("short by one byte") {
+    std::filesystem::resize_file(path, whole - 1);
+  }
+  auto e = lmdb::env::open(dir.sub("env"), 4, 16 * mib);
+  REQUIRE_FALSE(e);
+  CHECK(code_of(e.error()) == ec::storage);
+  auto text = message_of(e.error());
+  CHECK_MESSAGE(text.find("data file is truncated") != std::string::npos, text);
+  CHECK_MESSAGE(text.find("bytes") != std::string::npos, text);
+}
+
+TEST_CASE("lmdb: a whole data file reopens after the truncation check") {
+  temp_dir dir;
+  {
+    auto e = open_env(dir);
+    auto t = open_table<lmdb::table<std::string, std::string>>(e, "t");
+    REQUIRE_FALSE(
+      e.write([&](lmdb::write_txn& txn) { return t.put(txn, "k", chunk(1)); }));
+  }
+  auto e = open_env(dir);
+  auto t = open_table<lmdb::table<std::string, std::string>>(e, "t");
+  auto txn = must(e.begin_read());
+  CHECK(must(t.get(txn, "k")) == chunk(1));
 }
 
 TEST_CASE("lmdb: a map at its ceiling fails with a clear error") {
