@@ -110,9 +110,19 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
     .then(
       [=](std::vector<hash256>& theirs) {
         auto& st = self->state;
-        if (theirs.size() != 1) {
+        if (theirs.size() > 1) {
           st.probing = false;
-          charge(self, up, 20, "no hash at height " + std::to_string(height));
+          charge(self, up, 20, "more hashes than asked");
+          fail_over(self, up);
+          return;
+        }
+        if (theirs.empty()) {
+          // It claimed that height but may have reorganised or not
+          // committed it yet: not charged, another peer is tried.
+          st.probing = false;
+          log_info("connector",
+                   "upstream {} has no hash at height {}; failing over",
+                   short_key(up), height);
           fail_over(self, up);
           return;
         }

@@ -139,18 +139,24 @@ void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
   reply(self, id, std::move(out));
 }
 
+/// Answers `info` with the committed tip, read like `hashes` and `blocks`
+/// are served: never block_processor's open, uncommitted one, which a
+/// follower would then ask for blocks and hashes this node cannot serve
+/// yet.
 void serve_info(self_ptr self, uint64_t id) {
   auto& st = self->state;
-  self->request(st.deps.processor, std::chrono::seconds{30}, atom::tip_v)
-    .then(
-      [=](chain_tip& tip) {
-        reply(self, id,
-              wire::info{self->state.deps.settings->chain, HALLMARK_VERSION,
-                         tip.height, tip.hash, tip.work});
-      },
-      [=](caf::error& err) {
-        refuse(self, id, make_error(ec::storage, message_of(err)));
-      });
+  tip_info tip;
+  caf::error failed;
+  {
+    chain_reader view{*st.deps.chain};
+    tip = view.tip();
+    failed = view.failure();
+  }
+  if (failed)
+    return refuse_storage(self, id, failed);
+  reply(self, id,
+        wire::info{st.deps.settings->chain, HALLMARK_VERSION, tip.height,
+                   tip.hash, tip.work});
 }
 
 /// A block broadcast: block_processor applies it and, if it joined the best

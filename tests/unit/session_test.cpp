@@ -55,13 +55,38 @@ struct fixture : actor_harness {
   fixture() : actor_harness(with_network::yes) {}
 };
 
+/// A block_processor whose open, uncommitted write transaction is at
+/// `height`: it answers `tip` with that.
+caf::behavior uncommitted_processor(caf::event_based_actor* self,
+                                    uint64_t height) {
+  self->set_default_handler(caf::drop);
+  return {
+    [height](atom::tip) {
+      chain_tip t;
+      t.height = height;
+      t.hash = label_hash("uncommitted");
+      t.work = 1'000'000;
+      return t;
+    },
+  };
+}
+
 /// A session we dial, linked by a handshake with a peer the test plays: the
 /// test reads the session's frames from the multiplexer and writes the
 /// peer's.
 class linked_session : public fixture {
 public:
-  linked_session() {
+  /// @param chain what the session serves; may be null when the test asks
+  /// nothing of it.
+  /// @param uncommitted_height given: the session's block_processor is an
+  /// uncommitted_processor at that height.
+  explicit linked_session(const chain_store* chain = nullptr,
+                          std::optional<uint64_t> uncommitted_height = {}) {
     session_deps deps;
+    deps.chain = chain;
+    if (uncommitted_height)
+      deps.processor = caf::actor_cast<block_processor_actor>(
+        keep(sys.spawn(uncommitted_processor, *uncommitted_height)));
     deps.connector = caf::actor_cast<connector_actor>(
       keep(sys.spawn(stand_in_connector, heard)));
     deps.settings = handshake_settings{"devnet", us};
@@ -248,6 +273,32 @@ TEST_CASE("session: info, blocks and hashes come back as domain values") {
   REQUIRE(blocks);
   REQUIRE(blocks->size() == 1);
   CHECK(blocks->front() == encoded{std::vector<uint64_t>{4, 5}});
+  CHECK(f.heard->charges.empty());
+}
+
+TEST_CASE("session: info answers the committed tip, which hashes and blocks "
+          "can serve") {
+  test_store chain;
+  chain.push();
+  chain.push();
+  auto committed = chain.tip();
+  REQUIRE(committed.height == 2);
+  // block_processor holds three more blocks in its open transaction.
+  linked_session f{&chain.store(), uint64_t{5}};
+  f.send_envelope({7, wire::info_request{}});
+  auto info = f.next_envelope();
+  CHECK(info.id == 7);
+  auto* i = std::get_if<wire::info>(&info.what);
+  REQUIRE(i != nullptr);
+  CHECK(i->height == committed.height);
+  CHECK(i->tip == committed.hash);
+  CHECK(i->work == committed.work);
+  // What it claims, it serves.
+  f.send_envelope({8, wire::hashes_request{i->height, 1}});
+  auto hashes = f.next_envelope();
+  auto* h = std::get_if<wire::hashes>(&hashes.what);
+  REQUIRE(h != nullptr);
+  CHECK(h->list == std::vector<hash256>{committed.hash});
   CHECK(f.heard->charges.empty());
 }
 
