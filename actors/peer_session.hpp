@@ -11,10 +11,11 @@
 // frame: the 4-byte little-endian length (refused above the phase's cap
 // before the body is read), then the body. Once linked, every frame is one
 // secretstream-encrypted Envelope (messages/wire.capnp, codec in
-// messages/envelope.hpp), and nothing outside this file sees one: the
-// session answers the peer's requests (info, blocks, hashes, register,
-// ping), hands broadcasts to block_processor, the reservoir and the
-// announcer with itself as their origin, and turns the node's domain
+// messages/envelope.hpp), and nothing outside the session (this file and
+// actors/peer_session_serve.*) sees one: the session answers the peer's
+// requests (info, blocks, hashes, register, ping), hands broadcasts to
+// block_processor, the reservoir and the announcer with itself as their
+// origin, and turns the node's domain
 // requests and relays (peer_session_actor in actors/actors.hpp) into
 // Envelopes, matching responses by id. Misbehaviour is charged to the peer
 // at the connector; a bad frame ends the link.
