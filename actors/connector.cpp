@@ -284,6 +284,13 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       }
   }
   for (auto& sp : st.cfg.static_peers) {
+    // A node never dials its own key: it would only refuse itself.
+    if (sp.key == st.identity.public_key_bytes()) {
+      log_warning("connector",
+                  "--peer {}@{}:{} is this node's own key: not dialled",
+                  short_key(sp.key), sp.host, sp.port);
+      continue;
+    }
     auto& p = st.peers[sp.key];
     p.is_static = true;
     auto host = sp.host.find(':') != std::string::npos ? "[" + sp.host + "]"

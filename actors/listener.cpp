@@ -97,8 +97,9 @@ listener(listener_broker* self, listener_config cfg, session_deps deps,
     st.inbound.erase(i);
     // A session that ended by its peer's fault (bad frames, a failed
     // handshake) discourages the host: its key, if it had one, was charged
-    // at the connector. Timeouts and closed links do not.
-    if (!msg.reason || fault_of(msg.reason) != fault::peer)
+    // at the connector. Timeouts, closed links and configuration
+    // mismatches do not.
+    if (!discourages(msg.reason))
       return;
     if (st.discouraged_until.count(host) == 0)
       log_info("listener", "host {} discouraged for {} s: a link misbehaved",

@@ -50,10 +50,9 @@ void on_handshake_frame(self_ptr self, byte_view frame) {
     write_frame(self, step.send);
   if (step.error) {
     // No key is proven yet, so none is charged: the link ends with the
-    // error, and the listener judges the address by its class.
-    auto code = code_of(step.error);
+    // error, and the listener judges the address by it (discourages()).
     close_link(self, "handshake: " + message_of(step.error),
-               code == ec::wrong_chain ? ec::none : code);
+               code_of(step.error));
     return;
   }
   if (!step.established)
@@ -267,6 +266,10 @@ behavior_type linked(self_ptr self, next_read next) {
 }
 
 } // namespace
+
+bool discourages(const caf::error& reason) {
+  return fault_of(reason) == fault::peer && code_of(reason) != ec::wrong_key;
+}
 
 behavior_type peer_session(self_ptr self, connection_handle hdl,
                            session_deps deps,

@@ -124,6 +124,15 @@ struct peer_session_state {
   std::map<uint64_t, pending_request> pending;
 };
 
+/// Whether an inbound session that ended with `reason` before its peer
+/// proved a key discourages the peer's address: only what the peer did
+/// wrong does (garbage, a bad frame, a forged proof). Another chain, or
+/// another key than the one the dialer expected (a peer that made a new
+/// key, a typo, a node listed as its own peer), is a configuration
+/// mismatch; a timeout or a closed link is nobody's fault.
+/// @param reason the session's exit reason.
+bool discourages(const caf::error& reason);
+
 /// Runs a link. For an outbound link `expected` is the key the dialed node
 /// must prove; for an inbound one it is empty.
 /// @param hdl the connection, already accepted or connected.

@@ -260,3 +260,26 @@ TEST_CASE("judgement: this node's own full map charges nobody") {
     CHECK(b.wait_for([&](const json& s) { return s["height"] == target; }));
   }
 }
+
+TEST_CASE("judgement: a wrong expected key or a node listed as its own peer "
+          "discourages nothing") {
+  temp_dir dir;
+  node a{dir, "a"};
+  node b{dir, "b"};
+  node c{dir, "c"};
+  // b expects c's key at a's address (c re-initialised, or a typo); a is
+  // also listed as its own peer.
+  a.start(true, {"--listen", addr(19853), "--peer", peer_arg(a, 19853)});
+  b.start(false, {"--peer", peer_arg(c, 19853)});
+  REQUIRE(a.wait_for(
+    [&](const json&) { return logged(a, "peer expects responder key"); }, 10s));
+  std::this_thread::sleep_for(1s);
+  INFO("a's log:\n" << a.log());
+  CHECK(logged(a, "own key: not dialled"));
+  CHECK_FALSE(logged(a, "discouraged"));
+  CHECK_FALSE(logged(a, "dialled " + a.public_key().substr(0, 16)));
+  // The honest node from the same address links.
+  node e{dir, "e"};
+  e.start(false, {"--peer", peer_arg(a, 19853)});
+  CHECK(e.wait_for([](const json& s) { return s["peers"] == 1; }, 10s));
+}

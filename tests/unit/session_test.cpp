@@ -302,6 +302,73 @@ TEST_CASE("session: info answers the committed tip, which hashes and blocks "
   CHECK(f.heard->charges.empty());
 }
 
+namespace {
+
+/// The exit reason of an inbound session (we accepted the link) after the
+/// dialer the test plays sends `hello` as its first frame.
+caf::error inbound_session_ending(const std::vector<uint8_t>& hello) {
+  fixture f;
+  auto heard = std::make_shared<connector_heard>();
+  session_deps deps;
+  deps.connector = caf::actor_cast<connector_actor>(
+    f.keep(f.sys.spawn(stand_in_connector, heard)));
+  deps.settings = handshake_settings{"devnet", seeded_key(0x11)};
+  auto hdl = caf::io::connection_handle::from_int(1);
+  f.mpx->provide_scribe("dialer.test", 2136, hdl);
+  auto s = f.sys.middleman().spawn_client(peer_session, "dialer.test", 2136,
+                                          deps, std::optional<public_key>{},
+                                          std::string{"dialer.test:2136"});
+  REQUIRE(s);
+  f.self->monitor(*s);
+  f.run();
+  std::vector<char> buf(4 + hello.size());
+  put_u32(reinterpret_cast<uint8_t*>(buf.data()),
+          static_cast<uint32_t>(hello.size()));
+  std::copy(hello.begin(), hello.end(), buf.begin() + 4);
+  f.mpx->virtual_send(hdl, buf);
+  f.run();
+  caf::error reason;
+  bool down = false;
+  f.self->receive([&](caf::down_msg& m) {
+    down = true;
+    reason = std::move(m.reason);
+  });
+  REQUIRE(down);
+  CHECK(heard->ups.empty());
+  CHECK(heard->charges.empty());
+  return reason;
+}
+
+} // namespace
+
+TEST_CASE("session: a dialer expecting another key is a mismatch, not "
+          "misbehaviour: its address is not discouraged") {
+  auto expects_other = handshake::initiator(
+    handshake_settings{"devnet", seeded_key(0x31)},
+    seeded_key(0x12).public_key_bytes());
+  auto reason = inbound_session_ending(expects_other.hello());
+  CHECK_EQ(code(reason), ec::wrong_key);
+  CHECK_FALSE(discourages(reason));
+  // A node listed as its own peer presents our own key.
+  auto itself = handshake::initiator(
+    handshake_settings{"devnet", seeded_key(0x11)},
+    seeded_key(0x11).public_key_bytes());
+  reason = inbound_session_ending(itself.hello());
+  CHECK_EQ(code(reason), ec::wrong_key);
+  CHECK_FALSE(discourages(reason));
+  // Another chain is not misbehaviour either.
+  auto other_chain = handshake::initiator(
+    handshake_settings{"testnet", seeded_key(0x31)},
+    seeded_key(0x11).public_key_bytes());
+  CHECK_FALSE(discourages(inbound_session_ending(other_chain.hello())));
+}
+
+TEST_CASE("session: garbage before the handshake discourages the address") {
+  auto reason = inbound_session_ending(std::vector<uint8_t>(16, 0xab));
+  CHECK_EQ(fault_of(reason), fault::peer);
+  CHECK(discourages(reason));
+}
+
 TEST_CASE("session: a reply of the wrong kind becomes ec::malformed") {
   linked_session f;
   CHECK_EQ(code(f.ask<peer_info>(wire::hashes{{hash256{1}}}, atom::info_v)),
