@@ -330,6 +330,20 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
   });
   self->send(self, atom::tick_v);
   return {
+    [=](atom::up, const public_key& key) -> caf::result<bool> {
+      // Asked before the link counts as up: a banned key is refused at the
+      // handshake, before it is logged as linked or served.
+      auto& st = self->state;
+      if (key == st.identity.public_key_bytes())
+        return make_error(ec::wrong_key, "a link to this node itself");
+      auto i = st.peers.find(key);
+      if (i != st.peers.end() && i->second.banned_until > unix_now()) {
+        log_info("connector", "refusing banned peer {}", short_key(key));
+        return make_error(ec::wrong_key,
+                          "key " + short_key(key) + " is banned here");
+      }
+      return true;
+    },
     [=](atom::up, peer_link& link) {
       auto& st = self->state;
       auto& p = st.peers[link.key];
@@ -338,6 +352,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         return;
       }
       if (p.banned_until > unix_now()) {
+        // Banned since it was admitted.
         log_info("connector", "refusing banned peer {}", short_key(link.key));
         self->send_exit(link.session, caf::exit_reason::user_shutdown);
         return;

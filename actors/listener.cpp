@@ -157,12 +157,14 @@ listener(listener_broker* self, listener_config cfg, session_deps deps,
         session.address(),
         listener_state::link{host, std::chrono::steady_clock::now(), false});
     },
-    [=](atom::up, const public_key&) {
+    [=](atom::up, const public_key&) -> caf::result<bool> {
       auto& st = self->state;
       auto i = st.inbound.find(
         caf::actor_cast<caf::actor_addr>(self->current_sender()));
-      if (i != st.inbound.end())
-        i->second.handshaken = true;
+      if (i == st.inbound.end())
+        return make_error(ec::io, "the link was evicted in the handshake");
+      i->second.handshaken = true;
+      return true;
     },
     [=](const caf::io::acceptor_closed_msg&) {
       log_warning("listener", "a listening socket closed");

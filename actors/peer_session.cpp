@@ -21,12 +21,16 @@ using behavior_type = peer_session_broker_actor::behavior_type;
 using next_read = std::optional<uint32_t>;
 
 behavior_type handshaking(self_ptr self, next_read next);
+behavior_type admitting(self_ptr self, next_read next);
 behavior_type linked(self_ptr self, next_read next);
 
 /// Ends the link. `fault` marks misbehaviour: the session then exits with
 /// that error, which the listener counts against the peer's host.
 void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
   auto& st = self->state;
+  if (st.closed)
+    return;
+  st.closed = true;
   log_info("peer_session", "{}: link closed: {}", st.label, why);
   auto pending = std::move(st.pending);
   st.pending.clear();
@@ -41,6 +45,77 @@ void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
 
 // -- frames
 // --------------------------------------------------------------------
+
+void on_linked_frame(self_ptr self, byte_view frame);
+
+/// ADMITTED: the link is up. Tells the connector, then reads the frames
+/// that waited.
+void go_linked(self_ptr self) {
+  auto& st = self->state;
+  peer_link link;
+  link.session = caf::actor_cast<peer_session_actor>(self);
+  link.key = st.peer;
+  link.inbound = st.inbound;
+  link.address = st.address;
+  link.version = st.version;
+  st.linked = true;
+  log_info("peer_session", "{}: linked ({}, protocol {})", st.label,
+           link.inbound ? "inbound" : "outbound", link.version);
+  self->send(st.deps.connector, atom::up_v, std::move(link));
+  st.last_heard = self->clock().now();
+  self->become(linked(self, st.admit_next));
+  auto held = std::move(st.held_frames);
+  st.held_frames.clear();
+  st.held_bytes = 0;
+  for (auto& frame : held) {
+    if (st.closed)
+      return;
+    on_linked_frame(self, frame);
+  }
+}
+
+/// A refusal at admission: nobody's fault, the link just ends (with the
+/// refusal as its reason, for the listener's log; a refusal never
+/// discourages).
+void refused(self_ptr self, const caf::error& err) {
+  auto code = code_of(err);
+  close_link(self, "not admitted: " + message_of(err),
+             code == ec::none || fault_of(code) == fault::peer ? ec::io : code);
+}
+
+/// ADMITTING: asks the connector whether the key may link and, for an
+/// inbound link, the listener for an authenticated slot.
+void admit(self_ptr self) {
+  auto& st = self->state;
+  auto to_listener = [=] {
+    auto& st = self->state;
+    if (!st.inbound || !st.deps.listener) {
+      go_linked(self);
+      return;
+    }
+    self
+      ->request(st.deps.listener, std::chrono::seconds{30}, atom::up_v, st.peer)
+      .then([=](bool) { go_linked(self); },
+            [=](caf::error& err) { refused(self, err); });
+  };
+  self
+    ->request(st.deps.connector, std::chrono::seconds{30}, atom::up_v, st.peer)
+    .then([=](bool) { to_listener(); },
+          [=](caf::error& err) { refused(self, err); });
+}
+
+/// ADMITTING: a frame that came before the link is up waits for it; the
+/// peer may send some (it is linked at its end), not a flood.
+void hold_frame(self_ptr self, byte_view frame) {
+  auto& st = self->state;
+  st.held_bytes += frame.size();
+  if (st.held_bytes > 2 * max_link_frame) {
+    close_link(self, "too much sent before the link was admitted",
+               ec::too_large);
+    return;
+  }
+  st.held_frames.emplace_back(frame.begin(), frame.end());
+}
 
 /// A handshake frame; becomes LINKED when the handshake is established.
 void on_handshake_frame(self_ptr self, byte_view frame) {
@@ -61,21 +136,11 @@ void on_handshake_frame(self_ptr self, byte_view frame) {
   st.proven = true;
   st.tx = st.hs->take_sealer();
   st.rx = st.hs->take_opener();
+  st.version = st.hs->version();
   st.label = to_hex(st.peer).substr(0, 16) + "@" + st.address;
-  peer_link link;
-  link.session = caf::actor_cast<peer_session_broker_actor>(self);
-  link.key = st.peer;
-  link.inbound = st.inbound;
-  link.address = st.address;
-  link.version = st.hs->version();
   st.hs.reset();
-  log_info("peer_session", "{}: linked ({}, protocol {})", st.label,
-           link.inbound ? "inbound" : "outbound", link.version);
-  if (st.deps.listener)
-    self->send(st.deps.listener, atom::up_v, st.peer);
-  self->send(st.deps.connector, atom::up_v, std::move(link));
-  st.last_heard = self->clock().now();
-  self->become(linked(self, std::nullopt));
+  self->become(admitting(self, std::nullopt));
+  admit(self);
 }
 
 /// An encrypted frame: one Envelope.
@@ -187,6 +252,33 @@ behavior_type handshaking(self_ptr self, next_read next) {
       }
       schedule_tick(self);
     },
+    [=](atom::info) -> caf::result<peer_info> { return not_linked(); },
+    [=](atom::blocks, uint64_t, uint32_t) -> caf::result<std::vector<encoded>> {
+      return not_linked();
+    },
+    [=](atom::hashes, uint64_t, uint32_t) -> caf::result<std::vector<hash256>> {
+      return not_linked();
+    },
+    [=](atom::registr, const registration&)
+      -> caf::result<std::vector<registration>> { return not_linked(); },
+    [=](atom::relay, const new_block&) {},
+    [=](atom::relay, const new_records&) {},
+    [=](atom::relay, const registration&) {},
+  };
+}
+
+/// ADMITTING: encrypted frames up to 5 MB are read and held; the node's
+/// requests are refused as in the handshake (nobody holds the session yet).
+behavior_type admitting(self_ptr self, next_read next) {
+  self->state.admit_next = next;
+  return {
+    [=](caf::io::new_data_msg& msg) {
+      on_bytes(self, msg, next, max_link_frame, admitting, hold_frame);
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      close_link(self, "peer closed the connection");
+    },
+    [=](atom::tick) { schedule_tick(self); },
     [=](atom::info) -> caf::result<peer_info> { return not_linked(); },
     [=](atom::blocks, uint64_t, uint32_t) -> caf::result<std::vector<encoded>> {
       return not_linked();

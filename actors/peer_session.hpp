@@ -3,9 +3,16 @@
 //   accepted / dialed
 //        │ handshake frames (plaintext, ≤ 4 KiB each; messages/handshake.hpp)
 //        ▼
-//   HANDSHAKE ──(established)──▶ LINKED ──(close, error, misbehaviour)──▶ gone
-//        │                          │
-//        └─(reject, timeout, bad)───┘
+//   HANDSHAKE ──(established)──▶ ADMITTING ──(admitted)──▶ LINKED
+//        │                           │                       │
+//        └─(reject, timeout, bad)────┴─(refused)─────────────┴──▶ gone
+//                                            (close, error, misbehaviour)
+//
+// ADMITTING: the handshake proved the peer's key; the connector refuses a
+// banned key (or our own), then, for an inbound link, the listener grants
+// it an authenticated slot or refuses it (actors/listener.hpp). Only then
+// is the link "linked" (logged, told to the connector, served); frames the
+// peer sends meanwhile wait, unread by anyone.
 //
 // Each phase is its own behaviour, and within a phase so is each half of a
 // frame: the 4-byte little-endian length (refused above the phase's cap
@@ -26,6 +33,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 #include <caf/io/fwd.hpp>
@@ -122,6 +130,17 @@ struct peer_session_state {
   std::chrono::steady_clock::time_point last_heard;
   uint64_t next_id = 1;
   std::map<uint64_t, pending_request> pending;
+  /// ADMITTING: the protocol version the handshake chose ...
+  uint16_t version = 0;
+  /// ... what the connection's next bytes are ...
+  std::optional<uint32_t> admit_next;
+  /// ... and the frames that came meanwhile, read once LINKED.
+  std::vector<std::vector<uint8_t>> held_frames;
+  size_t held_bytes = 0;
+  /// LINKED was reached (the connector knows the link).
+  bool linked = false;
+  /// The link is closing: nothing more is read.
+  bool closed = false;
 };
 
 /// Whether an inbound session that ended with `reason` before its peer

@@ -25,6 +25,16 @@ bool logged(const node& n, const std::string& text) {
   return n.log().find(text) != std::string::npos;
 }
 
+/// How many times `n`'s log holds `text`.
+size_t times_logged(const node& n, const std::string& text) {
+  auto log = n.log();
+  size_t count = 0;
+  for (auto at = log.find(text); at != std::string::npos;
+       at = log.find(text, at + text.size()))
+    ++count;
+  return count;
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("judgement");
@@ -192,11 +202,15 @@ TEST_CASE("judgement: peers ban, list and unban a key, kept across restarts") {
   CHECK(row["link"] == "banned");
   CHECK(row["banned_until"].get<uint64_t>() > 0);
   REQUIRE(a.wait_for([](const json& s) { return s["peers"] == 0; }, 10s));
-  // The ban outlives a restart: b keeps dialling and is refused.
+  // The ban outlives a restart: b keeps dialling and is refused at the
+  // handshake, never linked.
   CHECK(a.stop() == 0);
+  auto linked_before = times_logged(a, "linked (inbound");
   a.start(true, {"--listen", addr(19850)});
   std::this_thread::sleep_for(3s);
   CHECK(a.status()["peers"] == 0);
+  CHECK(logged(a, "refusing banned peer"));
+  CHECK(times_logged(a, "linked (inbound") == linked_before);
   auto listed = run_json({"peers", "list", "--datadir", a.datadir()});
   CHECK(listed.dump().find(b.public_key()) != std::string::npos);
   CHECK(peer_entry(a, b.public_key())["link"] == "banned");

@@ -44,9 +44,23 @@ caf::behavior stand_in_connector(caf::event_based_actor* self,
                                  std::shared_ptr<connector_heard> log) {
   self->set_default_handler(caf::drop);
   return {
+    [](atom::up, const public_key&) { return true; },
     [log](atom::up, const peer_link& link) { log->ups.push_back(link); },
     [log](atom::misbehave, const public_key&, const std::string&, int32_t,
           const std::string& reason) { log->charges.push_back(reason); },
+  };
+}
+
+/// A connector that refuses every key at admission (as it refuses a banned
+/// one) and records any link reported up.
+caf::behavior refusing_connector(caf::event_based_actor* self,
+                                 std::shared_ptr<connector_heard> log) {
+  self->set_default_handler(caf::drop);
+  return {
+    [](atom::up, const public_key&) -> caf::result<bool> {
+      return make_error(ec::wrong_key, "key is banned here");
+    },
+    [log](atom::up, const peer_link& link) { log->ups.push_back(link); },
   };
 }
 
@@ -367,6 +381,60 @@ TEST_CASE("session: garbage before the handshake discourages the address") {
   auto reason = inbound_session_ending(std::vector<uint8_t>(16, 0xab));
   CHECK_EQ(fault_of(reason), fault::peer);
   CHECK(discourages(reason));
+}
+
+TEST_CASE("session: a key refused at admission is never linked nor served") {
+  fixture f;
+  auto heard = std::make_shared<connector_heard>();
+  session_deps deps;
+  deps.connector = caf::actor_cast<connector_actor>(
+    f.keep(f.sys.spawn(refusing_connector, heard)));
+  deps.settings = handshake_settings{"devnet", seeded_key(0x11)};
+  auto them = seeded_key(0x31);
+  auto hdl = caf::io::connection_handle::from_int(1);
+  f.mpx->provide_scribe("peer.test", 2136, hdl);
+  auto s = f.sys.middleman().spawn_client(
+    peer_session, "peer.test", 2136, deps,
+    std::optional<public_key>{them.public_key_bytes()},
+    std::string{"peer.test:2136"});
+  REQUIRE(s);
+  f.self->monitor(*s);
+  f.run();
+  auto& out = f.mpx->output_buffer(hdl);
+  auto take_frame = [&] {
+    REQUIRE(out.size() >= 4);
+    auto len = get_u32(reinterpret_cast<const uint8_t*>(out.data()));
+    REQUIRE(out.size() >= 4 + size_t{len});
+    std::vector<uint8_t> frame(out.begin() + 4, out.begin() + 4 + len);
+    out.erase(out.begin(), out.begin() + 4 + len);
+    return frame;
+  };
+  auto put_frame = [&](byte_view body) {
+    std::vector<char> buf(4 + body.size());
+    put_u32(reinterpret_cast<uint8_t*>(buf.data()),
+            static_cast<uint32_t>(body.size()));
+    std::copy(body.begin(), body.end(), buf.begin() + 4);
+    f.mpx->virtual_send(hdl, buf);
+  };
+  auto hs = handshake::responder(handshake_settings{"devnet", them});
+  auto welcome = hs.receive(take_frame());
+  REQUIRE_FALSE(welcome.error);
+  put_frame(welcome.send);
+  f.run();
+  auto proof = hs.receive(take_frame());
+  REQUIRE(proof.established);
+  // The peer, linked at its end, asks at once; the session must not
+  // answer before it is admitted, nor after it is refused.
+  auto tx = hs.take_sealer();
+  auto request = wire::encode(wire::envelope{5, wire::info_request{}});
+  REQUIRE(request);
+  put_frame(tx.seal(request->bytes()));
+  f.run();
+  bool down = false;
+  f.self->receive([&](caf::down_msg&) { down = true; });
+  CHECK(down);
+  CHECK(heard->ups.empty());
+  CHECK(out.empty());
 }
 
 TEST_CASE("session: a reply of the wrong kind becomes ec::malformed") {
