@@ -31,7 +31,10 @@ void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
   if (st.closed)
     return;
   st.closed = true;
-  log_info("peer_session", "{}: link closed: {}", st.label, why);
+  // An inbound link that never became a link is the listener's to log
+  // (rate-limited per host: a flood of garbage must not flood the log).
+  if (!st.inbound || !st.deps.listener || st.linked)
+    log_info("peer_session", "{}: link closed: {}", st.label, why);
   auto pending = std::move(st.pending);
   st.pending.clear();
   for (auto& [id, p] : pending)
