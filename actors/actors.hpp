@@ -407,7 +407,10 @@ using announcer_actor = caf::typed_actor<
 /// Chooses peers, keeps links up, finds the best chain and fetches it;
 /// relays what was accepted to every live link but its origin.
 using connector_actor = relay_actor::extend<
-  // A session finished its handshake.
+  // A session finished its handshake with this key: true if it may become
+  // a link (the key is not banned, nor ours), else an error saying why.
+  caf::replies_to<atom::up, public_key>::with<bool>,
+  // A session finished its handshake and was admitted: it is a link.
   caf::reacts_to<atom::up, peer_link>,
   // Charges a peer: key, address, points, reason.
   caf::reacts_to<atom::misbehave, public_key, std::string, int32_t,
@@ -465,8 +468,9 @@ using chain_monitor_actor = caf::typed_actor<
 using listener_actor = caf::typed_actor<
   // A listening socket accepted a link.
   caf::reacts_to<caf::io::new_connection_msg>,
-  // The sending session (one of ours) finished its handshake with a key.
-  caf::reacts_to<atom::up, public_key>,
+  // The sending session (one of ours) finished its handshake with a key:
+  // true once it holds an authenticated slot, else an error saying why.
+  caf::replies_to<atom::up, public_key>::with<bool>,
   // A listening socket closed.
   caf::reacts_to<caf::io::acceptor_closed_msg>>;
 

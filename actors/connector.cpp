@@ -110,9 +110,19 @@ void probe(self_ptr self, uint64_t height, uint64_t step) {
     .then(
       [=](std::vector<hash256>& theirs) {
         auto& st = self->state;
-        if (theirs.size() != 1) {
+        if (theirs.size() > 1) {
           st.probing = false;
-          charge(self, up, 20, "no hash at height " + std::to_string(height));
+          charge(self, up, 20, "more hashes than asked");
+          fail_over(self, up);
+          return;
+        }
+        if (theirs.empty()) {
+          // It claimed that height but may have reorganised or not
+          // committed it yet: not charged, another peer is tried.
+          st.probing = false;
+          log_info("connector",
+                   "upstream {} has no hash at height {}; failing over",
+                   short_key(up), height);
           fail_over(self, up);
           return;
         }
@@ -274,6 +284,13 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       }
   }
   for (auto& sp : st.cfg.static_peers) {
+    // A node never dials its own key: it would only refuse itself.
+    if (sp.key == st.identity.public_key_bytes()) {
+      log_warning("connector",
+                  "--peer {}@{}:{} is this node's own key: not dialled",
+                  short_key(sp.key), sp.host, sp.port);
+      continue;
+    }
     auto& p = st.peers[sp.key];
     p.is_static = true;
     auto host = sp.host.find(':') != std::string::npos ? "[" + sp.host + "]"
@@ -313,6 +330,20 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
   });
   self->send(self, atom::tick_v);
   return {
+    [=](atom::up, const public_key& key) -> caf::result<bool> {
+      // Asked before the link counts as up: a banned key is refused at the
+      // handshake, before it is logged as linked or served.
+      auto& st = self->state;
+      if (key == st.identity.public_key_bytes())
+        return make_error(ec::wrong_key, "a link to this node itself");
+      auto i = st.peers.find(key);
+      if (i != st.peers.end() && i->second.banned_until > unix_now()) {
+        log_info("connector", "refusing banned peer {}", short_key(key));
+        return make_error(ec::wrong_key,
+                          "key " + short_key(key) + " is banned here");
+      }
+      return true;
+    },
     [=](atom::up, peer_link& link) {
       auto& st = self->state;
       auto& p = st.peers[link.key];
@@ -321,6 +352,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         return;
       }
       if (p.banned_until > unix_now()) {
+        // Banned since it was admitted.
         log_info("connector", "refusing banned peer {}", short_key(link.key));
         self->send_exit(link.session, caf::exit_reason::user_shutdown);
         return;

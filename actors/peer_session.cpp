@@ -4,15 +4,16 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/broker_exit.hpp"
+#include "actors/peer_session_serve.hpp"
 #include "core/log.hpp"
 
 namespace hallmark {
 
 namespace {
 
+using namespace peer_session_detail;
 using caf::io::connection_handle;
 using caf::io::receive_policy;
-using self_ptr = peer_session_broker*;
 using behavior_type = peer_session_broker_actor::behavior_type;
 
 /// What the next bytes of the connection are: a frame's 4-byte length
@@ -20,47 +21,20 @@ using behavior_type = peer_session_broker_actor::behavior_type;
 using next_read = std::optional<uint32_t>;
 
 behavior_type handshaking(self_ptr self, next_read next);
+behavior_type admitting(self_ptr self, next_read next);
 behavior_type linked(self_ptr self, next_read next);
-
-void write_frame(self_ptr self, byte_view bytes) {
-  auto& st = self->state;
-  uint8_t len[4];
-  put_u32(len, static_cast<uint32_t>(bytes.size()));
-  self->write(st.hdl, 4, len);
-  self->write(st.hdl, bytes.size(), bytes.data());
-  self->flush(st.hdl);
-}
-
-/// Seals and sends one encoded Envelope of kind `kind`.
-caf::error send_plain(self_ptr self, const encoded& plain, const char* kind) {
-  auto& st = self->state;
-  auto sealed = st.tx.seal(plain.bytes());
-  if (sealed.empty()) {
-    log_warning("peer_session", "{}: {} of {} bytes not sent (too large)",
-                st.label, kind, plain.size());
-    return make_error(ec::too_large, std::string{kind} + " too large to send");
-  }
-  write_frame(self, sealed);
-  return {};
-}
-
-/// Encodes, seals and sends one Envelope.
-caf::error send_envelope(self_ptr self, wire::envelope env) {
-  auto& st = self->state;
-  auto plain = wire::encode(env);
-  if (!plain) {
-    log_warning("peer_session", "{}: {} not sent: {}", st.label,
-                wire::kind_name(env.what), message_of(plain.error()));
-    return plain.error();
-  }
-  return send_plain(self, *plain, wire::kind_name(env.what));
-}
 
 /// Ends the link. `fault` marks misbehaviour: the session then exits with
 /// that error, which the listener counts against the peer's host.
 void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
   auto& st = self->state;
-  log_info("peer_session", "{}: link closed: {}", st.label, why);
+  if (st.closed)
+    return;
+  st.closed = true;
+  // An inbound link that never became a link is the listener's to log
+  // (rate-limited per host: a flood of garbage must not flood the log).
+  if (!st.inbound || !st.deps.listener || st.linked)
+    log_info("peer_session", "{}: link closed: {}", st.label, why);
   auto pending = std::move(st.pending);
   st.pending.clear();
   for (auto& [id, p] : pending)
@@ -72,237 +46,79 @@ void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
     self->quit(make_error(fault, why));
 }
 
-/// Charges the peer's key, once the handshake has proven it. Before, there
-/// is no key to charge: an inbound link that fails by its peer's fault
-/// ends with that error, and the listener discourages its address.
-void charge(self_ptr self, int32_t points, const std::string& reason) {
-  auto& st = self->state;
-  if (!st.proven || points <= 0)
-    return;
-  self->send(st.deps.connector, atom::misbehave_v, st.peer, st.address, points,
-             reason);
-}
-
-void reply(self_ptr self, uint64_t id, wire::body what) {
-  send_envelope(self, {id, std::move(what)});
-}
-
-void refuse(self_ptr self, uint64_t id, const caf::error& err) {
-  reply(self, id, wire::refusal{code_of(err), message_of(err)});
-}
-
-/// Logs a chain read that failed and answers the request with ec::storage.
-void refuse_storage(self_ptr self, uint64_t id, const caf::error& err) {
-  log_error("peer_session", "{}: {}", self->state.label, message_of(err));
-  refuse(self, id, make_error(ec::storage, message_of(err)));
-}
-
-// -- the peer's requests -----------------------------------------------------
-
-void serve_blocks(self_ptr self, uint64_t id, wire::blocks_request r) {
-  auto& st = self->state;
-  wire::blocks out;
-  size_t bytes = 0;
-  caf::error failed;
-  {
-    chain_reader view{*st.deps.chain};
-    auto n = std::min(r.count, st.deps.limits.max_blocks);
-    for (uint64_t h = r.from; h < r.from + n; ++h) {
-      auto body = view.body_at(h);
-      if (!body)
-        break;
-      if (!out.list.empty()
-          && bytes + body->size() > st.deps.limits.max_reply_bytes)
-        break;
-      bytes += body->size();
-      out.list.push_back(std::move(*body));
-    }
-    failed = view.failure();
-  }
-  if (failed)
-    return refuse_storage(self, id, failed);
-  reply(self, id, std::move(out));
-}
-
-void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
-  auto& st = self->state;
-  wire::hashes out;
-  caf::error failed;
-  {
-    chain_reader view{*st.deps.chain};
-    auto n = std::min(r.count, st.deps.limits.max_hashes);
-    for (uint64_t h = r.from; h < r.from + n; ++h) {
-      auto x = view.hash_at(h);
-      if (!x)
-        break;
-      out.list.push_back(*x);
-    }
-    failed = view.failure();
-  }
-  if (failed)
-    return refuse_storage(self, id, failed);
-  reply(self, id, std::move(out));
-}
-
-void serve_info(self_ptr self, uint64_t id) {
-  auto& st = self->state;
-  self->request(st.deps.processor, std::chrono::seconds{30}, atom::tip_v)
-    .then(
-      [=](chain_tip& tip) {
-        reply(self, id,
-              wire::info{self->state.deps.settings->chain, HALLMARK_VERSION,
-                         tip.height, tip.hash, tip.work});
-      },
-      [=](caf::error& err) {
-        refuse(self, id, make_error(ec::storage, message_of(err)));
-      });
-}
-
-/// A state sync request: the state server answers it off the network
-/// thread, and its answer (the proof, or why not) goes back as it is.
-void serve_state(self_ptr self, const wire::envelope& env) {
-  auto& st = self->state;
-  auto id = env.id;
-  if (!st.deps.state) {
-    refuse(self, id,
-           make_error(ec::bad_request, "this node does not serve state sync"));
-    return;
-  }
-  auto raw = wire::encode(env);
-  if (!raw) {
-    refuse(self, id, raw.error());
-    return;
-  }
-  self
-    ->request(st.deps.state, std::chrono::seconds{60}, atom::prove_v,
-              std::move(*raw))
-    .then([=](encoded& answer) { send_plain(self, answer, "a state proof"); },
-          [=](caf::error& err) {
-            refuse(self, id,
-                   make_error(ec::internal,
-                              "state sync request failed: " + message_of(err)));
-          });
-}
-
-/// A block broadcast: block_processor applies it and, if it joined the best
-/// chain, publishes it with this link as its origin.
-void take_block(self_ptr self, caf::expected<encoded> bytes) {
-  auto& st = self->state;
-  if (!bytes) {
-    charge(self, st.deps.limits.bad_block_points,
-           "block broadcast of a bad size");
-    return;
-  }
-  self
-    ->request(st.deps.processor, std::chrono::seconds{60}, atom::block_v,
-              std::move(*bytes), self->address())
-    .then([](apply_report&) {},
-          [=](caf::error& err) {
-            if (fault_of(err) == fault::peer)
-              charge(self, self->state.deps.limits.bad_block_points,
-                     "invalid block: " + message_of(err));
-          });
-}
-
-/// A records broadcast: the reservoir admits and publishes them.
-void take_records(self_ptr self, encoded list) {
-  auto& st = self->state;
-  self
-    ->request(st.deps.pool, std::chrono::seconds{60}, atom::submit_v,
-              std::move(list), self->address())
-    .then([](std::vector<hash256>&) {},
-          [=](caf::error& err) {
-            if (fault_of_pending(code_of(err)) == fault::peer)
-              charge(self, self->state.deps.limits.bad_records_points,
-                     "invalid records: " + message_of(err));
-          });
-}
-
-/// A registration: the link's own (`id` ≠ 0, answered with peers) or a
-/// relayed announcement (`id` = 0).
-void take_registration(self_ptr self, uint64_t id,
-                       caf::expected<registration> reg) {
-  auto& st = self->state;
-  if (!reg) {
-    if (id != 0)
-      refuse(self, id, reg.error());
-    charge(self, st.deps.limits.bad_records_points,
-           "bad registration: " + message_of(reg.error()));
-    return;
-  }
-  if (!st.deps.announcer) {
-    if (id != 0)
-      refuse(self, id, make_error(ec::bad_request, "no announcer"));
-    return;
-  }
-  if (id == 0) {
-    self->send(st.deps.announcer, atom::announce_v, std::move(*reg),
-               self->address());
-    return;
-  }
-  self
-    ->request(st.deps.announcer, std::chrono::seconds{30}, atom::registr_v,
-              std::move(*reg), st.peer, self->address())
-    .then(
-      [=](std::vector<registration>& others) {
-        reply(self, id, wire::peers{std::move(others)});
-      },
-      [=](caf::error& err) {
-        refuse(self, id, err);
-        // A registration too old or too new for our clock, or of another
-        // chain, is not the peer's fault (our clock may be the wrong one).
-        if (fault_of(err) == fault::peer)
-          charge(self, self->state.deps.limits.bad_records_points,
-                 "refused registration: " + message_of(err));
-      });
-}
-
-/// A response: to the request of ours with its id, if it still waits.
-void take_response(self_ptr self, uint64_t id, wire::body what) {
-  auto& st = self->state;
-  auto p = st.pending.find(id);
-  if (p == st.pending.end())
-    return; // a late answer to a request that timed out: not an offence
-  auto deliver = std::move(p->second.deliver);
-  st.pending.erase(p);
-  deliver(std::move(what));
-}
-
-/// One decoded Envelope from the peer.
-void on_envelope(self_ptr self, wire::envelope env) {
-  auto& st = self->state;
-  auto id = env.id;
-  auto& what = env.what;
-  if (wire::is_response(what)) {
-    take_response(self, id, std::move(what));
-    return;
-  }
-  if (std::holds_alternative<wire::info_request>(what))
-    serve_info(self, id);
-  else if (auto* b = std::get_if<wire::blocks_request>(&what))
-    serve_blocks(self, id, *b);
-  else if (auto* h = std::get_if<wire::hashes_request>(&what))
-    serve_hashes(self, id, *h);
-  else if (std::holds_alternative<wire::ping>(what))
-    reply(self, id, wire::pong{});
-  else if (std::holds_alternative<wire::state_range_request>(what)
-           || std::holds_alternative<wire::state_change_request>(what))
-    serve_state(self, env);
-  else if (auto* r = std::get_if<wire::register_request>(&what))
-    take_registration(self, id, std::move(r->reg));
-  else if (auto* a = std::get_if<wire::announce>(&what))
-    take_registration(self, 0, std::move(a->reg));
-  else if (auto* rs = std::get_if<wire::records>(&what))
-    take_records(self, std::move(rs->list));
-  else if (auto* bl = std::get_if<wire::block>(&what))
-    take_block(self, std::move(bl->bytes));
-  else
-    charge(self, st.deps.limits.bad_records_points,
-           std::string{"unexpected envelope kind "} + wire::kind_name(what));
-}
-
 // -- frames
 // --------------------------------------------------------------------
+
+void on_linked_frame(self_ptr self, byte_view frame);
+
+/// ADMITTED: the link is up. Tells the connector, then reads the frames
+/// that waited.
+void go_linked(self_ptr self) {
+  auto& st = self->state;
+  peer_link link;
+  link.session = caf::actor_cast<peer_session_actor>(self);
+  link.key = st.peer;
+  link.inbound = st.inbound;
+  link.address = st.address;
+  link.version = st.version;
+  st.linked = true;
+  log_info("peer_session", "{}: linked ({}, protocol {})", st.label,
+           link.inbound ? "inbound" : "outbound", link.version);
+  self->send(st.deps.connector, atom::up_v, std::move(link));
+  st.last_heard = self->clock().now();
+  self->become(linked(self, st.admit_next));
+  auto held = std::move(st.held_frames);
+  st.held_frames.clear();
+  st.held_bytes = 0;
+  for (auto& frame : held) {
+    if (st.closed)
+      return;
+    on_linked_frame(self, frame);
+  }
+}
+
+/// A refusal at admission: nobody's fault, the link just ends (with the
+/// refusal as its reason, for the listener's log; a refusal never
+/// discourages).
+void refused(self_ptr self, const caf::error& err) {
+  auto code = code_of(err);
+  close_link(self, "not admitted: " + message_of(err),
+             code == ec::none || fault_of(code) == fault::peer ? ec::io : code);
+}
+
+/// ADMITTING: asks the connector whether the key may link and, for an
+/// inbound link, the listener for an authenticated slot.
+void admit(self_ptr self) {
+  auto& st = self->state;
+  auto to_listener = [=] {
+    auto& st = self->state;
+    if (!st.inbound || !st.deps.listener) {
+      go_linked(self);
+      return;
+    }
+    self
+      ->request(st.deps.listener, std::chrono::seconds{30}, atom::up_v, st.peer)
+      .then([=](bool) { go_linked(self); },
+            [=](caf::error& err) { refused(self, err); });
+  };
+  self
+    ->request(st.deps.connector, std::chrono::seconds{30}, atom::up_v, st.peer)
+    .then([=](bool) { to_listener(); },
+          [=](caf::error& err) { refused(self, err); });
+}
+
+/// ADMITTING: a frame that came before the link is up waits for it; the
+/// peer may send some (it is linked at its end), not a flood.
+void hold_frame(self_ptr self, byte_view frame) {
+  auto& st = self->state;
+  st.held_bytes += frame.size();
+  if (st.held_bytes > 2 * max_link_frame) {
+    close_link(self, "too much sent before the link was admitted",
+               ec::too_large);
+    return;
+  }
+  st.held_frames.emplace_back(frame.begin(), frame.end());
+}
 
 /// A handshake frame; becomes LINKED when the handshake is established.
 void on_handshake_frame(self_ptr self, byte_view frame) {
@@ -312,10 +128,9 @@ void on_handshake_frame(self_ptr self, byte_view frame) {
     write_frame(self, step.send);
   if (step.error) {
     // No key is proven yet, so none is charged: the link ends with the
-    // error, and the listener judges the address by its class.
-    auto code = code_of(step.error);
+    // error, and the listener judges the address by it (discourages()).
     close_link(self, "handshake: " + message_of(step.error),
-               code == ec::wrong_chain ? ec::none : code);
+               code_of(step.error));
     return;
   }
   if (!step.established)
@@ -324,21 +139,11 @@ void on_handshake_frame(self_ptr self, byte_view frame) {
   st.proven = true;
   st.tx = st.hs->take_sealer();
   st.rx = st.hs->take_opener();
+  st.version = st.hs->version();
   st.label = to_hex(st.peer).substr(0, 16) + "@" + st.address;
-  peer_link link;
-  link.session = caf::actor_cast<peer_session_broker_actor>(self);
-  link.key = st.peer;
-  link.inbound = st.inbound;
-  link.address = st.address;
-  link.version = st.hs->version();
   st.hs.reset();
-  log_info("peer_session", "{}: linked ({}, protocol {})", st.label,
-           link.inbound ? "inbound" : "outbound", link.version);
-  if (st.deps.listener)
-    self->send(st.deps.listener, atom::up_v, st.peer);
-  self->send(st.deps.connector, atom::up_v, std::move(link));
-  st.last_heard = self->clock().now();
-  self->become(linked(self, std::nullopt));
+  self->become(admitting(self, std::nullopt));
+  admit(self);
 }
 
 /// An encrypted frame: one Envelope.
@@ -465,6 +270,33 @@ behavior_type handshaking(self_ptr self, next_read next) {
   };
 }
 
+/// ADMITTING: encrypted frames up to 5 MB are read and held; the node's
+/// requests are refused as in the handshake (nobody holds the session yet).
+behavior_type admitting(self_ptr self, next_read next) {
+  self->state.admit_next = next;
+  return {
+    [=](caf::io::new_data_msg& msg) {
+      on_bytes(self, msg, next, max_link_frame, admitting, hold_frame);
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      close_link(self, "peer closed the connection");
+    },
+    [=](atom::tick) { schedule_tick(self); },
+    [=](atom::info) -> caf::result<peer_info> { return not_linked(); },
+    [=](atom::blocks, uint64_t, uint32_t) -> caf::result<std::vector<encoded>> {
+      return not_linked();
+    },
+    [=](atom::hashes, uint64_t, uint32_t) -> caf::result<std::vector<hash256>> {
+      return not_linked();
+    },
+    [=](atom::registr, const registration&)
+      -> caf::result<std::vector<registration>> { return not_linked(); },
+    [=](atom::relay, const new_block&) {},
+    [=](atom::relay, const new_records&) {},
+    [=](atom::relay, const registration&) {},
+  };
+}
+
 /// LINKED: encrypted Envelopes up to 5 MB.
 behavior_type linked(self_ptr self, next_read next) {
   return {
@@ -529,6 +361,10 @@ behavior_type linked(self_ptr self, next_read next) {
 }
 
 } // namespace
+
+bool discourages(const caf::error& reason) {
+  return fault_of(reason) == fault::peer && code_of(reason) != ec::wrong_key;
+}
 
 behavior_type peer_session(self_ptr self, connection_handle hdl,
                            session_deps deps,

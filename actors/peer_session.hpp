@@ -3,18 +3,26 @@
 //   accepted / dialed
 //        │ handshake frames (plaintext, ≤ 4 KiB each; messages/handshake.hpp)
 //        ▼
-//   HANDSHAKE ──(established)──▶ LINKED ──(close, error, misbehaviour)──▶ gone
-//        │                          │
-//        └─(reject, timeout, bad)───┘
+//   HANDSHAKE ──(established)──▶ ADMITTING ──(admitted)──▶ LINKED
+//        │                           │                       │
+//        └─(reject, timeout, bad)────┴─(refused)─────────────┴──▶ gone
+//                                            (close, error, misbehaviour)
+//
+// ADMITTING: the handshake proved the peer's key; the connector refuses a
+// banned key (or our own), then, for an inbound link, the listener grants
+// it an authenticated slot or refuses it (actors/listener.hpp). Only then
+// is the link "linked" (logged, told to the connector, served); frames the
+// peer sends meanwhile wait, unread by anyone.
 //
 // Each phase is its own behaviour, and within a phase so is each half of a
 // frame: the 4-byte little-endian length (refused above the phase's cap
 // before the body is read), then the body. Once linked, every frame is one
 // secretstream-encrypted Envelope (messages/wire.capnp, codec in
-// messages/envelope.hpp), and nothing outside this file sees one: the
-// session answers the peer's requests (info, blocks, hashes, register,
-// ping), hands broadcasts to block_processor, the reservoir and the
-// announcer with itself as their origin, and turns the node's domain
+// messages/envelope.hpp), and nothing outside the session (this file and
+// actors/peer_session_serve.*) sees one: the session answers the peer's
+// requests (info, blocks, hashes, register, ping), hands broadcasts to
+// block_processor, the reservoir and the announcer with itself as their
+// origin, and turns the node's domain
 // requests and relays (peer_session_actor in actors/actors.hpp) into
 // Envelopes, matching responses by id. Misbehaviour is charged to the peer
 // at the connector; a bad frame ends the link.
@@ -25,6 +33,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/fwd.hpp>
 #include <caf/io/fwd.hpp>
@@ -123,7 +132,27 @@ struct peer_session_state {
   std::chrono::steady_clock::time_point last_heard;
   uint64_t next_id = 1;
   std::map<uint64_t, pending_request> pending;
+  /// ADMITTING: the protocol version the handshake chose ...
+  uint16_t version = 0;
+  /// ... what the connection's next bytes are ...
+  std::optional<uint32_t> admit_next;
+  /// ... and the frames that came meanwhile, read once LINKED.
+  std::vector<std::vector<uint8_t>> held_frames;
+  size_t held_bytes = 0;
+  /// LINKED was reached (the connector knows the link).
+  bool linked = false;
+  /// The link is closing: nothing more is read.
+  bool closed = false;
 };
+
+/// Whether an inbound session that ended with `reason` before its peer
+/// proved a key discourages the peer's address: only what the peer did
+/// wrong does (garbage, a bad frame, a forged proof). Another chain, or
+/// another key than the one the dialer expected (a peer that made a new
+/// key, a typo, a node listed as its own peer), is a configuration
+/// mismatch; a timeout or a closed link is nobody's fault.
+/// @param reason the session's exit reason.
+bool discourages(const caf::error& reason);
 
 /// Runs a link. For an outbound link `expected` is the key the dialed node
 /// must prove; for an inbound one it is empty.

@@ -91,7 +91,10 @@ void on_blocks(self_ptr self, uint64_t from, uint32_t asked,
                std::vector<encoded> blocks) {
   auto& st = self->state;
   if (blocks.empty()) {
-    fail(self, make_error(ec::malformed, "upstream has no block at height "
+    // It claimed that height, but may have reorganised or not committed
+    // it yet: not its fault (ec::not_found is policy), the connector
+    // fails over to another peer.
+    fail(self, make_error(ec::not_found, "upstream has no block at height "
                                            + std::to_string(from)));
     return;
   }

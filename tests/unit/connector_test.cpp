@@ -76,6 +76,8 @@ enum class serve {
   malformed, ///< ec::malformed, the peer's fault
   never,     ///< not at all: the asker's request times out
   frozen,    ///< neither blocks nor hashes: a stopped process
+  lagging,   ///< claims its chain, serves blocks and hashes only up to
+             ///< height `hold` (it has not committed the rest yet)
 };
 
 /// Every `blocks` request the fake sessions got and answered, in order:
@@ -101,9 +103,11 @@ peer_session_actor::behavior_type
 fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
              std::string name, served_chain chain, serve how, size_t hold,
              std::shared_ptr<session_log> log) {
-  auto slice = [chain](uint64_t from, uint64_t count) {
+  // The height it serves up to: a lagging peer has not committed the rest.
+  auto top = how == serve::lagging ? hold : chain.height();
+  auto slice = [chain, top](uint64_t from, uint64_t count) {
     std::vector<encoded> out;
-    for (auto h = from; h < from + count && h <= chain.height(); ++h)
+    for (auto h = from; h < from + count && h <= top; ++h)
       out.push_back(chain.blocks[h]);
     return out;
   };
@@ -115,6 +119,7 @@ fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
                      + std::to_string(count));
       switch (how) {
       case serve::at_once:
+      case serve::lagging:
         log->push_back(name + " sent " + std::to_string(from));
         return slice(from, count);
       case serve::malformed:
@@ -147,7 +152,7 @@ fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
         return caf::delegated<std::vector<hash256>>{};
       }
       std::vector<hash256> out;
-      for (auto h = from; h < from + count && h <= chain.height(); ++h)
+      for (auto h = from; h < from + count && h <= top; ++h)
         out.push_back(block_hash(chain.headers.headers[h]));
       return out;
     },
@@ -408,10 +413,11 @@ TEST_CASE("connector: between links of equal work, the smaller tip hash wins") {
 /// Two links: `a` two blocks ahead of us, serving at once, and `b` three
 /// ahead, serving as `how` says, so b becomes the upstream; two cycles run.
 struct two_links {
-  two_links(fixture& f, serve how, std::chrono::milliseconds stall = 3s)
+  two_links(fixture& f, serve how, std::chrono::milliseconds stall = 3s,
+            size_t hold = 0)
       : c(spawn_connector(f, 2, stall)),
         a(link_up(f, c, f.session("a", grow(f.ours, 2)), 0x20)),
-        b(link_up(f, c, f.session("b", grow(f.ours, 3), how), 0x21)) {
+        b(link_up(f, c, f.session("b", grow(f.ours, 3), how, hold), 0x21)) {
     f.advance(1s);
     f.advance(1s);
   }
@@ -431,6 +437,33 @@ TEST_CASE("connector: a peer's failure is charged and fails over to the next "
   f.advance(1s); // b is passed over while a is there
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
   CHECK(f.applied->heights == heights(3, 4));
+}
+
+TEST_CASE("connector: an upstream without the blocks it claimed is not "
+          "charged; another serves them") {
+  fixture f{2};
+  // b claims height 5 but has committed only up to our tip (2): it serves
+  // the hash at 2, then no block at 3.
+  two_links l{f, serve::lagging, 3s, 2};
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
+  f.advance(1s); // b is passed over while a is there
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
+  CHECK(f.applied->heights == heights(3, 4));
+  auto peers = peers_of(f, l.c);
+  CHECK(peers[l.b].score == 0);
+  CHECK(peers[l.b].link == "up");
+}
+
+TEST_CASE("connector: an upstream without a hash at a height it claimed is "
+          "not charged; another serves the blocks") {
+  fixture f{2};
+  // b claims height 5 but has committed only height 1: no hash at our tip.
+  two_links l{f, serve::lagging, 3s, 1};
+  CHECK(f.heard("asked ").empty());
+  f.advance(1s);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"a 3+2"});
+  CHECK(f.applied->heights == heights(3, 4));
+  CHECK(peers_of(f, l.c)[l.b].score == 0);
 }
 
 TEST_CASE("connector: a local failure fails over without a charge") {

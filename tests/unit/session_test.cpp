@@ -44,9 +44,23 @@ caf::behavior stand_in_connector(caf::event_based_actor* self,
                                  std::shared_ptr<connector_heard> log) {
   self->set_default_handler(caf::drop);
   return {
+    [](atom::up, const public_key&) { return true; },
     [log](atom::up, const peer_link& link) { log->ups.push_back(link); },
     [log](atom::misbehave, const public_key&, const std::string&, int32_t,
           const std::string& reason) { log->charges.push_back(reason); },
+  };
+}
+
+/// A connector that refuses every key at admission (as it refuses a banned
+/// one) and records any link reported up.
+caf::behavior refusing_connector(caf::event_based_actor* self,
+                                 std::shared_ptr<connector_heard> log) {
+  self->set_default_handler(caf::drop);
+  return {
+    [](atom::up, const public_key&) -> caf::result<bool> {
+      return make_error(ec::wrong_key, "key is banned here");
+    },
+    [log](atom::up, const peer_link& link) { log->ups.push_back(link); },
   };
 }
 
@@ -55,13 +69,38 @@ struct fixture : actor_harness {
   fixture() : actor_harness(with_network::yes) {}
 };
 
+/// A block_processor whose open, uncommitted write transaction is at
+/// `height`: it answers `tip` with that.
+caf::behavior uncommitted_processor(caf::event_based_actor* self,
+                                    uint64_t height) {
+  self->set_default_handler(caf::drop);
+  return {
+    [height](atom::tip) {
+      chain_tip t;
+      t.height = height;
+      t.hash = label_hash("uncommitted");
+      t.work = 1'000'000;
+      return t;
+    },
+  };
+}
+
 /// A session we dial, linked by a handshake with a peer the test plays: the
 /// test reads the session's frames from the multiplexer and writes the
 /// peer's.
 class linked_session : public fixture {
 public:
-  linked_session() {
+  /// @param chain what the session serves; may be null when the test asks
+  /// nothing of it.
+  /// @param uncommitted_height given: the session's block_processor is an
+  /// uncommitted_processor at that height.
+  explicit linked_session(const chain_store* chain = nullptr,
+                          std::optional<uint64_t> uncommitted_height = {}) {
     session_deps deps;
+    deps.chain = chain;
+    if (uncommitted_height)
+      deps.processor = caf::actor_cast<block_processor_actor>(
+        keep(sys.spawn(uncommitted_processor, *uncommitted_height)));
     deps.connector = caf::actor_cast<connector_actor>(
       keep(sys.spawn(stand_in_connector, heard)));
     deps.settings = handshake_settings{"devnet", us};
@@ -249,6 +288,153 @@ TEST_CASE("session: info, blocks and hashes come back as domain values") {
   REQUIRE(blocks->size() == 1);
   CHECK(blocks->front() == encoded{std::vector<uint64_t>{4, 5}});
   CHECK(f.heard->charges.empty());
+}
+
+TEST_CASE("session: info answers the committed tip, which hashes and blocks "
+          "can serve") {
+  test_store chain;
+  chain.push();
+  chain.push();
+  auto committed = chain.tip();
+  REQUIRE(committed.height == 2);
+  // block_processor holds three more blocks in its open transaction.
+  linked_session f{&chain.store(), uint64_t{5}};
+  f.send_envelope({7, wire::info_request{}});
+  auto info = f.next_envelope();
+  CHECK(info.id == 7);
+  auto* i = std::get_if<wire::info>(&info.what);
+  REQUIRE(i != nullptr);
+  CHECK(i->height == committed.height);
+  CHECK(i->tip == committed.hash);
+  CHECK(i->work == committed.work);
+  // What it claims, it serves.
+  f.send_envelope({8, wire::hashes_request{i->height, 1}});
+  auto hashes = f.next_envelope();
+  auto* h = std::get_if<wire::hashes>(&hashes.what);
+  REQUIRE(h != nullptr);
+  CHECK(h->list == std::vector<hash256>{committed.hash});
+  CHECK(f.heard->charges.empty());
+}
+
+namespace {
+
+/// The exit reason of an inbound session (we accepted the link) after the
+/// dialer the test plays sends `hello` as its first frame.
+caf::error inbound_session_ending(const std::vector<uint8_t>& hello) {
+  fixture f;
+  auto heard = std::make_shared<connector_heard>();
+  session_deps deps;
+  deps.connector = caf::actor_cast<connector_actor>(
+    f.keep(f.sys.spawn(stand_in_connector, heard)));
+  deps.settings = handshake_settings{"devnet", seeded_key(0x11)};
+  auto hdl = caf::io::connection_handle::from_int(1);
+  f.mpx->provide_scribe("dialer.test", 2136, hdl);
+  auto s = f.sys.middleman().spawn_client(peer_session, "dialer.test", 2136,
+                                          deps, std::optional<public_key>{},
+                                          std::string{"dialer.test:2136"});
+  REQUIRE(s);
+  f.self->monitor(*s);
+  f.run();
+  std::vector<char> buf(4 + hello.size());
+  put_u32(reinterpret_cast<uint8_t*>(buf.data()),
+          static_cast<uint32_t>(hello.size()));
+  std::copy(hello.begin(), hello.end(), buf.begin() + 4);
+  f.mpx->virtual_send(hdl, buf);
+  f.run();
+  caf::error reason;
+  bool down = false;
+  f.self->receive([&](caf::down_msg& m) {
+    down = true;
+    reason = std::move(m.reason);
+  });
+  REQUIRE(down);
+  CHECK(heard->ups.empty());
+  CHECK(heard->charges.empty());
+  return reason;
+}
+
+} // namespace
+
+TEST_CASE("session: a dialer expecting another key is a mismatch, not "
+          "misbehaviour: its address is not discouraged") {
+  auto expects_other = handshake::initiator(
+    handshake_settings{"devnet", seeded_key(0x31)},
+    seeded_key(0x12).public_key_bytes());
+  auto reason = inbound_session_ending(expects_other.hello());
+  CHECK_EQ(code(reason), ec::wrong_key);
+  CHECK_FALSE(discourages(reason));
+  // A node listed as its own peer presents our own key.
+  auto itself = handshake::initiator(
+    handshake_settings{"devnet", seeded_key(0x11)},
+    seeded_key(0x11).public_key_bytes());
+  reason = inbound_session_ending(itself.hello());
+  CHECK_EQ(code(reason), ec::wrong_key);
+  CHECK_FALSE(discourages(reason));
+  // Another chain is not misbehaviour either.
+  auto other_chain = handshake::initiator(
+    handshake_settings{"testnet", seeded_key(0x31)},
+    seeded_key(0x11).public_key_bytes());
+  CHECK_FALSE(discourages(inbound_session_ending(other_chain.hello())));
+}
+
+TEST_CASE("session: garbage before the handshake discourages the address") {
+  auto reason = inbound_session_ending(std::vector<uint8_t>(16, 0xab));
+  CHECK_EQ(fault_of(reason), fault::peer);
+  CHECK(discourages(reason));
+}
+
+TEST_CASE("session: a key refused at admission is never linked nor served") {
+  fixture f;
+  auto heard = std::make_shared<connector_heard>();
+  session_deps deps;
+  deps.connector = caf::actor_cast<connector_actor>(
+    f.keep(f.sys.spawn(refusing_connector, heard)));
+  deps.settings = handshake_settings{"devnet", seeded_key(0x11)};
+  auto them = seeded_key(0x31);
+  auto hdl = caf::io::connection_handle::from_int(1);
+  f.mpx->provide_scribe("peer.test", 2136, hdl);
+  auto s = f.sys.middleman().spawn_client(
+    peer_session, "peer.test", 2136, deps,
+    std::optional<public_key>{them.public_key_bytes()},
+    std::string{"peer.test:2136"});
+  REQUIRE(s);
+  f.self->monitor(*s);
+  f.run();
+  auto& out = f.mpx->output_buffer(hdl);
+  auto take_frame = [&] {
+    REQUIRE(out.size() >= 4);
+    auto len = get_u32(reinterpret_cast<const uint8_t*>(out.data()));
+    REQUIRE(out.size() >= 4 + size_t{len});
+    std::vector<uint8_t> frame(out.begin() + 4, out.begin() + 4 + len);
+    out.erase(out.begin(), out.begin() + 4 + len);
+    return frame;
+  };
+  auto put_frame = [&](byte_view body) {
+    std::vector<char> buf(4 + body.size());
+    put_u32(reinterpret_cast<uint8_t*>(buf.data()),
+            static_cast<uint32_t>(body.size()));
+    std::copy(body.begin(), body.end(), buf.begin() + 4);
+    f.mpx->virtual_send(hdl, buf);
+  };
+  auto hs = handshake::responder(handshake_settings{"devnet", them});
+  auto welcome = hs.receive(take_frame());
+  REQUIRE_FALSE(welcome.error);
+  put_frame(welcome.send);
+  f.run();
+  auto proof = hs.receive(take_frame());
+  REQUIRE(proof.established);
+  // The peer, linked at its end, asks at once; the session must not
+  // answer before it is admitted, nor after it is refused.
+  auto tx = hs.take_sealer();
+  auto request = wire::encode(wire::envelope{5, wire::info_request{}});
+  REQUIRE(request);
+  put_frame(tx.seal(request->bytes()));
+  f.run();
+  bool down = false;
+  f.self->receive([&](caf::down_msg&) { down = true; });
+  CHECK(down);
+  CHECK(heard->ups.empty());
+  CHECK(out.empty());
 }
 
 TEST_CASE("session: a reply of the wrong kind becomes ec::malformed") {
