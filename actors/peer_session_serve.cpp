@@ -1,8 +1,9 @@
 // What a linked peer_session does with the Envelopes its peer sends: it
 // answers the requests (info, blocks, hashes, register, ping) from this
-// node's committed chain, hands state sync requests to the state server, hands broadcasts on (blocks to block_processor,
-// records to the reservoir, registrations to the announcer) and delivers
-// responses to the node's own requests; and how it writes frames.
+// node's committed chain, hands state sync requests to the state server, hands
+// broadcasts on (blocks to block_processor, records to the reservoir,
+// registrations to the announcer) and delivers responses to the node's own
+// requests; and how it writes frames.
 #include "actors/peer_session_serve.hpp"
 
 #include <caf/io/broker.hpp>
@@ -160,8 +161,8 @@ void serve_state(self_ptr self, const wire::envelope& env) {
     .then([=](encoded& answer) { send_plain(self, answer, "a state proof"); },
           [=](caf::error& err) {
             refuse(self, id,
-                   make_error(ec::internal, "state sync request failed: "
-                                              + message_of(err)));
+                   make_error(ec::internal,
+                              "state sync request failed: " + message_of(err)));
           });
 }
 

@@ -4,6 +4,27 @@
 
 namespace hallmark {
 
+namespace {
+
+/// The newest height in [oldest, newest] whose header has state root
+/// `root`, none if no such header, or the reader's error.
+caf::expected<std::optional<uint64_t>> height_of_root(const chain_reader& r,
+                                                      const hash256& root,
+                                                      uint64_t oldest,
+                                                      uint64_t newest) {
+  for (auto h = newest + 1; h-- > oldest;) {
+    auto hdr = r.header_at(h);
+    if (!hdr)
+      return r.failure() ? r.failure()
+                         : make_error(ec::storage, "a header is missing");
+    if (hdr->state_root == root)
+      return std::optional<uint64_t>{h};
+  }
+  return std::optional<uint64_t>{};
+}
+
+} // namespace
+
 state_view::state_view(const chain_store& store)
     : store_(&store), reader_(store), nodes_(reader_.trie_nodes()) {}
 
@@ -16,17 +37,10 @@ state_view::at(const chain_store& store, const hash256& root) {
     return err;
   auto keep = store.state_history();
   v->oldest_ = tip > keep ? tip - keep : 0;
-  std::optional<uint64_t> found;
-  for (auto h = tip + 1; h-- > v->oldest_;) {
-    auto hdr = r.header_at(h);
-    if (!hdr)
-      return r.failure() ? r.failure()
-                         : make_error(ec::storage, "a header is missing");
-    if (hdr->state_root == root) {
-      found = h;
-      break;
-    }
-  }
+  auto at = height_of_root(r, root, v->oldest_, tip);
+  if (!at)
+    return at.error();
+  auto found = *at;
   if (!found)
     return make_error(ec::not_found, "state root " + to_hex(root)
                                        + " is not the state of any of the last "
@@ -118,17 +132,10 @@ state_view::prove_change(const hash256& from, const trie::state_key& start,
                          const trie::state_key& end, size_t key_limit,
                          size_t byte_limit) {
   using result = std::variant<trie::change_proof, trie::range_proof>;
-  std::optional<uint64_t> a;
-  for (auto h = height_ + 1; h-- > oldest_;) {
-    auto hdr = reader_.header_at(h);
-    if (!hdr)
-      return reader_.failure() ? reader_.failure()
-                               : make_error(ec::storage, "a header is missing");
-    if (hdr->state_root == from) {
-      a = h;
-      break;
-    }
-  }
+  auto at = height_of_root(reader_, from, oldest_, height_);
+  if (!at)
+    return at.error();
+  auto a = *at;
   if (!a) {
     auto p = prove_range(start, end, key_limit, byte_limit);
     if (!p)
