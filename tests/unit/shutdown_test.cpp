@@ -81,14 +81,18 @@ namespace {
 
 /// A block_processor stand-in, on a thread of its own, that answers `stop`
 /// with height 7 after `busy` (committing the batches it took before).
+/// `busy` is an argument of the spawn, not a capture: CAF 0.17.6 spawning a
+/// function of no arguments binds a null shared_ptr, which UBSan reports.
 caf::actor slow_processor(caf::actor_system& sys,
                           std::chrono::milliseconds busy) {
-  return sys.spawn<caf::detached>([busy](caf::event_based_actor*) {
-    return caf::behavior{[busy](atom::stop) -> uint64_t {
-      std::this_thread::sleep_for(busy);
-      return 7;
-    }};
-  });
+  return sys.spawn<caf::detached>(
+    [](caf::event_based_actor*, std::chrono::milliseconds wait) {
+      return caf::behavior{[wait](atom::stop) -> uint64_t {
+        std::this_thread::sleep_for(wait);
+        return 7;
+      }};
+    },
+    busy);
 }
 
 } // namespace
