@@ -66,9 +66,7 @@ std::optional<header> header_from_bytes(byte_view bytes) {
     return std::nullopt;
   auto p = bytes.data();
   auto u64 = [&] {
-    uint64_t x = 0;
-    for (int i = 0; i < 8; ++i)
-      x |= uint64_t{p[i]} << (8 * i);
+    auto x = get_u64(p);
     p += 8;
     return x;
   };
@@ -79,7 +77,7 @@ std::optional<header> header_from_bytes(byte_view bytes) {
     return x;
   };
   header h;
-  h.version = static_cast<uint16_t>(p[0] | (p[1] << 8));
+  h.version = get_u16(p);
   p += 2;
   h.height = u64();
   h.previous = h32();

@@ -24,20 +24,13 @@ void put_bytes(std::vector<uint8_t>& out, const hash256& x) {
 }
 
 void put_u64_le(std::vector<uint8_t>& out, uint64_t x) {
-  for (int i = 0; i < 8; ++i)
-    out.push_back(static_cast<uint8_t>(x >> (8 * i)));
+  out.resize(out.size() + 8);
+  put_u64(out.data() + out.size() - 8, x);
 }
 
 hash256 read_hash(const uint8_t* in) {
   hash256 x;
   std::memcpy(x.data(), in, x.size());
-  return x;
-}
-
-uint64_t read_u64_le(const uint8_t* in) {
-  uint64_t x = 0;
-  for (int i = 0; i < 8; ++i)
-    x |= uint64_t{in[i]} << (8 * i);
   return x;
 }
 
@@ -77,7 +70,7 @@ caf::expected<asset_value> decode_asset_value(byte_view b) {
                                        + std::to_string(b.size())
                                        + " bytes, expected 72");
   return asset_value{read_hash(b.data()), read_hash(b.data() + 32),
-                     read_u64_le(b.data() + 64)};
+                     get_u64(b.data() + 64)};
 }
 
 caf::expected<item_value> decode_item_value(byte_view b) {
@@ -90,7 +83,7 @@ caf::expected<item_value> decode_item_value(byte_view b) {
     return make_error(ec::malformed,
                       "item value names record kind " + std::to_string(kind));
   return item_value{read_hash(b.data()), read_hash(b.data() + 32),
-                    read_hash(b.data() + 64), read_u64_le(b.data() + 96),
+                    read_hash(b.data() + 64), get_u64(b.data() + 96),
                     static_cast<record_kind>(kind)};
 }
 
