@@ -253,9 +253,12 @@ caf::expected<verdict> check_proof(const json& j) {
     out.state = *s;
     entries.emplace_back(key, trie::value_hash(*v));
   }
-  if (!j.contains("proof") || !j["proof"].is_array()
-      || j["proof"].size() > 2 * trie::max_path_nodes)
+  if (!j.contains("proof") || !j["proof"].is_array())
     return make_error(ec::malformed, "proof is not a list of nodes");
+  if (j["proof"].size() > 2 * trie::max_path_nodes)
+    return bad("proof has " + std::to_string(j["proof"].size())
+               + " nodes, more than "
+               + std::to_string(2 * trie::max_path_nodes));
   std::vector<trie::proof_node> nodes;
   for (auto& n : j["proof"]) {
     auto x = node_of(n);
@@ -266,23 +269,31 @@ caf::expected<verdict> check_proof(const json& j) {
   if (auto err = trie::verify_range(hdr->state_root, key, key, entries, nodes,
                                     false))
     return err;
+  // The copies a reader sees must say what was proved.
+  json proved;
+  proved["height"] = hdr->height;
+  proved["state_root"] = to_hex(hdr->state_root);
+  proved["key"] = to_hex(key);
+  proved["state"] = out.state ? item_state_json(*out.state) : json(nullptr);
+  for (auto& [field, value] : proved.items())
+    if (j.contains(field) && j[field] != value)
+      return bad("\"" + field + "\" is not what the proof shows");
   return out;
 }
 
 int state_verify(const verify_options& o) {
   std::stringstream text;
-  if (o.file == "-") {
-    text << std::cin.rdbuf();
-  } else {
-    std::ifstream in{o.file};
-    if (!in)
-      return report(make_error(ec::io, "cannot read " + o.file));
-    text << in.rdbuf();
+  caf::expected<verdict> v = make_error(ec::io, "cannot read " + o.file);
+  std::ifstream in;
+  if (o.file != "-")
+    in.open(o.file);
+  if (o.file == "-" || in) {
+    text << (o.file == "-" ? std::cin.rdbuf() : in.rdbuf());
+    json j = json::parse(text.str(), nullptr, false);
+    v = j.is_discarded() ? caf::expected<verdict>{make_error(
+          ec::malformed, o.file + " is not JSON")}
+                         : check_proof(j);
   }
-  json j = json::parse(text.str(), nullptr, false);
-  if (j.is_discarded())
-    return report(make_error(ec::malformed, o.file + " is not JSON"));
-  auto v = check_proof(j);
   if (!v) {
     if (o.json)
       fmt::print(

@@ -106,6 +106,24 @@ TEST_CASE("state: a peer proves its state at a header's root, in chunks, "
         != std::string::npos);
   auto doc = json::parse(proof.out);
   CHECK(doc["state"]["owner"] == a.public_key());
+  // A copy for readers that says something else than what is proved.
+  {
+    auto lie = json::parse(proof.out);
+    lie["state"]["owner"] = std::string(64, '0');
+    std::ofstream out{file};
+    out << lie.dump();
+  }
+  auto lying = run({"state", "verify", file});
+  CHECK(lying.code == 1);
+  CHECK(lying.out.find("invalid: \"state\"") != std::string::npos);
+  // Not JSON at all: the same one line.
+  {
+    std::ofstream out{file};
+    out << "garbage";
+  }
+  auto junk = run({"state", "verify", file});
+  CHECK(junk.code == 1);
+  CHECK(junk.out.find("invalid:") != std::string::npos);
   // Another owner written in: the proof no longer holds.
   auto value = doc["value"].get<std::string>();
   value[70] = value[70] == '0' ? '1' : '0';
