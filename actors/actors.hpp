@@ -65,11 +65,40 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, unban, "unban")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, prepare, "prepare")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, prove, "prove")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, headers, "headers")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, links, "links")
 CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
+
+namespace hallmark::trie {
+struct range_proof;
+struct change_proof;
+} // namespace hallmark::trie
 
 namespace hallmark {
 
 // -- message types -----------------------------------------------------------
+
+/// A state sync request to a peer (docs/state.md): the key/values of
+/// [start, end] at root `to` when `from` is zero, else what changed in
+/// [start, end] from root `from` to root `to`; each key 33 bytes.
+struct state_request {
+  hash256 from{};
+  hash256 to{};
+  std::array<uint8_t, 33> start{};
+  std::array<uint8_t, 33> end{};
+  uint32_t key_limit = 0;
+  uint32_t byte_limit = 0;
+};
+
+/// A peer's answer to a state_request, decoded within the link's limits
+/// but not verified: a range proof (also what a change request gets when
+/// the peer's history does not reach `from`) or a change proof. Shared and
+/// immutable; it never leaves the process.
+struct state_reply {
+  std::shared_ptr<const trie::range_proof> range;
+  std::shared_ptr<const trie::change_proof> change;
+  uint64_t bytes = 0; ///< the answer's frame on the wire
+};
 
 /// The chain's tip as block_processor holds it, with what the next block
 /// must carry.
@@ -178,6 +207,35 @@ struct connector_status {
   std::string fetch_error;
 };
 
+/// A state sync's progress (actors/state_sync.hpp), for `hallmark status`.
+struct state_sync_status {
+  /// "peers" (waiting for a peer ahead), "headers", "ranges", "finishing",
+  /// "done"
+  std::string phase;
+  uint64_t headers = 0;     ///< height of the header chain fetched
+  uint64_t best_height = 0; ///< the best height peers claim
+  uint64_t target_height = 0;
+  hash256 target_root{};
+  uint64_t ranges_done = 0;  ///< key ranges held at the target root
+  uint64_t ranges_left = 0;  ///< queued or in flight
+  uint64_t keys = 0;         ///< key/values held
+  uint64_t resumed_keys = 0; ///< of them, held when this run began
+  uint64_t bytes = 0;        ///< proof bytes received (frames)
+  uint64_t keys_per_s = 0;   ///< key/values received per second, this run
+  uint64_t eta_s = 0;        ///< estimated seconds left (0: unknown)
+  uint64_t retargets = 0;    ///< times the target moved
+  uint64_t bad_proofs = 0;   ///< replies refused as bad
+  uint64_t elapsed_ms = 0;   ///< this run
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, state_sync_status& x) {
+  return f(caf::meta::type_name("state_sync_status"), x.phase, x.headers,
+           x.best_height, x.target_height, x.target_root, x.ranges_done,
+           x.ranges_left, x.keys, x.resumed_keys, x.bytes, x.keys_per_s,
+           x.eta_s, x.retargets, x.bad_proofs, x.elapsed_ms);
+}
+
 /// What the prefetcher tells the connector: how far it got, or why it
 /// stopped.
 struct fetch_report {
@@ -208,6 +266,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chain_tip& x) {
   return inspect_with_work(f, "chain_tip", x.work, x.height, x.hash, x.hdr,
                            x.next_difficulty, x.median_time_past);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, state_request& x) {
+  return f(caf::meta::type_name("state_request"), x.from, x.to, x.start, x.end,
+           x.key_limit, x.byte_limit);
 }
 
 template <class Inspector>
@@ -283,6 +347,10 @@ using peer_session_actor = caf::typed_actor<
   caf::replies_to<atom::blocks, uint64_t, uint32_t>::with<std::vector<encoded>>,
   // Up to `count` block hashes from height `from`.
   caf::replies_to<atom::hashes, uint64_t, uint32_t>::with<std::vector<hash256>>,
+  // Up to `count` headers from height `from`, ascending.
+  caf::replies_to<atom::headers, uint64_t, uint32_t>::with<std::vector<header>>,
+  // A state sync request; the proof as it decoded, or the peer's refusal.
+  caf::replies_to<atom::prove, state_request>::with<state_reply>,
   // Registers us with the peer; replies with the peers it told us of.
   caf::replies_to<atom::registr, registration>::with<std::vector<registration>>,
   // Passes on a block that joined our best chain (one-way).
@@ -325,6 +393,14 @@ using state_server_actor = caf::typed_actor<
   // replies with the encoded Envelope that answers it (same id): the proof,
   // or an `error` saying why it cannot be served.
   caf::replies_to<atom::prove, encoded>::with<encoded>>;
+
+/// The state sync client (actors/state_sync.hpp): headers first, then the
+/// state at a target root from several peers, then ordinary block sync.
+using state_sync_actor = caf::typed_actor<
+  // Timer: one round of the sync (peers, headers, requests, the target).
+  caf::reacts_to<atom::tick>,
+  // Progress.
+  caf::replies_to<atom::status>::with<state_sync_status>>;
 
 /// Checks blocks' own rules and signatures; one per core.
 using verifier_actor = caf::typed_actor<
@@ -421,6 +497,9 @@ using connector_actor = relay_actor::extend<
   caf::reacts_to<atom::tip, uint64_t, hash256>,
   // Every known peer and its link.
   caf::replies_to<atom::peers>::with<std::vector<peer_status>>,
+  // The live links, but those avoided for a failure (the state sync's
+  // servers).
+  caf::replies_to<atom::links>::with<std::vector<peer_link>>,
   // Bans a key for this many seconds (0: ban_seconds), persisted, and cuts
   // its link; answers every known peer.
   caf::replies_to<atom::ban, public_key,
@@ -509,6 +588,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(hallmark_types, (hallmark::peer_info))
   CAF_ADD_TYPE_ID(hallmark_types, (hallmark::new_block))
   CAF_ADD_TYPE_ID(hallmark_types, (hallmark::new_records))
+  CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::header>))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::state_request))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::state_reply))
+  CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::peer_link>))
+  CAF_ADD_TYPE_ID(hallmark_types, (hallmark::state_sync_status))
 CAF_END_TYPE_ID_BLOCK(hallmark_types)
 
 CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
@@ -523,9 +607,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::peer_session_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::relay_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::state_server_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::state_sync_actor))
 CAF_END_TYPE_ID_BLOCK(hallmark_handles)
 
 // The one message type CAF may not copy through inspection: a verifier's job
 // shares the batch's decoded blocks (immutable, process-local, decoded once)
 // instead of copying them for every core; it never leaves the process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::verify_job)
+// So does a peer's state proof: decoded once on the network thread, read by
+// the state sync client.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hallmark::state_reply)

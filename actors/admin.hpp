@@ -35,6 +35,7 @@ struct admin_deps {
   producer_actor producer;     ///< invalid unless producing
   connector_actor connector;   ///< invalid without a network
   chain_monitor_actor monitor; ///< tips for `watch`; invalid: no watch
+  state_sync_actor sync;       ///< invalid unless a state sync ran
   public_key identity{};
   std::string chain_name;
   /// The committed tip, read by `status` without asking the processor

@@ -1,6 +1,7 @@
 #include "actors/admin_queries.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,8 @@ using caf::io::connection_handle;
 
 void finish_status(admin_broker* self, connection_handle hdl,
                    const chain_tip& tip, const reservoir_status& pool,
-                   const connector_status& net) {
+                   const connector_status& net,
+                   const std::optional<state_sync_status>& sync) {
   auto& deps = self->state.deps;
   respond(self, hdl, [&](schema::Reply::Builder r) {
     auto s = r.initStatus();
@@ -43,7 +45,42 @@ void finish_status(admin_broker* self, connection_handle hdl,
       s.setDeepForkDepth(net.deep_fork_depth);
       s.setDeepForkTipHeight(net.deep_fork_tip_height);
     }
+    if (sync) {
+      auto p = s.initStateSync();
+      p.setPhase(sync->phase);
+      p.setHeaders(sync->headers);
+      p.setBestHeight(sync->best_height);
+      p.setTargetHeight(sync->target_height);
+      p.setTargetRoot(data_of(sync->target_root));
+      p.setRangesDone(sync->ranges_done);
+      p.setRangesLeft(sync->ranges_left);
+      p.setKeys(sync->keys);
+      p.setResumedKeys(sync->resumed_keys);
+      p.setBytes(sync->bytes);
+      p.setKeysPerSecond(sync->keys_per_s);
+      p.setEtaSeconds(sync->eta_s);
+      p.setRetargets(sync->retargets);
+      p.setBadProofs(sync->bad_proofs);
+      p.setElapsedMs(sync->elapsed_ms);
+    }
   });
+}
+
+/// Adds the state sync's progress, when one runs, and replies.
+void status_with_sync(admin_broker* self, connection_handle hdl,
+                      const chain_tip& tip, const reservoir_status& pool,
+                      const connector_status& net) {
+  auto& sync = self->state.deps.sync;
+  if (!sync) {
+    finish_status(self, hdl, tip, pool, net, std::nullopt);
+    return;
+  }
+  self->request(sync, std::chrono::seconds{30}, atom::status_v)
+    .then(
+      [=](state_sync_status& progress) {
+        finish_status(self, hdl, tip, pool, net, progress);
+      },
+      fail_with(self, hdl));
 }
 
 /// One entry of an item's provenance; height -1 is pending.
@@ -141,13 +178,13 @@ void status_with_tip(admin_broker* self, connection_handle hdl, chain_tip tip) {
       [=](reservoir_status& pool) {
         auto& net = self->state.deps.connector;
         if (!net) {
-          finish_status(self, hdl, tip, pool, connector_status{});
+          status_with_sync(self, hdl, tip, pool, connector_status{});
           return;
         }
         self->request(net, std::chrono::seconds{30}, atom::status_v)
           .then(
             [=](connector_status& links) {
-              finish_status(self, hdl, tip, pool, links);
+              status_with_sync(self, hdl, tip, pool, links);
             },
             fail);
       },

@@ -52,6 +52,16 @@ caf::expected<chain_tip> tip_of(const chain_view& v,
   return out;
 }
 
+/// ec::state_syncing while a state sync writes the chain.
+caf::error refuse_while_syncing(self_ptr self) {
+  auto& flag = self->state.cfg.state_syncing;
+  if (flag && flag->load())
+    return make_error(ec::state_syncing,
+                      "this node is state-syncing; blocks wait until it is "
+                      "done");
+  return {};
+}
+
 /// Puts the committed tip on the board, if there is one.
 void publish_tip(self_ptr self) {
   auto& board = self->state.cfg.board;
@@ -65,8 +75,18 @@ void publish_tip(self_ptr self) {
 /// Commits the open transaction and tells subscribers what changed.
 caf::error flush(self_ptr self) {
   auto& st = self->state;
-  if (!st.writer)
+  if (!st.writer) {
+    // The tip may have moved without this actor: a state sync finished.
+    chain_reader r{*st.store};
+    auto top = r.tip();
+    if (!r.failure() && top.hash != st.last_tip) {
+      st.last_tip = top.hash;
+      publish_tip(self);
+      for (auto& sub : st.tip_subscribers)
+        caf::anon_send(sub, atom::tip_v, top.height, top.hash);
+    }
     return {};
+  }
   auto w = std::move(st.writer);
   auto top = w->tip();
   auto n = w->pending_blocks();
@@ -387,6 +407,8 @@ take_batch(self_ptr self, std::vector<encoded> raw, bool more,
   auto& st = self->state;
   if (st.stopped)
     return make_error(ec::shutting_down, "node is stopping");
+  if (auto err = refuse_while_syncing(self))
+    return err;
   block_processor_state::batch bt;
   bt.id = st.next_batch++;
   bt.more = more;
@@ -499,6 +521,8 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       auto& st = self->state;
       if (st.stopped)
         return make_error(ec::shutting_down, "node is stopping");
+      if (auto err = refuse_while_syncing(self))
+        return err;
       auto b = decode_block(raw);
       if (!b)
         return b.error();
@@ -516,6 +540,8 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       auto& st = self->state;
       if (st.stopped)
         return make_error(ec::shutting_down, "node is stopping");
+      if (auto err = refuse_while_syncing(self))
+        return err;
       if (n > st.cfg.reorg_window)
         return make_error(ec::reorg_too_deep,
                           "a forced reorg is limited to the reorg window ("

@@ -177,6 +177,8 @@ void step(self_ptr self, chain_tip ours) {
     }
     if (now_of(self) < st.fetch_paused_until)
       return; // this node failed; retried after the pause
+    if (st.cfg.state_syncing && st.cfg.state_syncing->load())
+      return; // blocks wait until the state sync is done
     auto best = best_peer(self);
     if (!best)
       return; // infos are on their way
@@ -411,6 +413,15 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       // New local tips reach peers through the block relay; nothing to do.
     },
     [=](atom::peers) { return peer_table(self); },
+    [=](atom::links) {
+      std::vector<peer_link> out;
+      for (auto& [key, p] : self->state.peers)
+        if (p.session && now_of(self) >= p.avoid_until)
+          out.push_back(peer_link{
+            p.session, key, p.inbound,
+            p.addresses.empty() ? std::string{} : p.addresses.front(), 0});
+      return out;
+    },
     [=](atom::ban, const public_key& key,
         uint64_t seconds) -> caf::result<std::vector<peer_status>> {
       auto& st = self->state;

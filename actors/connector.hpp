@@ -23,7 +23,10 @@
 // a restart keeps it); `hallmark peers ban|unban` do the same by hand.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +68,9 @@ struct connector_config {
   local_store* bans = nullptr;
   /// Our listener addresses, sent in registrations; empty: none sent.
   std::vector<std::string> listeners;
+  /// Set while a state sync runs (actors/state_sync.hpp): no block fetch
+  /// begins until it is cleared. Null: never.
+  std::shared_ptr<const std::atomic<bool>> state_syncing;
 };
 
 struct connector_state {

@@ -157,6 +157,7 @@ void on_linked_frame(self_ptr self, byte_view frame) {
     close_link(self, message_of(plain.error()), code_of(plain.error()));
     return;
   }
+  st.last_frame_bytes = frame.size();
   auto bytes = encoded::copy_of(*plain);
   auto env = bytes ? wire::decode_envelope(*bytes, max_link_plaintext)
                    : caf::expected<wire::envelope>{bytes.error()};
@@ -262,6 +263,12 @@ behavior_type handshaking(self_ptr self, next_read next) {
     [=](atom::hashes, uint64_t, uint32_t) -> caf::result<std::vector<hash256>> {
       return not_linked();
     },
+    [=](atom::headers, uint64_t, uint32_t) -> caf::result<std::vector<header>> {
+      return not_linked();
+    },
+    [=](atom::prove, const state_request&) -> caf::result<state_reply> {
+      return not_linked();
+    },
     [=](atom::registr, const registration&)
       -> caf::result<std::vector<registration>> { return not_linked(); },
     [=](atom::relay, const new_block&) {},
@@ -287,6 +294,12 @@ behavior_type admitting(self_ptr self, next_read next) {
       return not_linked();
     },
     [=](atom::hashes, uint64_t, uint32_t) -> caf::result<std::vector<hash256>> {
+      return not_linked();
+    },
+    [=](atom::headers, uint64_t, uint32_t) -> caf::result<std::vector<header>> {
+      return not_linked();
+    },
+    [=](atom::prove, const state_request&) -> caf::result<state_reply> {
       return not_linked();
     },
     [=](atom::registr, const registration&)
@@ -342,6 +355,42 @@ behavior_type linked(self_ptr self, next_read next) {
       return ask_peer<wire::hashes, std::vector<hash256>>(
         self, wire::hashes_request{from, count}, "a hashes request",
         [](wire::hashes x) { return std::move(x.list); });
+    },
+    [=](atom::headers, uint64_t from, uint32_t count) {
+      return ask_peer<wire::headers, std::vector<header>>(
+        self, wire::headers_request{from, count}, "a headers request",
+        [](wire::headers x) { return std::move(x.list); });
+    },
+    [=](atom::prove, const state_request& r) {
+      trie::state_key start;
+      trie::state_key end;
+      std::copy(r.start.begin(), r.start.end(), start.begin());
+      std::copy(r.end.begin(), r.end.end(), end.begin());
+      if (r.from == hash256{})
+        return ask_peer<wire::state_range, state_reply>(
+          self,
+          wire::state_range_request{r.to, start, end, r.key_limit,
+                                    r.byte_limit},
+          "a state range request", [self](wire::state_range x) {
+            return state_reply{
+              std::make_shared<const trie::range_proof>(std::move(x.proof)),
+              nullptr, self->state.last_frame_bytes};
+          });
+      return ask_peer<wire::state_change, state_reply>(
+        self,
+        wire::state_change_request{r.from, r.to, start, end, r.key_limit,
+                                   r.byte_limit},
+        "a state change request", [self](wire::state_change x) {
+          state_reply out;
+          out.bytes = self->state.last_frame_bytes;
+          if (auto* c = std::get_if<trie::change_proof>(&x.proof))
+            out.change = std::make_shared<const trie::change_proof>(
+              std::move(*c));
+          else
+            out.range = std::make_shared<const trie::range_proof>(
+              std::move(std::get<trie::range_proof>(x.proof)));
+          return out;
+        });
     },
     [=](atom::registr, registration& r) {
       return ask_peer<wire::peers, std::vector<registration>>(

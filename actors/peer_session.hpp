@@ -55,6 +55,8 @@ struct session_limits {
   size_t max_reply_bytes = 4'500'000;
   /// Hashes in one `hashes` reply.
   uint32_t max_hashes = 2000;
+  /// Headers in one `headers` reply.
+  uint32_t max_headers = 2000;
   /// Time to finish the handshake.
   std::chrono::milliseconds handshake_timeout{10'000};
   /// Time a peer has to answer one of our requests.
@@ -131,6 +133,8 @@ struct peer_session_state {
   /// When the last frame came (LINKED).
   std::chrono::steady_clock::time_point last_heard;
   uint64_t next_id = 1;
+  /// Bytes of the last frame read (with its framing), for state_reply.
+  uint64_t last_frame_bytes = 0;
   std::map<uint64_t, pending_request> pending;
   /// ADMITTING: the protocol version the handshake chose ...
   uint16_t version = 0;

@@ -120,6 +120,27 @@ void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
   reply(self, id, std::move(out));
 }
 
+void serve_headers(self_ptr self, uint64_t id, wire::headers_request r) {
+  auto& st = self->state;
+  wire::headers out;
+  caf::error failed;
+  {
+    chain_reader view{*st.deps.chain};
+    auto n = std::min(r.count, st.deps.limits.max_headers);
+    auto top = view.height();
+    for (uint64_t h = r.from; h < r.from + n && h <= top; ++h) {
+      auto x = view.header_at(h);
+      if (!x)
+        break;
+      out.list.push_back(*x);
+    }
+    failed = view.failure();
+  }
+  if (failed)
+    return refuse_storage(self, id, failed);
+  reply(self, id, std::move(out));
+}
+
 /// Answers `info` with the committed tip, read like `hashes` and `blocks`
 /// are served: never block_processor's open, uncommitted one, which a
 /// follower would then ask for blocks and hashes this node cannot serve
@@ -267,6 +288,8 @@ void on_envelope(self_ptr self, wire::envelope env) {
     serve_blocks(self, id, *b);
   else if (auto* h = std::get_if<wire::hashes_request>(&what))
     serve_hashes(self, id, *h);
+  else if (auto* hs = std::get_if<wire::headers_request>(&what))
+    serve_headers(self, id, *hs);
   else if (std::holds_alternative<wire::ping>(what))
     reply(self, id, wire::pong{});
   else if (std::holds_alternative<wire::state_range_request>(what)

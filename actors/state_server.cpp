@@ -42,6 +42,8 @@ wire::body answer(self_ptr self, const wire::body& what) {
     auto p = (*v)->prove_range(r->start, r->end, r->key_limit, r->byte_limit);
     if (!p)
       return refusal_of(p.error());
+    if (self->state.cfg.corrupt_proofs && !p->entries.empty())
+      p->entries.front().second.back() ^= 0x01;
     return wire::state_range{std::move(*p)};
   }
   if (auto* c = std::get_if<wire::state_change_request>(&what)) {
@@ -52,6 +54,10 @@ wire::body answer(self_ptr self, const wire::body& what) {
                                 c->byte_limit);
     if (!p)
       return refusal_of(p.error());
+    if (self->state.cfg.corrupt_proofs)
+      if (auto* c = std::get_if<trie::change_proof>(&*p))
+        if (!c->changes.empty() && c->changes.front().second)
+          c->changes.front().second->back() ^= 0x01;
     return wire::state_change{std::move(*p)};
   }
   return wire::refusal{ec::bad_request, "not a state sync request"};

@@ -21,6 +21,10 @@ namespace hallmark {
 struct state_server_config {
   /// Views of recent roots kept at once.
   size_t max_views = 4;
+  /// Testing only (devnet, HALLMARK_TEST_CORRUPT_STATE_PROOFS=1): every
+  /// proof served has one value byte changed, so that a client's handling
+  /// of a lying server can be tested with real processes.
+  bool corrupt_proofs = false;
 };
 
 struct state_server_state {

@@ -77,6 +77,8 @@ const char* to_string(ec x) {
     return "bad_state_root";
   case ec::bad_state_proof:
     return "bad_state_proof";
+  case ec::state_syncing:
+    return "state_syncing";
   default:
     return "unknown";
   }
@@ -123,6 +125,7 @@ fault fault_of(ec x) {
   case ec::wrong_version:
   case ec::wrong_chain:
   case ec::expired:
+  case ec::state_syncing:
     return fault::policy;
   }
   return fault::local;

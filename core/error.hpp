@@ -50,10 +50,12 @@ enum class ec : uint8_t {
                          ///< after its block
   bad_state_proof = 34,  ///< a range or change proof that does not verify
                          ///< against the root it was asked for
+  state_syncing = 35,    ///< the node is state-syncing: blocks, and data
+                         ///< it does not hold yet, wait until it is done
 };
 
 /// The highest code in use: codes above it (from a newer peer) are unknown.
-constexpr ec last_code = ec::bad_state_proof;
+constexpr ec last_code = ec::state_syncing;
 
 /// Whose fault an error is, for judging peers: only `peer` charges the peer
 /// that sent what failed. The table per code is in docs/protocol.md.

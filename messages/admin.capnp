@@ -118,6 +118,26 @@ struct Status {
   # Why fetching blocks is paused (this node's storage failed, or the
   # blocks are not valid yet), retried with backoff; empty: not paused.
   fetchError @19 :Text;
+  # A state sync's progress; absent when this node runs none.
+  stateSync @20 :StateSyncProgress;
+}
+
+struct StateSyncProgress {
+  phase @0 :Text;          # peers, headers, ranges, finishing, done
+  headers @1 :UInt64;      # header chain fetched, to this height
+  bestHeight @2 :UInt64;   # the best height peers claim
+  targetHeight @3 :UInt64;
+  targetRoot @4 :Data;
+  rangesDone @5 :UInt64;   # key ranges held at the target root
+  rangesLeft @6 :UInt64;   # queued or in flight
+  keys @7 :UInt64;         # key/values held
+  resumedKeys @8 :UInt64;  # of them, held when this run began
+  bytes @9 :UInt64;        # proof bytes received
+  keysPerSecond @10 :UInt64;
+  etaSeconds @11 :UInt64;  # 0: unknown
+  retargets @12 :UInt64;
+  badProofs @13 :UInt64;
+  elapsedMs @14 :UInt64;
 }
 
 struct ProvenanceEntry {

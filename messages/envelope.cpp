@@ -217,6 +217,16 @@ struct writer {
     for (unsigned i = 0; i < x.list.size(); ++i)
       list.set(i, data_of(x.list[i]));
   }
+  void operator()(const headers_request& x) {
+    set_range(e.initHeadersRequest(), x.from, x.count);
+  }
+  void operator()(const headers& x) {
+    auto list = e.initHeaders(static_cast<unsigned>(x.list.size()));
+    for (unsigned i = 0; i < x.list.size(); ++i) {
+      auto b = header_bytes(x.list[i]);
+      list.set(i, capnp::Data::Reader{b.data(), b.size()});
+    }
+  }
   void operator()(const register_request& x) {
     auto r = e.initRegister();
     if (x.reg)
@@ -331,6 +341,19 @@ caf::expected<body> read_body(schema::Envelope::Reader e) {
     return read_list<hashes>(e.getHashes(), [](capnp::Data::Reader d) {
       return hash_of(d, "a hash");
     });
+  case schema::Envelope::HEADERS_REQUEST:
+    return body{headers_request{e.getHeadersRequest().getFrom(),
+                                e.getHeadersRequest().getCount()}};
+  case schema::Envelope::HEADERS:
+    return read_list<headers>(
+      e.getHeaders(), [](capnp::Data::Reader d) -> caf::expected<header> {
+        if (d.size() != header_size)
+          return make_error(ec::malformed, "a header of a bad size");
+        auto h = header_from_bytes(view_of(d));
+        if (!h)
+          return make_error(ec::malformed, "a header that does not read");
+        return *h;
+      });
   case schema::Envelope::REGISTER:
     return body{register_request{read(e.getRegister())}};
   case schema::Envelope::PEERS:
@@ -424,6 +447,8 @@ const char* kind_name(const body& x) {
                                           "stateRange",
                                           "stateChangeRequest",
                                           "stateChange",
+                                          "headersRequest",
+                                          "headers",
                                           "unknown"};
   static_assert(std::size(names) == std::variant_size_v<body>);
   return names[x.index()];
@@ -432,6 +457,7 @@ const char* kind_name(const body& x) {
 bool is_response(const body& x) {
   return std::holds_alternative<info>(x) || std::holds_alternative<blocks>(x)
          || std::holds_alternative<hashes>(x)
+         || std::holds_alternative<headers>(x)
          || std::holds_alternative<peers>(x)
          || std::holds_alternative<refusal>(x)
          || std::holds_alternative<pong>(x)

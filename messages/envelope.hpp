@@ -53,6 +53,17 @@ struct hashes {
   std::vector<hash256> list;
 };
 
+/// Headers from `from`, for a state sync's headers-first fetch.
+struct headers_request {
+  uint64_t from = 0;
+  uint32_t count = 0;
+};
+
+/// Headers, ascending heights.
+struct headers {
+  std::vector<header> list;
+};
+
 /// The link's own registration (a request, answered with `peers`).
 struct register_request {
   caf::expected<registration> reg{make_error(ec::malformed)};
@@ -120,11 +131,11 @@ struct pong {};
 /// A kind this node does not know (a newer peer's); id kept.
 struct unknown {};
 
-using body = std::variant<info_request, info, blocks_request, blocks,
-                          hashes_request, hashes, register_request, peers,
-                          announce, records, block, refusal, ping, pong,
-                          state_range_request, state_range,
-                          state_change_request, state_change, unknown>;
+using body = std::variant<
+  info_request, info, blocks_request, blocks, hashes_request, hashes,
+  register_request, peers, announce, records, block, refusal, ping, pong,
+  state_range_request, state_range, state_change_request, state_change,
+  headers_request, headers, unknown>;
 
 /// One Envelope: a request (id ≠ 0), its response (same id) or a broadcast
 /// (id 0).
@@ -147,6 +158,7 @@ caf::expected<encoded> encode(const envelope& x);
 /// Decodes one Envelope of at most `max_bytes`: ec::malformed if it does not
 /// decode (or an `info` has a tip that is not 32 bytes or a work that is not
 /// a decimal number below 2^128, a `hashes` entry is not 32 bytes, a
+/// `headers` entry is not a 162-byte header, a
 /// `blocks` entry is not whole words, a `peers` entry does not read, a state
 /// proof has more than max_proof_keys entries or 2 × max_path_nodes nodes,
 /// a key not 33 bytes, a value over 255 bytes, a node whose path, hash or

@@ -144,5 +144,7 @@ struct Envelope {
     stateRange @16 :StateProof;
     stateChangeRequest @17 :StateChangeRequest;  # answered with stateChange
     stateChange @18 :StateChange;
+    headersRequest @19 :HeightRange;  # answered with `headers`, count capped
+    headers @20 :List(Data);   # 162-byte headers, ascending heights
   }
 }

@@ -51,6 +51,17 @@ const config_key key_table[] = {
   {.name = "produce",
    .field = &cfg::produce,
    .help = "Produce blocks: mine blocks from pending records"},
+  {.name = "state_sync",
+   .field = &cfg::state_sync,
+   .help = "On an empty chain, fetch a recent state from peers (checked "
+           "against the headers' state roots) instead of replaying every "
+           "block; a state sync under way always resumes"},
+  {.name = "state_sync_depth",
+   .field = &cfg::state_sync_depth,
+   .help = "State sync: the target state is this many blocks behind the "
+           "best header",
+   .min = 1,
+   .max = 100},
   {.name = "reorg_window",
    .field = &cfg::reorg_window,
    .help = "Blocks of undo data kept: the deepest fork followed, the "

@@ -35,6 +35,8 @@ struct node_config {
 
   std::string chain{devnet_chain};
   bool produce = false;
+  bool state_sync = false;
+  uint64_t state_sync_depth = 32;
   uint64_t reorg_window = 100;
   uint64_t flush_blocks = 1000;
   uint64_t flush_records = 10'000;

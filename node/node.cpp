@@ -32,6 +32,7 @@
 #include "actors/producer.hpp"
 #include "actors/reservoir.hpp"
 #include "actors/state_server.hpp"
+#include "actors/state_sync.hpp"
 #include "actors/verifier.hpp"
 #include "core/log.hpp"
 #include "messages/registration.hpp"
@@ -174,6 +175,8 @@ struct actor_configs {
   connector_config links;
   announcer_config registry;
   listener_config doors;
+  state_sync_config sync;
+  state_server_config server;
 };
 
 /// `cfg`'s value, or the chain's default where it is 0.
@@ -231,7 +234,46 @@ derive_configs(const node_config& cfg, const chain_params& params,
   out.doors.max_handshaking_per_host = or_default(
     cfg.max_handshaking_per_host, params.max_handshaking_per_host);
   out.doors.discourage_seconds = cfg.ban_seconds;
+  out.sync.depth = cfg.state_sync_depth;
+  // A testing aid, devnet only (docs/hacking.md).
+  if (auto x = std::getenv("HALLMARK_TEST_CORRUPT_STATE_PROOFS");
+      x != nullptr && std::string_view{x} == "1") {
+    if (cfg.chain == devnet_chain) {
+      out.server.corrupt_proofs = true;
+      log_warning("node", "HALLMARK_TEST_CORRUPT_STATE_PROOFS: this node "
+                          "serves corrupt state proofs (testing)");
+    } else {
+      log_warning("node", "HALLMARK_TEST_CORRUPT_STATE_PROOFS is for devnet "
+                          "only; ignored");
+    }
+  }
+  if (auto err = out.sync.validate())
+    return err;
   return out;
+}
+
+/// Whether this run state-syncs: a sync under way resumes whatever the
+/// configuration says (its chain is not one blocks can be applied to); a
+/// new one starts when asked for on an empty chain.
+bool wants_state_sync(const node_config& cfg, const chain_store& chain) {
+  auto prog = sync_store{chain}.load();
+  if (prog && prog->syncing) {
+    if (!cfg.state_sync)
+      log_info("node", "a state sync is under way in this data directory: "
+                       "resuming it");
+    return true;
+  }
+  if (!cfg.state_sync)
+    return false;
+  auto top = chain_reader{chain}.tip();
+  if (top.height > 0) {
+    log_info("node",
+             "state sync not needed: the chain is at height {}; "
+             "syncing blocks",
+             top.height);
+    return false;
+  }
+  return true;
 }
 
 /// The running actors of a node.
@@ -244,6 +286,7 @@ struct node_actors {
   connector_actor links;
   announcer_actor registry;
   state_server_actor state;
+  state_sync_actor sync;               ///< invalid unless a state sync runs
   std::optional<listener_actor> doors; ///< if bound anywhere
   std::optional<admin_actor> admin;
 };
@@ -264,6 +307,14 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   for (size_t i = 0; i < ac.verifiers; ++i)
     a.verifiers.push_back(sys.spawn<caf::detached>(verifier));
   ac.processor.board = std::make_shared<tip_board>();
+  // A state sync under way always resumes; a new one starts only on an
+  // empty chain. While it runs, blocks wait (block_processor, connector).
+  std::shared_ptr<std::atomic<bool>> syncing;
+  if (wants_state_sync(cfg, *chain)) {
+    syncing = std::make_shared<std::atomic<bool>>(true);
+    ac.processor.state_syncing = syncing;
+    ac.links.state_syncing = syncing;
+  }
   a.processor = sys.spawn<caf::detached>(block_processor, chain, ac.processor,
                                          a.verifiers);
   a.pool = sys.spawn(reservoir, chain, local, ac.pool);
@@ -277,7 +328,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
                         identity.public_key_bytes(), ac.maker);
   session_deps sdeps;
   sdeps.chain = chain;
-  a.state = sys.spawn(state_server, chain, state_server_config{});
+  a.state = sys.spawn(state_server, chain, ac.server);
   sdeps.state = a.state;
   sdeps.processor = a.processor;
   sdeps.pool = a.pool;
@@ -289,6 +340,9 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   // to every link but its origin.
   caf::anon_send(a.processor, atom::subscribe_v, relay_actor{a.links});
   caf::anon_send(a.pool, atom::subscribe_v, relay_actor{a.links});
+  if (syncing)
+    a.sync = sys.spawn<caf::detached>(state_sync, chain, a.links, a.processor,
+                                      syncing, ac.sync);
   a.registry = sys.spawn(announcer, identity, local, a.links, ac.registry);
   caf::anon_send(a.links, atom::subscribe_v, a.registry);
   sdeps.announcer = a.registry;
@@ -299,6 +353,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   deps.chain = chain;
   deps.processor = a.processor;
   deps.monitor = a.monitor;
+  deps.sync = a.sync;
   deps.pool = a.pool;
   deps.producer = a.maker;
   deps.identity = identity.public_key_bytes();
@@ -425,6 +480,7 @@ stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
   s.watch(a.links, "connector");
   s.watch(a.registry, "announcer");
   s.watch(a.state, "state_server");
+  s.watch(a.sync, "state_sync");
   s.watch(a.maker, "producer");
   s.watch(a.processor, "block_processor");
   s.watch(a.pool, "reservoir");
@@ -455,7 +511,8 @@ stop(caf::actor_system& sys, node_actors& a, shutdown_watchdog& dog) {
   s.exit(a.links);
   s.exit(a.registry);
   s.exit(a.state);
-  for (auto& x : addresses(a.links, a.registry, a.state))
+  s.exit(a.sync);
+  for (auto& x : addresses(a.links, a.registry, a.state, a.sync))
     intake.push_back(x);
   s.await(intake, intake_limit);
 

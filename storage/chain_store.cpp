@@ -28,7 +28,9 @@ caf::error open_tables(chain_tables& t, lmdb::write_txn& txn) {
                    open(t.hashes, "hashes"), open(t.records, "records"),
                    open(t.items, "items"), open(t.owners, "owners"),
                    open(t.assets, "assets"), open_raw(t.state, "state"),
-                   open_raw(t.trie, "trie"), open(t.state_log, "state_log")})
+                   open_raw(t.trie, "trie"), open(t.state_log, "state_log"),
+                   open(t.sync_headers, "sync_headers"),
+                   open_raw(t.sync_ranges, "sync_ranges")})
     if (err)
       return err;
   return {};

@@ -23,6 +23,15 @@
 //   state_log height (u64, integer)  what the block changed in `state`: per
 //                                    key, its value before (state_undo);
 //                                    the last state_history blocks only
+//   sync_headers height (u64, int.)  a state sync's header chain, as
+//                                    `headers`, until the sync finishes
+//   sync_ranges start key (33)       a key range the sync holds: end key
+//                                    (33) | the root it was proved at (32)
+//   meta     "state_base"            height u64 | hash (32): the block a
+//                                    state sync began the chain at
+//            "syncing"               u64 1 while a state sync is under way
+//            "sync_target"           height u64 | hash (32) | root (32)
+//            "sync_headers"          height u64 | hash (32): its last header
 //
 // Integers are little-endian. A record's location also carries what undoing
 // it needs (its item, the owner after it, the record it linked to), so a
@@ -94,11 +103,28 @@ struct header_entry {
   work_t work = 0;
 };
 
+/// A state sync's target: the header of the best header chain whose state
+/// root the sync fetches (docs/state.md, "the client").
+struct sync_target {
+  uint64_t height = 0;
+  hash256 hash{};
+  hash256 root{};
+};
+
 /// The meta keys of the chain environment (and lmdb::schema_key).
 namespace chain_meta {
 constexpr lmdb::meta_key<std::string> chain{"chain"};
 constexpr lmdb::meta_key<hash256> genesis{"genesis"};
 constexpr lmdb::meta_key<tip_entry> tip{"tip"};
+/// Where a finished state sync began the chain: no bodies, records or
+/// state history below it.
+constexpr lmdb::meta_key<tip_entry> state_base{"state_base"};
+/// 1 while a state sync is under way: the tip is genesis and `state` holds
+/// the ranges fetched so far.
+constexpr lmdb::meta_key<uint64_t> syncing{"syncing"};
+constexpr lmdb::meta_key<sync_target> target{"sync_target"};
+/// The last header of the state sync's header chain.
+constexpr lmdb::meta_key<tip_entry> sync_headers{"sync_headers"};
 } // namespace chain_meta
 
 } // namespace hallmark
@@ -130,6 +156,11 @@ static_assert(codec<header_entry>::size == 210);
 template <>
 struct codec<tip_entry> : layout<&tip_entry::height, &tip_entry::hash> {};
 static_assert(codec<tip_entry>::size == 40);
+
+template <>
+struct codec<sync_target>
+    : layout<&sync_target::height, &sync_target::hash, &sync_target::root> {};
+static_assert(codec<sync_target>::size == 72);
 
 template <>
 struct codec<record_location>
@@ -176,7 +207,22 @@ struct chain_tables {
   lmdb::raw_table state;
   lmdb::raw_table trie;
   lmdb::table<uint64_t, state_undo, kind::integer_key> state_log;
+  lmdb::table<uint64_t, header_entry, kind::integer_key> sync_headers;
+  lmdb::raw_table sync_ranges;
 };
+
+/// The error of a table deletion, if it failed (whether the key was there
+/// does not matter).
+inline caf::error error_of(const caf::expected<bool>& deleted) {
+  return deleted ? caf::error{} : deleted.error();
+}
+
+/// Writes `delta` to `state` and the trie's branches in `txn`; fills `undo`
+/// (if given) with each key's value before.
+/// @returns the new root, or ec::storage.
+caf::expected<hash256> write_state(const chain_tables& t, lmdb::write_txn& txn,
+                                   const trie::state_delta& delta,
+                                   state_undo* undo);
 
 /// Lookups inside one transaction, read-only or not. The state the rules
 /// read (core/state_rules.hpp) is the chain as this transaction sees it.
@@ -196,6 +242,9 @@ public:
   std::optional<work_t> work_at(uint64_t height) const;
   /// The tip's height.
   uint64_t height() const override;
+  /// Where a state sync began this chain (none: it holds every block since
+  /// genesis). Below it there are headers and hashes only.
+  std::optional<tip_entry> state_base() const;
   /// The height of a best-chain block, by hash.
   std::optional<uint64_t> height_of(const hash256& block) const override;
   /// The block at `height` as it was received.
@@ -361,11 +410,6 @@ private:
   /// its state changes (write_state).
   caf::expected<hash256> apply_state(lmdb::write_txn& txn, const block& b,
                                      uint64_t parent_height, state_undo* undo);
-  /// Writes `delta` to `state` and the trie in `txn`.
-  /// @returns the new root; fills `undo` with the values before.
-  caf::expected<hash256> write_state(lmdb::write_txn& txn,
-                                     const trie::state_delta& delta,
-                                     state_undo* undo);
   /// Drops the transaction, grows the map, begins again and replays steps_.
   caf::error start_over();
   /// Runs `op` and, while it finds the map full, start_over() and again.

@@ -58,6 +58,10 @@ uint64_t chain_view::height() const {
   return tip().height;
 }
 
+std::optional<tip_entry> chain_view::state_base() const {
+  return look([&] { return t_->meta.get(*txn_, chain_meta::state_base); });
+}
+
 std::optional<uint64_t> chain_view::height_of(const hash256& block) const {
   return look([&] { return t_->hashes.get(*txn_, block); });
 }

@@ -83,11 +83,6 @@ private:
   record_kind last_kind_ = record_kind::issue;
 };
 
-/// The error of a deletion, if it failed.
-caf::error error_of(const caf::expected<bool>& deleted) {
-  return deleted ? caf::error{} : deleted.error();
-}
-
 } // namespace
 
 chain_writer::chain_writer(chain_store& store)
@@ -244,6 +239,13 @@ caf::expected<block> chain_writer::unwind_once() {
     return failure_;
   if (top.height == 0)
     return make_error(ec::reorg_too_deep, "cannot unwind the genesis block");
+  if (auto base = state_base(); base && top.height <= base->height)
+    return make_error(ec::reorg_too_deep,
+                      "cannot unwind below height "
+                        + std::to_string(base->height)
+                        + ", where the state sync began this chain");
+  if (failure_)
+    return failure_;
   auto body = body_at(top.height);
   if (!body)
     return failure_ ? failure_
@@ -266,7 +268,7 @@ caf::expected<block> chain_writer::unwind_once() {
                                    + std::to_string(store_->state_history())
                                    + " blocks)");
   trie::state_delta before(undo->before.begin(), undo->before.end());
-  auto root = write_state(txn, before, nullptr);
+  auto root = write_state(*t_, txn, before, nullptr);
   if (!root)
     return root.error();
   auto parent = header_at(top.height - 1);
@@ -303,7 +305,7 @@ caf::expected<hash256> chain_writer::apply_state(lmdb::write_txn& txn,
         failure_ = f; // the writer fails too; the child's view logged it
       return err;
     }
-  return write_state(txn, state.delta(), undo);
+  return write_state(*t_, txn, state.delta(), undo);
 }
 
 caf::expected<hash256> chain_writer::state_root_after(const block& b) {
@@ -323,10 +325,9 @@ caf::expected<hash256> chain_writer::state_root_after(const block& b) {
   });
 }
 
-caf::expected<hash256> chain_writer::write_state(lmdb::write_txn& txn,
-                                                 const trie::state_delta& delta,
-                                                 state_undo* undo) {
-  auto& t = *t_;
+caf::expected<hash256> write_state(const chain_tables& t, lmdb::write_txn& txn,
+                                   const trie::state_delta& delta,
+                                   state_undo* undo) {
   chain_view in_txn{t, txn};
   trie::trie_update nodes{in_txn.trie_nodes()};
   for (auto& [key, value] : delta) {

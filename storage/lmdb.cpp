@@ -488,4 +488,14 @@ caf::expected<uint64_t> raw_table::count(const txn& t) const {
   return uint64_t{st.ms_entries};
 }
 
+caf::error raw_table::clear(write_txn& t) const {
+  if (!t)
+    return ended(name_);
+  int rc = mdb_drop(t.get(), dbi_, 0);
+  t.note(rc);
+  if (rc != 0)
+    return fail(name_, rc, "mdb_drop");
+  return {};
+}
+
 } // namespace hallmark::lmdb

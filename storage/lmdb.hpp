@@ -225,6 +225,8 @@ public:
                           const std::function<bool(bytes)>& f) const;
   /// Number of entries.
   caf::expected<uint64_t> count(const txn& t) const;
+  /// Deletes every entry; the table stays.
+  caf::error clear(write_txn& t) const;
 
 private:
   unsigned dbi_ = 0;

@@ -152,6 +152,27 @@ json status_json(schema::Status::Reader in) {
   j["sync_target"] = in.getSyncTarget();
   if (in.getFetchError().size() > 0)
     j["fetch_error"] = in.getFetchError().cStr();
+  if (in.hasStateSync()) {
+    auto p = in.getStateSync();
+    json sync;
+    sync["phase"] = p.getPhase().cStr();
+    sync["headers"] = p.getHeaders();
+    sync["best_height"] = p.getBestHeight();
+    sync["target_height"] = p.getTargetHeight();
+    sync["target_root"] = hex_of(p.getTargetRoot());
+    sync["ranges_done"] = p.getRangesDone();
+    sync["ranges_left"] = p.getRangesLeft();
+    sync["keys"] = p.getKeys();
+    sync["resumed_keys"] = p.getResumedKeys();
+    sync["bytes"] = p.getBytes();
+    sync["keys_per_s"] = p.getKeysPerSecond();
+    sync["eta_s"] = p.getEtaSeconds() == 0 ? json(nullptr)
+                                           : json(p.getEtaSeconds());
+    sync["retargets"] = p.getRetargets();
+    sync["bad_proofs"] = p.getBadProofs();
+    sync["elapsed_ms"] = p.getElapsedMs();
+    j["state_sync"] = sync;
+  }
   if (in.getDeepForkPeer().size() > 0) {
     json fork;
     fork["peer"] = hex_of(in.getDeepForkPeer());
@@ -360,7 +381,31 @@ void print_status(const json& j) {
     shown["sync_target"] = fmt::format("{} ({} blocks behind)", target,
                                        target - height);
   shown.erase("deep_fork");
+  shown.erase("state_sync");
   print_object(shown, "");
+  if (auto s = j.find("state_sync"); s != j.end()) {
+    auto phase = s->value("phase", "");
+    auto eta = s->find("eta_s");
+    fmt::print("\nstate sync: {}", phase);
+    if (phase == "headers")
+      fmt::print(", headers {} of {}", s->value("headers", 0),
+                 s->value("best_height", 0));
+    if (phase == "ranges" || phase == "finishing" || phase == "done")
+      fmt::print(" at height {}: {} ranges done, {} left; {} keys ({} "
+                 "resumed), {:.1f} MiB, {} keys/s{}",
+                 s->value("target_height", 0), s->value("ranges_done", 0),
+                 s->value("ranges_left", 0), s->value("keys", 0),
+                 s->value("resumed_keys", 0),
+                 static_cast<double>(s->value("bytes", uint64_t{0}))
+                   / (1024.0 * 1024.0),
+                 s->value("keys_per_s", 0),
+                 eta != s->end() && !eta->is_null()
+                   ? fmt::format(", about {} s left", eta->get<uint64_t>())
+                   : std::string{});
+    if (s->value("bad_proofs", 0) > 0)
+      fmt::print("; {} bad proofs refused", s->value("bad_proofs", 0));
+    fmt::print("\n");
+  }
   if (auto f = j.find("deep_fork"); f != j.end()) {
     auto depth = f->value("depth", uint64_t{0});
     fmt::print("\nA heavier branch is not followed: peer {} has it to height "

@@ -156,6 +156,15 @@ fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
         out.push_back(block_hash(chain.headers.headers[h]));
       return out;
     },
+    [=](atom::headers, uint64_t from, uint32_t count) {
+      std::vector<header> out;
+      for (auto h = from; h < from + count && h <= top; ++h)
+        out.push_back(chain.headers.headers[h]);
+      return out;
+    },
+    [](atom::prove, const state_request&) -> caf::result<state_reply> {
+      return make_error(ec::not_found, "no state here");
+    },
     [](atom::registr, const registration&) {
       return std::vector<registration>{};
     },

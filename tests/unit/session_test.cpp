@@ -525,6 +525,10 @@ stand_in_session(peer_session_actor::pointer, size_t index,
     },
     [](atom::blocks, uint64_t, uint32_t) { return std::vector<encoded>{}; },
     [](atom::hashes, uint64_t, uint32_t) { return std::vector<hash256>{}; },
+    [](atom::headers, uint64_t, uint32_t) { return std::vector<header>{}; },
+    [](atom::prove, const state_request&) -> caf::result<state_reply> {
+      return make_error(ec::not_found, "no state here");
+    },
     [](atom::registr, const registration&) {
       return std::vector<registration>{};
     },

@@ -1,0 +1,743 @@
+// state_sync: the state sync client (actors/state_sync.hpp).
+#include "actors/state_sync.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include "core/log.hpp"
+
+namespace hallmark {
+
+namespace {
+
+using self_ptr = state_sync_actor::stateful_pointer<state_sync_state>;
+using work = state_sync_state::work;
+using clock_type = std::chrono::steady_clock;
+
+std::string key_label(const public_key& k) {
+  return to_hex(k).substr(0, 8);
+}
+
+/// k - 1, for k above min_key().
+trie::state_key key_before(trie::state_key k) {
+  for (auto i = k.size(); i-- > 0;) {
+    if (k[i] != 0) {
+      --k[i];
+      return k;
+    }
+    k[i] = 0xff;
+  }
+  return k;
+}
+
+bool is_zero(const hash256& h) {
+  return h == hash256{};
+}
+
+/// [kind ‖ byte 00…] to [kind ‖ byte ff…]: the key space cut in `n` pieces
+/// per kind by the id's first byte.
+std::vector<std::pair<trie::state_key, trie::state_key>> initial_ranges(size_t n) {
+  std::vector<std::pair<trie::state_key, trie::state_key>> out;
+  auto per_kind = std::max<size_t>(1, std::min<size_t>(256, n / 2));
+  for (uint8_t kind = 0; kind <= 1; ++kind)
+    for (size_t i = 0; i < per_kind; ++i) {
+      trie::state_key lo{};
+      trie::state_key hi;
+      hi.fill(0xff);
+      lo[0] = hi[0] = kind;
+      lo[1] = static_cast<uint8_t>(i * 256 / per_kind);
+      hi[1] = static_cast<uint8_t>((i + 1) * 256 / per_kind - 1);
+      out.emplace_back(lo, hi);
+    }
+  out.front().first = trie::min_key();
+  out.back().second = trie::max_key();
+  return out;
+}
+
+/// The fraction of the item keys' space that `ranges` cover (0 … 1), from
+/// the first 8 bytes of the id: item ids are hashes, so evenly spread.
+double item_coverage(const std::vector<synced_range>& ranges) {
+  auto value = [](const trie::state_key& k) {
+    double x = 0;
+    for (size_t i = 1; i <= 8; ++i)
+      x = x * 256 + k[i];
+    return x;
+  };
+  double covered = 0;
+  for (auto& r : ranges) {
+    if (r.end[0] < 1 || r.start[0] > 1)
+      continue;
+    double lo = r.start[0] < 1 ? 0 : value(r.start);
+    double hi = r.end[0] > 1 ? std::ldexp(1.0, 64) : value(r.end) + 1;
+    covered += std::max(0.0, hi - lo);
+  }
+  return std::min(1.0, covered / std::ldexp(1.0, 64));
+}
+
+void tick(self_ptr self);
+void dispatch(self_ptr self);
+void check_done(self_ptr self);
+
+state_sync_state::peer* find_peer(self_ptr self, const public_key& key) {
+  auto i = self->state.peers.find(key);
+  return i == self->state.peers.end() ? nullptr : &i->second;
+}
+
+/// Leaves a peer alone for a while, longer each time.
+void back_off(self_ptr self, const public_key& key) {
+  auto* p = find_peer(self, key);
+  if (!p)
+    return;
+  auto& cfg = self->state.cfg;
+  p->backoff = p->backoff.count() == 0
+                 ? cfg.backoff_min
+                 : std::min(cfg.backoff_max, p->backoff * 2);
+  p->retry_at = clock_type::now() + p->backoff;
+}
+
+/// Charges a peer for what it sent, and leaves it alone for a while.
+void charge(self_ptr self, const public_key& key, const std::string& why) {
+  auto& st = self->state;
+  ++st.bad_proofs;
+  std::string address;
+  if (auto* p = find_peer(self, key))
+    address = p->address;
+  log_warning("state_sync", "peer {} sent {}; charged, asking others",
+              key_label(key), why);
+  self->send(st.connector, atom::misbehave_v, key, address,
+             st.cfg.bad_proof_points, "state sync: " + why);
+  back_off(self, key);
+}
+
+// -- peers -------------------------------------------------------------------
+
+void ask_info(self_ptr self, const public_key& key) {
+  auto* p = find_peer(self, key);
+  if (!p || p->asking_info)
+    return;
+  p->asking_info = true;
+  self->request(p->session, std::chrono::seconds{10}, atom::info_v)
+    .then(
+      [=](peer_info& info) {
+        if (auto* q = find_peer(self, key)) {
+          q->asking_info = false;
+          q->have_info = true;
+          q->info = std::move(info);
+          q->info_at = clock_type::now();
+        }
+      },
+      [=](caf::error&) {
+        if (auto* q = find_peer(self, key)) {
+          q->asking_info = false;
+          q->info_at = clock_type::now();
+        }
+      });
+}
+
+void refresh_peers(self_ptr self) {
+  self->request(self->state.connector, std::chrono::seconds{5}, atom::links_v)
+    .then(
+      [=](std::vector<peer_link>& links) {
+        auto& st = self->state;
+        std::map<public_key, state_sync_state::peer> next;
+        for (auto& l : links) {
+          auto i = st.peers.find(l.key);
+          if (i != st.peers.end() && i->second.session == l.session) {
+            next.emplace(l.key, std::move(i->second));
+            continue;
+          }
+          state_sync_state::peer p;
+          p.session = l.session;
+          p.address = l.address;
+          next.emplace(l.key, std::move(p));
+        }
+        // A peer gone keeps its entry while requests to it are in flight
+        // (they fail by themselves); it gets no new ones.
+        for (auto& [key, p] : st.peers)
+          if (p.in_flight > 0 && next.count(key) == 0) {
+            p.retry_at = clock_type::time_point::max();
+            next.emplace(key, std::move(p));
+          }
+        st.peers = std::move(next);
+        auto now = clock_type::now();
+        for (auto& [key, p] : st.peers)
+          if (!p.asking_info && now - p.info_at > std::chrono::seconds{2})
+            ask_info(self, key);
+      },
+      [=](caf::error&) {});
+}
+
+/// The peer that claims the most work, if any is ready.
+std::optional<public_key> best_peer(self_ptr self) {
+  std::optional<public_key> best;
+  work_t most = 0;
+  auto now = clock_type::now();
+  for (auto& [key, p] : self->state.peers)
+    if (p.have_info && now >= p.retry_at && p.info.work > most) {
+      most = p.info.work;
+      best = key;
+    }
+  return best;
+}
+
+uint64_t best_height(self_ptr self) {
+  uint64_t h = 0;
+  for (auto& [key, p] : self->state.peers)
+    if (p.have_info)
+      h = std::max(h, p.info.height);
+  return h;
+}
+
+// -- headers first -----------------------------------------------------------
+
+/// Checks `hs` (from height `from`) against the header chain held and
+/// stores what is new. @returns the error to charge the peer with, if any.
+caf::error take_headers(self_ptr self, uint64_t from,
+                        const std::vector<header>& hs, bool& stepped_back) {
+  auto& st = self->state;
+  auto& params = st.store->params();
+  std::unordered_map<uint64_t, header_entry> batch;
+  auto lookup = [&](uint64_t h) -> std::optional<header_entry> {
+    if (auto i = batch.find(h); i != batch.end())
+      return i->second;
+    auto e = st.sync->header_at(h);
+    if (!e || !*e)
+      return std::nullopt;
+    return **e;
+  };
+  std::vector<header_entry> fresh;
+  std::optional<header_entry> parent;
+  for (size_t i = 0; i < hs.size(); ++i) {
+    auto& h = hs[i];
+    if (h.height != from + i)
+      return make_error(ec::malformed, "headers out of order");
+    auto hash = block_hash(h);
+    if (fresh.empty() && h.height <= st.headers.height) {
+      auto held = lookup(h.height);
+      if (held && held->hash == hash)
+        continue; // the chain we hold
+    }
+    if (!parent) {
+      parent = lookup(h.height - 1);
+      if (!parent)
+        return make_error(ec::internal, "header chain has a gap");
+      if (h.previous != parent->hash) {
+        if (h.height - 1 == 0)
+          return make_error(ec::wrong_chain, "headers of another chain");
+        // Another branch: look further back for where it forks.
+        stepped_back = true;
+        return {};
+      }
+    }
+    if (auto err = check_header(h))
+      return err;
+    header_lookup ancestor = [&](uint64_t height) {
+      auto e = lookup(height);
+      return e ? e->hdr : header{};
+    };
+    if (auto err = check_header_context(params, h, parent->hdr, ancestor,
+                                        unix_now()))
+      return err;
+    header_entry e{h, hash, parent->work + h.difficulty};
+    batch[h.height] = e;
+    fresh.push_back(e);
+    parent = e;
+  }
+  if (fresh.empty())
+    return {};
+  // A branch replaces what is held only with more work.
+  if (fresh.back().work <= st.headers_work
+      && fresh.front().hdr.height <= st.headers.height)
+    return {};
+  if (auto err = st.sync->put_headers(fresh)) {
+    log_error("state_sync", "storing headers failed: {}", message_of(err));
+    return {};
+  }
+  auto fork = fresh.front().hdr.height;
+  st.headers = tip_entry{fresh.back().hdr.height, fresh.back().hash};
+  st.headers_work = fresh.back().work;
+  if (st.target && st.target->height >= fork) {
+    log_warning("state_sync", "the target {} was on a branch now replaced; "
+                              "choosing another",
+                st.target->height);
+    st.target.reset();
+  }
+  return {};
+}
+
+void fetch_headers(self_ptr self, uint64_t from) {
+  auto& st = self->state;
+  auto best = best_peer(self);
+  if (!best || st.fetching_headers)
+    return;
+  auto& p = st.peers[*best];
+  if (p.info.work <= st.headers_work)
+    return;
+  st.fetching_headers = true;
+  auto key = *best;
+  self
+    ->request(p.session, st.cfg.request_timeout, atom::headers_v, from,
+              st.cfg.header_batch)
+    .then(
+      [=](std::vector<header>& hs) {
+        auto& st = self->state;
+        st.fetching_headers = false;
+        if (hs.empty()) {
+          back_off(self, key); // it no longer has them: not its fault
+          return;
+        }
+        bool stepped_back = false;
+        auto err = take_headers(self, from, hs, stepped_back);
+        if (err && fault_of(err) == fault::peer) {
+          charge(self, key, "headers that break a rule: " + message_of(err));
+          return;
+        }
+        if (err) {
+          log_warning("state_sync", "headers from {}: {}", key_label(key),
+                      message_of(err));
+          back_off(self, key);
+          return;
+        }
+        if (stepped_back) {
+          auto back = from > st.cfg.header_batch ? from - st.cfg.header_batch
+                                                 : 1;
+          fetch_headers(self, back);
+          return;
+        }
+        fetch_headers(self, st.headers.height + 1);
+      },
+      [=](caf::error& err) {
+        self->state.fetching_headers = false;
+        log_info("state_sync", "headers from {} failed: {}", key_label(key),
+                 message_of(err));
+        back_off(self, key);
+      });
+}
+
+// -- the work queue ----------------------------------------------------------
+
+/// Rebuilds the queue from what is held and what is in flight: a range
+/// held at an older root is brought to the target by a change proof; a
+/// range neither held nor in flight is fetched whole.
+void plan(self_ptr self) {
+  auto& st = self->state;
+  auto prog = st.sync->load();
+  if (!prog) {
+    log_error("state_sync", "reading progress failed: {}",
+              message_of(prog.error()));
+    return;
+  }
+  st.queue.clear();
+  std::vector<std::pair<trie::state_key, trie::state_key>> covered;
+  for (auto& [id, rq] : st.in_flight)
+    covered.emplace_back(rq.item.start, rq.item.end);
+  auto overlaps_flight = [&](const synced_range& r) {
+    for (auto& [id, rq] : st.in_flight)
+      if (!(rq.item.end < r.start || r.end < rq.item.start))
+        return true;
+    return false;
+  };
+  for (auto& r : prog->ranges) {
+    covered.emplace_back(r.start, r.end);
+    if (r.root != st.target->root && !overlaps_flight(r))
+      st.queue.insert(work{2, r.start, r.end, r.root});
+  }
+  if (covered.empty()) {
+    for (auto& [lo, hi] : initial_ranges(st.cfg.initial_ranges))
+      st.queue.insert(work{1, lo, hi, {}});
+    return;
+  }
+  std::sort(covered.begin(), covered.end());
+  std::optional<trie::state_key> cur = trie::min_key();
+  for (auto& [lo, hi] : covered) {
+    if (!cur)
+      break;
+    if (lo > *cur)
+      st.queue.insert(work{1, *cur, key_before(lo), {}});
+    if (hi >= *cur)
+      cur = trie::next_key(hi);
+  }
+  if (cur)
+    st.queue.insert(work{1, *cur, trie::max_key(), {}});
+}
+
+/// Moves the target when the header chain is far enough past it.
+void retarget(self_ptr self) {
+  auto& st = self->state;
+  if (st.fetching_headers)
+    return;
+  auto best = best_height(self);
+  if (best == 0 || st.headers.height < best)
+    return; // the header chain is still being fetched
+  if (st.headers.height <= st.cfg.depth)
+    return; // too short for a target yet
+  auto want = st.headers.height - st.cfg.depth;
+  if (st.target && want < st.target->height + st.cfg.retarget_blocks)
+    return;
+  auto e = st.sync->header_at(want);
+  if (!e || !*e) {
+    log_error("state_sync", "header {} missing", want);
+    return;
+  }
+  sync_target t{want, (*e)->hash, (*e)->hdr.state_root};
+  if (auto err = st.sync->set_target(t)) {
+    log_error("state_sync", "storing the target failed: {}", message_of(err));
+    return;
+  }
+  if (st.target)
+    ++st.retargets;
+  log_info("state_sync", "target: height {}, state root {}", t.height,
+           to_hex(t.root));
+  st.target = t;
+  plan(self);
+}
+
+/// A peer that may take one more request now.
+std::optional<public_key> pick_peer(self_ptr self) {
+  auto& st = self->state;
+  auto now = clock_type::now();
+  std::optional<public_key> best;
+  size_t load = st.cfg.max_per_peer;
+  for (auto& [key, p] : st.peers) {
+    if (!p.have_info || now < p.retry_at || p.in_flight >= load)
+      continue;
+    if (p.info.height < st.target->height)
+      continue;
+    best = key;
+    load = p.in_flight;
+  }
+  return best;
+}
+
+void on_reply(self_ptr self, uint64_t id, const state_reply& rep);
+void on_failure(self_ptr self, uint64_t id, const caf::error& err);
+
+void dispatch(self_ptr self) {
+  auto& st = self->state;
+  if (!st.target || st.finished || st.finishing)
+    return;
+  while (st.in_flight.size() < st.cfg.max_requests && !st.queue.empty()) {
+    auto key = pick_peer(self);
+    if (!key)
+      return;
+    auto item = *st.queue.begin();
+    st.queue.erase(st.queue.begin());
+    auto& p = st.peers[*key];
+    ++p.in_flight;
+    auto id = st.next_request++;
+    st.in_flight.emplace(id, state_sync_state::request{*key, item,
+                                                       st.target->root});
+    state_request r;
+    r.from = item.from;
+    r.to = st.target->root;
+    std::copy(item.start.begin(), item.start.end(), r.start.begin());
+    std::copy(item.end.begin(), item.end.end(), r.end.begin());
+    r.key_limit = static_cast<uint32_t>(trie::max_proof_keys);
+    r.byte_limit = static_cast<uint32_t>(trie::max_proof_bytes);
+    self->request(p.session, st.cfg.request_timeout, atom::prove_v, r)
+      .then([=](state_reply& rep) { on_reply(self, id, rep); },
+            [=](caf::error& err) { on_failure(self, id, err); });
+  }
+}
+
+/// Takes request `id` off the books; its peer has one fewer in flight.
+std::optional<state_sync_state::request> settle(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto i = st.in_flight.find(id);
+  if (i == st.in_flight.end())
+    return std::nullopt;
+  auto rq = i->second;
+  st.in_flight.erase(i);
+  if (auto* p = find_peer(self, rq.peer); p && p->in_flight > 0)
+    --p->in_flight;
+  return rq;
+}
+
+void on_failure(self_ptr self, uint64_t id, const caf::error& err) {
+  auto rq = settle(self, id);
+  if (!rq)
+    return;
+  // A refusal, a timeout, a link gone: not a fault to charge (a reply that
+  // did not decode was charged by the session already).
+  log_info("state_sync", "peer {} did not serve a range: {}",
+           key_label(rq->peer), message_of(err));
+  back_off(self, rq->peer);
+  self->state.queue.insert(rq->item);
+  dispatch(self);
+}
+
+/// Why a proof's values cannot be the state's: a key of a kind that does
+/// not exist or a value of the wrong shape.
+std::optional<std::string> bad_values(const std::vector<trie::entry>& es) {
+  for (auto& [k, v] : es)
+    if (!trie::valid_entry(k, v))
+      return "a value that is not a state value";
+  return std::nullopt;
+}
+
+void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
+  auto rq = settle(self, id);
+  if (!rq)
+    return;
+  auto& st = self->state;
+  st.bytes += rep.bytes;
+  auto& item = rq->item;
+  auto refuse = [&](const std::string& why) {
+    charge(self, rq->peer, why);
+    st.queue.insert(item);
+    dispatch(self);
+  };
+  trie::state_key hi = item.end;
+  caf::expected<int64_t> net{int64_t{0}};
+  size_t received = 0;
+  bool truncated = false;
+  if (rep.change) {
+    auto& c = *rep.change;
+    if (is_zero(item.from))
+      return refuse("a change proof for a range request");
+    for (auto& [k, v] : c.changes)
+      if (v && !trie::valid_entry(k, *v))
+        return refuse("a value that is not a state value");
+    if (auto err = trie::verify_change(rq->root, item.start, item.end,
+                                       st.sync->local_scan(), c)) {
+      if (code_of(err) != ec::bad_state_proof) {
+        log_error("state_sync", "reading the state failed: {}",
+                  message_of(err));
+        st.queue.insert(item);
+        return;
+      }
+      return refuse("a change proof that does not verify: " + message_of(err));
+    }
+    truncated = c.truncated;
+    if (truncated && !c.changes.empty())
+      hi = c.changes.back().first;
+    received = c.changes.size();
+    net = st.sync->put_changes(item.start, hi, rq->root, c.changes);
+  } else if (rep.range) {
+    auto& r = *rep.range;
+    if (auto why = bad_values(r.entries))
+      return refuse(*why);
+    if (auto err = trie::verify_range(rq->root, item.start, item.end, r))
+      return refuse("a range proof that does not verify: " + message_of(err));
+    truncated = r.truncated;
+    if (truncated && !r.entries.empty())
+      hi = r.entries.back().first;
+    received = r.entries.size();
+    net = st.sync->put_range(item.start, hi, rq->root, r.entries);
+  } else {
+    return refuse("an empty state reply");
+  }
+  if (!net) {
+    log_error("state_sync", "storing a range failed: {}",
+              message_of(net.error()));
+    st.queue.insert(item);
+    return;
+  }
+  if (auto* p = find_peer(self, rq->peer))
+    p->backoff = std::chrono::milliseconds{0};
+  st.keys = static_cast<uint64_t>(static_cast<int64_t>(st.keys) + *net);
+  st.received_keys += received;
+  if (truncated && hi < item.end)
+    st.queue.insert(work{0, *trie::next_key(hi), item.end, item.from});
+  if (st.target && rq->root != st.target->root)
+    st.queue.insert(work{2, item.start, hi, rq->root});
+  dispatch(self);
+  check_done(self);
+}
+
+// -- the end -----------------------------------------------------------------
+
+void check_done(self_ptr self) {
+  auto& st = self->state;
+  if (!st.target || st.finished || st.finishing || !st.queue.empty()
+      || !st.in_flight.empty())
+    return;
+  auto prog = st.sync->load();
+  if (!prog) {
+    log_error("state_sync", "reading progress failed: {}",
+              message_of(prog.error()));
+    return;
+  }
+  // Whole, and all at the target root?
+  std::optional<trie::state_key> cur = trie::min_key();
+  bool whole = true;
+  for (auto& r : prog->ranges) {
+    if (!cur || r.start != *cur || r.root != st.target->root) {
+      whole = false;
+      break;
+    }
+    cur = trie::next_key(r.end);
+  }
+  if (!whole || cur) {
+    plan(self);
+    dispatch(self);
+    return;
+  }
+  if (prog->root != st.target->root) {
+    // Every range verified, yet the whole differs: fetch it all again.
+    log_error("state_sync", "the state held has root {}, not the target's {}; "
+                            "fetching every range again",
+              to_hex(prog->root), to_hex(st.target->root));
+    for (auto& r : prog->ranges)
+      st.queue.insert(work{1, r.start, r.end, {}});
+    dispatch(self);
+    return;
+  }
+  st.finishing = true;
+  log_info("state_sync", "state complete at height {} ({} keys); moving the "
+                         "headers and the tip",
+           st.target->height, prog->keys);
+  if (auto err = st.sync->finish(*st.target)) {
+    st.finishing = false;
+    log_error("state_sync", "finishing failed: {}; trying again",
+              message_of(err));
+    return;
+  }
+  st.finishing = false;
+  st.finished = true;
+  st.keys = prog->keys;
+  st.syncing->store(false);
+  auto secs = std::chrono::duration<double>(clock_type::now() - st.began).count();
+  log_info("state_sync",
+           "state sync done: height {}, root {}, {} keys, {} bytes received, "
+           "{:.1f} s; block sync goes on from here",
+           st.target->height, to_hex(st.target->root), st.keys, st.bytes, secs);
+  self->request(st.processor, std::chrono::seconds{30}, atom::flush_v)
+    .then([](uint64_t) {}, [](caf::error&) {});
+}
+
+void log_progress(self_ptr self, const state_sync_status& s) {
+  auto& st = self->state;
+  auto now = clock_type::now();
+  if (now - st.last_log < std::chrono::seconds{10})
+    return;
+  st.last_log = now;
+  log_info("state_sync",
+           "{}: headers {}/{}, target {}, ranges {} done {} left, {} keys, "
+           "{} keys/s, eta {} s",
+           s.phase, s.headers, s.best_height, s.target_height, s.ranges_done,
+           s.ranges_left, s.keys, s.keys_per_s, s.eta_s);
+}
+
+state_sync_status status_of(self_ptr self) {
+  auto& st = self->state;
+  state_sync_status s;
+  auto best = best_height(self);
+  if (st.finished)
+    s.phase = "done";
+  else if (st.finishing)
+    s.phase = "finishing";
+  else if (best == 0)
+    s.phase = "peers";
+  else if (!st.target)
+    s.phase = "headers";
+  else
+    s.phase = "ranges";
+  s.headers = st.headers.height;
+  s.best_height = std::max(best, st.headers.height);
+  if (st.target) {
+    s.target_height = st.target->height;
+    s.target_root = st.target->root;
+  }
+  s.keys = st.keys;
+  s.resumed_keys = st.resumed_keys;
+  s.bytes = st.bytes;
+  s.retargets = st.retargets;
+  s.bad_proofs = st.bad_proofs;
+  auto elapsed = clock_type::now() - st.began;
+  s.elapsed_ms = static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  if (s.elapsed_ms > 0)
+    s.keys_per_s = st.received_keys * 1000 / s.elapsed_ms;
+  s.ranges_left = st.queue.size() + st.in_flight.size();
+  if (st.finished)
+    return s;
+  if (auto prog = st.sync->load(); prog && st.target) {
+    for (auto& r : prog->ranges)
+      if (r.root == st.target->root)
+        ++s.ranges_done;
+    auto cov = item_coverage(prog->ranges);
+    if (cov > 0.001 && s.keys_per_s > 0) {
+      auto total = static_cast<double>(prog->keys) / cov;
+      auto left = std::max(0.0, total - static_cast<double>(prog->keys));
+      s.eta_s = static_cast<uint64_t>(left / static_cast<double>(s.keys_per_s))
+                + 1;
+    }
+  }
+  return s;
+}
+
+void tick(self_ptr self) {
+  auto& st = self->state;
+  if (st.finished)
+    return;
+  refresh_peers(self);
+  if (!st.fetching_headers)
+    fetch_headers(self, st.headers.height + 1);
+  retarget(self);
+  dispatch(self);
+  check_done(self);
+  log_progress(self, status_of(self));
+  self->delayed_send(self, st.cfg.tick, atom::tick_v);
+}
+
+} // namespace
+
+caf::error state_sync_config::validate() const {
+  if (depth < 1)
+    return make_error(ec::bad_config, "state sync depth must be at least 1");
+  if (retarget_blocks < 1)
+    return make_error(ec::bad_config,
+                      "state sync retarget_blocks must be at least 1");
+  if (max_requests < 1 || max_per_peer < 1 || initial_ranges < 2)
+    return make_error(ec::bad_config, "state sync limits must be positive");
+  return {};
+}
+
+state_sync_actor::behavior_type
+state_sync(self_ptr self, const chain_store* store, connector_actor connector,
+           block_processor_actor processor,
+           std::shared_ptr<std::atomic<bool>> syncing, state_sync_config cfg) {
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.store = store;
+  st.sync = std::make_unique<sync_store>(*store);
+  st.connector = std::move(connector);
+  st.processor = std::move(processor);
+  st.syncing = std::move(syncing);
+  st.began = clock_type::now();
+  st.last_log = st.began;
+  auto fail = [&](const caf::error& err) {
+    log_error("state_sync", "cannot run: {}", message_of(err));
+  };
+  if (auto err = st.sync->begin()) {
+    fail(err);
+  } else if (auto prog = st.sync->load(); !prog) {
+    fail(prog.error());
+  } else {
+    st.headers = prog->headers;
+    if (auto e = st.sync->header_at(st.headers.height); e && *e)
+      st.headers_work = (*e)->work;
+    st.target = prog->target;
+    st.keys = st.resumed_keys = prog->keys;
+    if (st.target) {
+      log_info("state_sync",
+               "resuming: {} keys held, headers to {}, target {}", st.keys,
+               st.headers.height, st.target->height);
+      plan(self);
+    } else {
+      log_info("state_sync", "state sync begins: headers first");
+    }
+    self->send(self, atom::tick_v);
+  }
+  return {
+    [=](atom::tick) { tick(self); },
+    [=](atom::status) { return status_of(self); },
+  };
+}
+
+} // namespace hallmark
