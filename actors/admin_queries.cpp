@@ -94,7 +94,8 @@ struct prov_entry {
 /// Replies with an item: its chain history (newest first) topped by its
 /// pending transfers.
 void finish_item(admin_broker* self, connection_handle hdl, hash256 item,
-                 hash256 asset, std::vector<prov_entry> history) {
+                 hash256 asset, std::vector<prov_entry> history,
+                 uint64_t history_from = 0) {
   auto latest = history.front().id;
   self
     ->request(self->state.deps.pool, std::chrono::seconds{30}, atom::after_v,
@@ -115,6 +116,7 @@ void finish_item(admin_broker* self, connection_handle hdl, hash256 item,
           out.setItemId(data_of(item));
           out.setAssetId(data_of(asset));
           out.setOwner(data_of(all.front().owner));
+          out.setHistoryFrom(history_from);
           auto list = out.initProvenance(static_cast<unsigned>(all.size()));
           for (unsigned i = 0; i < all.size(); ++i) {
             list[i].setRecordId(data_of(all[i].id));
@@ -272,6 +274,7 @@ void serve_unban(admin_broker* self, connection_handle hdl, public_key key) {
 void serve_item(admin_broker* self, connection_handle hdl, hash256 item) {
   std::vector<prov_entry> history;
   hash256 asset{};
+  uint64_t history_from = 0;
   {
     chain_reader view{*self->state.deps.chain};
     if (auto s = view.find_item(item)) {
@@ -279,12 +282,17 @@ void serve_item(admin_broker* self, connection_handle hdl, hash256 item) {
       for (auto& [id, loc] : view.provenance(item))
         history.push_back({id, to_string(loc.kind), loc.owner,
                            static_cast<int64_t>(loc.height)});
+      // After a state sync an item's history may begin with a transfer:
+      // what came before is not kept here.
+      if (auto base = view.state_base();
+          base && !history.empty() && history.back().kind != "issue")
+        history_from = base->height;
     }
     if (auto err = view.failure())
       return respond_error(self, hdl, err);
   }
   if (!history.empty()) {
-    finish_item(self, hdl, item, asset, std::move(history));
+    finish_item(self, hdl, item, asset, std::move(history), history_from);
     return;
   }
   // Not on chain: perhaps an issue still pending.
@@ -332,12 +340,18 @@ void serve_owner(admin_broker* self, connection_handle hdl, public_key owner) {
 void serve_record(admin_broker* self, connection_handle hdl, hash256 id) {
   std::optional<record_location> loc;
   std::optional<encoded> rec;
+  uint64_t state_base = 0;
   {
     chain_reader view{*self->state.deps.chain};
     loc = view.find_record(id);
     if (auto err = view.failure())
       return respond_error(self, hdl, err);
-    if (loc) {
+    auto base = view.state_base();
+    if (loc && base && loc->height <= base->height) {
+      // Known from the state sync: where and whose, not the bytes.
+      state_base = base->height;
+      rec = encoded{};
+    } else if (loc) {
       auto body = view.body_at(loc->height);
       if (auto err = view.failure())
         return respond_error(self, hdl, err);
@@ -365,6 +379,8 @@ void serve_record(admin_broker* self, connection_handle hdl, hash256 id) {
       out.setItemId(data_of(loc->item));
     out.setSub(loc->sub);
     out.setKind(to_string(loc->kind));
+    out.setStateBase(state_base);
+    out.setOwner(data_of(loc->owner));
   });
 }
 
@@ -378,6 +394,15 @@ void serve_block(admin_broker* self, connection_handle hdl,
   if (auto err = view.failure())
     return respond_error(self, hdl, err);
   if (!body || !h) {
+    auto base = view.state_base();
+    if (h && base && height && *height <= base->height)
+      return respond_error(
+        self, hdl,
+        make_error(ec::not_found,
+                   "block " + std::to_string(*height)
+                     + " is at or below height " + std::to_string(base->height)
+                     + ", where a state sync began this chain: only its "
+                       "header is kept"));
     respond_error(self, hdl,
                   make_error(ec::not_found, "no such block on the best chain"));
     return;
@@ -418,6 +443,13 @@ void serve_export(admin_broker* self, connection_handle hdl, uint64_t from,
   size_t bytes = 0;
   {
     chain_reader view{*self->state.deps.chain};
+    auto base = view.state_base();
+    if (base && from > 0 && from < base->height)
+      return respond_error(
+        self, hdl,
+        make_error(ec::not_found,
+                   "blocks below height " + std::to_string(base->height)
+                     + " are not kept: a state sync began this chain there"));
     for (uint64_t h = from; h < from + std::min<uint32_t>(count, 1000); ++h) {
       auto body = view.body_at(h);
       if (!body || bytes + body->size() > max_admin_frame - 1024 * 1024)

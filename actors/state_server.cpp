@@ -1,5 +1,7 @@
 #include "actors/state_server.hpp"
 
+#include <thread>
+
 #include "core/log.hpp"
 #include "messages/envelope.hpp"
 #include "storage/state_view.hpp"
@@ -74,6 +76,8 @@ state_server(self_ptr self, const chain_store* chain, state_server_config cfg) {
       auto env = wire::decode_envelope(request, request.size());
       if (!env)
         return env.error();
+      if (self->state.cfg.serve_delay.count() > 0)
+        std::this_thread::sleep_for(self->state.cfg.serve_delay);
       auto reply = wire::encode(
         wire::envelope{env->id, answer(self, env->what)});
       if (!reply)

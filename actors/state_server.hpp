@@ -8,6 +8,7 @@
 // transaction; they are dropped with the actor.
 #pragma once
 
+#include <chrono>
 #include <list>
 #include <memory>
 
@@ -25,6 +26,10 @@ struct state_server_config {
   /// proof served has one value byte changed, so that a client's handling
   /// of a lying server can be tested with real processes.
   bool corrupt_proofs = false;
+  /// Testing only (devnet, HALLMARK_TEST_STATE_SERVE_DELAY_MS): each answer
+  /// waits this long first (the server is detached: only it waits), so a
+  /// test can stop a client in the middle of a sync.
+  std::chrono::milliseconds serve_delay{0};
 };
 
 struct state_server_state {

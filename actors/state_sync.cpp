@@ -40,7 +40,8 @@ bool is_zero(const hash256& h) {
 
 /// [kind ‖ byte 00…] to [kind ‖ byte ff…]: the key space cut in `n` pieces
 /// per kind by the id's first byte.
-std::vector<std::pair<trie::state_key, trie::state_key>> initial_ranges(size_t n) {
+std::vector<std::pair<trie::state_key, trie::state_key>>
+initial_ranges(size_t n) {
   std::vector<std::pair<trie::state_key, trie::state_key>> out;
   auto per_kind = std::max<size_t>(1, std::min<size_t>(256, n / 2));
   for (uint8_t kind = 0; kind <= 1; ++kind)
@@ -261,8 +262,9 @@ caf::error take_headers(self_ptr self, uint64_t from,
   st.headers = tip_entry{fresh.back().hdr.height, fresh.back().hash};
   st.headers_work = fresh.back().work;
   if (st.target && st.target->height >= fork) {
-    log_warning("state_sync", "the target {} was on a branch now replaced; "
-                              "choosing another",
+    log_warning("state_sync",
+                "the target {} was on a branch now replaced; "
+                "choosing another",
                 st.target->height);
     st.target.reset();
   }
@@ -429,8 +431,8 @@ void dispatch(self_ptr self) {
     auto& p = st.peers[*key];
     ++p.in_flight;
     auto id = st.next_request++;
-    st.in_flight.emplace(id, state_sync_state::request{*key, item,
-                                                       st.target->root});
+    st.in_flight.emplace(
+      id, state_sync_state::request{*key, item, st.target->root});
     state_request r;
     r.from = item.from;
     r.to = st.target->root;
@@ -579,8 +581,9 @@ void check_done(self_ptr self) {
   }
   if (prog->root != st.target->root) {
     // Every range verified, yet the whole differs: fetch it all again.
-    log_error("state_sync", "the state held has root {}, not the target's {}; "
-                            "fetching every range again",
+    log_error("state_sync",
+              "the state held has root {}, not the target's {}; "
+              "fetching every range again",
               to_hex(prog->root), to_hex(st.target->root));
     for (auto& r : prog->ranges)
       st.queue.insert(work{1, r.start, r.end, {}});
@@ -588,8 +591,9 @@ void check_done(self_ptr self) {
     return;
   }
   st.finishing = true;
-  log_info("state_sync", "state complete at height {} ({} keys); moving the "
-                         "headers and the tip",
+  log_info("state_sync",
+           "state complete at height {} ({} keys); moving the "
+           "headers and the tip",
            st.target->height, prog->keys);
   if (auto err = st.sync->finish(*st.target)) {
     st.finishing = false;
@@ -599,9 +603,12 @@ void check_done(self_ptr self) {
   }
   st.finishing = false;
   st.finished = true;
+  st.finished_at = clock_type::now();
+  st.final_ranges = prog->ranges.size();
   st.keys = prog->keys;
   st.syncing->store(false);
-  auto secs = std::chrono::duration<double>(clock_type::now() - st.began).count();
+  auto secs = std::chrono::duration<double>(clock_type::now() - st.began)
+                .count();
   log_info("state_sync",
            "state sync done: height {}, root {}, {} keys, {} bytes received, "
            "{:.1f} s; block sync goes on from here",
@@ -648,14 +655,16 @@ state_sync_status status_of(self_ptr self) {
   s.bytes = st.bytes;
   s.retargets = st.retargets;
   s.bad_proofs = st.bad_proofs;
-  auto elapsed = clock_type::now() - st.began;
+  auto elapsed = (st.finished ? st.finished_at : clock_type::now()) - st.began;
   s.elapsed_ms = static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
   if (s.elapsed_ms > 0)
     s.keys_per_s = st.received_keys * 1000 / s.elapsed_ms;
   s.ranges_left = st.queue.size() + st.in_flight.size();
-  if (st.finished)
+  if (st.finished) {
+    s.ranges_done = st.final_ranges;
     return s;
+  }
   if (auto prog = st.sync->load(); prog && st.target) {
     for (auto& r : prog->ranges)
       if (r.root == st.target->root)
@@ -725,9 +734,8 @@ state_sync(self_ptr self, const chain_store* store, connector_actor connector,
     st.target = prog->target;
     st.keys = st.resumed_keys = prog->keys;
     if (st.target) {
-      log_info("state_sync",
-               "resuming: {} keys held, headers to {}, target {}", st.keys,
-               st.headers.height, st.target->height);
+      log_info("state_sync", "resuming: {} keys held, headers to {}, target {}",
+               st.keys, st.headers.height, st.target->height);
       plan(self);
     } else {
       log_info("state_sync", "state sync begins: headers first");

@@ -52,7 +52,7 @@ struct state_sync_config {
   /// state history (128 blocks) so change proofs reach it.
   uint64_t depth = 32;
   /// The target moves when the best header is this many blocks past
-  /// target + depth.
+  /// target + depth (the node sets a quarter of the depth, at least 1).
   uint64_t retarget_blocks = 8;
   /// Requests in flight at most, and per peer.
   size_t max_requests = 8;
@@ -133,6 +133,8 @@ struct state_sync_state {
   uint64_t retargets = 0;
   uint64_t bad_proofs = 0;
   std::chrono::steady_clock::time_point began{};
+  std::chrono::steady_clock::time_point finished_at{};
+  uint64_t final_ranges = 0;
   std::chrono::steady_clock::time_point last_log{};
 };
 

@@ -152,6 +152,9 @@ struct Item {
   assetId @1 :Data;
   owner @2 :Data;
   provenance @3 :List(ProvenanceEntry);   # newest first
+  # The history before this height is not kept (a state sync began the
+  # chain there): the provenance ends early. 0: it is complete.
+  historyFrom @4 :UInt64;
 }
 
 struct Owner {
@@ -171,4 +174,8 @@ struct RecordInfo {
   itemId @3 :Data;                    # empty for assets
   sub @4 :UInt16;                     # an issue's position in its batch
   kind @5 :Text;                      # "asset", "issue" or "transfer"
+  # Known from a state sync only (its block's body is not kept): the height
+  # where the sync began this chain, and `record` is empty; 0 otherwise.
+  stateBase @6 :UInt64;
+  owner @7 :Data;                     # the registrant, or the owner after it
 }

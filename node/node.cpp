@@ -235,6 +235,7 @@ derive_configs(const node_config& cfg, const chain_params& params,
     cfg.max_handshaking_per_host, params.max_handshaking_per_host);
   out.doors.discourage_seconds = cfg.ban_seconds;
   out.sync.depth = cfg.state_sync_depth;
+  out.sync.retarget_blocks = std::max<uint64_t>(1, cfg.state_sync_depth / 4);
   // A testing aid, devnet only (docs/hacking.md).
   if (auto x = std::getenv("HALLMARK_TEST_CORRUPT_STATE_PROOFS");
       x != nullptr && std::string_view{x} == "1") {
@@ -246,6 +247,17 @@ derive_configs(const node_config& cfg, const chain_params& params,
       log_warning("node", "HALLMARK_TEST_CORRUPT_STATE_PROOFS is for devnet "
                           "only; ignored");
     }
+  }
+  if (auto x = std::getenv("HALLMARK_TEST_STATE_SERVE_DELAY_MS");
+      x != nullptr && cfg.chain == devnet_chain) {
+    auto ms = std::strtoull(x, nullptr, 10);
+    out.server.serve_delay = std::chrono::milliseconds{
+      std::min<uint64_t>(ms, 10'000)};
+    if (ms > 0)
+      log_warning("node",
+                  "HALLMARK_TEST_STATE_SERVE_DELAY_MS: state proofs "
+                  "are served {} ms late (testing)",
+                  out.server.serve_delay.count());
   }
   if (auto err = out.sync.validate())
     return err;
@@ -328,7 +340,9 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
                         identity.public_key_bytes(), ac.maker);
   session_deps sdeps;
   sdeps.chain = chain;
-  a.state = sys.spawn(state_server, chain, ac.server);
+  // Detached: building proofs (and views of earlier roots) is long work
+  // that must not hold the scheduler's workers.
+  a.state = sys.spawn<caf::detached>(state_server, chain, ac.server);
   sdeps.state = a.state;
   sdeps.processor = a.processor;
   sdeps.pool = a.pool;

@@ -79,9 +79,9 @@ caf::error index(const chain_tables& t, lmdb::write_txn& txn,
   loc.kind = v->kind;
   loc.item = id;
   loc.owner = v->owner;
-  for (auto e : {t.items.put(txn, id, item_state{v->latest, v->owner, v->asset}),
-                 t.owners.put(txn, v->owner, id),
-                 t.records.put(txn, v->latest, loc)})
+  for (auto e :
+       {t.items.put(txn, id, item_state{v->latest, v->owner, v->asset}),
+        t.owners.put(txn, v->owner, id), t.records.put(txn, v->latest, loc)})
     if (e)
       return e;
   return {};
@@ -279,31 +279,30 @@ sync_store::put_range(const trie::state_key& start, const trie::state_key& hi,
     // changes.
     size_t next = 0;
     caf::error bad;
-    auto err = t.state.scan(
-      txn, lmdb::view_of(start), [&](bytes k, bytes v) {
-        if (k.size() != trie::key_bytes) {
-          bad = make_error(ec::storage, "table state: key of a wrong size");
-          return false;
-        }
-        trie::state_key key;
-        std::memcpy(key.data(), k.data(), key.size());
-        if (key > hi)
-          return false;
-        while (next < entries.size() && entries[next].first < key) {
-          delta.emplace(entries[next].first, entries[next].second);
-          ++next;
-        }
-        if (next < entries.size() && entries[next].first == key) {
-          auto& want = entries[next].second;
-          if (want.size() != v.size()
-              || !std::equal(want.begin(), want.end(), v.begin()))
-            delta.emplace(key, want);
-          ++next;
-        } else {
-          delta.emplace(key, std::nullopt);
-        }
-        return true;
-      });
+    auto err = t.state.scan(txn, lmdb::view_of(start), [&](bytes k, bytes v) {
+      if (k.size() != trie::key_bytes) {
+        bad = make_error(ec::storage, "table state: key of a wrong size");
+        return false;
+      }
+      trie::state_key key;
+      std::memcpy(key.data(), k.data(), key.size());
+      if (key > hi)
+        return false;
+      while (next < entries.size() && entries[next].first < key) {
+        delta.emplace(entries[next].first, entries[next].second);
+        ++next;
+      }
+      if (next < entries.size() && entries[next].first == key) {
+        auto& want = entries[next].second;
+        if (want.size() != v.size()
+            || !std::equal(want.begin(), want.end(), v.begin()))
+          delta.emplace(key, want);
+        ++next;
+      } else {
+        delta.emplace(key, std::nullopt);
+      }
+      return true;
+    });
     if (err || bad)
       return err ? err : bad;
     for (; next < entries.size(); ++next)
@@ -367,8 +366,8 @@ caf::error sync_store::finish(const sync_target& target) const {
         if (!*e)
           return make_error(ec::storage, "state sync: header "
                                            + std::to_string(h) + " missing");
-        for (auto x : {t.headers.put(txn, h, **e),
-                       t.hashes.put(txn, (*e)->hash, h)})
+        for (auto x :
+             {t.headers.put(txn, h, **e), t.hashes.put(txn, (*e)->hash, h)})
           if (x)
             return x;
       }
@@ -390,8 +389,7 @@ caf::error sync_store::finish(const sync_target& target) const {
     for (auto e : {t.meta.put(txn, chain_meta::tip, at),
                    t.meta.put(txn, chain_meta::state_base, at),
                    t.meta.put(txn, chain_meta::syncing, uint64_t{0}),
-                   t.sync_headers.raw().clear(txn),
-                   t.sync_ranges.clear(txn)})
+                   t.sync_headers.raw().clear(txn), t.sync_ranges.clear(txn)})
       if (e)
         return e;
     return caf::error{};

@@ -42,8 +42,8 @@ struct synced_range {
 
 /// What a state sync has persisted.
 struct sync_progress {
-  bool syncing = false;          ///< a sync is under way
-  tip_entry headers{};           ///< the last header fetched (0: none yet)
+  bool syncing = false; ///< a sync is under way
+  tip_entry headers{};  ///< the last header fetched (0: none yet)
   std::optional<sync_target> target;
   std::vector<synced_range> ranges; ///< disjoint, in key order
   uint64_t keys = 0;                ///< key/values held
@@ -63,8 +63,7 @@ public:
   caf::error begin() const;
 
   /// The header at `height` of the sync's header chain (genesis at 0).
-  caf::expected<std::optional<header_entry>>
-  header_at(uint64_t height) const;
+  caf::expected<std::optional<header_entry>> header_at(uint64_t height) const;
 
   /// Replaces the header chain from the first header's height on with
   /// `hs` (consecutive heights, already checked, each with its hash and
@@ -79,10 +78,9 @@ public:
   /// updates the indexes and the trie, and records [start, hi] as held at
   /// `root`.
   /// @returns the keys added less the keys deleted, or ec::storage.
-  caf::expected<int64_t> put_range(const trie::state_key& start,
-                                   const trie::state_key& hi,
-                                   const hash256& root,
-                                   const std::vector<trie::entry>& entries) const;
+  caf::expected<int64_t>
+  put_range(const trie::state_key& start, const trie::state_key& hi,
+            const hash256& root, const std::vector<trie::entry>& entries) const;
 
   /// Applies a verified change proof's `changes` (all in [start, hi]), then
   /// records [start, hi] as held at `root`.

@@ -81,6 +81,9 @@ int record_info(const lookup_options& o) {
     [&](admin_client& c) { return c.record_info(hex32_of(o.id)); },
     [&](auto& reply) {
       auto info = reply.root().getRecord();
+      if (info.getStateBase() > 0 && info.getRecord().size() == 0)
+        return print_result(state_record_json(info), o.client.json,
+                            print_state_record);
       auto bytes = copy_of(info.getRecord());
       if (!bytes)
         return report(bytes.error());

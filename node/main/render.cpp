@@ -223,6 +223,8 @@ json item_json(schema::Item::Reader in) {
   j["item"] = hex_of(in.getItemId());
   j["asset"] = hex_of(in.getAssetId());
   j["owner"] = hex_of(in.getOwner());
+  if (in.getHistoryFrom() > 0)
+    j["history_from"] = in.getHistoryFrom();
   auto provenance = json::array();
   for (auto e : in.getProvenance()) {
     json entry;
@@ -308,6 +310,27 @@ json block_json(const block& b) {
     records.push_back(record_json(r));
   j["records"] = std::move(records);
   return j;
+}
+
+json state_record_json(schema::RecordInfo::Reader info) {
+  json j;
+  j["id"] = hex_of(info.getRecordId());
+  j["kind"] = info.getKind().cStr();
+  j["height"] = height_or_null(info.getHeight());
+  auto item = info.getItemId();
+  j["item"] = item.size() == 0 ? json(nullptr) : json(hex_of(item));
+  j["owner"] = hex_of(info.getOwner());
+  j["record"] = nullptr;
+  j["state_base"] = info.getStateBase();
+  return j;
+}
+
+void print_state_record(const json& j) {
+  print_object(j, "", {"record"});
+  fmt::print("\nKnown from the state sync that began this chain at height {}: "
+             "the record's bytes are not kept here (ask a node that keeps "
+             "every block).\n",
+             j.value("state_base", uint64_t{0}));
 }
 
 json record_info_json(schema::RecordInfo::Reader info, const record& r) {
@@ -445,13 +468,17 @@ void print_peers(const json& j) {
 }
 
 void print_item(const json& j) {
-  print_object(j, "", {"provenance"});
+  print_object(j, "", {"provenance", "history_from"});
   std::vector<std::vector<std::string>> rows;
   for (auto& e : j["provenance"])
     rows.push_back({text_of("height", e["height"]), e.value("kind", ""),
                     e.value("record", ""), e.value("owner", "")});
   fmt::print("\n");
   print_table({"HEIGHT", "KIND", "RECORD", "OWNER"}, rows);
+  if (j.contains("history_from"))
+    fmt::print("\nThe history before height {} is not kept here: a state "
+               "sync began this chain there.\n",
+               j.value("history_from", uint64_t{0}));
 }
 
 void print_owner(const json& j) {

@@ -62,6 +62,10 @@ json block_json(const block& b);
 /// an issue found inside its batch (kind "issue") has asset_id, owner, nonce,
 /// batch (the batch's record id) and anchor.
 /// @param info the node's answer; `r` is its decoded `record` field.
+/// A record known from a state sync only (no bytes), and its text.
+json state_record_json(schema::RecordInfo::Reader info);
+void print_state_record(const json& j);
+
 json record_info_json(schema::RecordInfo::Reader info, const record& r);
 
 // -- human renderings ---------------------------------------------------------
