@@ -63,26 +63,30 @@ void write_node(schema::ProofNode::Builder out, const trie::proof_node& n) {
   out.setChildIds(data_of(ids));
 }
 
-void set_value(schema::KeyValue::Builder kv, const std::vector<uint8_t>& v) {
-  kv.setValue(data_of(v));
+/// A value in the packed entries: its length byte, then its bytes.
+void put_value(std::vector<uint8_t>& out, const std::vector<uint8_t>& v) {
+  out.push_back(static_cast<uint8_t>(v.size()));
+  out.insert(out.end(), v.begin(), v.end());
 }
 
-void set_value(schema::KeyValue::Builder kv,
+void put_value(std::vector<uint8_t>& out,
                const std::optional<std::vector<uint8_t>>& v) {
   if (v)
-    kv.setValue(data_of(*v));
+    put_value(out, *v);
   else
-    kv.setDeleted(true);
+    out.push_back(0); // deleted
 }
 
 template <class Entries>
 void write_proof(schema::StateProof::Builder out, const Entries& entries,
                  const std::vector<trie::proof_node>& nodes, bool truncated) {
-  auto list = out.initEntries(static_cast<unsigned>(entries.size()));
-  for (unsigned i = 0; i < entries.size(); ++i) {
-    list[i].setKey(data_of(entries[i].first));
-    set_value(list[i], entries[i].second);
+  std::vector<uint8_t> packed;
+  packed.reserve(entries.size() * (trie::key_bytes + 1 + 105));
+  for (auto& [key, value] : entries) {
+    packed.insert(packed.end(), key.begin(), key.end());
+    put_value(packed, value);
   }
+  out.setEntries(data_of(packed));
   auto proof = out.initProof(static_cast<unsigned>(nodes.size()));
   for (unsigned i = 0; i < nodes.size(); ++i)
     write_node(proof[i], nodes[i]);
@@ -144,31 +148,37 @@ caf::expected<trie::proof_node> read_node(schema::ProofNode::Reader in) {
 template <class Proof>
 caf::expected<Proof> read_proof(schema::StateProof::Reader in, bool changes) {
   Proof out;
-  auto entries = in.getEntries();
-  if (entries.size() > trie::max_proof_keys)
-    return make_error(ec::malformed, "a state proof of more than "
-                                       + std::to_string(trie::max_proof_keys)
-                                       + " keys");
   auto nodes = in.getProof();
   if (nodes.size() > 2 * trie::max_path_nodes)
     return make_error(ec::malformed, "a state proof of too many nodes");
-  for (auto kv : entries) {
-    auto k = key_of(kv.getKey());
-    if (!k)
-      return k.error();
-    auto v = view_of(kv.getValue());
-    if (v.size() > 255)
-      return make_error(ec::malformed, "a state value over 255 bytes");
-    std::vector<uint8_t> value{v.begin(), v.end()};
+  auto packed = view_of(in.getEntries());
+  size_t pos = 0;
+  size_t count = 0;
+  while (pos < packed.size()) {
+    if (++count > trie::max_proof_keys)
+      return make_error(ec::malformed, "a state proof of more than "
+                                         + std::to_string(trie::max_proof_keys)
+                                         + " keys");
+    if (packed.size() - pos < trie::key_bytes + 1)
+      return make_error(ec::malformed, "a state proof's entries are cut short");
+    trie::state_key k;
+    std::memcpy(k.data(), packed.data() + pos, k.size());
+    pos += k.size();
+    size_t len = packed[pos++];
+    if (packed.size() - pos < len)
+      return make_error(ec::malformed, "a state proof's entries are cut short");
+    std::vector<uint8_t> value{packed.begin() + static_cast<long>(pos),
+                               packed.begin() + static_cast<long>(pos + len)};
+    pos += len;
     if constexpr (std::is_same_v<Proof, trie::change_proof>) {
-      if (kv.getDeleted())
-        out.changes.emplace_back(*k, std::nullopt);
+      if (len == 0)
+        out.changes.emplace_back(k, std::nullopt);
       else
-        out.changes.emplace_back(*k, std::move(value));
+        out.changes.emplace_back(k, std::move(value));
     } else {
-      if (kv.getDeleted() || changes)
+      if (len == 0 || changes)
         return make_error(ec::malformed, "a deletion in a range proof");
-      out.entries.emplace_back(*k, std::move(value));
+      out.entries.emplace_back(k, std::move(value));
     }
   }
   for (auto n : nodes) {

@@ -102,14 +102,12 @@ struct ProofNode {
   childIds @4 :Data;         # their ids, 32 bytes each, in order
 }
 
-struct KeyValue {
-  key @0 :Data;
-  value @1 :Data;
-  deleted @2 :Bool;          # in a change proof: the key is gone
-}
-
 struct StateProof {
-  entries @0 :List(KeyValue);  # strictly increasing keys
+  # The key/values, packed (a list of structs would cost more than the
+  # values themselves): per entry its key (33 bytes), its value's length
+  # (1 byte, 1..255; 0 = the key is deleted, in a change proof only), then
+  # the value. Strictly increasing keys, at most 2048.
+  entries @0 :Data;
   proof @1 :List(ProofNode);
   truncated @2 :Bool;        # proves only up to the last entry
 }

@@ -135,6 +135,8 @@ void envelopes(const people& p) {
   put("blocks", 2, wire::blocks{{blk, blk}});
   put("hashes-request", 3, wire::hashes_request{1, 3});
   put("hashes", 3, wire::hashes{{tip, tip}});
+  put("headers-request", 7, wire::headers_request{1, 2});
+  put("headers", 7, wire::headers{{a_block(p, {}).hdr, a_block(p, {}).hdr}});
   put("register", 4, wire::register_request{a_registration(p.alice)});
   put("peers", 4,
       wire::peers{{a_registration(p.alice), a_registration(p.bob)}});
