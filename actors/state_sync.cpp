@@ -543,6 +543,11 @@ void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
     p->backoff = std::chrono::milliseconds{0};
   st.keys = static_cast<uint64_t>(static_cast<int64_t>(st.keys) + *net);
   st.received_keys += received;
+  // Each reply touches pages of the map that are not read again soon: let
+  // them go, so the node's resident size stays flat however large the
+  // state (docs/state.md, "memory").
+  if (++st.replies % 8 == 0)
+    st.store->env().release_resident();
   if (truncated && hi < item.end)
     st.queue.insert(work{0, *trie::next_key(hi), item.end, item.from});
   if (st.target && rq->root != st.target->root)

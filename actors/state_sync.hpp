@@ -129,6 +129,7 @@ struct state_sync_state {
   uint64_t keys = 0;
   uint64_t resumed_keys = 0;
   uint64_t received_keys = 0;
+  uint64_t replies = 0; ///< verified and stored
   uint64_t bytes = 0;
   uint64_t retargets = 0;
   uint64_t bad_proofs = 0;

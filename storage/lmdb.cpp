@@ -1,5 +1,7 @@
 #include "storage/lmdb.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
@@ -248,6 +250,14 @@ caf::error env::grow() const {
   s.growing = false;
   s.changed.notify_all();
   return err;
+}
+
+void env::release_resident() const {
+  MDB_envinfo info;
+  if (mdb_env_info(s_->handle.get(), &info) != 0 || info.me_mapaddr == nullptr)
+    return;
+  // Read-only shared file mapping: dropping the pages loses nothing.
+  ::madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
 }
 
 uint64_t env::map_size() const {

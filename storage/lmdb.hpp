@@ -107,6 +107,14 @@ public:
   /// The map size now, bytes.
   uint64_t map_size() const;
 
+  /// Lets the kernel take back the map's pages this process has touched
+  /// (madvise MADV_DONTNEED on the read-only file mapping): they stay in
+  /// the page cache and come back on the next read, but no longer count
+  /// as this process's resident memory. For a long run of writes that
+  /// reads each page once (a state sync), whose resident size would
+  /// otherwise grow with the whole database.
+  void release_resident() const;
+
   /// The directory.
   const std::string& path() const;
 
