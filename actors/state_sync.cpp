@@ -546,7 +546,7 @@ void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
   // Each reply touches pages of the map that are not read again soon: let
   // them go, so the node's resident size stays flat however large the
   // state (docs/state.md, "memory").
-  if (++st.replies % 8 == 0)
+  if (++st.replies % 4 == 0)
     st.store->env().release_resident();
   if (truncated && hi < item.end)
     st.queue.insert(work{0, *trie::next_key(hi), item.end, item.from});

@@ -2,6 +2,10 @@
 
 #include <sys/mman.h>
 
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
@@ -253,11 +257,22 @@ caf::error env::grow() const {
 }
 
 void env::release_resident() const {
-  MDB_envinfo info;
-  if (mdb_env_info(s_->handle.get(), &info) != 0 || info.me_mapaddr == nullptr)
-    return;
-  // Read-only shared file mapping: dropping the pages loses nothing.
-  ::madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+  // LMDB does not say where it mapped the file (me_mapaddr is only for a
+  // fixed map): the kernel does.
+  std::ifstream maps{"/proc/self/maps"};
+  auto file = s_->path + "/data.mdb";
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.size() < file.size()
+        || line.compare(line.size() - file.size(), file.size(), file) != 0)
+      continue;
+    uintptr_t lo = 0;
+    uintptr_t hi = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) != 2)
+      continue;
+    // A read-only shared file mapping: dropping its pages loses nothing.
+    ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  }
 }
 
 uint64_t env::map_size() const {
