@@ -185,10 +185,14 @@ std::optional<public_key> best_peer(self_ptr self) {
   return best;
 }
 
-uint64_t best_height(self_ptr self) {
+/// The best height peers claim; only those not left alone for a failure,
+/// when `ready_only` (a peer that claims a chain it does not serve must not
+/// hold the target back).
+uint64_t best_height(self_ptr self, bool ready_only = false) {
   uint64_t h = 0;
+  auto now = clock_type::now();
   for (auto& [key, p] : self->state.peers)
-    if (p.have_info)
+    if (p.have_info && (!ready_only || now >= p.retry_at))
       h = std::max(h, p.info.height);
   return h;
 }
@@ -372,7 +376,7 @@ void retarget(self_ptr self) {
   auto& st = self->state;
   if (st.fetching_headers)
     return;
-  auto best = best_height(self);
+  auto best = best_height(self, true);
   if (best == 0 || st.headers.height < best)
     return; // the header chain is still being fetched
   if (st.headers.height <= st.cfg.depth)
