@@ -138,9 +138,14 @@ void serve_pending_record(admin_broker* self, connection_handle hdl,
     .then(
       [=](std::vector<pending_record>& found) {
         if (found.empty()) {
-          respond_error(self, hdl,
-                        make_error(ec::not_found, "no record " + to_hex(id)
-                                                    + " on chain or pending"));
+          std::string why = "no record " + to_hex(id) + " on chain or pending";
+          chain_reader view{*self->state.deps.chain};
+          if (auto base = view.state_base())
+            why += "; this node began at height " + std::to_string(base->height)
+                   + " with a state sync and keeps, of the records before "
+                     "it, only each item's latest and each asset's "
+                     "registration";
+          respond_error(self, hdl, make_error(ec::not_found, why));
           return;
         }
         auto& p = found.front();
