@@ -100,15 +100,18 @@ void serve_blocks(self_ptr self, uint64_t id, wire::blocks_request r) {
   reply(self, id, std::move(out));
 }
 
-void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
-  auto& st = self->state;
-  wire::hashes out;
+/// Answers a request for one thing per height (`hashes`, `headers`): from
+/// `from`, at most `n`, up to the committed tip, as `Reply`.
+template <class Reply, class Lookup>
+void serve_per_height(self_ptr self, uint64_t id, uint64_t from, uint32_t n,
+                      Lookup lookup) {
+  Reply out;
   caf::error failed;
   {
-    chain_reader view{*st.deps.chain};
-    auto n = std::min(r.count, st.deps.limits.max_hashes);
-    for (uint64_t h = r.from; h < r.from + n; ++h) {
-      auto x = view.hash_at(h);
+    chain_reader view{*self->state.deps.chain};
+    auto top = view.height();
+    for (uint64_t h = from; h < from + n && h <= top; ++h) {
+      auto x = lookup(view, h);
       if (!x)
         break;
       out.list.push_back(*x);
@@ -120,25 +123,16 @@ void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
   reply(self, id, std::move(out));
 }
 
+void serve_hashes(self_ptr self, uint64_t id, wire::hashes_request r) {
+  serve_per_height<wire::hashes>(
+    self, id, r.from, std::min(r.count, self->state.deps.limits.max_hashes),
+    [](const chain_view& v, uint64_t h) { return v.hash_at(h); });
+}
+
 void serve_headers(self_ptr self, uint64_t id, wire::headers_request r) {
-  auto& st = self->state;
-  wire::headers out;
-  caf::error failed;
-  {
-    chain_reader view{*st.deps.chain};
-    auto n = std::min(r.count, st.deps.limits.max_headers);
-    auto top = view.height();
-    for (uint64_t h = r.from; h < r.from + n && h <= top; ++h) {
-      auto x = view.header_at(h);
-      if (!x)
-        break;
-      out.list.push_back(*x);
-    }
-    failed = view.failure();
-  }
-  if (failed)
-    return refuse_storage(self, id, failed);
-  reply(self, id, std::move(out));
+  serve_per_height<wire::headers>(
+    self, id, r.from, std::min(r.count, self->state.deps.limits.max_headers),
+    [](const chain_view& v, uint64_t h) { return v.header_at(h); });
 }
 
 /// Answers `info` with the committed tip, read like `hashes` and `blocks`

@@ -159,6 +159,30 @@ caf::error mark(const chain_tables& t, lmdb::write_txn& txn,
   return put({start, hi, root});
 }
 
+/// In one transaction: the delta `fill` makes, written with its index
+/// entries and trie, and [start, hi] recorded as held at `root`.
+/// @returns the keys added less the keys deleted.
+template <class Fill>
+caf::expected<int64_t>
+write_range(const chain_store& store, const trie::state_key& start,
+            const trie::state_key& hi, const hash256& root, Fill fill) {
+  auto& t = store.tables();
+  int64_t net = 0;
+  auto failed = store.env().write([&](lmdb::write_txn& txn) -> caf::error {
+    trie::state_delta delta;
+    if (auto err = fill(txn, delta))
+      return err;
+    auto n = write_delta(t, txn, delta);
+    if (!n)
+      return n.error();
+    net = *n;
+    return mark(t, txn, start, hi, root);
+  });
+  if (failed)
+    return failed;
+  return net;
+}
+
 } // namespace
 
 caf::expected<sync_progress> sync_store::load() const {
@@ -272,9 +296,7 @@ sync_store::put_range(const trie::state_key& start, const trie::state_key& hi,
                       const hash256& root,
                       const std::vector<trie::entry>& entries) const {
   auto& t = store_->tables();
-  int64_t net = 0;
-  auto failed = store_->env().write([&](lmdb::write_txn& txn) -> caf::error {
-    trie::state_delta delta;
+  auto fill = [&](lmdb::write_txn& txn, trie::state_delta& delta) {
     // What is held in [start, hi] and not in the proof goes; what differs
     // changes.
     size_t next = 0;
@@ -307,36 +329,21 @@ sync_store::put_range(const trie::state_key& start, const trie::state_key& hi,
       return err ? err : bad;
     for (; next < entries.size(); ++next)
       delta.emplace(entries[next].first, entries[next].second);
-    auto n = write_delta(t, txn, delta);
-    if (!n)
-      return n.error();
-    net = *n;
-    return mark(t, txn, start, hi, root);
-  });
-  if (failed)
-    return failed;
-  return net;
+    return caf::error{};
+  };
+  return write_range(*store_, start, hi, root, fill);
 }
 
 caf::expected<int64_t>
 sync_store::put_changes(const trie::state_key& start, const trie::state_key& hi,
                         const hash256& root,
                         const std::vector<trie::change>& changes) const {
-  auto& t = store_->tables();
-  int64_t net = 0;
-  auto failed = store_->env().write([&](lmdb::write_txn& txn) -> caf::error {
-    trie::state_delta delta;
-    for (auto& [key, value] : changes)
-      delta.emplace(key, value);
-    auto n = write_delta(t, txn, delta);
-    if (!n)
-      return n.error();
-    net = *n;
-    return mark(t, txn, start, hi, root);
-  });
-  if (failed)
-    return failed;
-  return net;
+  return write_range(*store_, start, hi, root,
+                     [&](lmdb::write_txn&, trie::state_delta& delta) {
+                       for (auto& [key, value] : changes)
+                         delta.emplace(key, value);
+                       return caf::error{};
+                     });
 }
 
 trie::range_scan sync_store::local_scan() const {
