@@ -226,6 +226,7 @@ struct state_sync_status {
   uint64_t retargets = 0;    ///< times the target moved
   uint64_t bad_proofs = 0;   ///< replies refused as bad
   uint64_t elapsed_ms = 0;   ///< this run
+  std::string error;         ///< why it is not moving; empty: it is
 };
 
 template <class Inspector>
@@ -233,7 +234,7 @@ typename Inspector::result_type inspect(Inspector& f, state_sync_status& x) {
   return f(caf::meta::type_name("state_sync_status"), x.phase, x.headers,
            x.best_height, x.target_height, x.target_root, x.ranges_done,
            x.ranges_left, x.keys, x.resumed_keys, x.bytes, x.keys_per_s,
-           x.eta_s, x.retargets, x.bad_proofs, x.elapsed_ms);
+           x.eta_s, x.retargets, x.bad_proofs, x.elapsed_ms, x.error);
 }
 
 /// What the prefetcher tells the connector: how far it got, or why it

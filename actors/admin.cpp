@@ -93,6 +93,26 @@ overloaded(Fs...) -> overloaded<Fs...>;
 /// Hands a decoded request to the function that serves it.
 void dispatch(admin_broker* self, connection_handle hdl, admin_request req) {
   using namespace request;
+  // While a state sync runs, the chain holds part of the state: what reads
+  // it, or submits against it, would answer wrong; refused, saying why.
+  if (auto& f = self->state.deps.state_syncing; f && f->load()) {
+    bool reads_state = std::holds_alternative<submit>(req)
+                       || std::holds_alternative<item>(req)
+                       || std::holds_alternative<owner>(req)
+                       || std::holds_alternative<record_by_id>(req)
+                       || std::holds_alternative<state_proof>(req)
+                       || std::holds_alternative<block_by_height>(req)
+                       || std::holds_alternative<block_by_hash>(req)
+                       || std::holds_alternative<export_blocks>(req);
+    if (reads_state) {
+      respond_error(self, hdl,
+                    make_error(ec::state_syncing,
+                               "this node is state-syncing and holds only "
+                               "part of the state; `hallmark status` shows "
+                               "its progress: ask again when it is done"));
+      return;
+    }
+  }
   auto serve = overloaded{
     [&](status&) { serve_status(self, hdl); },
     [&](submit& x) { serve_submit(self, hdl, std::move(x.records)); },

@@ -62,6 +62,7 @@ void finish_status(admin_broker* self, connection_handle hdl,
       p.setRetargets(sync->retargets);
       p.setBadProofs(sync->bad_proofs);
       p.setElapsedMs(sync->elapsed_ms);
+      p.setError(sync->error);
     }
   });
 }
@@ -396,26 +397,25 @@ void serve_block(admin_broker* self, connection_handle hdl,
     height = view.height_of(*hash);
   auto body = height ? view.body_at(*height) : std::nullopt;
   auto h = height ? view.hash_at(*height) : std::nullopt;
+  auto hdr = height ? view.header_at(*height) : std::nullopt;
+  auto base = view.state_base();
   if (auto err = view.failure())
     return respond_error(self, hdl, err);
-  if (!body || !h) {
-    auto base = view.state_base();
-    if (h && base && height && *height <= base->height)
-      return respond_error(
-        self, hdl,
-        make_error(ec::not_found,
-                   "block " + std::to_string(*height)
-                     + " is at or below height " + std::to_string(base->height)
-                     + ", where a state sync began this chain: only its "
-                       "header is kept"));
+  // At or below a state sync's base only the header is kept: it is
+  // answered alone, and the CLI says why.
+  bool header_only = !body && h && hdr && base && *height <= base->height;
+  if ((!body && !header_only) || !h || !hdr) {
     respond_error(self, hdl,
                   make_error(ec::not_found, "no such block on the best chain"));
     return;
   }
+  auto header = header_bytes(*hdr);
   respond(self, hdl, [&](schema::Reply::Builder r) {
     auto out = r.initBlock();
     out.setHash(data_of(*h));
-    out.setBlock(data_of(body->bytes()));
+    if (body)
+      out.setBlock(data_of(body->bytes()));
+    out.setHeader(data_of(header));
   });
 }
 
@@ -449,12 +449,14 @@ void serve_export(admin_broker* self, connection_handle hdl, uint64_t from,
   {
     chain_reader view{*self->state.deps.chain};
     auto base = view.state_base();
-    if (base && from > 0 && from < base->height)
+    if (base && from > 0 && from <= base->height)
       return respond_error(
         self, hdl,
         make_error(ec::not_found,
-                   "blocks below height " + std::to_string(base->height)
-                     + " are not kept: a state sync began this chain there"));
+                   "blocks up to height " + std::to_string(base->height)
+                     + " are not kept: a state sync began this chain there; "
+                       "export from "
+                     + std::to_string(base->height + 1)));
     for (uint64_t h = from; h < from + std::min<uint32_t>(count, 1000); ++h) {
       auto body = view.body_at(h);
       if (!body || bytes + body->size() > max_admin_frame - 1024 * 1024)

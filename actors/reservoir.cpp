@@ -344,6 +344,10 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
   return {
     [=](atom::submit, const encoded& raw,
         const caf::actor_addr& origin) -> caf::result<std::vector<hash256>> {
+      if (auto& f = self->state.cfg.state_syncing; f && f->load())
+        return make_error(ec::state_syncing,
+                          "this node is state-syncing: records wait until "
+                          "it holds the whole state");
       auto ids = submit(self, raw);
       if (!ids)
         return ids.error();

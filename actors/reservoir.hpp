@@ -10,6 +10,7 @@
 // the new state, and what no longer fits is dropped.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +33,10 @@ struct reservoir_config {
   uint64_t expiry_check_ms = 60'000;
   /// Seconds since the Unix epoch; tests inject their own.
   std::function<uint64_t()> clock;
+  /// Set while a state sync runs: the chain holds part of the state, so
+  /// no record can be judged; submissions are refused (ec::state_syncing,
+  /// nobody's fault). Null: never.
+  std::shared_ptr<const std::atomic<bool>> state_syncing;
 };
 
 struct reservoir_state {

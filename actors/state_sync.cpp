@@ -202,7 +202,8 @@ uint64_t best_height(self_ptr self, bool ready_only = false) {
 /// Checks `hs` (from height `from`) against the header chain held and
 /// stores what is new. @returns the error to charge the peer with, if any.
 caf::error take_headers(self_ptr self, uint64_t from,
-                        const std::vector<header>& hs, bool& stepped_back) {
+                        const std::vector<header>& hs, work_t claimed,
+                        bool& stepped_back) {
   auto& st = self->state;
   auto& params = st.store->params();
   std::unordered_map<uint64_t, header_entry> batch;
@@ -254,8 +255,10 @@ caf::error take_headers(self_ptr self, uint64_t from,
   }
   if (fresh.empty())
     return {};
-  // A branch replaces what is held only with more work.
-  if (fresh.back().work <= st.headers_work
+  // A branch replaces what is held only with more work: shown by these
+  // headers, or claimed by the peer (a branch that forks further back than
+  // one batch shows it only batches later; each header's work is real).
+  if (fresh.back().work <= st.headers_work && claimed <= st.headers_work
       && fresh.front().hdr.height <= st.headers.height)
     return {};
   if (auto err = st.sync->put_headers(fresh)) {
@@ -285,6 +288,7 @@ void fetch_headers(self_ptr self, uint64_t from) {
     return;
   st.fetching_headers = true;
   auto key = *best;
+  auto claimed = p.info.work;
   self
     ->request(p.session, st.cfg.request_timeout, atom::headers_v, from,
               st.cfg.header_batch)
@@ -292,12 +296,14 @@ void fetch_headers(self_ptr self, uint64_t from) {
       [=](std::vector<header>& hs) {
         auto& st = self->state;
         st.fetching_headers = false;
+        if (st.finished)
+          return;
         if (hs.empty()) {
           back_off(self, key); // it no longer has them: not its fault
           return;
         }
         bool stepped_back = false;
-        auto err = take_headers(self, from, hs, stepped_back);
+        auto err = take_headers(self, from, hs, claimed, stepped_back);
         if (err && fault_of(err) == fault::peer) {
           charge(self, key, "headers that break a rule: " + message_of(err));
           return;
@@ -379,11 +385,24 @@ void retarget(self_ptr self) {
   auto best = best_height(self, true);
   if (best == 0 || st.headers.height < best)
     return; // the header chain is still being fetched
-  if (st.headers.height <= st.cfg.depth)
-    return; // too short for a target yet
-  auto want = st.headers.height - st.cfg.depth;
-  if (st.target && want < st.target->height + st.cfg.retarget_blocks)
-    return;
+  if (st.headers.height == 0)
+    return; // nothing but genesis: nothing to sync yet
+  // A chain shorter than the depth: its first block, and block sync does
+  // the rest.
+  auto want = st.headers.height > st.cfg.depth
+                ? st.headers.height - st.cfg.depth
+                : uint64_t{1};
+  if (st.target) {
+    if (want < st.target->height + st.cfg.retarget_blocks)
+      return;
+    // Not more often than every retarget_interval, so a sync under a
+    // stream of new blocks converges, unless the target is about to leave
+    // the servers' state history.
+    auto behind = st.headers.height - st.target->height;
+    if (clock_type::now() - st.last_retarget < st.cfg.retarget_interval
+        && behind < default_state_history / 2)
+      return;
+  }
   auto e = st.sync->header_at(want);
   if (!e || !*e) {
     log_error("state_sync", "header {} missing", want);
@@ -399,7 +418,20 @@ void retarget(self_ptr self) {
   log_info("state_sync", "target: height {}, state root {}", t.height,
            to_hex(t.root));
   st.target = t;
+  st.confirmed = false;
+  st.last_retarget = clock_type::now();
   plan(self);
+}
+
+/// Whether any peer could take a request for the target, load aside.
+bool pick_peer_ready(self_ptr self) {
+  auto& st = self->state;
+  auto now = clock_type::now();
+  for (auto& [key, p] : st.peers)
+    if (p.have_info && now >= p.retry_at && st.target
+        && p.info.height >= st.target->height)
+      return true;
+  return false;
 }
 
 /// A peer that may take one more request now.
@@ -424,7 +456,8 @@ void on_failure(self_ptr self, uint64_t id, const caf::error& err);
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  if (!st.target || st.finished || st.finishing)
+  if (!st.target || st.finished || st.finishing
+      || clock_type::now() < st.paused_until)
     return;
   while (st.in_flight.size() < st.cfg.max_requests && !st.queue.empty()) {
     auto key = pick_peer(self);
@@ -469,8 +502,9 @@ void on_failure(self_ptr self, uint64_t id, const caf::error& err) {
     return;
   // A refusal, a timeout, a link gone: not a fault to charge (a reply that
   // did not decode was charged by the session already).
-  log_info("state_sync", "peer {} did not serve a range: {}",
-           key_label(rq->peer), message_of(err));
+  self->state.error = "peer " + key_label(rq->peer)
+                      + " did not serve a range: " + message_of(err);
+  log_info("state_sync", "{}", self->state.error);
   back_off(self, rq->peer);
   self->state.queue.insert(rq->item);
   dispatch(self);
@@ -538,11 +572,20 @@ void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
     return refuse("an empty state reply");
   }
   if (!net) {
-    log_error("state_sync", "storing a range failed: {}",
-              message_of(net.error()));
+    // This node's own failure (a full disk): nobody is charged; requests
+    // pause, longer each time, and status says why.
+    st.error = "storing a range failed: " + message_of(net.error());
+    log_error("state_sync", "{}", st.error);
+    st.storage_backoff = st.storage_backoff.count() == 0
+                           ? st.cfg.backoff_min
+                           : std::min(st.cfg.backoff_max,
+                                      st.storage_backoff * 2);
+    st.paused_until = clock_type::now() + st.storage_backoff;
     st.queue.insert(item);
     return;
   }
+  st.error.clear();
+  st.storage_backoff = std::chrono::milliseconds{0};
   if (auto* p = find_peer(self, rq->peer))
     p->backoff = std::chrono::milliseconds{0};
   st.keys = static_cast<uint64_t>(static_cast<int64_t>(st.keys) + *net);
@@ -561,6 +604,51 @@ void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
 }
 
 // -- the end -----------------------------------------------------------------
+
+/// Before the target becomes the tip, the best peer must still have it on
+/// its chain: a reorg since it was chosen would leave this node on a
+/// branch it could never leave (nothing below the target to unwind).
+void confirm_target(self_ptr self) {
+  auto& st = self->state;
+  if (st.confirming)
+    return;
+  auto best = best_peer(self);
+  if (!best)
+    return; // asked again next round
+  st.confirming = true;
+  auto target = *st.target;
+  auto key = *best;
+  self
+    ->request(st.peers[key].session, st.cfg.request_timeout, atom::hashes_v,
+              target.height, uint32_t{1})
+    .then(
+      [=](std::vector<hash256>& hs) {
+        auto& st = self->state;
+        st.confirming = false;
+        if (!st.target || st.target->hash != target.hash)
+          return; // moved meanwhile
+        if (hs.size() == 1 && hs[0] == target.hash) {
+          st.confirmed = true;
+          check_done(self);
+          return;
+        }
+        log_warning("state_sync",
+                    "peer {} no longer has the target {} on its chain; "
+                    "fetching its headers again",
+                    key_label(key), target.height);
+        st.target.reset();
+        auto from = target.height > st.cfg.header_batch
+                      ? target.height - st.cfg.header_batch
+                      : 1;
+        fetch_headers(self, from);
+      },
+      [=](caf::error& err) {
+        self->state.confirming = false;
+        log_info("state_sync", "peer {} did not confirm the target: {}",
+                 key_label(key), message_of(err));
+        back_off(self, key);
+      });
+}
 
 void check_done(self_ptr self) {
   auto& st = self->state;
@@ -597,6 +685,10 @@ void check_done(self_ptr self) {
     for (auto& r : prog->ranges)
       st.queue.insert(work{1, r.start, r.end, {}});
     dispatch(self);
+    return;
+  }
+  if (!st.confirmed) {
+    confirm_target(self);
     return;
   }
   st.finishing = true;
@@ -647,12 +739,17 @@ state_sync_status status_of(self_ptr self) {
     s.phase = "done";
   else if (st.finishing)
     s.phase = "finishing";
+  else if (st.target)
+    s.phase = "ranges";
   else if (best == 0)
     s.phase = "peers";
-  else if (!st.target)
-    s.phase = "headers";
   else
-    s.phase = "ranges";
+    s.phase = "headers";
+  s.error = st.error;
+  if (!st.finished && st.target && !pick_peer_ready(self))
+    s.error = "no linked peer can serve the target now"
+              + (st.error.empty() ? std::string{}
+                                  : " (last: " + st.error + ")");
   s.headers = st.headers.height;
   s.best_height = std::max(best, st.headers.height);
   if (st.target) {

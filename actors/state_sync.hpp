@@ -54,6 +54,9 @@ struct state_sync_config {
   /// The target moves when the best header is this many blocks past
   /// target + depth (the node sets a quarter of the depth, at least 1).
   uint64_t retarget_blocks = 8;
+  /// ... and at most this often, unless it would leave the servers' state
+  /// history (half of 128 blocks behind).
+  std::chrono::milliseconds retarget_interval{10'000};
   /// Requests in flight at most, and per peer.
   size_t max_requests = 8;
   size_t max_per_peer = 2;
@@ -124,12 +127,22 @@ struct state_sync_state {
   uint64_t next_request = 1;
   bool finished = false;
   bool finishing = false;
+  /// The best peer was asked whether the target is still on its chain;
+  /// it said yes (reset when the target moves).
+  bool confirming = false;
+  bool confirmed = false;
 
   // progress
   uint64_t keys = 0;
   uint64_t resumed_keys = 0;
   uint64_t received_keys = 0;
   uint64_t replies = 0; ///< verified and stored
+  std::chrono::steady_clock::time_point last_retarget{};
+  /// Why the sync is not moving, for status (empty: it is).
+  std::string error;
+  /// After this node failed to store a range: no request before this.
+  std::chrono::steady_clock::time_point paused_until{};
+  std::chrono::milliseconds storage_backoff{0};
   uint64_t bytes = 0;
   uint64_t retargets = 0;
   uint64_t bad_proofs = 0;

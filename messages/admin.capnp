@@ -138,6 +138,7 @@ struct StateSyncProgress {
   retargets @12 :UInt64;
   badProofs @13 :UInt64;
   elapsedMs @14 :UInt64;
+  error @15 :Text;         # why it is not moving; empty: it is
 }
 
 struct ProvenanceEntry {
@@ -165,6 +166,9 @@ struct Owner {
 struct BlockInfo {
   hash @0 :Data;
   block @1 :Data;                     # an encoded Block
+  # The header (162 bytes), always; `block` is empty when only the header
+  # is kept (at or below the height a state sync began the chain at).
+  header @2 :Data;
 }
 
 struct RecordInfo {

@@ -326,6 +326,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
     syncing = std::make_shared<std::atomic<bool>>(true);
     ac.processor.state_syncing = syncing;
     ac.links.state_syncing = syncing;
+    ac.pool.state_syncing = syncing;
   }
   a.processor = sys.spawn<caf::detached>(block_processor, chain, ac.processor,
                                          a.verifiers);
@@ -368,6 +369,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   deps.processor = a.processor;
   deps.monitor = a.monitor;
   deps.sync = a.sync;
+  deps.state_syncing = syncing;
   deps.pool = a.pool;
   deps.producer = a.maker;
   deps.identity = identity.public_key_bytes();

@@ -243,7 +243,9 @@ caf::expected<block> chain_writer::unwind_once() {
     return make_error(ec::reorg_too_deep,
                       "cannot unwind below height "
                         + std::to_string(base->height)
-                        + ", where the state sync began this chain");
+                        + ", where the state sync began this chain (to "
+                          "follow a chain that forks below it, stop the "
+                          "node, remove DATADIR/chain and state-sync again)");
   if (failure_)
     return failure_;
   auto body = body_at(top.height);

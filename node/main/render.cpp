@@ -171,6 +171,8 @@ json status_json(schema::Status::Reader in) {
     sync["retargets"] = p.getRetargets();
     sync["bad_proofs"] = p.getBadProofs();
     sync["elapsed_ms"] = p.getElapsedMs();
+    if (p.getError().size() > 0)
+      sync["error"] = p.getError().cStr();
     j["state_sync"] = sync;
   }
   if (in.getDeepForkPeer().size() > 0) {
@@ -428,6 +430,8 @@ void print_status(const json& j) {
     if (s->value("bad_proofs", 0) > 0)
       fmt::print("; {} bad proofs refused", s->value("bad_proofs", 0));
     fmt::print("\n");
+    if (s->contains("error"))
+      fmt::print("state sync waits: {}\n", s->value("error", ""));
   }
   if (auto f = j.find("deep_fork"); f != j.end()) {
     auto depth = f->value("depth", uint64_t{0});

@@ -53,20 +53,19 @@ int state_root(const root_options& o) {
   if (!r)
     return report(r.error());
   auto blk = r->root().getBlock();
-  auto body = encoded::copy_of(
-    byte_view{blk.getBlock().begin(), blk.getBlock().size()});
-  auto b = body ? decode_block(*body) : caf::expected<block>{body.error()};
-  if (!b)
-    return report(b.error());
+  auto hdr = header_from_bytes(
+    byte_view{blk.getHeader().begin(), blk.getHeader().size()});
+  if (!hdr)
+    return report(make_error(ec::malformed, "the node sent no header"));
   json j;
-  j["height"] = b->hdr.height;
-  j["block_hash"] = to_hex(block_hash(b->hdr));
-  j["state_root"] = to_hex(b->hdr.state_root);
+  j["height"] = hdr->height;
+  j["block_hash"] = to_hex(block_hash(*hdr));
+  j["state_root"] = to_hex(hdr->state_root);
   if (o.client.json)
     fmt::print("{}\n", j.dump());
   else
-    fmt::print("height      {}\nblock       {}\nstate root  {}\n",
-               b->hdr.height, j["block_hash"].get<std::string>(),
+    fmt::print("height      {}\nblock       {}\nstate root  {}\n", hdr->height,
+               j["block_hash"].get<std::string>(),
                j["state_root"].get<std::string>());
   return exit_ok;
 }

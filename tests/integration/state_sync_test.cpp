@@ -132,10 +132,20 @@ TEST_CASE("state sync: from three peers while one sends bad proofs; it is "
   auto text = run({"record", "--datadir", s.datadir(), items[5]});
   CHECK(text.code == 0);
   CHECK(text.out.find("not kept here") != std::string::npos);
-  auto old = run({"block", "--datadir", s.datadir(), "1"});
-  CHECK(old.code != 0);
-  CHECK(old.err.find("where a state sync began this chain")
+  // Below and at the sync's height: the header, and why nothing more.
+  auto old = run({"block", "--datadir", s.datadir(), "1", "--json"});
+  CHECK(old.code == 0);
+  CHECK(old.js()["records"].is_null());
+  CHECK(old.out.find("only the header is kept") != std::string::npos);
+  CHECK(root_at(s, target) == progress["target_root"]);
+  auto export_old = run({"block", "export", "--datadir", s.datadir(), "--from",
+                         std::to_string(target), "--out", dir / "old.blocks"});
+  CHECK(export_old.code == 1);
+  CHECK(export_old.err.find("export from " + std::to_string(target + 1))
         != std::string::npos);
+  auto gone_record = run({"record", "--datadir", s.datadir(), moved});
+  CHECK(gone_record.code == 1); // the issue, no longer the item's latest
+  CHECK(gone_record.err.find("with a state sync") != std::string::npos);
   // A new block's records are whole.
   auto fresh = run_json({"record", "--datadir", s.datadir(), more[0]});
   CHECK(!fresh.contains("state_base"));
@@ -147,11 +157,12 @@ TEST_CASE("state sync: the target moves while it runs, kill -9 in the "
           "peers'") {
   temp_dir dir;
   node a{dir, "a", {"empty_block_interval_s = 1"}};
+  // Slow answers from every server (3 s each, one at a time), so that new
+  // blocks arrive while the sync runs and it can be stopped in the middle.
+  a.set_env("HALLMARK_TEST_STATE_SERVE_DELAY_MS=3000");
   a.start(true, {"--listen", "127.0.0.1:19920"});
   fill(a, 3, "resume");
   node b{dir, "b"};
-  // Slow answers (3 s each; 16 ranges), so that new blocks arrive while
-  // the sync runs and it can be stopped in the middle.
   b.set_env("HALLMARK_TEST_STATE_SERVE_DELAY_MS=3000");
   b.start(false, {"--listen", "127.0.0.1:19921", "--peer",
                   a.public_key() + "@127.0.0.1:19920"});
@@ -167,6 +178,10 @@ TEST_CASE("state sync: the target moves while it runs, kill -9 in the "
     },
     60s));
   auto first = sync_status(s);
+  // What the node holds is partial: questions about it wait.
+  auto during = run({"owner", "--datadir", s.datadir(), a.public_key()});
+  CHECK(during.code == 1);
+  CHECK(during.err.find("state-syncing") != std::string::npos);
   // New state while the sync runs: the target moves to a root whose state
   // differs, and what is held is brought there by change proofs.
   fill(a, 1, "meanwhile");
