@@ -163,7 +163,8 @@ struct peer_info {
   std::string chain;
   uint64_t height = 0;
   hash256 tip{};
-  work_t work = 0; ///< cumulative work
+  work_t work = 0;   ///< cumulative work
+  uint64_t base = 0; ///< serves blocks from base + 1 (a state sync's start)
 };
 
 /// A block that joined the best chain here for the first time.
@@ -277,7 +278,8 @@ typename Inspector::result_type inspect(Inspector& f, state_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_info& x) {
-  return inspect_with_work(f, "peer_info", x.work, x.chain, x.height, x.tip);
+  return inspect_with_work(f, "peer_info", x.work, x.chain, x.height, x.tip,
+                           x.base);
 }
 
 template <class Inspector>

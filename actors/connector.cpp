@@ -17,15 +17,17 @@ namespace {
 using namespace connector_links;
 
 /// The linked peer with the most work (then the smaller tip hash), passing
-/// over peers that recently failed us while another one is there.
-std::optional<public_key> best_peer(self_ptr self) {
+/// over peers that recently failed us while another one is there, and
+/// those that do not serve the block after `height` (a state sync began
+/// their chain above it).
+std::optional<public_key> best_peer(self_ptr self, uint64_t height) {
   auto& st = self->state;
   auto now = now_of(self);
   std::optional<public_key> best;
   for (bool avoid : {true, false}) {
     for (auto& [k, p] : st.peers) {
       if (!p.session || !p.have_info || p.banned_until > unix_now()
-          || p.deep_fork_until > now)
+          || p.deep_fork_until > now || p.base > height)
         continue;
       if (avoid && p.avoid_until > now)
         continue;
@@ -179,9 +181,23 @@ void step(self_ptr self, chain_tip ours) {
       return; // this node failed; retried after the pause
     if (st.cfg.state_syncing && st.cfg.state_syncing->load())
       return; // blocks wait until the state sync is done
-    auto best = best_peer(self);
-    if (!best)
+    auto best = best_peer(self, ours.height);
+    if (!best) {
+      // Peers ahead that cannot serve our next block: say what to do.
+      for (auto& [k, p] : st.peers)
+        if (p.session && p.have_info && p.base > ours.height
+            && p.work > our_work) {
+          st.fetch_error = "the peers ahead of this node began their chains "
+                           "with a state sync (peer "
+                           + short_key(k) + " at height "
+                           + std::to_string(p.base)
+                           + ") and do not serve older blocks: start this "
+                             "node with --state-sync, or give it a peer "
+                             "that keeps every block";
+          return;
+        }
       return; // infos are on their way
+    }
     if (!behind(st.peers[*best])) {
       set_phase(self, phase::sampling);
       return;
@@ -219,7 +235,7 @@ void step(self_ptr self, chain_tip ours) {
       set_phase(self, phase::connecting);
       return;
     }
-    auto best = best_peer(self);
+    auto best = best_peer(self, ours.height);
     if (best && behind(st.peers[*best]))
       ++st.samples_behind;
     else

@@ -96,6 +96,8 @@ struct connector_state {
     uint64_t height = 0;
     hash256 tip{};
     work_t work = 0;
+    /// It serves blocks from base + 1 only (a state sync began its chain).
+    uint64_t base = 0;
     uint64_t last_seen = 0;
     int64_t score = 0;
     uint64_t banned_until = 0;

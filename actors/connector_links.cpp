@@ -105,6 +105,7 @@ void refresh_info(self_ptr self, const public_key& key) {
         p->second.height = info.height;
         p->second.tip = info.tip;
         p->second.work = info.work;
+        p->second.base = info.base;
         p->second.last_seen = unix_now();
       },
       [=](caf::error& err) {

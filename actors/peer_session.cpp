@@ -343,7 +343,7 @@ behavior_type linked(self_ptr self, next_read next) {
     [=](atom::info) {
       return ask_peer<wire::info, peer_info>(
         self, wire::info_request{}, "an info request", [](wire::info x) {
-          return peer_info{std::move(x.chain), x.height, x.tip, x.work};
+          return peer_info{std::move(x.chain), x.height, x.tip, x.work, x.base};
         });
     },
     [=](atom::blocks, uint64_t from, uint32_t count) {

@@ -142,17 +142,20 @@ void serve_headers(self_ptr self, uint64_t id, wire::headers_request r) {
 void serve_info(self_ptr self, uint64_t id) {
   auto& st = self->state;
   tip_info tip;
+  uint64_t base = 0;
   caf::error failed;
   {
     chain_reader view{*st.deps.chain};
     tip = view.tip();
+    if (auto b = view.state_base())
+      base = b->height;
     failed = view.failure();
   }
   if (failed)
     return refuse_storage(self, id, failed);
   reply(self, id,
         wire::info{st.deps.settings->chain, HALLMARK_VERSION, tip.height,
-                   tip.hash, tip.work});
+                   tip.hash, tip.work, base});
 }
 
 /// A state sync request: the state server answers it off the network

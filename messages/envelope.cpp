@@ -210,6 +210,7 @@ struct writer {
     i.setHeight(x.height);
     i.setTip(data_of(x.tip));
     i.setWork(to_decimal(x.work));
+    i.setBase(x.base);
   }
   void operator()(const blocks_request& x) {
     set_range(e.initBlocksRequest(), x.from, x.count);
@@ -334,7 +335,7 @@ caf::expected<body> read_body(schema::Envelope::Reader e) {
     if (!work)
       return work.error();
     return body{info{i.getChain().cStr(), i.getVersion().cStr(), i.getHeight(),
-                     *tip, *work}};
+                     *tip, *work, i.getBase()}};
   }
   case schema::Envelope::BLOCKS_REQUEST:
     return body{blocks_request{e.getBlocksRequest().getFrom(),

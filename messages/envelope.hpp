@@ -31,7 +31,8 @@ struct info {
   std::string version;
   uint64_t height = 0;
   hash256 tip{};
-  work_t work = 0; ///< cumulative work (decimal text on the wire)
+  work_t work = 0;   ///< cumulative work (decimal text on the wire)
+  uint64_t base = 0; ///< blocks served from base + 1 (a state sync's start)
 };
 
 struct blocks_request {

@@ -68,6 +68,10 @@ struct Info {
   height @2 :UInt64;
   tip @3 :Data;
   work @4 :Text;             # cumulative work, decimal
+  # Blocks are served from base + 1 on: a state sync began this peer's
+  # chain at base (headers and hashes are served from genesis). 0: every
+  # block.
+  base @5 :UInt64;
 }
 
 struct HeightRange {

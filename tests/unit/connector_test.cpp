@@ -34,6 +34,8 @@ using namespace std::chrono_literals;
 struct served_chain {
   header_chain headers{devnet()};
   std::vector<encoded> blocks{encoded{}};
+  /// Blocks served from base + 1 (a state sync began the peer's chain).
+  uint64_t base = 0;
 
   uint64_t height() const { return headers.headers.size() - 1; }
   work_t work() const {
@@ -43,7 +45,8 @@ struct served_chain {
     return w;
   }
   peer_info info() const {
-    return peer_info{"devnet", height(), block_hash(headers.tip()), work()};
+    return peer_info{"devnet", height(), block_hash(headers.tip()), work(),
+                     base};
   }
 };
 
@@ -401,6 +404,32 @@ TEST_CASE("connector: the link with the most work becomes the upstream") {
   f.advance(1s); // elects b, finds the fork at our tip, fetches
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 4+4"});
   CHECK(f.applied->heights == heights(4, 7));
+}
+
+TEST_CASE("connector: a peer whose chain began above our tip with a state "
+          "sync is not the upstream; alone, the status says why") {
+  fixture f{3};
+  auto synced = grow(f.ours, 4);
+  synced.base = 5; // serves blocks 6.. only; we need 4..
+  SUBCASE("a full peer serves instead") {
+    auto c = spawn_connector(f, 2);
+    link_up(f, c, f.session("a", synced), 0x20);
+    link_up(f, c, f.session("b", grow(f.ours, 2)), 0x21);
+    f.advance(1s);
+    f.advance(1s);
+    CHECK(f.heard("asked ") == std::vector<std::string>{"b 4+2"});
+  }
+  SUBCASE("alone") {
+    auto c = spawn_connector(f, 1);
+    link_up(f, c, f.session("a", synced), 0x20);
+    f.advance(1s);
+    f.advance(1s);
+    CHECK(f.heard("asked ").empty());
+    auto s = f.ask<connector_status>(c, atom::status_v);
+    REQUIRE(s);
+    CHECK(s->fetch_error.find("began their chains with a state sync")
+          != std::string::npos);
+  }
 }
 
 TEST_CASE("connector: between links of equal work, the smaller tip hash wins") {
