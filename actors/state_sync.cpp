@@ -392,7 +392,19 @@ void retarget(self_ptr self) {
   auto want = st.headers.height > st.cfg.depth
                 ? st.headers.height - st.cfg.depth
                 : uint64_t{1};
-  if (st.target) {
+  // A peer whose own chain began with a state sync serves states from its
+  // base on: when no peer reaches back to `want`, the nearest base that one
+  // does.
+  auto now = clock_type::now();
+  std::optional<uint64_t> lowest_base;
+  for (auto& [key, p] : st.peers)
+    if (p.have_info && now >= p.retry_at)
+      lowest_base = std::min(lowest_base.value_or(p.info.base), p.info.base);
+  if (lowest_base && *lowest_base > want)
+    want = std::min(*lowest_base, st.headers.height);
+  bool servable = !st.target
+                  || (lowest_base && *lowest_base <= st.target->height);
+  if (st.target && servable) {
     if (want < st.target->height + st.cfg.retarget_blocks)
       return;
     // Not more often than every retarget_interval, so a sync under a
@@ -423,13 +435,20 @@ void retarget(self_ptr self) {
   plan(self);
 }
 
+/// Whether `p` has the target's state: its chain reaches the target, and
+/// did not begin above it (a state-synced peer's base).
+bool serves_target(const state_sync_state& st,
+                   const state_sync_state::peer& p) {
+  return st.target && p.info.height >= st.target->height
+         && p.info.base <= st.target->height;
+}
+
 /// Whether any peer could take a request for the target, load aside.
 bool pick_peer_ready(self_ptr self) {
   auto& st = self->state;
   auto now = clock_type::now();
   for (auto& [key, p] : st.peers)
-    if (p.have_info && now >= p.retry_at && st.target
-        && p.info.height >= st.target->height)
+    if (p.have_info && now >= p.retry_at && serves_target(st, p))
       return true;
   return false;
 }
@@ -443,7 +462,7 @@ std::optional<public_key> pick_peer(self_ptr self) {
   for (auto& [key, p] : st.peers) {
     if (!p.have_info || now < p.retry_at || p.in_flight >= load)
       continue;
-    if (p.info.height < st.target->height)
+    if (!serves_target(st, p))
       continue;
     best = key;
     load = p.in_flight;
