@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -23,6 +24,46 @@ namespace hallmark::bench {
 
 inline std::string self_dir() {
   return std::filesystem::canonical("/proc/self/exe").parent_path().string();
+}
+
+/// What a benchmark that runs nodes is told: how much (`count_flag`, e.g.
+/// --records), the hallmark binary (--hallmark, beside the benchmark's
+/// build by default) and the first port (--port).
+struct run_options {
+  size_t count = 0;
+  std::string bin = self_dir() + "/../node/main/hallmark";
+  int port = 0;
+};
+
+/// Parses `argv` over `defaults`; on a bad option or value, says how to
+/// call `name` on stderr and returns none (the benchmark exits with 2).
+inline std::optional<run_options>
+parse_run_options(int argc, char** argv, const char* name,
+                  const std::string& count_flag, size_t min_count,
+                  run_options defaults) {
+  auto opts = defaults;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == count_flag && i + 1 < argc)
+      opts.count = std::strtoull(argv[++i], nullptr, 10);
+    else if (arg == "--hallmark" && i + 1 < argc)
+      opts.bin = argv[++i];
+    else if (arg == "--port" && i + 1 < argc)
+      opts.port = std::atoi(argv[++i]);
+    else {
+      std::fprintf(stderr, "usage: %s [%s N] [--hallmark PATH] [--port P]\n",
+                   name, count_flag.c_str());
+      return std::nullopt;
+    }
+  }
+  if (opts.count < min_count || opts.port < 1 || opts.port > 65535
+      || !std::filesystem::exists(opts.bin)) {
+    std::fprintf(stderr,
+                 "%s: needs %s >= %zu, a port, and the hallmark binary (%s)\n",
+                 name, count_flag.c_str(), min_count, opts.bin.c_str());
+    return std::nullopt;
+  }
+  return opts;
 }
 
 /// Starts `bin args...` with stdout and stderr to `log`; returns the pid.

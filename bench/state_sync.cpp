@@ -133,30 +133,16 @@ const char* met(bool ok) {
 } // namespace
 
 int main(int argc, char** argv) {
-  size_t items = 1'000'000;
-  std::string bin = self_dir() + "/../node/main/hallmark";
-  int port = 19980;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--items" && i + 1 < argc)
-      items = std::strtoull(argv[++i], nullptr, 10);
-    else if (arg == "--hallmark" && i + 1 < argc)
-      bin = argv[++i];
-    else if (arg == "--port" && i + 1 < argc)
-      port = std::atoi(argv[++i]);
-    else {
-      std::fprintf(stderr, "usage: state_sync [--items N] [--hallmark PATH] "
-                           "[--port P]\n");
-      return 2;
-    }
-  }
-  if (items < 1 || port < 1 || port > 65535 || !std::filesystem::exists(bin)) {
-    std::fprintf(stderr,
-                 "state_sync: needs --items >= 1, a port, and the "
-                 "hallmark binary (%s)\n",
-                 bin.c_str());
+  run_options defaults;
+  defaults.count = 1'000'000;
+  defaults.port = 19980;
+  auto opts = parse_run_options(argc, argv, "state_sync", "--items", 1,
+                                defaults);
+  if (!opts)
     return 2;
-  }
+  size_t items = opts->count;
+  std::string bin = opts->bin;
+  int port = opts->port;
   crypto_init();
   auto& params = *find_chain("devnet");
   auto dir = std::filesystem::temp_directory_path()

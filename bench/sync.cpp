@@ -27,34 +27,16 @@
 using namespace hallmark;
 using namespace hallmark::bench;
 
-namespace {} // namespace
-
 int main(int argc, char** argv) {
-  size_t records = 200'000;
-  std::string bin = self_dir() + "/../node/main/hallmark";
-  int port = 19900;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--records" && i + 1 < argc)
-      records = std::strtoull(argv[++i], nullptr, 10);
-    else if (arg == "--hallmark" && i + 1 < argc)
-      bin = argv[++i];
-    else if (arg == "--port" && i + 1 < argc)
-      port = std::atoi(argv[++i]);
-    else {
-      std::fprintf(stderr,
-                   "usage: sync [--records N] [--hallmark PATH] [--port P]\n");
-      return 2;
-    }
-  }
-  if (records < 2 || port < 1 || port > 65535
-      || !std::filesystem::exists(bin)) {
-    std::fprintf(stderr,
-                 "sync: needs --records >= 2, a port, and the "
-                 "hallmark binary (%s)\n",
-                 bin.c_str());
+  run_options defaults;
+  defaults.count = 200'000;
+  defaults.port = 19900;
+  auto opts = parse_run_options(argc, argv, "sync", "--records", 2, defaults);
+  if (!opts)
     return 2;
-  }
+  size_t records = opts->count;
+  std::string bin = opts->bin;
+  int port = opts->port;
   crypto_init();
   auto& params = *find_chain("devnet");
   auto dir = std::filesystem::temp_directory_path()
