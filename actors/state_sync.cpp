@@ -425,8 +425,10 @@ void retarget(self_ptr self) {
     log_error("state_sync", "storing the target failed: {}", message_of(err));
     return;
   }
-  if (st.target)
+  // A move, or a new target after the last one was found off the chain.
+  if (st.targeted)
     ++st.retargets;
+  st.targeted = true;
   log_info("state_sync", "target: height {}, state root {}", t.height,
            to_hex(t.root));
   st.target = t;
@@ -857,6 +859,7 @@ state_sync(self_ptr self, const chain_store* store, connector_actor connector,
     if (auto e = st.sync->header_at(st.headers.height); e && *e)
       st.headers_work = (*e)->work;
     st.target = prog->target;
+    st.targeted = st.target.has_value();
     st.keys = st.resumed_keys = prog->keys;
     if (st.target) {
       log_info("state_sync", "resuming: {} keys held, headers to {}, target {}",

@@ -122,6 +122,7 @@ struct state_sync_state {
   work_t headers_work = 0;
   bool fetching_headers = false;
   std::optional<sync_target> target;
+  bool targeted = false; ///< a target was chosen in this run
   std::set<work> queue;
   std::map<uint64_t, request> in_flight;
   uint64_t next_request = 1;
