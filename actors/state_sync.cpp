@@ -22,18 +22,6 @@ std::string key_label(const public_key& k) {
   return to_hex(k).substr(0, 8);
 }
 
-/// k - 1, for k above min_key().
-trie::state_key key_before(trie::state_key k) {
-  for (auto i = k.size(); i-- > 0;) {
-    if (k[i] != 0) {
-      --k[i];
-      return k;
-    }
-    k[i] = 0xff;
-  }
-  return k;
-}
-
 bool is_zero(const hash256& h) {
   return h == hash256{};
 }
@@ -369,7 +357,7 @@ void plan(self_ptr self) {
     if (!cur)
       break;
     if (lo > *cur)
-      st.queue.insert(work{1, *cur, key_before(lo), {}});
+      st.queue.insert(work{1, *cur, *trie::prev_key(lo), {}});
     if (hi >= *cur)
       cur = trie::next_key(hi);
   }
@@ -739,12 +727,17 @@ void check_done(self_ptr self) {
     .then([](uint64_t) {}, [](caf::error&) {});
 }
 
-void log_progress(self_ptr self, const state_sync_status& s) {
+state_sync_status status_of(self_ptr self);
+
+/// Every 10 s, a line of progress (status_of reads the store: not every
+/// round).
+void log_progress(self_ptr self) {
   auto& st = self->state;
   auto now = clock_type::now();
   if (now - st.last_log < std::chrono::seconds{10})
     return;
   st.last_log = now;
+  auto s = status_of(self);
   log_info("state_sync",
            "{}: headers {}/{}, target {}, ranges {} done {} left, {} keys, "
            "{} keys/s, eta {} s",
@@ -817,7 +810,7 @@ void tick(self_ptr self) {
   retarget(self);
   dispatch(self);
   check_done(self);
-  log_progress(self, status_of(self));
+  log_progress(self);
   self->delayed_send(self, st.cfg.tick, atom::tick_v);
 }
 

@@ -48,6 +48,14 @@ std::optional<state_key> next_key(const state_key& k) {
   return std::nullopt;
 }
 
+std::optional<state_key> prev_key(const state_key& k) {
+  auto x = k;
+  for (size_t i = x.size(); i-- > 0;)
+    if (x[i]-- != 0)
+      return x;
+  return std::nullopt;
+}
+
 size_t proof_bytes(const proof_node& n) {
   return 8 + 1 + (n.at.len + 1) / 2
          + (n.at.is_leaf() ? 32 : 2 + 33 * n.kids.size());

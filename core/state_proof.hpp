@@ -126,4 +126,7 @@ state_key max_key();
 /// The key right after `k` (k + 1), or none after max_key().
 std::optional<state_key> next_key(const state_key& k);
 
+/// The key right before `k` (k - 1), or none before min_key().
+std::optional<state_key> prev_key(const state_key& k);
+
 } // namespace hallmark::trie

@@ -10,18 +10,6 @@ namespace {
 
 using lmdb::bytes;
 
-/// The key before `k` (k - 1); none before min_key().
-std::optional<trie::state_key> prev_key(trie::state_key k) {
-  for (auto i = k.size(); i-- > 0;) {
-    if (k[i] != 0) {
-      --k[i];
-      return k;
-    }
-    k[i] = 0xff;
-  }
-  return std::nullopt;
-}
-
 hash256 id_of_key(const trie::state_key& key) {
   hash256 id;
   std::memcpy(id.data(), key.data() + 1, id.size());
@@ -150,7 +138,7 @@ caf::error mark(const chain_tables& t, lmdb::write_txn& txn,
     if (auto gone = t.sync_ranges.del(txn, lmdb::view_of(r.end)); !gone)
       return gone.error();
     if (r.start < start)
-      if (auto e = put({r.start, *prev_key(start), r.root}))
+      if (auto e = put({r.start, *trie::prev_key(start), r.root}))
         return e;
     if (r.end > hi)
       if (auto e = put({*trie::next_key(hi), r.end, r.root}))

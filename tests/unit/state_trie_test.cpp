@@ -470,6 +470,19 @@ TEST_CASE("change proofs: the changes between two roots verify against the "
         == ec::bad_state_proof);
 }
 
+TEST_CASE("keys: next_key and prev_key step by one and stop at the ends") {
+  auto k = trie::min_key();
+  k[32] = 0xff;
+  auto n = trie::next_key(k);
+  REQUIRE(n);
+  CHECK((*n)[31] == 1);
+  CHECK((*n)[32] == 0);
+  CHECK(trie::prev_key(*n) == k);
+  CHECK_FALSE(trie::next_key(trie::max_key()));
+  CHECK_FALSE(trie::prev_key(trie::min_key()));
+  CHECK(trie::prev_key(*trie::next_key(trie::min_key())) == trie::min_key());
+}
+
 TEST_CASE("state trie: pinned root vectors (a change is a hard fork)") {
   hash256 a;
   a.fill(0x11);
