@@ -116,7 +116,20 @@ caf::error flush(self_ptr self) {
   st.applied_ids.clear();
   st.unwound_records.clear();
   st.records_since_flush = 0;
+  // The pages read through the map stay resident until the kernel needs
+  // them, and count as this process's memory: let them go at each commit,
+  // so a long sync keeps a flat footprint (they stay in the page cache).
+  st.store->env().release_resident();
   return {};
+}
+
+/// Whether the open transaction holds enough to commit now (the flush
+/// policy's size bounds; the interval is a tick).
+bool flush_due(const block_processor_state& st) {
+  return st.records_since_flush >= st.cfg.flush_records
+         || (st.writer
+             && st.writer->pending_blocks()
+                  >= static_cast<int64_t>(st.cfg.flush_blocks));
 }
 
 void drop_held(self_ptr self, const hash256& hash) {
@@ -346,15 +359,16 @@ void drain(self_ptr self) {
       if (auto e = handle_block(self, (*bt.blocks)[i], bt.raw[i], report))
         err = make_error(code_of(e), "block at height " + std::to_string(height)
                                        + ": " + message_of(e));
+      // Bounds hold per block, not per batch: a batch of full blocks
+      // would otherwise keep all their dirty pages until its end.
+      else if (i + 1 < bt.good && flush_due(st))
+        err = flush(self);
     }
     if (!err)
       err = bt.failure;
     // After stop nothing flushes again: commit what a batch accepted
     // before stop applies now.
-    if (!bt.more || st.stopped || st.records_since_flush >= st.cfg.flush_records
-        || (st.writer
-            && st.writer->pending_blocks()
-                 >= static_cast<int64_t>(st.cfg.flush_blocks))) {
+    if (!bt.more || st.stopped || flush_due(st)) {
       if (auto ferr = flush(self); ferr && !err)
         err = ferr;
     } else if (st.writer) {

@@ -37,7 +37,7 @@ struct block_processor_config {
   /// ... or this many records (an LMDB write transaction holds every page
   /// it dirtied in memory until commit; random-key indexes dirty one page
   /// per insert, so this bounds the writer's memory) ...
-  uint64_t flush_records = 10'000;
+  uint64_t flush_records = 4'000;
   /// ... or this long after the first unflushed block.
   uint64_t flush_interval_ms = 2000;
   /// Bytes of blocks held aside (side branches, orphans) at most.

@@ -6,7 +6,7 @@
 //
 // Last line:
 //   sync records_per_s=X verify_limit_per_s=Y ratio=X/Y peak_rss_mb=M
-//        status_p99_ms=P
+//        anon_mb=A status_p99_ms=P
 // where Y is libsodium's Ed25519 verification rate on all cores measured in
 // the same run, M node B's peak resident memory (VmHWM), and P the 99th
 // percentile of the time `hallmark status` took against B, polled every
@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
                  b_dir + "/node.log");
   long long h = -1;
   double rss = 0;
+  double anon = 0; // peaks of the parts, sampled with each poll
+  double file = 0;
   std::vector<double> status_ms;
   while (seconds_since(t0) < 1800) {
     auto asked = clock_type::now();
@@ -106,6 +108,8 @@ int main(int argc, char** argv) {
     if (h >= 0)
       status_ms.push_back(seconds_since(asked) * 1000);
     rss = std::max(rss, peak_rss_mb(b));
+    anon = std::max(anon, status_mb(b, "RssAnon"));
+    file = std::max(file, status_mb(b, "RssFile"));
     if (h >= target)
       break;
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
@@ -149,8 +153,12 @@ int main(int argc, char** argv) {
               percentile(status_ms, 0.99), percentile(status_ms, 1.0),
               percentile(idle_ms, 0.5));
   auto limit = verify_limit();
+  std::printf("node B's peaks while syncing (sampled with each poll): "
+              "anonymous %.0f MiB, file-backed %.0f MiB\n",
+              anon, file);
   std::printf("sync records_per_s=%.0f verify_limit_per_s=%.0f ratio=%.2f "
-              "peak_rss_mb=%.0f status_p99_ms=%.0f\n",
-              rate, limit, rate / limit, rss, percentile(status_ms, 0.99));
+              "peak_rss_mb=%.0f anon_mb=%.0f status_p99_ms=%.0f\n",
+              rate, limit, rate / limit, rss, anon,
+              percentile(status_ms, 0.99));
   return 0;
 }

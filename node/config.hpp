@@ -39,7 +39,7 @@ struct node_config {
   uint64_t state_sync_depth = 32;
   uint64_t reorg_window = 100;
   uint64_t flush_blocks = 1000;
-  uint64_t flush_records = 10'000;
+  uint64_t flush_records = 4'000;
   uint64_t flush_interval_ms = 2000;
   uint64_t pending_expiry_s = 45 * 60;
   uint64_t asset_expiry_s = 4050;
