@@ -246,6 +246,13 @@ struct fetch_report {
   uint64_t records = 0; ///< records applied since the fetch began
   bool done = false;    ///< reached the target
   caf::error failure;   ///< set: the fetch failed; its code says whose fault
+  /// The peer `failure` is about (zero: none in particular).
+  public_key source{};
+  /// `failure` ended only `source`'s part: its ranges went to the other
+  /// upstreams and the fetch goes on.
+  bool source_only = false;
+  uint32_t peers = 0; ///< upstreams serving the fetch now
+  uint64_t start = 0; ///< first height of the fetch
 };
 
 // -- inspection: how CAF copies, compares and prints message types ----------
@@ -332,7 +339,7 @@ typename Inspector::result_type inspect(Inspector& f, connector_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fetch_report& x) {
   return f(caf::meta::type_name("fetch_report"), x.height, x.target, x.records,
-           x.done, x.failure);
+           x.done, x.failure, x.source, x.source_only, x.peers, x.start);
 }
 
 // -- actor interfaces --------------------------------------------------------
@@ -521,9 +528,11 @@ using connector_actor = relay_actor::extend<
 /// Fetches a range of blocks from an upstream link, pipelined within a
 /// cache bound, and hands them to block_processor in order.
 using prefetcher_actor = caf::typed_actor<
-  // Fetches (from, target] ... precisely heights from..target from the
-  // session's peer; replaces any fetch under way.
-  caf::reacts_to<atom::fetch, peer_session_actor, uint64_t, uint64_t>,
+  // Fetches heights from..target from the links (the first is the
+  // upstream; the others serve ranges beside it), checking that they extend
+  // the block `parent` (at from - 1); replaces any fetch under way.
+  caf::reacts_to<atom::fetch, std::vector<peer_link>, uint64_t, uint64_t,
+                 hash256>,
   // Drops the fetch under way (reorg, new upstream, shutdown).
   caf::reacts_to<atom::reset>>;
 

@@ -54,10 +54,6 @@ const public_key& own_key(self_ptr self) {
   return self->state.identity->public_key_bytes();
 }
 
-std::string short_key(const public_key& key) {
-  return to_hex(byte_view{key.data(), 8});
-}
-
 /// Publishes a registration that was new or a real update, with the link
 /// it came from (null: our own), so it goes to every other link.
 void relay(self_ptr self, const registration& r,

@@ -52,15 +52,55 @@ void fail_over(self_ptr self, const public_key& key) {
   set_phase(self, phase::highest_block);
 }
 
+/// Up to `sync_peers` links to fetch (fork, target] from: the upstream
+/// first, then the peers that reach the target and can serve the blocks
+/// after `fork`, most work first. One on another branch is found out by
+/// the prefetcher's link check and left out of the fetch.
+std::vector<peer_link> fetch_sources(self_ptr self, uint64_t fork) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  std::vector<peer_link> out;
+  auto link_of = [&](const public_key& k) {
+    auto& p = st.peers[k];
+    return peer_link{p.session, k, p.inbound,
+                     p.addresses.empty() ? std::string{} : p.addresses.front(),
+                     0};
+  };
+  out.push_back(link_of(*st.upstream));
+  std::vector<std::pair<work_t, public_key>> others;
+  for (auto& [k, p] : st.peers)
+    if (k != *st.upstream && p.session && p.have_info
+        && p.banned_until <= unix_now() && p.avoid_until <= now
+        && p.deep_fork_until <= now && p.base <= fork + 1
+        && p.height >= st.target)
+      others.emplace_back(p.work, k);
+  std::sort(others.begin(), others.end(),
+            [](auto& x, auto& y) { return x.first > y.first; });
+  for (auto& [work, k] : others) {
+    if (out.size() >= std::max<size_t>(1, st.cfg.sync_peers))
+      break;
+    out.push_back(link_of(k));
+  }
+  return out;
+}
+
 void start_fetch(self_ptr self, uint64_t fork) {
   auto& st = self->state;
   auto& up = st.peers[*st.upstream];
   st.target = up.height;
+  hash256 parent{};
+  {
+    chain_reader view{*st.deps.chain};
+    if (auto h = view.hash_at(fork))
+      parent = *h;
+  }
+  auto sources = fetch_sources(self, fork);
   st.last_progress_ms = now_ms(self);
   st.progress.begin(st.last_progress_ms);
-  log_info("connector", "fetching blocks {}..{} from {}", fork + 1, st.target,
-           short_key(*st.upstream));
-  self->send(st.prefetch, atom::fetch_v, up.session, fork + 1, st.target);
+  log_info("connector", "fetching blocks {}..{} from {} and {} more peers",
+           fork + 1, st.target, short_key(*st.upstream), sources.size() - 1);
+  self->send(st.prefetch, atom::fetch_v, std::move(sources), fork + 1,
+             st.target, parent);
   set_phase(self, phase::fetch_blocks);
 }
 
@@ -517,16 +557,31 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       if (st.state != phase::fetch_blocks)
         return;
       st.last_progress_ms = now_ms(self);
+      if (r.source_only) {
+        // One upstream left the fetch; the others serve its ranges. It is
+        // charged only for what it did wrong, and passed over for a while.
+        auto why = message_of(r.failure);
+        auto& p = st.peers[r.source];
+        p.avoid_until = now_of(self) + 20 * st.cfg.cycle;
+        if (fault_of(r.failure) == fault::peer)
+          charge(self, r.source, st.cfg.ban_points / 2, why);
+        else
+          log_info("connector", "{} left out of the fetch ({} fault): {}",
+                   short_key(r.source), to_string(fault_of(r.failure)), why);
+        return;
+      }
       st.progress.report(r, st.last_progress_ms);
       if (r.failure) {
         auto why = message_of(r.failure);
         auto whose = fault_of(r.failure);
+        // The last upstream serving it, or the one whose blocks failed.
+        auto who = r.source != public_key{} ? r.source : *st.upstream;
         log_warning("connector", "fetch from {} failed ({} fault): {}",
-                    short_key(*st.upstream), to_string(whose), why);
+                    short_key(who), to_string(whose), why);
         // Only what the upstream did wrong is charged to it; a failure of
         // this node, or one that is nobody's fault yet, only moves on.
         if (whose == fault::peer)
-          charge(self, *st.upstream, st.cfg.ban_points / 2, why);
+          charge(self, who, st.cfg.ban_points / 2, why);
         if (code_of(r.failure) == ec::storage || whose == fault::not_yet) {
           // Our storage failed (a full disk), or the blocks are not valid
           // yet (ahead of our clock): another peer would fail the same
@@ -545,7 +600,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
           set_phase(self, phase::highest_block);
           return;
         }
-        fail_over(self, *st.upstream);
+        fail_over(self, who);
         return;
       }
       st.fetch_backoff = std::chrono::milliseconds{0};

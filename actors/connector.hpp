@@ -60,6 +60,9 @@ struct connector_config {
   uint64_t ban_seconds = 3600;
   /// Longest wait for prefetch progress before failing over.
   std::chrono::milliseconds stall{60'000};
+  /// Upstreams a block fetch takes ranges from at once (the chosen
+  /// upstream and up to sync_peers - 1 more).
+  size_t sync_peers = 3;
   /// Deepest fork followed (block_processor's reorg window): a heavier
   /// branch forking deeper is reported, not fetched.
   uint64_t reorg_window = 100;

@@ -58,10 +58,6 @@ uint64_t now_ms(self_ptr self) {
       .count());
 }
 
-std::string short_key(const public_key& k) {
-  return to_hex(k).substr(0, 16);
-}
-
 void set_phase(self_ptr self, phase p) {
   auto& st = self->state;
   if (st.state == p)

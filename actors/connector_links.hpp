@@ -22,9 +22,6 @@ std::chrono::steady_clock::time_point now_of(self_ptr self);
 /// now_of in milliseconds since the clock's epoch.
 uint64_t now_ms(self_ptr self);
 
-/// The first 16 hex digits of a key, for logs.
-std::string short_key(const public_key& k);
-
 /// Moves the state machine to `p`, logging the change.
 void set_phase(self_ptr self, phase p);
 

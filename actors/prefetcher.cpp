@@ -10,19 +10,56 @@ namespace {
 
 using self_ptr = prefetcher_actor::stateful_pointer<prefetcher_state>;
 
+uint32_t live_sources(const prefetcher_state& st) {
+  uint32_t n = 0;
+  for (auto& s : st.sources)
+    n += s.dropped ? 0 : 1;
+  return n;
+}
+
+fetch_report report_of(const prefetcher_state& st) {
+  fetch_report r;
+  r.height = st.deliver_next == 0 ? 0 : st.deliver_next - 1;
+  r.target = st.target;
+  r.records = st.records;
+  r.peers = live_sources(st);
+  r.start = st.start;
+  return r;
+}
+
 /// Ends the fetch and tells the connector why; `why` keeps its code, which
-/// says whose fault the failure was.
-void fail(self_ptr self, caf::error why) {
+/// says whose fault the failure was, and `source` whose it was.
+void fail(self_ptr self, caf::error why, const public_key& source) {
   auto& st = self->state;
   if (!st.active)
     return;
   st.active = false;
   ++st.generation;
-  fetch_report r;
-  r.height = st.deliver_next == 0 ? 0 : st.deliver_next - 1;
-  r.target = st.target;
-  r.records = st.records;
+  auto r = report_of(st);
   r.failure = std::move(why);
+  r.source = source;
+  self->send(st.connector, atom::progress_v, r);
+}
+
+/// Leaves link `i` out of the rest of the fetch; its ranges are asked of
+/// the others (the caller puts them in `orphaned`). With none left, the
+/// fetch fails.
+void drop(self_ptr self, size_t i, caf::error why) {
+  auto& st = self->state;
+  auto& src = st.sources[i];
+  if (src.dropped || !st.active)
+    return;
+  src.dropped = true;
+  if (live_sources(st) == 0) {
+    fail(self, std::move(why), src.link.key);
+    return;
+  }
+  log_info("prefetcher", "upstream {} left out of the fetch: {}",
+           short_key(src.link.key), message_of(why));
+  auto r = report_of(st);
+  r.failure = std::move(why);
+  r.source = src.link.key;
+  r.source_only = true;
   self->send(st.connector, atom::progress_v, r);
 }
 
@@ -34,6 +71,33 @@ size_t average(const prefetcher_state& st) {
 
 void pump(self_ptr self);
 
+/// Checks that `blocks` are the heights from `first` on and each extends
+/// the one before, starting from `parent`; on success `parent` is the last
+/// block's hash.
+caf::error check_links(const std::vector<encoded>& blocks, uint64_t first,
+                       hash256& parent) {
+  auto prev = parent;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    auto hdr = decode_block_header(blocks[i]);
+    if (!hdr)
+      return annotate(hdr.error(),
+                      "block at height " + std::to_string(first + i) + ": ");
+    if (hdr->height != first + i)
+      return make_error(ec::malformed,
+                        "sent height " + std::to_string(hdr->height)
+                          + " for height " + std::to_string(first + i));
+    if (hdr->previous != prev)
+      // Another branch (or a reorganised chain): not a fault, the blocks
+      // are asked of another link.
+      return make_error(ec::not_found, "its block at height "
+                                         + std::to_string(first + i)
+                                         + " is on another branch");
+    prev = block_hash(*hdr);
+  }
+  parent = prev;
+  return {};
+}
+
 /// Hands ready batches to block_processor in height order.
 void deliver(self_ptr self) {
   auto& st = self->state;
@@ -41,13 +105,23 @@ void deliver(self_ptr self) {
     auto i = st.ready.find(st.deliver_next);
     if (i == st.ready.end())
       return;
-    auto blocks = std::move(i->second);
+    auto blocks = std::move(i->second.blocks);
+    auto from_source = i->second.source;
     st.ready.erase(i);
     size_t bytes = 0;
     for (auto& b : blocks)
       bytes += b.size();
     auto count = blocks.size();
     auto first = st.deliver_next;
+    if (auto err = check_links(blocks, first, st.parent)) {
+      // Asked again of another link; its bytes wait as the estimate.
+      st.estimates[first] = bytes;
+      st.orphaned.emplace_front(first, static_cast<uint32_t>(count));
+      drop(self, from_source, std::move(err));
+      pump(self);
+      return;
+    }
+    auto source_key = st.sources[from_source].link.key;
     st.deliver_next += count;
     bool more = st.deliver_next <= st.target;
     ++st.applying;
@@ -63,10 +137,8 @@ void deliver(self_ptr self) {
           --st.applying;
           st.cached_bytes -= std::min(st.cached_bytes, bytes);
           st.records += r.records;
-          fetch_report rep;
+          auto rep = report_of(st);
           rep.height = r.height;
-          rep.target = st.target;
-          rep.records = st.records;
           rep.done = first + count > st.target;
           if (rep.done)
             st.active = false;
@@ -80,27 +152,28 @@ void deliver(self_ptr self) {
           if (gen != self->state.generation)
             return;
           --self->state.applying;
-          fail(self, annotate(err, "blocks from upstream refused: "));
+          fail(self, annotate(err, "blocks from upstream refused: "),
+               source_key);
         });
   }
 }
 
-void request_blocks(self_ptr self, uint64_t from, uint32_t count);
+void request_blocks(self_ptr self, size_t source, uint64_t from,
+                    uint32_t count);
 
-void on_blocks(self_ptr self, uint64_t from, uint32_t asked,
+void on_blocks(self_ptr self, size_t source, uint64_t from, uint32_t asked,
                std::vector<encoded> blocks) {
   auto& st = self->state;
-  if (blocks.empty()) {
-    // It claimed that height, but may have reorganised or not committed
-    // it yet: not its fault (ec::not_found is policy), the connector
-    // fails over to another peer.
-    fail(self, make_error(ec::not_found, "upstream has no block at height "
-                                           + std::to_string(from)));
-    return;
-  }
-  if (blocks.size() > asked) {
-    fail(self,
-         make_error(ec::malformed, "upstream sent more blocks than asked"));
+  if (blocks.empty() || blocks.size() > asked) {
+    st.orphaned.emplace_front(from, asked);
+    drop(self, source,
+         blocks.empty()
+           // It claimed that height, but may have reorganised or not
+           // committed it yet: not its fault (ec::not_found is policy).
+           ? make_error(ec::not_found, "upstream has no block at height "
+                                         + std::to_string(from))
+           : make_error(ec::malformed, "upstream sent more blocks than asked"));
+    pump(self);
     return;
   }
   size_t bytes = 0;
@@ -113,30 +186,54 @@ void on_blocks(self_ptr self, uint64_t from, uint32_t asked,
   st.estimates.erase(from);
   st.cached_bytes += bytes;
   auto got = static_cast<uint32_t>(blocks.size());
-  st.ready.emplace(from, std::move(blocks));
+  st.ready.emplace(from, prefetcher_state::arrived{std::move(blocks), source});
   if (got < asked) {
-    // A byte-capped reply: ask for the rest at once.
+    // A byte-capped reply: the rest goes first.
     auto rest = from + got;
     auto n = asked - got;
     st.estimates[rest] = n * average(st);
     st.cached_bytes += st.estimates[rest];
-    request_blocks(self, rest, n);
+    st.orphaned.emplace_front(rest, n);
   }
   deliver(self);
   pump(self);
 }
 
-/// Sends requests while the cache bound allows.
+/// The live link with the fewest requests under way and room for one more.
+std::optional<size_t> pick_source(const prefetcher_state& st) {
+  std::optional<size_t> best;
+  for (size_t i = 0; i < st.sources.size(); ++i) {
+    auto& s = st.sources[i];
+    if (s.dropped || s.requests >= st.cfg.per_source_requests)
+      continue;
+    if (!best || s.requests < st.sources[*best].requests)
+      best = i;
+  }
+  return best;
+}
+
+/// Sends requests while the cache bound and the links allow: ranges to
+/// ask again first, then new ones.
 void pump(self_ptr self) {
   auto& st = self->state;
-  while (st.active && st.next <= st.target
-         && st.requests < st.cfg.max_requests) {
+  while (st.active && st.requests < st.cfg.max_requests) {
+    auto source = pick_source(st);
+    if (!source)
+      return;
+    if (!st.orphaned.empty()) {
+      auto [from, n] = st.orphaned.front();
+      st.orphaned.pop_front();
+      request_blocks(self, *source, from, n);
+      continue;
+    }
+    if (st.next > st.target)
+      return;
     auto avg = average(st);
     auto room = st.cfg.cache_bytes > st.cached_bytes
                   ? st.cfg.cache_bytes - st.cached_bytes
                   : 0;
-    uint64_t n = std::min<uint64_t>({st.target - st.next + 1, st.cfg.max_batch,
-                                     std::max<uint64_t>(room / avg, 0)});
+    uint64_t n = std::min<uint64_t>(
+      {st.target - st.next + 1, st.cfg.max_batch, room / avg});
     if (n == 0) {
       // Nothing fits; if nothing is under way either, take one block.
       if (st.requests > 0 || st.applying > 0 || !st.ready.empty())
@@ -147,31 +244,72 @@ void pump(self_ptr self) {
     st.next += n;
     st.estimates[from] = n * avg;
     st.cached_bytes += n * avg;
-    request_blocks(self, from, static_cast<uint32_t>(n));
+    request_blocks(self, *source, from, static_cast<uint32_t>(n));
   }
 }
 
-/// Asks the upstream for `count` blocks from `from`; the reply goes to
-/// on_blocks unless a reset came in between.
-void request_blocks(self_ptr self, uint64_t from, uint32_t count) {
+/// Asks link `source` for `count` blocks from `from`; the reply goes to
+/// on_blocks unless a reset came in between. A failed request is asked of
+/// another link.
+void request_blocks(self_ptr self, size_t source, uint64_t from,
+                    uint32_t count) {
   auto& st = self->state;
   ++st.requests;
-  auto gen = st.generation;
+  ++st.sources[source].requests;
+  auto id = st.next_request++;
+  st.under_way[id] = prefetcher_state::request{from, count, source};
+  // Whether the request is still ours: not reset, not given up.
+  auto settle = [self, gen = st.generation, id, source] {
+    auto& st = self->state;
+    if (gen != st.generation || st.under_way.erase(id) == 0)
+      return false;
+    --st.requests;
+    --st.sources[source].requests;
+    return true;
+  };
   self
-    ->request(st.session, std::chrono::seconds{90}, atom::blocks_v, from, count)
+    ->request(st.sources[source].link.session, st.cfg.request_timeout,
+              atom::blocks_v, from, count)
     .then(
       [=](std::vector<encoded>& blocks) {
-        if (gen != self->state.generation)
-          return;
-        --self->state.requests;
-        on_blocks(self, from, count, std::move(blocks));
+        if (settle())
+          on_blocks(self, source, from, count, std::move(blocks));
       },
       [=](caf::error& err) {
-        if (gen != self->state.generation)
+        if (!settle())
           return;
-        --self->state.requests;
-        fail(self, annotate(err, "blocks from upstream: "));
+        self->state.orphaned.emplace_front(from, count);
+        drop(self, source, annotate(err, "blocks from upstream: "));
+        pump(self);
       });
+}
+
+/// Link `source` went down: its requests are given up and asked of the
+/// others at once, not after their timeouts.
+void source_down(self_ptr self, size_t source) {
+  auto& st = self->state;
+  for (auto i = st.under_way.begin(); i != st.under_way.end();) {
+    if (i->second.source != source) {
+      ++i;
+      continue;
+    }
+    st.orphaned.emplace_front(i->second.from, i->second.count);
+    --st.requests;
+    --st.sources[source].requests;
+    i = st.under_way.erase(i);
+  }
+  drop(self, source,
+       make_error(ec::not_found, "the link to the upstream went down"));
+  pump(self);
+}
+
+/// Stops watching the links of the fetch that ends.
+void forget_sources(self_ptr self) {
+  auto& st = self->state;
+  for (auto& s : st.sources)
+    self->demonitor(s.link.session.address());
+  st.sources.clear();
+  st.under_way.clear();
 }
 
 } // namespace
@@ -183,30 +321,46 @@ prefetcher_actor::behavior_type prefetcher(self_ptr self,
   self->state.processor = std::move(processor);
   self->state.connector = std::move(connector);
   self->state.cfg = cfg;
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& st = self->state;
+    for (size_t i = 0; i < st.sources.size(); ++i)
+      if (st.sources[i].link.session.address() == msg.source
+          && !st.sources[i].dropped)
+        source_down(self, i);
+  });
   return {
-    [=](atom::fetch, peer_session_actor session, uint64_t from,
-        uint64_t target) {
+    [=](atom::fetch, std::vector<peer_link>& links, uint64_t from,
+        uint64_t target, hash256 parent) {
       auto& st = self->state;
       ++st.generation;
-      st.session = std::move(session);
+      forget_sources(self);
+      for (auto& l : links) {
+        self->monitor(l.session);
+        st.sources.push_back(prefetcher_state::source{std::move(l)});
+      }
+      st.start = from;
       st.next = from;
       st.deliver_next = from;
       st.target = target;
+      st.parent = parent;
       st.requests = 0;
       st.applying = 0;
       st.cached_bytes = 0;
       st.records = 0;
       st.ready.clear();
       st.estimates.clear();
-      st.active = from <= target;
+      st.orphaned.clear();
+      st.active = from <= target && !st.sources.empty();
       pump(self);
     },
     [=](atom::reset) {
       auto& st = self->state;
       ++st.generation;
       st.active = false;
+      forget_sources(self);
       st.ready.clear();
       st.estimates.clear();
+      st.orphaned.clear();
       st.cached_bytes = 0;
       st.requests = 0;
       st.applying = 0;

@@ -1,12 +1,23 @@
-// prefetcher: fetches a range of blocks from one upstream link, ElectrumX
-// style. Each request asks for as many blocks as fit the cache bound at the
-// average block size seen so far (1 MiB to start, so the first asks for 10),
-// at most 500; requests are pipelined while the blocks requested and not yet
-// applied stay under the bound (10 MiB). Replies may arrive in any order;
-// blocks go to block_processor strictly in height order. A reset (reorg, new
-// upstream) drops everything under way: late replies are ignored.
+// prefetcher: fetches a range of blocks from up to K upstream links at once,
+// ElectrumX style within each link. The heights are cut into requests, each
+// as many blocks as fit the cache bound at the average block size seen so
+// far (1 MiB to start, so the first asks for 10), at most 500; requests are
+// pipelined while the blocks requested and not yet applied stay under the
+// bound (10 MiB), at most `per_source_requests` per link. A request goes to
+// the link with the fewest requests under way. Replies may arrive in any
+// order; blocks go to block_processor strictly in height order, after a
+// check that each extends the block before it (a link on another branch is
+// left out, not charged).
+//
+// A link that fails a request (an error, a timeout, a link that went down,
+// no block at a height it claimed) is dropped from the fetch and its
+// requests go to the others: the connector hears of it (`source_only`) and
+// charges the peer only for what it did wrong. When no link is left, the
+// fetch fails and the connector fails over. A reset (reorg, new upstream)
+// drops everything under way: late replies are ignored.
 #pragma once
 
+#include <deque>
 #include <map>
 
 #include "actors/actors.hpp"
@@ -17,10 +28,15 @@ struct prefetcher_config {
   size_t cache_bytes = 10 * 1024 * 1024;
   uint32_t max_batch = 500;
   size_t initial_block_size = 1024 * 1024;
-  /// Requests in flight at most.
-  size_t max_requests = 4;
+  /// Requests in flight at most, over all links ...
+  size_t max_requests = 8;
+  /// ... and per link.
+  size_t per_source_requests = 2;
   /// Batches handed to block_processor and not yet answered, at most.
   size_t max_applying = 3;
+  /// A request unanswered this long drops its link from the fetch (it is
+  /// slow, not wrong) and goes to another.
+  std::chrono::milliseconds request_timeout{30'000};
 };
 
 struct prefetcher_state {
@@ -28,14 +44,36 @@ struct prefetcher_state {
   prefetcher_state() = default;
   static inline const char* name = "prefetcher";
 
+  /// One upstream serving the fetch.
+  struct source {
+    peer_link link;
+    size_t requests = 0; ///< its requests in flight
+    bool dropped = false;
+  };
+
+  /// A request under way: late answers to one no longer here are ignored.
+  struct request {
+    uint64_t from = 0;
+    uint32_t count = 0;
+    size_t source = 0;
+  };
+
+  /// Blocks received and not yet handed on, with the link they came from.
+  struct arrived {
+    std::vector<encoded> blocks;
+    size_t source = 0;
+  };
+
   block_processor_actor processor;
   connector_actor connector;
   prefetcher_config cfg;
-  peer_session_actor session;
+  std::vector<source> sources;
   uint64_t generation = 0;
-  uint64_t next = 0;         ///< next height to request
+  uint64_t start = 0;
+  uint64_t next = 0;         ///< next height never requested
   uint64_t deliver_next = 0; ///< next height to hand to block_processor
   uint64_t target = 0;
+  hash256 parent{};        ///< hash of the block at deliver_next - 1
   size_t requests = 0;     ///< requests in flight
   size_t applying = 0;     ///< batches at block_processor
   size_t cached_bytes = 0; ///< requested (estimated) or held, not applied
@@ -43,8 +81,11 @@ struct prefetcher_state {
   uint64_t seen_blocks = 0;
   uint64_t records = 0;
   bool active = false;
-  std::map<uint64_t, std::vector<encoded>> ready; ///< by first height
-  std::map<uint64_t, size_t> estimates;           ///< by first height
+  std::map<uint64_t, arrived> ready;                  ///< by first height
+  std::map<uint64_t, size_t> estimates;               ///< by first height
+  std::deque<std::pair<uint64_t, uint32_t>> orphaned; ///< to ask again
+  std::map<uint64_t, request> under_way;              ///< by request id
+  uint64_t next_request = 0;
 };
 
 prefetcher_actor::behavior_type

@@ -109,6 +109,10 @@ bool verify(const signature& sig, byte_view message, const public_key& key) {
          == 0;
 }
 
+std::string short_key(const public_key& key) {
+  return to_hex(byte_view{key.data(), 8});
+}
+
 std::string to_hex(byte_view data) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out;

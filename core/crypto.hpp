@@ -78,6 +78,9 @@ bool verify(const signature& sig, byte_view message, const public_key& key);
 /// Lower-case hex of `data`.
 std::string to_hex(byte_view data);
 
+/// A key as logs and tables show it: the hex of its first 8 bytes.
+std::string short_key(const public_key& key);
+
 /// The bytes of even-length hex text, or nothing if it is not hex.
 std::optional<std::vector<uint8_t>> from_hex(std::string_view text);
 

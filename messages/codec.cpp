@@ -335,6 +335,16 @@ caf::expected<block> decode_block(const encoded& e, read_limits limits) {
   });
 }
 
+caf::expected<header> decode_block_header(const encoded& e,
+                                          read_limits limits) {
+  if (auto err = check_size(e, limits))
+    return err;
+  return guarded([&]() -> caf::expected<header> {
+    capnp::FlatArrayMessageReader reader{words_of(e), reader_options(limits)};
+    return read(reader.getRoot<schema::Block>().getHeader());
+  });
+}
+
 caf::expected<record> decode_record(const encoded& e, read_limits limits) {
   if (auto err = check_size(e, limits))
     return err;

@@ -75,6 +75,10 @@ encoded encode(const std::vector<record>& rs);
 
 caf::expected<block> decode_block(const encoded& e,
                                   read_limits limits = block_limits);
+/// Only the header of an encoded block (the records are not read): for
+/// checking that blocks link before they are decoded whole.
+caf::expected<header> decode_block_header(const encoded& e,
+                                          read_limits limits = block_limits);
 caf::expected<record> decode_record(const encoded& e,
                                     read_limits limits = record_limits);
 caf::expected<std::vector<record>>

@@ -62,6 +62,12 @@ const config_key key_table[] = {
            "best header",
    .min = 1,
    .max = 100},
+  {.name = "sync_peers",
+   .field = &cfg::sync_peers,
+   .help = "Upstreams a block sync fetches ranges from at once (the best "
+           "peer and those beside it that reach its height)",
+   .min = 1,
+   .max = 16},
   {.name = "reorg_window",
    .field = &cfg::reorg_window,
    .help = "Blocks of undo data kept: the deepest fork followed, the "

@@ -38,6 +38,7 @@ struct node_config {
   bool state_sync = false;
   uint64_t state_sync_depth = 32;
   uint64_t reorg_window = 100;
+  uint64_t sync_peers = 3;
   uint64_t flush_blocks = 1000;
   uint64_t flush_records = 4'000;
   uint64_t flush_interval_ms = 2000;

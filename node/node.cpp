@@ -221,6 +221,7 @@ derive_configs(const node_config& cfg, const chain_params& params,
     or_default(cfg.cycle_ms, params.connector_cycle_ms)};
   c.ban_seconds = cfg.ban_seconds;
   c.reorg_window = cfg.reorg_window;
+  c.sync_peers = cfg.sync_peers;
   c.stall = std::chrono::milliseconds{
     or_default(cfg.stall_ms, params.stall_ms)};
   c.listeners = listeners;

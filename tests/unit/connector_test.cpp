@@ -326,14 +326,32 @@ std::vector<uint64_t> heights(uint64_t first, uint64_t last) {
   return out;
 }
 
+/// The links a fetch is handed: each session with the key seeded by 0x20,
+/// 0x21, ... in order.
+std::vector<peer_link> links_of(std::vector<peer_session_actor> sessions) {
+  std::vector<peer_link> out;
+  uint8_t seed = 0x20;
+  for (auto& s : sessions)
+    out.push_back(peer_link{std::move(s), seeded_key(seed++).public_key_bytes(),
+                            false, "", 1});
+  return out;
+}
+
+/// The hash of `chain`'s block at `height`: the parent of a fetch from
+/// height + 1.
+hash256 hash_at(const served_chain& chain, uint64_t height) {
+  return block_hash(chain.headers.headers[height]);
+}
+
 /// Has a prefetcher fetch heights 2..4 from a session serving as `how`
 /// says; returns the reports the connector gets.
 std::shared_ptr<std::vector<fetch_report>> failing_fetch(fixture& f,
                                                          serve how) {
   auto reports = std::make_shared<std::vector<fetch_report>>();
   auto prefetch = spawn_prefetcher(f, reports);
-  f.self->send(prefetch, atom::fetch_v, f.session("a", grow(f.ours, 3), how),
-               uint64_t{2}, uint64_t{4});
+  f.self->send(prefetch, atom::fetch_v,
+               links_of({f.session("a", grow(f.ours, 3), how)}), uint64_t{2},
+               uint64_t{4}, hash_at(f.ours, 1));
   f.run();
   return reports;
 }
@@ -348,11 +366,12 @@ TEST_CASE("prefetcher: batches answered last first reach block_processor in "
   prefetcher_config pc;
   pc.max_batch = 3;
   pc.max_requests = 4;
+  pc.per_source_requests = 4;
   pc.initial_block_size = 1000; // four requests of three fit the cache
   auto prefetch = spawn_prefetcher(f, reports, pc);
   f.self->send(prefetch, atom::fetch_v,
-               f.session("a", peer, serve::reversed, 4), uint64_t{2},
-               uint64_t{13});
+               links_of({f.session("a", peer, serve::reversed, 4)}),
+               uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1));
   f.run();
   CHECK(f.heard("asked ")
         == std::vector<std::string>{"a 2+3", "a 5+3", "a 8+3", "a 11+3"});
@@ -383,7 +402,7 @@ TEST_CASE("prefetcher: a request that times out reaches the connector as a "
   fixture f{1};
   auto reports = failing_fetch(f, serve::never);
   CHECK(reports->empty());
-  f.advance(89s);
+  f.advance(29s);
   CHECK(reports->empty());
   f.advance(2s);
   REQUIRE(reports->size() == 1);
@@ -391,6 +410,106 @@ TEST_CASE("prefetcher: a request that times out reaches the connector as a "
   CHECK_FALSE(r.done);
   CHECK(code(r.failure) == ec::internal);
   CHECK(fault_of(r.failure) == fault::local);
+}
+
+TEST_CASE("prefetcher: ranges are spread over the links; a failing link's "
+          "ranges go to the others and the blocks still arrive in order") {
+  fixture f{1};
+  auto peer = grow(f.ours, 12);
+  prefetcher_config pc;
+  pc.max_batch = 3;
+  pc.initial_block_size = 1000;
+  auto run_with = [&](serve second) {
+    auto reports = std::make_shared<std::vector<fetch_report>>();
+    auto prefetch = spawn_prefetcher(f, reports, pc);
+    f.self->send(prefetch, atom::fetch_v,
+                 links_of({f.session("a", peer), f.session("b", peer, second)}),
+                 uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1));
+    f.run();
+    return reports;
+  };
+  SUBCASE("both serve") {
+    auto reports = run_with(serve::at_once);
+    auto asked = f.heard("asked ");
+    CHECK(std::count_if(asked.begin(), asked.end(),
+                        [](auto& x) { return x[0] == 'b'; })
+          > 0);
+    CHECK(f.applied->heights == heights(2, 13));
+    REQUIRE_FALSE(reports->empty());
+    CHECK(reports->back().done);
+    CHECK(reports->back().peers == 2);
+  }
+  SUBCASE("one sends malformed replies: left out and charged, the other "
+          "serves its ranges") {
+    auto reports = run_with(serve::malformed);
+    CHECK(f.applied->heights == heights(2, 13));
+    REQUIRE_FALSE(reports->empty());
+    CHECK(reports->back().done);
+    CHECK_FALSE(reports->back().failure);
+    auto left = std::find_if(reports->begin(), reports->end(),
+                             [](auto& r) { return r.source_only; });
+    REQUIRE(left != reports->end());
+    CHECK(left->source == seeded_key(0x21).public_key_bytes());
+    CHECK(fault_of(left->failure) == fault::peer);
+  }
+  SUBCASE("one never answers: left out after the request timeout, not "
+          "charged") {
+    auto reports = run_with(serve::never);
+    CHECK(f.applied->heights.size() < 12);
+    f.advance(31s);
+    CHECK(f.applied->heights == heights(2, 13));
+    auto left = std::find_if(reports->begin(), reports->end(),
+                             [](auto& r) { return r.source_only; });
+    REQUIRE(left != reports->end());
+    CHECK(fault_of(left->failure) != fault::peer);
+    CHECK(reports->back().done);
+  }
+}
+
+TEST_CASE("prefetcher: a link that dies mid-fetch has its ranges asked of "
+          "the others") {
+  fixture f{1};
+  auto peer = grow(f.ours, 12);
+  prefetcher_config pc;
+  pc.max_batch = 3;
+  pc.initial_block_size = 1000;
+  auto reports = std::make_shared<std::vector<fetch_report>>();
+  auto prefetch = spawn_prefetcher(f, reports, pc);
+  auto dying = f.session("b", peer, serve::never);
+  f.self->send(prefetch, atom::fetch_v, links_of({f.session("a", peer), dying}),
+               uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1));
+  f.run();
+  CHECK(f.applied->heights.size() < 12);
+  f.self->send_exit(dying, caf::exit_reason::kill);
+  f.run();
+  CHECK(f.applied->heights == heights(2, 13));
+  REQUIRE_FALSE(reports->empty());
+  CHECK(reports->back().done);
+  CHECK(reports->back().peers == 1);
+}
+
+TEST_CASE("prefetcher: a link serving another branch is left out, not "
+          "charged; the upstream's blocks are applied") {
+  fixture f{1};
+  auto peer = grow(f.ours, 6);
+  auto other = grow(f.ours, 6, 1); // same heights, another branch
+  prefetcher_config pc;
+  pc.max_batch = 2;
+  pc.initial_block_size = 1000;
+  auto reports = std::make_shared<std::vector<fetch_report>>();
+  auto prefetch = spawn_prefetcher(f, reports, pc);
+  f.self->send(prefetch, atom::fetch_v,
+               links_of({f.session("a", peer), f.session("b", other)}),
+               uint64_t{2}, uint64_t{7}, hash_at(f.ours, 1));
+  f.run();
+  CHECK(f.applied->heights == heights(2, 7));
+  auto left = std::find_if(reports->begin(), reports->end(),
+                           [](auto& r) { return r.source_only; });
+  REQUIRE(left != reports->end());
+  CHECK(left->source == seeded_key(0x21).public_key_bytes());
+  CHECK(fault_of(left->failure) != fault::peer);
+  REQUIRE_FALSE(reports->empty());
+  CHECK(reports->back().done);
 }
 
 TEST_CASE("connector: the link with the most work becomes the upstream") {
