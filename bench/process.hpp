@@ -33,6 +33,16 @@ struct run_options {
   size_t count = 0;
   std::string bin = self_dir() + "/../node/main/hallmark";
   int port = 0;
+  /// Serving nodes (--peers K), for a benchmark that takes them.
+  size_t peers = 1;
+  /// --assume-valid, for a benchmark that takes it.
+  bool assume_valid = false;
+};
+
+/// The options a benchmark takes beyond the count, the binary and the port.
+struct run_flags {
+  bool peers = false;
+  bool assume_valid = false;
 };
 
 /// Parses `argv` over `defaults`; on a bad option or value, says how to
@@ -40,7 +50,7 @@ struct run_options {
 inline std::optional<run_options>
 parse_run_options(int argc, char** argv, const char* name,
                   const std::string& count_flag, size_t min_count,
-                  run_options defaults) {
+                  run_options defaults, run_flags takes = {}) {
   auto opts = defaults;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -50,13 +60,19 @@ parse_run_options(int argc, char** argv, const char* name,
       opts.bin = argv[++i];
     else if (arg == "--port" && i + 1 < argc)
       opts.port = std::atoi(argv[++i]);
+    else if (takes.peers && arg == "--peers" && i + 1 < argc)
+      opts.peers = std::strtoull(argv[++i], nullptr, 10);
+    else if (takes.assume_valid && arg == "--assume-valid")
+      opts.assume_valid = true;
     else {
-      std::fprintf(stderr, "usage: %s [%s N] [--hallmark PATH] [--port P]\n",
-                   name, count_flag.c_str());
+      std::fprintf(stderr, "usage: %s [%s N]%s%s [--hallmark PATH] [--port P]\n",
+                   name, count_flag.c_str(), takes.peers ? " [--peers K]" : "",
+                   takes.assume_valid ? " [--assume-valid]" : "");
       return std::nullopt;
     }
   }
   if (opts.count < min_count || opts.port < 1 || opts.port > 65535
+      || opts.peers < 1 || opts.peers > 16
       || !std::filesystem::exists(opts.bin)) {
     std::fprintf(stderr,
                  "%s: needs %s >= %zu, a port, and the hallmark binary (%s)\n",

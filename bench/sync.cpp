@@ -2,7 +2,12 @@
 // over the encrypted loopback link, from an empty data directory to A's tip.
 // Both are real `hallmark run` processes.
 //
-//   sync [--records N] [--hallmark PATH] [--port P]
+//   sync [--records N] [--peers K] [--assume-valid] [--hallmark PATH]
+//        [--port P]
+//
+// --peers K: K serving nodes (ports P..P+K-1), each with a copy of the
+// chain, and B fetching from all of them (--sync-peers K).
+// --assume-valid: B runs with --assume-valid set to the chain's tip.
 //
 // Last line:
 //   sync records_per_s=X verify_limit_per_s=Y ratio=X/Y peak_rss_mb=M
@@ -31,7 +36,8 @@ int main(int argc, char** argv) {
   run_options defaults;
   defaults.count = 200'000;
   defaults.port = 19900;
-  auto opts = parse_run_options(argc, argv, "sync", "--records", 2, defaults);
+  auto opts = parse_run_options(argc, argv, "sync", "--records", 2, defaults,
+                                run_flags{.peers = true, .assume_valid = true});
   if (!opts)
     return 2;
   size_t records = opts->count;
@@ -82,21 +88,53 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto a_key = key_of(bin, a_dir, scratch);
-  auto listen = "127.0.0.1:" + std::to_string(port);
-  auto a = start(bin, {"run", "--datadir", a_dir, "--listen", listen},
-                 a_dir + "/node.log");
-  for (int i = 0; i < 100 && height_of(bin, a_dir, scratch) < 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  // The other serving nodes hold a copy of A's chain under their own keys.
+  std::vector<std::string> servers{a_dir};
+  for (size_t k = 1; k < opts->peers; ++k) {
+    auto s_dir = (dir / ("s" + std::to_string(k))).string();
+    if (run_to_end(bin, {"init", "--datadir", s_dir, "--chain", "devnet"},
+                   scratch + "/init.log")
+        != 0) {
+      std::fprintf(stderr, "sync: hallmark init failed\n");
+      return 1;
+    }
+    std::filesystem::create_directories(s_dir + "/chain");
+    std::filesystem::copy_file(
+      a_dir + "/chain/data.mdb", s_dir + "/chain/data.mdb",
+      std::filesystem::copy_options::overwrite_existing);
+    servers.push_back(s_dir);
+  }
+  std::vector<pid_t> serving;
+  std::vector<std::string> b_args{"run", "--datadir", b_dir, "--sync-peers",
+                                  std::to_string(opts->peers)};
+  for (size_t k = 0; k < servers.size(); ++k) {
+    auto listen = "127.0.0.1:" + std::to_string(port + static_cast<int>(k));
+    auto key = key_of(bin, servers[k], scratch);
+    serving.push_back(start(bin,
+                            {"run", "--datadir", servers[k], "--listen",
+                             listen},
+                            servers[k] + "/node.log"));
+    b_args.push_back("--peer");
+    b_args.push_back(key + "@" + listen);
+  }
+  for (auto& s_dir : servers)
+    for (int i = 0; i < 100 && height_of(bin, s_dir, scratch) < 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
   auto target = static_cast<long long>(chain.size());
-  std::printf("node A serves %zu blocks, %zu records on %s\n", chain.size(),
-              total, listen.c_str());
+  if (opts->assume_valid) {
+    // The tip is the block assumed valid: every signature below it is
+    // skipped, every other rule still checked.
+    auto tip = decode_block(chain.back());
+    b_args.push_back("--assume-valid");
+    b_args.push_back(to_hex(block_hash(tip->hdr)));
+  }
+  std::printf("%zu node(s) serve %zu blocks, %zu records from port %d%s\n",
+              servers.size(), chain.size(), total, port,
+              opts->assume_valid ? "; B assumes the tip valid" : "");
   std::fflush(stdout);
 
   auto t0 = clock_type::now();
-  auto b = start(bin,
-                 {"run", "--datadir", b_dir, "--peer", a_key + "@" + listen},
-                 b_dir + "/node.log");
+  auto b = start(bin, b_args, b_dir + "/node.log");
   long long h = -1;
   double rss = 0;
   double anon = 0; // peaks of the parts, sampled with each poll
@@ -129,16 +167,28 @@ int main(int argc, char** argv) {
               status_mb(b, "VmRSS"), status_mb(b, "RssAnon"),
               status_mb(b, "RssFile"));
   stop(b);
-  stop(a);
+  for (auto pid : serving)
+    stop(pid);
   if (h < target) {
     std::fprintf(stderr, "sync: node B reached %lld of %lld; logs in %s\n", h,
                  target, dir.c_str());
     return 1;
   }
+  {
+    // How B fetched: its first fetch's line names the upstreams used.
+    std::ifstream log{b_dir + "/node.log"};
+    std::string line;
+    while (std::getline(log, line))
+      if (line.find("fetching blocks") != std::string::npos) {
+        std::printf("node B: %s\n",
+                    line.substr(line.find("fetching blocks")).c_str());
+        break;
+      }
+  }
   std::filesystem::remove_all(dir);
   auto rate = static_cast<double>(total) / elapsed;
   std::printf(
-    "node B synced %zu records in %.2f s (from its start to A's tip)\n", total,
+    "node B synced %zu records in %.2f s (from its start to the tip)\n", total,
     elapsed);
   auto percentile = [](std::vector<double> xs, double q) {
     if (xs.empty())
