@@ -67,6 +67,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, prove, "prove")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, headers, "headers")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, links, "links")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, assume, "assume")
 CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
 
 namespace hallmark::trie {
@@ -129,6 +130,10 @@ struct verify_job {
     size_t block; ///< index into blocks
     size_t first; ///< first record
     size_t last;  ///< one past the last record
+    /// False: the block is an ancestor of the block assumed valid
+    /// (`assume_valid`), so its records' signatures are not checked;
+    /// check_block still is.
+    bool signatures = true;
   };
   std::shared_ptr<const std::vector<block>> blocks;
   std::vector<segment> segments;
@@ -467,7 +472,12 @@ using block_processor_actor = caf::typed_actor<
   // Timer: flushes what waited for the flush interval.
   caf::reacts_to<atom::tick>,
   // Where new blocks that joined the best chain are published.
-  caf::reacts_to<atom::subscribe, relay_actor>>;
+  caf::reacts_to<atom::subscribe, relay_actor>,
+  // The hashes of the blocks at heights first, first + 1, ... that are
+  // ancestors of the block assumed valid, their header chain checked to
+  // lead to it: such a block's signatures are not checked (every other
+  // rule is). Replaces what was told before.
+  caf::reacts_to<atom::assume, uint64_t, std::vector<hash256>>>;
 
 /// Builds blocks from the reservoir and searches their proof of work.
 using producer_actor = caf::typed_actor<
@@ -531,8 +541,11 @@ using prefetcher_actor = caf::typed_actor<
   // Fetches heights from..target from the links (the first is the
   // upstream; the others serve ranges beside it), checking that they extend
   // the block `parent` (at from - 1); replaces any fetch under way.
+  // A non-zero `assume` (the block assumed valid, not yet on our chain):
+  // the upstream's headers are fetched first, and if they lead from
+  // `parent` to it, block_processor is told its ancestors (atom::assume).
   caf::reacts_to<atom::fetch, std::vector<peer_link>, uint64_t, uint64_t,
-                 hash256>,
+                 hash256, hash256>,
   // Drops the fetch under way (reorg, new upstream, shutdown).
   caf::reacts_to<atom::reset>>;
 

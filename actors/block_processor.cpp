@@ -465,7 +465,19 @@ take_batch(self_ptr self, std::vector<encoded> raw, bool more,
   bt.good = bt.blocks->size();
   raw.resize(bt.good);
   bt.raw = std::move(raw);
-  auto jobs = split_jobs(bt.blocks, st.verifiers.size());
+  // Ancestors of the block assumed valid skip their signatures: the header
+  // chain told by atom::assume leads from our chain to it.
+  std::vector<bool> assumed(bt.blocks->size(), false);
+  for (size_t i = 0; i < bt.blocks->size(); ++i) {
+    auto& hdr = (*bt.blocks)[i].hdr;
+    auto at = hdr.height - st.assumed_from;
+    if (hdr.height >= st.assumed_from && at < st.assumed.size()
+        && st.assumed[at] == block_hash(hdr)) {
+      assumed[i] = true;
+      ++st.assumed_blocks;
+    }
+  }
+  auto jobs = split_jobs(bt.blocks, st.verifiers.size(), assumed);
   bt.waiting = jobs.size();
   auto promise = self->make_response_promise<apply_report>();
   bt.promise = promise;
@@ -622,6 +634,16 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       self->state.tip_subscribers.push_back(std::move(a));
     },
     [=](atom::subscribe, relay_actor& r) { self->state.relay = std::move(r); },
+    [=](atom::assume, uint64_t first, std::vector<hash256>& hashes) {
+      auto& st = self->state;
+      if (!hashes.empty())
+        log_info("block_processor",
+                 "signatures of blocks {}..{} are assumed valid (ancestors "
+                 "of assume_valid {})",
+                 first, first + hashes.size() - 1, to_hex(hashes.back()));
+      st.assumed_from = first;
+      st.assumed = std::move(hashes);
+    },
     [=](atom::tick) {
       self->state.flush_scheduled = false;
       flush(self); // logs its failure and drops the writer

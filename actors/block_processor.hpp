@@ -98,6 +98,12 @@ struct block_processor_state {
   /// applied and committed: its height is then the final one.
   std::optional<caf::typed_response_promise<uint64_t>> stop_reply;
   uint64_t last_log_height = 0;
+  /// Ancestors of the block assumed valid, by height from assumed_from
+  /// (atom::assume): their signatures are not checked.
+  uint64_t assumed_from = 0;
+  std::vector<hash256> assumed;
+  /// Blocks whose signatures were taken as valid since start.
+  uint64_t assumed_blocks = 0;
 };
 
 /// @param store the chain environment; this actor is its only writer.

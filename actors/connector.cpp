@@ -89,10 +89,14 @@ void start_fetch(self_ptr self, uint64_t fork) {
   auto& up = st.peers[*st.upstream];
   st.target = up.height;
   hash256 parent{};
+  auto assume = st.cfg.assume_valid;
   {
     chain_reader view{*st.deps.chain};
     if (auto h = view.hash_at(fork))
       parent = *h;
+    // Once on our chain, nothing below it is left to assume.
+    if (assume != hash256{} && view.height_of(assume))
+      assume = hash256{};
   }
   auto sources = fetch_sources(self, fork);
   st.last_progress_ms = now_ms(self);
@@ -100,7 +104,7 @@ void start_fetch(self_ptr self, uint64_t fork) {
   log_info("connector", "fetching blocks {}..{} from {} and {} more peers",
            fork + 1, st.target, short_key(*st.upstream), sources.size() - 1);
   self->send(st.prefetch, atom::fetch_v, std::move(sources), fork + 1,
-             st.target, parent);
+             st.target, parent, assume);
   set_phase(self, phase::fetch_blocks);
 }
 

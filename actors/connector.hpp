@@ -63,6 +63,10 @@ struct connector_config {
   /// Upstreams a block fetch takes ranges from at once (the chosen
   /// upstream and up to sync_peers - 1 more).
   size_t sync_peers = 3;
+  /// The block assumed valid (zero: none): a fetch that has not reached it
+  /// checks the upstream's headers lead to it, and skips the signatures of
+  /// its ancestors.
+  hash256 assume_valid{};
   /// Deepest fork followed (block_processor's reorg window): a heavier
   /// branch forking deeper is reported, not fetched.
   uint64_t reorg_window = 100;

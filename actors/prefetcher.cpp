@@ -216,6 +216,8 @@ std::optional<size_t> pick_source(const prefetcher_state& st) {
 /// ask again first, then new ones.
 void pump(self_ptr self) {
   auto& st = self->state;
+  if (st.assume != hash256{})
+    return; // the headers pass comes first
   while (st.active && st.requests < st.cfg.max_requests) {
     auto source = pick_source(st);
     if (!source)
@@ -312,6 +314,67 @@ void forget_sources(self_ptr self) {
   st.under_way.clear();
 }
 
+/// The headers pass before an assumed-valid fetch; then the blocks.
+void fetch_headers(self_ptr self) {
+  auto& st = self->state;
+  auto from = st.start + st.assume_chain.size();
+  auto done = [self](const char* why) {
+    auto& st = self->state;
+    if (why != nullptr) {
+      log_info("prefetcher",
+               "no assume_valid for this fetch: {}; every signature is "
+               "checked",
+               why);
+      st.assume_chain.clear();
+    } else {
+      self->send(st.processor, atom::assume_v, st.start,
+                 std::move(st.assume_chain));
+      st.assume_chain.clear();
+    }
+    st.assume = hash256{};
+    pump(self);
+  };
+  if (from > st.target) {
+    done("the upstream's chain ends below the block assumed valid");
+    return;
+  }
+  auto gen = st.generation;
+  auto count = static_cast<uint32_t>(
+    std::min<uint64_t>(2000, st.target - from + 1));
+  self
+    ->request(st.sources.front().link.session, st.cfg.request_timeout,
+              atom::headers_v, from, count)
+    .then(
+      [=](std::vector<header>& hs) {
+        auto& st = self->state;
+        if (gen != st.generation)
+          return;
+        if (hs.empty()) {
+          done("the upstream sent no headers");
+          return;
+        }
+        for (size_t i = 0; i < hs.size() && i < count; ++i) {
+          if (hs[i].height != from + i || hs[i].previous != st.assume_tip) {
+            done("the upstream's headers do not link to our chain");
+            return;
+          }
+          st.assume_tip = block_hash(hs[i]);
+          st.assume_chain.push_back(st.assume_tip);
+          if (st.assume_tip == st.assume) {
+            done(nullptr);
+            return;
+          }
+        }
+        fetch_headers(self);
+      },
+      [=](caf::error& err) {
+        if (gen != self->state.generation)
+          return;
+        auto why = "headers request failed: " + message_of(err);
+        done(why.c_str());
+      });
+}
+
 } // namespace
 
 prefetcher_actor::behavior_type prefetcher(self_ptr self,
@@ -330,7 +393,7 @@ prefetcher_actor::behavior_type prefetcher(self_ptr self,
   });
   return {
     [=](atom::fetch, std::vector<peer_link>& links, uint64_t from,
-        uint64_t target, hash256 parent) {
+        uint64_t target, hash256 parent, hash256 assume) {
       auto& st = self->state;
       ++st.generation;
       forget_sources(self);
@@ -351,7 +414,13 @@ prefetcher_actor::behavior_type prefetcher(self_ptr self,
       st.estimates.clear();
       st.orphaned.clear();
       st.active = from <= target && !st.sources.empty();
-      pump(self);
+      st.assume = assume;
+      st.assume_chain.clear();
+      st.assume_tip = parent;
+      if (st.active && assume != hash256{})
+        fetch_headers(self);
+      else
+        pump(self);
     },
     [=](atom::reset) {
       auto& st = self->state;

@@ -9,6 +9,13 @@
 // check that each extends the block before it (a link on another branch is
 // left out, not charged).
 //
+// With a block assumed valid that is not on our chain yet, the upstream's
+// headers from `from` are fetched first (2000 a request) and checked to
+// link; if they reach that block, block_processor is told the hashes of its
+// ancestors (atom::assume) so their signatures are not checked. If they do
+// not (another chain, or it is not there yet), every signature is checked.
+// The hashes take 32 bytes a block up to the assumed one.
+//
 // A link that fails a request (an error, a timeout, a link that went down,
 // no block at a height it claimed) is dropped from the fetch and its
 // requests go to the others: the connector hears of it (`source_only`) and
@@ -86,6 +93,11 @@ struct prefetcher_state {
   std::deque<std::pair<uint64_t, uint32_t>> orphaned; ///< to ask again
   std::map<uint64_t, request> under_way;              ///< by request id
   uint64_t next_request = 0;
+  /// The block assumed valid while its header chain is being fetched
+  /// (zero: not, or no longer); blocks are asked for after that.
+  hash256 assume{};
+  std::vector<hash256> assume_chain; ///< hashes from `start` on
+  hash256 assume_tip{};              ///< hash of assume_chain's last
 };
 
 prefetcher_actor::behavior_type

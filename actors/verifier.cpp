@@ -15,7 +15,7 @@ verifier(verifier_actor::stateful_pointer<verifier_state>) {
         // record (an empty block has one empty segment).
         if (seg.first == 0)
           err = check_block(b);
-        if (!err)
+        if (!err && seg.signatures)
           err = check_signatures(b, seg.first, seg.last);
         if (err)
           return verify_verdict{seg.block, std::move(err)};
@@ -26,7 +26,8 @@ verifier(verifier_actor::stateful_pointer<verifier_state>) {
 }
 
 std::vector<verify_job>
-split_jobs(std::shared_ptr<const std::vector<block>> blocks, size_t parts) {
+split_jobs(std::shared_ptr<const std::vector<block>> blocks, size_t parts,
+           const std::vector<bool>& assumed) {
   size_t total = 0;
   for (auto& b : *blocks)
     total += b.records.size();
@@ -37,8 +38,9 @@ split_jobs(std::shared_ptr<const std::vector<block>> blocks, size_t parts) {
   size_t in_job = 0;
   for (size_t bi = 0; bi < blocks->size(); ++bi) {
     size_t n = (*blocks)[bi].records.size();
+    bool signatures = bi >= assumed.size() || !assumed[bi];
     if (n == 0)
-      cur.segments.push_back({bi, 0, 0});
+      cur.segments.push_back({bi, 0, 0, signatures});
     for (size_t ri = 0; ri < n;) {
       // A full job is closed only when more records follow, so empty blocks
       // at the end join the last job instead of making one more than `parts`.
@@ -48,7 +50,7 @@ split_jobs(std::shared_ptr<const std::vector<block>> blocks, size_t parts) {
         in_job = 0;
       }
       size_t take = std::min(n - ri, per_job - in_job);
-      cur.segments.push_back({bi, ri, ri + take});
+      cur.segments.push_back({bi, ri, ri + take, signatures});
       ri += take;
       in_job += take;
     }

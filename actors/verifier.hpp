@@ -17,8 +17,11 @@ struct verifier_state {
 verifier_actor::behavior_type
 verifier(verifier_actor::stateful_pointer<verifier_state> self);
 
-/// Splits `blocks` into `parts` jobs of about equal record counts.
+/// Splits `blocks` into `parts` jobs of about equal record counts. Blocks
+/// whose `assumed` entry is true (ancestors of the block assumed valid)
+/// get segments that skip the signatures.
 std::vector<verify_job>
-split_jobs(std::shared_ptr<const std::vector<block>> blocks, size_t parts);
+split_jobs(std::shared_ptr<const std::vector<block>> blocks, size_t parts,
+           const std::vector<bool>& assumed = {});
 
 } // namespace hallmark

@@ -65,8 +65,9 @@ parse_run_options(int argc, char** argv, const char* name,
     else if (takes.assume_valid && arg == "--assume-valid")
       opts.assume_valid = true;
     else {
-      std::fprintf(stderr, "usage: %s [%s N]%s%s [--hallmark PATH] [--port P]\n",
-                   name, count_flag.c_str(), takes.peers ? " [--peers K]" : "",
+      std::fprintf(stderr,
+                   "usage: %s [%s N]%s%s [--hallmark PATH] [--port P]\n", name,
+                   count_flag.c_str(), takes.peers ? " [--peers K]" : "",
                    takes.assume_valid ? " [--assume-valid]" : "");
       return std::nullopt;
     }

@@ -110,10 +110,9 @@ int main(int argc, char** argv) {
   for (size_t k = 0; k < servers.size(); ++k) {
     auto listen = "127.0.0.1:" + std::to_string(port + static_cast<int>(k));
     auto key = key_of(bin, servers[k], scratch);
-    serving.push_back(start(bin,
-                            {"run", "--datadir", servers[k], "--listen",
-                             listen},
-                            servers[k] + "/node.log"));
+    serving.push_back(
+      start(bin, {"run", "--datadir", servers[k], "--listen", listen},
+            servers[k] + "/node.log"));
     b_args.push_back("--peer");
     b_args.push_back(key + "@" + listen);
   }

@@ -40,6 +40,15 @@ caf::error check_peer(std::string_view text) {
   return parsed ? caf::error{} : parsed.error();
 }
 
+// The block assumed valid: "0" or 64 hex digits.
+caf::error check_assume_valid(std::string_view text) {
+  if (text == "0" || (text.size() == 64 && from_hex_fixed<32>(text)))
+    return {};
+  return make_error(ec::bad_config,
+                    "'" + std::string{text}
+                      + "' is neither 0 nor a block hash (64 hex digits)");
+}
+
 // The keys of hallmark.conf, each declared once: name, field (its type),
 // help, and the range or the choices. The defaults are node_config's
 // initialisers. The order is the order save_config writes them in.
@@ -68,6 +77,12 @@ const config_key key_table[] = {
            "peer and those beside it that reach its height)",
    .min = 1,
    .max = 16},
+  {.name = "assume_valid",
+   .field = &cfg::assume_valid,
+   .help = "Block hash (hex): the signatures in its ancestors on the chain "
+           "with the most work are not checked while syncing, every other "
+           "rule is; 0: check every signature",
+   .check_value = check_assume_valid},
   {.name = "reorg_window",
    .field = &cfg::reorg_window,
    .help = "Blocks of undo data kept: the deepest fork followed, the "
@@ -288,6 +303,12 @@ caf::error config_key::check(const node_config& c) const {
     return {};
   }
   auto text = std::get_if<std::string node_config::*>(&field);
+  if (text != nullptr && check_value != nullptr) {
+    if (auto err = check_value(c.*(*text)))
+      return make_error(ec::bad_config,
+                        std::string{name} + ": " + message_of(err));
+    return {};
+  }
   if (text == nullptr || choices == nullptr)
     return {};
   auto allowed = choices();

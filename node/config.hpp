@@ -39,6 +39,8 @@ struct node_config {
   uint64_t state_sync_depth = 32;
   uint64_t reorg_window = 100;
   uint64_t sync_peers = 3;
+  /// Hex hash of the block assumed valid, or "0" for none.
+  std::string assume_valid{"0"};
   uint64_t flush_blocks = 1000;
   uint64_t flush_records = 4'000;
   uint64_t flush_interval_ms = 2000;

@@ -222,6 +222,9 @@ derive_configs(const node_config& cfg, const chain_params& params,
   c.ban_seconds = cfg.ban_seconds;
   c.reorg_window = cfg.reorg_window;
   c.sync_peers = cfg.sync_peers;
+  if (cfg.assume_valid != "0")
+    if (auto h = from_hex_fixed<32>(cfg.assume_valid))
+      c.assume_valid = *h;
   c.stall = std::chrono::milliseconds{
     or_default(cfg.stall_ms, params.stall_ms)};
   c.listeners = listeners;

@@ -458,6 +458,74 @@ TEST_CASE("block_processor actor: a bad block stops the batch at that block") {
   CHECK(f.tip_of(bp).height == 2);
 }
 
+TEST_CASE("block_processor actor: assume-valid skips only the signatures of "
+          "the assumed block's ancestors; every other rule is checked") {
+  actor_fixture f;
+  three_people p;
+  auto bp = f.spawn_processor({}, 2);
+  header_chain c{devnet()};
+  auto b1 = extend(c, {p.art, make_batch({p.first}, devnet().genesis_hash,
+                                         devnet().issue_difficulty)});
+  // Tells block_processor that the blocks `bs` (from height 1) are
+  // ancestors of the block assumed valid.
+  auto assume = [&](std::vector<const block*> bs) {
+    std::vector<hash256> hashes;
+    for (auto* b : bs)
+      hashes.push_back(block_hash(b->hdr));
+    f.self->send(bp, atom::assume_v, uint64_t{1}, hashes);
+    f.run();
+  };
+  auto forged = p.give(p.first_id, p.alice, p.bob);
+  forged.sig[5] ^= 0x40;
+  SUBCASE("a bad signature below it is not checked") {
+    auto b2 = extend(c, {forged});
+    auto b3 = extend(c, {});
+    assume({&b1, &b2, &b3});
+    auto r = f.send_blocks(bp, {b1, b2, b3});
+    REQUIRE_MESSAGE(r, message_of(r.error()));
+    CHECK(f.committed().height == 3);
+  }
+  SUBCASE("a bad signature above it is refused") {
+    auto b2 = extend(c, {forged});
+    assume({&b1});
+    auto r = f.send_blocks(bp, {b1, b2});
+    REQUIRE_FALSE(r);
+    CHECK(code(r) == ec::bad_signature);
+    CHECK(f.committed().height == 1);
+  }
+  SUBCASE("a bad signature in a block that is not the assumed ancestor at "
+          "its height is refused") {
+    auto honest = extend(c, {p.give(p.first_id, p.alice, p.carol)});
+    c.headers.pop_back();
+    auto b2 = extend(c, {forged});
+    assume({&b1, &honest});
+    auto r = f.send_blocks(bp, {b1, b2});
+    REQUIRE_FALSE(r);
+    CHECK(code(r) == ec::bad_signature);
+  }
+  SUBCASE("a bad merkle root below it is refused") {
+    auto b2 = extend(
+      c, {make_asset("Haystacks", vec_of("fp:haystacks"), {}, p.bob)});
+    b2.hdr.merkle_root = label_hash("wrong");
+    REQUIRE(mine(b2.hdr, 10'000'000));
+    c.headers.back() = b2.hdr;
+    assume({&b1, &b2});
+    auto r = f.send_blocks(bp, {b1, b2});
+    REQUIRE_FALSE(r);
+    CHECK(code(r) == ec::bad_block);
+    CHECK(f.committed().height == 1);
+  }
+  SUBCASE("a double spend below it is refused") {
+    auto b2 = extend(c, {p.give(p.first_id, p.alice, p.bob),
+                         p.give(p.first_id, p.alice, p.carol)});
+    assume({&b1, &b2});
+    auto r = f.send_blocks(bp, {b1, b2});
+    REQUIRE_FALSE(r);
+    CHECK(code(r) == ec::double_spend);
+    CHECK(f.committed().height == 1);
+  }
+}
+
 TEST_CASE("block_processor actor: a verifier that is gone fails the batch") {
   actor_fixture f;
   auto verifiers = f.spawn_verifiers(1);

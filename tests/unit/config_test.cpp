@@ -307,7 +307,7 @@ TEST_CASE("config: every key is declared once, with a flag, a help and a "
     CHECK_FALSE(key.accepted().empty());
   }
   // Every field of node_config but datadir is a key.
-  CHECK(names.size() == 27);
+  CHECK(names.size() == 28);
   CHECK(find_config_key("datadir") == nullptr);
   CHECK(find_config_key("peers") == nullptr); // the key is `peer`
   CHECK(find_config_key("reorg_window")->flag() == "--reorg-window");

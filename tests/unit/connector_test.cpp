@@ -181,6 +181,9 @@ fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
 struct processor_log {
   std::vector<uint64_t> heights;
   std::vector<size_t> batches;
+  /// What atom::assume told: the first height and the hashes.
+  uint64_t assumed_from = 0;
+  std::vector<hash256> assumed;
 };
 
 /// A block_processor whose chain is `ours`: it answers `tip` and `flush`,
@@ -206,6 +209,10 @@ caf::behavior fake_processor(caf::event_based_actor* self, served_chain ours,
       return r;
     },
     [](atom::flush) { return uint64_t{0}; },
+    [log](atom::assume, uint64_t first, const std::vector<hash256>& hashes) {
+      log->assumed_from = first;
+      log->assumed = hashes;
+    },
   };
 }
 
@@ -351,7 +358,7 @@ std::shared_ptr<std::vector<fetch_report>> failing_fetch(fixture& f,
   auto prefetch = spawn_prefetcher(f, reports);
   f.self->send(prefetch, atom::fetch_v,
                links_of({f.session("a", grow(f.ours, 3), how)}), uint64_t{2},
-               uint64_t{4}, hash_at(f.ours, 1));
+               uint64_t{4}, hash_at(f.ours, 1), hash256{});
   f.run();
   return reports;
 }
@@ -371,7 +378,7 @@ TEST_CASE("prefetcher: batches answered last first reach block_processor in "
   auto prefetch = spawn_prefetcher(f, reports, pc);
   f.self->send(prefetch, atom::fetch_v,
                links_of({f.session("a", peer, serve::reversed, 4)}),
-               uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1));
+               uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1), hash256{});
   f.run();
   CHECK(f.heard("asked ")
         == std::vector<std::string>{"a 2+3", "a 5+3", "a 8+3", "a 11+3"});
@@ -424,7 +431,7 @@ TEST_CASE("prefetcher: ranges are spread over the links; a failing link's "
     auto prefetch = spawn_prefetcher(f, reports, pc);
     f.self->send(prefetch, atom::fetch_v,
                  links_of({f.session("a", peer), f.session("b", peer, second)}),
-                 uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1));
+                 uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1), hash256{});
     f.run();
     return reports;
   };
@@ -477,7 +484,7 @@ TEST_CASE("prefetcher: a link that dies mid-fetch has its ranges asked of "
   auto prefetch = spawn_prefetcher(f, reports, pc);
   auto dying = f.session("b", peer, serve::never);
   f.self->send(prefetch, atom::fetch_v, links_of({f.session("a", peer), dying}),
-               uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1));
+               uint64_t{2}, uint64_t{13}, hash_at(f.ours, 1), hash256{});
   f.run();
   CHECK(f.applied->heights.size() < 12);
   f.self->send_exit(dying, caf::exit_reason::kill);
@@ -500,7 +507,7 @@ TEST_CASE("prefetcher: a link serving another branch is left out, not "
   auto prefetch = spawn_prefetcher(f, reports, pc);
   f.self->send(prefetch, atom::fetch_v,
                links_of({f.session("a", peer), f.session("b", other)}),
-               uint64_t{2}, uint64_t{7}, hash_at(f.ours, 1));
+               uint64_t{2}, uint64_t{7}, hash_at(f.ours, 1), hash256{});
   f.run();
   CHECK(f.applied->heights == heights(2, 7));
   auto left = std::find_if(reports->begin(), reports->end(),
@@ -508,6 +515,37 @@ TEST_CASE("prefetcher: a link serving another branch is left out, not "
   REQUIRE(left != reports->end());
   CHECK(left->source == seeded_key(0x21).public_key_bytes());
   CHECK(fault_of(left->failure) != fault::peer);
+  REQUIRE_FALSE(reports->empty());
+  CHECK(reports->back().done);
+}
+
+TEST_CASE("prefetcher: with a block assumed valid, the upstream's headers "
+          "come first and block_processor is told its ancestors") {
+  fixture f{1};
+  auto peer = grow(f.ours, 8);
+  auto reports = std::make_shared<std::vector<fetch_report>>();
+  auto prefetch = spawn_prefetcher(f, reports);
+  SUBCASE("the headers lead to it: heights 2..6 are its ancestors") {
+    f.self->send(prefetch, atom::fetch_v, links_of({f.session("a", peer)}),
+                 uint64_t{2}, uint64_t{9}, hash_at(f.ours, 1),
+                 hash_at(peer, 6));
+    f.run();
+    CHECK(f.applied->assumed_from == 2);
+    REQUIRE(f.applied->assumed.size() == 5);
+    for (uint64_t h = 2; h <= 6; ++h)
+      CHECK(f.applied->assumed[h - 2] == hash_at(peer, h));
+  }
+  SUBCASE("they do not (the block is on another branch): nothing is "
+          "assumed") {
+    auto other = grow(f.ours, 8, 1);
+    f.self->send(prefetch, atom::fetch_v, links_of({f.session("a", peer)}),
+                 uint64_t{2}, uint64_t{9}, hash_at(f.ours, 1),
+                 hash_at(other, 6));
+    f.run();
+    CHECK(f.applied->assumed.empty());
+  }
+  // Either way every block is fetched and applied in order.
+  CHECK(f.applied->heights == heights(2, 9));
   REQUIRE_FALSE(reports->empty());
   CHECK(reports->back().done);
 }
