@@ -82,7 +82,8 @@ const config_key key_table[] = {
    .help = "Block hash (hex): the signatures in its ancestors on the chain "
            "with the most work are not checked while syncing, every other "
            "rule is; 0: check every signature",
-   .check_value = check_assume_valid},
+   .check_value = check_assume_valid,
+   .shape = "0|BLOCKHASH"},
   {.name = "reorg_window",
    .field = &cfg::reorg_window,
    .help = "Blocks of undo data kept: the deepest fork followed, the "
@@ -336,11 +337,15 @@ std::string config_key::accepted() const {
   if (is_boolean())
     return "true|false";
   if (choices == nullptr)
-    return "TEXT";
+    return shape.empty() ? std::string{"TEXT"} : std::string{shape};
   std::string out;
   for (auto& choice : choices())
     out += (out.empty() ? "" : "|") + std::string{choice};
   return out;
+}
+
+bool config_key::is_text() const {
+  return std::holds_alternative<std::string node_config::*>(field);
 }
 
 std::span<const config_key> config_keys() {

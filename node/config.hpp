@@ -94,9 +94,14 @@ struct config_key {
   uint64_t max = 0;
   /// Text: the values accepted (all when null).
   std::vector<std::string_view> (*choices)() = nullptr;
-  /// A list: checks one value (e.g. that a `listen` value is HOST:PORT);
-  /// every value is accepted when null.
+  /// A list, or text without choices: checks one value (e.g. that a
+  /// `listen` value is HOST:PORT); every value is accepted when null.
   caf::error (*check_value)(std::string_view value) = nullptr;
+  /// Text without choices: what accepted() says it takes ("TEXT" if empty).
+  std::string_view shape;
+
+  /// Whether the key holds one text value.
+  bool is_text() const;
 
   /// The command-line flag: `--reorg-window` for `reorg_window`.
   std::string flag() const;

@@ -353,6 +353,22 @@ TEST_CASE("config: each key reads values of its type and checks its range") {
       auto err = key.check(cfg);
       CHECK(code(err) == ec::bad_config);
       CHECK(contains(message_of(err), "'moon'"));
+    } else if (key.is_text()) {
+      // assume_valid: 0 or a block hash.
+      REQUIRE((key.check_value != nullptr));
+      for (auto good : {"0", "00112233445566778899aabbccddeeff"
+                             "00112233445566778899aabbccddeeff"}) {
+        REQUIRE_FALSE(key.read(good, cfg));
+        CHECK_FALSE(key.check(cfg));
+      }
+      for (auto bad : {"", "moon", "1", "0011"}) {
+        CAPTURE(bad);
+        REQUIRE_FALSE(key.read(bad, cfg));
+        auto err = key.check(cfg);
+        CHECK(code(err) == ec::bad_config);
+        CHECK(contains(message_of(err), key.name));
+      }
+      CHECK(key.accepted() == "0|BLOCKHASH");
     } else {
       for (auto bad : {"", "12x", "-1", "+1", " 1", "0x10", "1e3"}) {
         CAPTURE(bad);
@@ -398,6 +414,8 @@ TEST_CASE("config: save then load gives back every key of the table") {
       REQUIRE_FALSE(key.read("true", cfg));
     } else if (key.choices != nullptr) {
       REQUIRE_FALSE(key.read("mainnet", cfg));
+    } else if (key.is_text()) {
+      REQUIRE_FALSE(key.read(std::string(64, 'a'), cfg));
     } else {
       auto value = key.min + 1 + (++step) % (key.max - key.min);
       REQUIRE_FALSE(key.read(std::to_string(value), cfg));
