@@ -211,6 +211,17 @@ struct connector_status {
   /// Why fetching is paused (this node's storage failed, or the blocks are
   /// not valid yet), retried with backoff; empty: not paused.
   std::string fetch_error;
+  /// A block fetch under way (the progress line's figures); all zero when
+  /// none is: heights from..target, the height reached, records applied a
+  /// second since it began, seconds left (0: unknown), upstreams serving.
+  bool fetching = false;
+  uint64_t fetch_from = 0;
+  uint64_t fetch_height = 0;
+  uint64_t fetch_target = 0;
+  uint64_t fetch_records_per_s = 0;
+  uint64_t fetch_eta_s = 0;
+  uint32_t fetch_peers = 0;
+  uint64_t fetch_elapsed_ms = 0;
 };
 
 /// A state sync's progress (actors/state_sync.hpp), for `hallmark status`.
@@ -338,7 +349,9 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, connector_status& x) {
   return f(caf::meta::type_name("connector_status"), x.state, x.links, x.target,
            x.deep_fork_peer, x.deep_fork_height, x.deep_fork_depth,
-           x.deep_fork_tip_height, x.fetch_error);
+           x.deep_fork_tip_height, x.fetch_error, x.fetching, x.fetch_from,
+           x.fetch_height, x.fetch_target, x.fetch_records_per_s, x.fetch_eta_s,
+           x.fetch_peers, x.fetch_elapsed_ms);
 }
 
 template <class Inspector>

@@ -45,6 +45,16 @@ void finish_status(admin_broker* self, connection_handle hdl,
       s.setDeepForkDepth(net.deep_fork_depth);
       s.setDeepForkTipHeight(net.deep_fork_tip_height);
     }
+    if (net.fetching) {
+      auto b = s.initBlockSync();
+      b.setFromHeight(net.fetch_from);
+      b.setHeight(net.fetch_height);
+      b.setTargetHeight(net.fetch_target);
+      b.setRecordsPerSecond(net.fetch_records_per_s);
+      b.setEtaSeconds(net.fetch_eta_s);
+      b.setPeers(net.fetch_peers);
+      b.setElapsedMs(net.fetch_elapsed_ms);
+    }
     if (sync) {
       auto p = s.initStateSync();
       p.setPhase(sync->phase);

@@ -100,6 +100,12 @@ void start_fetch(self_ptr self, uint64_t fork) {
   }
   auto sources = fetch_sources(self, fork);
   st.last_progress_ms = now_ms(self);
+  st.fetch_started_ms = st.last_progress_ms;
+  st.last_report = fetch_report{};
+  st.last_report->height = fork;
+  st.last_report->target = st.target;
+  st.last_report->start = fork + 1;
+  st.last_report->peers = static_cast<uint32_t>(sources.size());
   st.progress.begin(st.last_progress_ms);
   log_info("connector", "fetching blocks {}..{} from {} and {} more peers",
            fork + 1, st.target, short_key(*st.upstream), sources.size() - 1);
@@ -520,6 +526,19 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       s.state = to_string(st.state);
       s.fetch_error = st.fetch_error;
       s.links = live_links(self);
+      if (st.state == phase::fetch_blocks && st.last_report) {
+        auto& r = *st.last_report;
+        auto elapsed = now_ms(self) - st.fetch_started_ms;
+        auto f = figures_of(r, static_cast<double>(elapsed) / 1000.0);
+        s.fetching = true;
+        s.fetch_from = r.start;
+        s.fetch_height = r.height;
+        s.fetch_target = r.target;
+        s.fetch_records_per_s = static_cast<uint64_t>(f.records_per_s);
+        s.fetch_eta_s = static_cast<uint64_t>(f.eta_s);
+        s.fetch_peers = r.peers;
+        s.fetch_elapsed_ms = elapsed;
+      }
       for (auto& [k, p] : st.peers)
         if (p.session && p.have_info && p.deep_fork_until <= now)
           s.target = std::max(s.target, p.height);
@@ -565,6 +584,8 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         // One upstream left the fetch; the others serve its ranges. It is
         // charged only for what it did wrong, and passed over for a while.
         auto why = message_of(r.failure);
+        if (st.last_report)
+          st.last_report->peers = r.peers;
         auto& p = st.peers[r.source];
         p.avoid_until = now_of(self) + 20 * st.cfg.cycle;
         if (fault_of(r.failure) == fault::peer)
@@ -575,6 +596,9 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         return;
       }
       st.progress.report(r, st.last_progress_ms);
+      st.last_report = r;
+      if (r.failure || r.done)
+        st.last_report.reset();
       if (r.failure) {
         auto why = message_of(r.failure);
         auto whose = fault_of(r.failure);

@@ -146,6 +146,9 @@ struct connector_state {
   std::string fetch_error;
   uint64_t target = 0;
   uint64_t last_progress_ms = 0;
+  /// The fetch under way: when it began and its last report.
+  uint64_t fetch_started_ms = 0;
+  std::optional<fetch_report> last_report;
   /// Shows the fetch's progress; the connector only feeds it.
   progress_display progress{stderr_is_terminal()};
   bool probing = false;

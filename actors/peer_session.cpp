@@ -338,6 +338,7 @@ behavior_type linked(self_ptr self, next_read next) {
           ++i;
         }
       }
+      send_held_replies(self);
       schedule_tick(self);
     },
     [=](atom::info) {

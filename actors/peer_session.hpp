@@ -69,6 +69,10 @@ struct session_limits {
   int32_t bad_frame_points = 100;
   int32_t bad_block_points = 50;
   int32_t bad_records_points = 10;
+  /// Testing only (devnet, HALLMARK_TEST_BLOCK_SERVE_DELAY_MS): `blocks`
+  /// replies are held at least this long, sent by the 1 s timer; 0: at
+  /// once.
+  std::chrono::milliseconds serve_delay{0};
 };
 
 struct session_deps {
@@ -147,6 +151,13 @@ struct peer_session_state {
   bool linked = false;
   /// The link is closing: nothing more is read.
   bool closed = false;
+  /// Replies held back by `serve_delay` (testing only), oldest first.
+  struct held_reply {
+    std::chrono::steady_clock::time_point due;
+    uint64_t id = 0;
+    wire::blocks body;
+  };
+  std::vector<held_reply> held_replies;
 };
 
 /// Whether an inbound session that ended with `reason` before its peer

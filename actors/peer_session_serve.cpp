@@ -97,6 +97,11 @@ void serve_blocks(self_ptr self, uint64_t id, wire::blocks_request r) {
   }
   if (failed)
     return refuse_storage(self, id, failed);
+  if (auto delay = st.deps.limits.serve_delay; delay.count() > 0) {
+    st.held_replies.push_back(
+      {self->clock().now() + delay, id, std::move(out)});
+    return;
+  }
   reply(self, id, std::move(out));
 }
 
@@ -303,6 +308,18 @@ void on_envelope(self_ptr self, wire::envelope env) {
   else
     charge(self, st.deps.limits.bad_records_points,
            std::string{"unexpected envelope kind "} + wire::kind_name(what));
+}
+
+void send_held_replies(self_ptr self) {
+  auto& held = self->state.held_replies;
+  auto now = self->clock().now();
+  auto due = std::partition(held.begin(), held.end(),
+                            [&](auto& h) { return h.due > now; });
+  std::vector<peer_session_state::held_reply> out(
+    std::make_move_iterator(due), std::make_move_iterator(held.end()));
+  held.erase(due, held.end());
+  for (auto& h : out)
+    reply(self, h.id, std::move(h.body));
 }
 
 } // namespace hallmark::peer_session_detail

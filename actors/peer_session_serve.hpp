@@ -30,4 +30,8 @@ void charge(self_ptr self, int32_t points, const std::string& reason);
 /// handed on, a response delivered to the request of ours it answers.
 void on_envelope(self_ptr self, wire::envelope env);
 
+/// Sends the `blocks` replies held back by `serve_delay` that are due
+/// (testing only; the session's timer calls it).
+void send_held_replies(self_ptr self);
+
 } // namespace hallmark::peer_session_detail

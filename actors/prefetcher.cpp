@@ -206,7 +206,10 @@ std::optional<size_t> pick_source(const prefetcher_state& st) {
     auto& s = st.sources[i];
     if (s.dropped || s.requests >= st.cfg.per_source_requests)
       continue;
-    if (!best || s.requests < st.sources[*best].requests)
+    // The fewest under way; among those, the one asked longest ago.
+    if (!best || s.requests < st.sources[*best].requests
+        || (s.requests == st.sources[*best].requests
+            && s.last_asked < st.sources[*best].last_asked))
       best = i;
   }
   return best;
@@ -234,8 +237,13 @@ void pump(self_ptr self) {
     auto room = st.cfg.cache_bytes > st.cached_bytes
                   ? st.cfg.cache_bytes - st.cached_bytes
                   : 0;
+    // The cache is shared so that every link can have its requests under
+    // way: one request takes at most its share.
+    auto share = std::max<uint64_t>(
+      1, st.cfg.cache_bytes
+           / (avg * st.cfg.per_source_requests * live_sources(st)));
     uint64_t n = std::min<uint64_t>(
-      {st.target - st.next + 1, st.cfg.max_batch, room / avg});
+      {st.target - st.next + 1, st.cfg.max_batch, room / avg, share});
     if (n == 0) {
       // Nothing fits; if nothing is under way either, take one block.
       if (st.requests > 0 || st.applying > 0 || !st.ready.empty())
@@ -259,6 +267,7 @@ void request_blocks(self_ptr self, size_t source, uint64_t from,
   ++st.requests;
   ++st.sources[source].requests;
   auto id = st.next_request++;
+  st.sources[source].last_asked = st.next_request;
   st.under_way[id] = prefetcher_state::request{from, count, source};
   // Whether the request is still ours: not reset, not given up.
   auto settle = [self, gen = st.generation, id, source] {

@@ -54,7 +54,8 @@ struct prefetcher_state {
   /// One upstream serving the fetch.
   struct source {
     peer_link link;
-    size_t requests = 0; ///< its requests in flight
+    size_t requests = 0;     ///< its requests in flight
+    uint64_t last_asked = 0; ///< request count when it was last asked
     bool dropped = false;
   };
 

@@ -19,14 +19,26 @@ constexpr std::string_view clear_line = "\r\033[K";
 
 } // namespace
 
-std::string progress_line(const fetch_report& r, double seconds) {
+progress_figures figures_of(const fetch_report& r, double seconds) {
   auto secs = std::max(0.001, seconds);
-  auto rate = r.records / secs;
+  progress_figures out;
+  out.records_per_s = static_cast<double>(r.records) / secs;
   auto left = r.target > r.height ? r.target - r.height : 0;
-  auto done_blocks = r.height + 1;
-  auto eta = left > 0 ? secs / static_cast<double>(done_blocks) * left : 0.0;
-  return fmt::format("sync: height {} of {}, {:.0f} records/s, ETA {:.0f} s",
-                     r.height, r.target, rate, eta);
+  // Blocks applied in this fetch so far: the rate the rest will come at.
+  auto done = r.height + 1 > r.start ? r.height + 1 - r.start : 0;
+  if (left > 0 && done > 0)
+    out.eta_s = secs / static_cast<double>(done) * static_cast<double>(left);
+  return out;
+}
+
+std::string progress_line(const fetch_report& r, double seconds) {
+  auto f = figures_of(r, seconds);
+  return fmt::format(
+    "sync: height {} of {}, {:.0f} records/s, ETA {}, {} peer{}", r.height,
+    r.target, f.records_per_s,
+    f.eta_s > 0 || r.height >= r.target ? fmt::format("{:.0f} s", f.eta_s)
+                                        : std::string{"unknown"},
+    r.peers, r.peers == 1 ? "" : "s");
 }
 
 progress_display::progress_display(bool terminal) : terminal_(terminal) {}

@@ -12,7 +12,17 @@
 
 namespace hallmark {
 
-/// "sync: height H of T, R records/s, ETA S s" for a fetch `seconds` old.
+/// A fetch's rate and time left, from a report `seconds` into it: records
+/// applied a second, and the seconds left at the rate blocks arrived so far
+/// (0: not known yet).
+struct progress_figures {
+  double records_per_s = 0;
+  double eta_s = 0;
+};
+progress_figures figures_of(const fetch_report& r, double seconds);
+
+/// "sync: height H of T, R records/s, ETA S s, N peers" for a fetch
+/// `seconds` old.
 std::string progress_line(const fetch_report& r, double seconds);
 
 /// Shows a fetch's progress on stderr or in the log.

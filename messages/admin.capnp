@@ -120,6 +120,18 @@ struct Status {
   fetchError @19 :Text;
   # A state sync's progress; absent when this node runs none.
   stateSync @20 :StateSyncProgress;
+  # A block sync's progress; absent when no block fetch is under way.
+  blockSync @21 :BlockSyncProgress;
+}
+
+struct BlockSyncProgress {
+  fromHeight @0 :UInt64;     # the fetch's first height
+  height @1 :UInt64;         # applied, to this height
+  targetHeight @2 :UInt64;
+  recordsPerSecond @3 :UInt64;
+  etaSeconds @4 :UInt64;     # 0: unknown
+  peers @5 :UInt32;          # upstreams serving it now
+  elapsedMs @6 :UInt64;
 }
 
 struct StateSyncProgress {

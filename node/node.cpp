@@ -177,6 +177,7 @@ struct actor_configs {
   listener_config doors;
   state_sync_config sync;
   state_server_config server;
+  session_limits limits;
 };
 
 /// `cfg`'s value, or the chain's default where it is 0.
@@ -262,6 +263,17 @@ derive_configs(const node_config& cfg, const chain_params& params,
                   "HALLMARK_TEST_STATE_SERVE_DELAY_MS: state proofs "
                   "are served {} ms late (testing)",
                   out.server.serve_delay.count());
+  }
+  if (auto x = std::getenv("HALLMARK_TEST_BLOCK_SERVE_DELAY_MS");
+      x != nullptr && cfg.chain == devnet_chain) {
+    auto ms = std::strtoull(x, nullptr, 10);
+    out.limits.serve_delay = std::chrono::milliseconds{
+      std::min<uint64_t>(ms, 10'000)};
+    if (ms > 0)
+      log_warning("node",
+                  "HALLMARK_TEST_BLOCK_SERVE_DELAY_MS: blocks are served at "
+                  "least {} ms late (testing)",
+                  out.limits.serve_delay.count());
   }
   if (auto err = out.sync.validate())
     return err;
@@ -352,6 +364,7 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   sdeps.processor = a.processor;
   sdeps.pool = a.pool;
   sdeps.settings = handshake_settings{cfg.chain, identity};
+  sdeps.limits = ac.limits;
   ac.links.bans = local;
   a.links = sys.spawn(connector, ac.links, sdeps, identity);
   sdeps.connector = a.links;

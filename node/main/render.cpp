@@ -152,6 +152,19 @@ json status_json(schema::Status::Reader in) {
   j["sync_target"] = in.getSyncTarget();
   if (in.getFetchError().size() > 0)
     j["fetch_error"] = in.getFetchError().cStr();
+  if (in.hasBlockSync()) {
+    auto b = in.getBlockSync();
+    json sync;
+    sync["from_height"] = b.getFromHeight();
+    sync["height"] = b.getHeight();
+    sync["target_height"] = b.getTargetHeight();
+    sync["records_per_s"] = b.getRecordsPerSecond();
+    sync["eta_s"] = b.getEtaSeconds() == 0 ? json(nullptr)
+                                           : json(b.getEtaSeconds());
+    sync["peers"] = b.getPeers();
+    sync["elapsed_ms"] = b.getElapsedMs();
+    j["block_sync"] = sync;
+  }
   if (in.hasStateSync()) {
     auto p = in.getStateSync();
     json sync;
@@ -407,7 +420,20 @@ void print_status(const json& j) {
                                        target - height);
   shown.erase("deep_fork");
   shown.erase("state_sync");
+  shown.erase("block_sync");
   print_object(shown, "");
+  if (auto s = j.find("block_sync"); s != j.end()) {
+    auto eta = s->find("eta_s");
+    auto peers = s->value("peers", 0);
+    fmt::print("\nblock sync: height {} of {}, {} records/s, ETA {}, {} "
+               "peer{}\n",
+               s->value("height", 0), s->value("target_height", 0),
+               s->value("records_per_s", 0),
+               eta != s->end() && !eta->is_null()
+                 ? fmt::format("{} s", eta->get<uint64_t>())
+                 : std::string{"unknown"},
+               peers, peers == 1 ? "" : "s");
+  }
   if (auto s = j.find("state_sync"); s != j.end()) {
     auto phase = s->value("phase", "");
     auto eta = s->find("eta_s");

@@ -363,3 +363,51 @@ TEST_CASE("network: an upstream serving bad blocks is dropped for another") {
   liar.join();
   ::close(server);
 }
+
+TEST_CASE("network: a block sync takes ranges from several upstreams; one "
+          "killed mid-fetch leaves its ranges to the others") {
+  temp_dir dir;
+  node a{dir, "a", {"empty_block_interval_s = 0"}};
+  a.start(true, {"--listen", addr(19770)});
+  REQUIRE(a.wait_for([](const json& s) { return s["height"] >= 12; }));
+  node b{dir, "b"};
+  node c{dir, "c"};
+  b.start(false, {"--listen", addr(19771), "--peer", peer_arg(a, 19770)});
+  c.start(false, {"--listen", addr(19772), "--peer", peer_arg(a, 19770)});
+  // Stop producing; the three then hold the same chain.
+  CHECK(a.stop() == 0);
+  a.start(false, {"--listen", addr(19770)});
+  auto target = a.height();
+  REQUIRE(converged({&a, &b, &c}, target));
+  // Each serves blocks 2 s late: the fetch is under way long enough to
+  // kill one of them while it holds requests.
+  std::vector<std::pair<node*, uint16_t>> servers{
+    {&a, 19770}, {&b, 19771}, {&c, 19772}};
+  for (auto [n, port] : servers) {
+    CHECK(n->stop() == 0);
+    n->set_env("HALLMARK_TEST_BLOCK_SERVE_DELAY_MS=2000");
+    n->start(false, {"--listen", addr(port)});
+  }
+  node d{dir, "d"};
+  d.start(false, {"--sync-peers", "3", "--peer", peer_arg(a, 19770), "--peer",
+                  peer_arg(b, 19771), "--peer", peer_arg(c, 19772)});
+  // Its status shows the fetch and the upstreams serving it.
+  REQUIRE(d.wait_for(
+    [](const json& s) {
+      return s.contains("block_sync") && s["block_sync"]["peers"] == 3;
+    },
+    30s));
+  auto sync = d.status()["block_sync"];
+  CHECK(sync["target_height"].get<uint64_t>() == target);
+  CHECK(sync.contains("records_per_s"));
+  b.kill9();
+  CHECK(converged({&a, &c, &d}, target));
+  CHECK(d.height() == target);
+  auto log = d.log();
+  CHECK(log.find("and 2 more peers") != std::string::npos);
+  // b's ranges went to the others at once: left out, not charged.
+  CHECK(log.find("left out of the fetch") != std::string::npos);
+  auto peers = run_json({"peers", "--datadir", d.datadir()});
+  for (auto& p : peers["peers"])
+    CHECK(p.value("score", 0) == 0);
+}

@@ -701,14 +701,23 @@ TEST_CASE("connector: an upstream frozen during fork detection is replaced") {
   CHECK(peers_of(f, l.c)[l.b].score == 0);
 }
 
-TEST_CASE("progress: the line states height, target, rate and time left") {
+TEST_CASE("progress: the line states height, target, rate, time left and "
+          "the upstreams") {
   fetch_report r;
+  r.start = 5; // blocks 5..9 in 10 s: the 10 left take 20 s
   r.height = 9;
   r.target = 19;
   r.records = 100;
+  r.peers = 3;
   CHECK(progress_line(r, 10.0)
-        == "sync: height 9 of 19, 10 records/s, ETA 10 s");
+        == "sync: height 9 of 19, 10 records/s, ETA 20 s, 3 peers");
   r.height = 19;
+  r.peers = 1;
   CHECK(progress_line(r, 10.0)
-        == "sync: height 19 of 19, 10 records/s, ETA 0 s");
+        == "sync: height 19 of 19, 10 records/s, ETA 0 s, 1 peer");
+  r.height = 4; // nothing applied yet: no rate to tell the rest by
+  CHECK(progress_line(r, 10.0)
+        == "sync: height 4 of 19, 10 records/s, ETA unknown, 1 peer");
+  auto f = figures_of(r, 10.0);
+  CHECK(f.eta_s == 0);
 }
