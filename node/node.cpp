@@ -185,6 +185,21 @@ uint64_t or_default(uint64_t value, uint64_t chain_default) {
   return value > 0 ? value : chain_default;
 }
 
+/// A testing aid, devnet only (docs/hacking.md): the delay in milliseconds
+/// (at most 10 000) the environment variable `var` asks `what` to be served
+/// with; zero when unset or on another chain.
+std::chrono::milliseconds test_delay(const node_config& cfg, const char* var,
+                                     const char* what) {
+  auto x = std::getenv(var);
+  if (x == nullptr || cfg.chain != devnet_chain)
+    return std::chrono::milliseconds{0};
+  auto ms = std::min<uint64_t>(std::strtoull(x, nullptr, 10), 10'000);
+  if (ms > 0)
+    log_warning("node", "{}: {} are served {} ms late (testing)", var, what,
+                ms);
+  return std::chrono::milliseconds{ms};
+}
+
 caf::expected<actor_configs>
 derive_configs(const node_config& cfg, const chain_params& params,
                const std::vector<std::string>& listeners) {
@@ -253,28 +268,10 @@ derive_configs(const node_config& cfg, const chain_params& params,
                           "only; ignored");
     }
   }
-  if (auto x = std::getenv("HALLMARK_TEST_STATE_SERVE_DELAY_MS");
-      x != nullptr && cfg.chain == devnet_chain) {
-    auto ms = std::strtoull(x, nullptr, 10);
-    out.server.serve_delay = std::chrono::milliseconds{
-      std::min<uint64_t>(ms, 10'000)};
-    if (ms > 0)
-      log_warning("node",
-                  "HALLMARK_TEST_STATE_SERVE_DELAY_MS: state proofs "
-                  "are served {} ms late (testing)",
-                  out.server.serve_delay.count());
-  }
-  if (auto x = std::getenv("HALLMARK_TEST_BLOCK_SERVE_DELAY_MS");
-      x != nullptr && cfg.chain == devnet_chain) {
-    auto ms = std::strtoull(x, nullptr, 10);
-    out.limits.serve_delay = std::chrono::milliseconds{
-      std::min<uint64_t>(ms, 10'000)};
-    if (ms > 0)
-      log_warning("node",
-                  "HALLMARK_TEST_BLOCK_SERVE_DELAY_MS: blocks are served at "
-                  "least {} ms late (testing)",
-                  out.limits.serve_delay.count());
-  }
+  out.server.serve_delay = test_delay(cfg, "HALLMARK_TEST_STATE_SERVE_DELAY_MS",
+                                      "state proofs");
+  out.limits.serve_delay = test_delay(cfg, "HALLMARK_TEST_BLOCK_SERVE_DELAY_MS",
+                                      "blocks");
   if (auto err = out.sync.validate())
     return err;
   return out;
