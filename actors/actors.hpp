@@ -269,6 +269,8 @@ struct fetch_report {
   bool source_only = false;
   uint32_t peers = 0; ///< upstreams serving the fetch now
   uint64_t start = 0; ///< first height of the fetch
+  /// Only a sign of life: blocks arrived (not yet applied).
+  bool arrival = false;
 };
 
 // -- inspection: how CAF copies, compares and prints message types ----------
@@ -357,7 +359,8 @@ typename Inspector::result_type inspect(Inspector& f, connector_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, fetch_report& x) {
   return f(caf::meta::type_name("fetch_report"), x.height, x.target, x.records,
-           x.done, x.failure, x.source, x.source_only, x.peers, x.start);
+           x.done, x.failure, x.source, x.source_only, x.peers, x.start,
+           x.arrival);
 }
 
 // -- actor interfaces --------------------------------------------------------

@@ -273,10 +273,14 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
   st.applied_ids.insert(st.applied_ids.end(), ids.begin(), ids.end());
   report.unwound += depth;
   report.applied += branch.size();
-  log_info("block_processor",
-           "reorg: unwound {} blocks from height {}, "
-           "applied {} of a branch with more work",
-           depth, top.height, branch.size());
+  if (depth > 0)
+    log_info("block_processor",
+             "reorg: unwound {} blocks from height {}, "
+             "applied {} of a branch with more work",
+             depth, top.height, branch.size());
+  else
+    log_info("block_processor", "applied {} held blocks whose parent arrived",
+             branch.size());
   return flush(self);
 }
 
@@ -638,8 +642,8 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
       auto& st = self->state;
       if (!hashes.empty())
         log_info("block_processor",
-                 "signatures of blocks {}..{} are assumed valid (ancestors "
-                 "of assume_valid {})",
+                 "signatures of blocks {}..{} are assumed valid (assume_valid "
+                 "{} and its ancestors)",
                  first, first + hashes.size() - 1, to_hex(hashes.back()));
       st.assumed_from = first;
       st.assumed = std::move(hashes);

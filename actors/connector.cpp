@@ -16,6 +16,9 @@ namespace {
 
 using namespace connector_links;
 
+/// The prefetcher's settings.
+const prefetcher_config fetch_settings{};
+
 /// The linked peer with the most work (then the smaller tip hash), passing
 /// over peers that recently failed us while another one is there, and
 /// those that do not serve the block after `height` (a state sync began
@@ -263,18 +266,25 @@ void step(self_ptr self, chain_tip ours) {
   }
   case phase::fork_detect:
     return; // the probe moves on by itself
-  case phase::fetch_blocks:
+  case phase::fetch_blocks: {
+    // Nothing applied and nothing arrived for this long. A request the
+    // prefetcher still waits for is given its own timeout first (it then
+    // leaves that link out and asks the others): a slow link, or a range
+    // held up by one, is not a stalled fetch.
+    auto limit = std::max<std::chrono::milliseconds>(
+      st.cfg.stall, fetch_settings.request_timeout + std::chrono::seconds{5});
     if (now_ms(self) - st.last_progress_ms
-        > static_cast<uint64_t>(st.cfg.stall.count())) {
+        > static_cast<uint64_t>(limit.count())) {
       // Slow is not wrong (a busy or far peer, or our own link): no
       // charge, another peer serves the rest from what is applied.
       log_warning("connector",
                   "upstream {} made no progress for {} ms; "
                   "failing over",
-                  short_key(*st.upstream), st.cfg.stall.count());
+                  short_key(*st.upstream), limit.count());
       fail_over(self, *st.upstream);
     }
     return;
+  }
   case phase::rebuild:
     self->request(st.deps.processor, std::chrono::seconds{60}, atom::flush_v)
       .then([=](uint64_t) { set_phase(self, phase::sampling); },
@@ -335,8 +345,8 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
   st.deps = std::move(deps);
   st.deps.connector = connector_actor{self};
   st.identity = identity;
-  st.prefetch = self->spawn<caf::linked>(
-    prefetcher, st.deps.processor, connector_actor{self}, prefetcher_config{});
+  st.prefetch = self->spawn<caf::linked>(prefetcher, st.deps.processor,
+                                         connector_actor{self}, fetch_settings);
   if (st.cfg.bans) {
     auto stored = st.cfg.bans->bans();
     if (!stored)
@@ -372,9 +382,10 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         p.session = peer_session_actor{};
         p.have_info = false;
         log_info("connector", "link to {} down", short_key(key));
-        if (st.upstream == key
-            && (st.state == phase::fetch_blocks
-                || st.state == phase::fork_detect)) {
+        // A fetch under way goes on without it: the prefetcher watches its
+        // links, gives the ranges it held to the others, and fails the
+        // fetch only when none is left.
+        if (st.upstream == key && st.state == phase::fork_detect) {
           self->send(st.prefetch, atom::reset_v);
           st.probing = false;
           set_phase(self, phase::highest_block);
@@ -580,6 +591,8 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       if (st.state != phase::fetch_blocks)
         return;
       st.last_progress_ms = now_ms(self);
+      if (r.arrival)
+        return;
       if (r.source_only) {
         // One upstream left the fetch; the others serve its ranges. It is
         // charged only for what it did wrong, and passed over for a while.
@@ -591,8 +604,8 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         if (fault_of(r.failure) == fault::peer)
           charge(self, r.source, st.cfg.ban_points / 2, why);
         else
-          log_info("connector", "{} left out of the fetch ({} fault): {}",
-                   short_key(r.source), to_string(fault_of(r.failure)), why);
+          log_info("connector", "{} left out of the fetch, not charged: {}",
+                   short_key(r.source), why);
         return;
       }
       st.progress.report(r, st.last_progress_ms);

@@ -187,6 +187,11 @@ void on_blocks(self_ptr self, size_t source, uint64_t from, uint32_t asked,
   st.cached_bytes += bytes;
   auto got = static_cast<uint32_t>(blocks.size());
   st.ready.emplace(from, prefetcher_state::arrived{std::move(blocks), source});
+  // A sign of life for the connector's stall check: the links answer even
+  // while a range before this one is still awaited.
+  auto alive = report_of(st);
+  alive.arrival = true;
+  self->send(st.connector, atom::progress_v, alive);
   if (got < asked) {
     // A byte-capped reply: the rest goes first.
     auto rest = from + got;
@@ -344,7 +349,8 @@ void fetch_headers(self_ptr self) {
     pump(self);
   };
   if (from > st.target) {
-    done("the upstream's chain ends below the block assumed valid");
+    done("the block assumed valid is not on the upstream's chain (to the "
+         "fetch's target)");
     return;
   }
   auto gen = st.generation;

@@ -33,9 +33,10 @@ progress_figures figures_of(const fetch_report& r, double seconds) {
 
 std::string progress_line(const fetch_report& r, double seconds) {
   auto f = figures_of(r, seconds);
+  // Blocks relayed while the fetch runs may take the tip past its target.
   return fmt::format(
     "sync: height {} of {}, {:.0f} records/s, ETA {}, {} peer{}", r.height,
-    r.target, f.records_per_s,
+    std::max(r.target, r.height), f.records_per_s,
     f.eta_s > 0 || r.height >= r.target ? fmt::format("{:.0f} s", f.eta_s)
                                         : std::string{"unknown"},
     r.peers, r.peers == 1 ? "" : "s");

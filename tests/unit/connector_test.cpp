@@ -621,6 +621,32 @@ struct two_links {
   public_key b;
 };
 
+TEST_CASE("connector: the upstream's link going down mid-fetch leaves its "
+          "ranges to the other upstreams, with no new election") {
+  fixture f{2};
+  auto chain = grow(f.ours, 6);
+  auto key_a = seeded_key(0x20).public_key_bytes();
+  auto key_b = seeded_key(0x21).public_key_bytes();
+  // Equal chains: the upstream is the smaller key. It holds every request;
+  // the other serves at once.
+  bool a_up = key_a < key_b;
+  auto sa = f.session("a", chain, a_up ? serve::never : serve::at_once);
+  auto sb = f.session("b", chain, a_up ? serve::at_once : serve::never);
+  auto c = spawn_connector(f, 2);
+  link_up(f, c, sa, 0x20);
+  link_up(f, c, sb, 0x21);
+  f.advance(1s);
+  f.advance(1s); // elects, probes, fetches 3..8 from both
+  REQUIRE(f.applied->heights.size() < 6);
+  // As a session ends when its connection closes (the connector is linked
+  // to it and outlives it).
+  f.self->send_exit(a_up ? sa : sb, caf::exit_reason::user_shutdown);
+  f.run(); // no clock step: no new cycle, no new election
+  CHECK(f.applied->heights == heights(3, 8));
+  for (auto& [key, p] : peers_of(f, c))
+    CHECK(p.score == 0);
+}
+
 TEST_CASE("connector: a peer's failure is charged and fails over to the next "
           "best link") {
   fixture f{2};
@@ -674,14 +700,19 @@ TEST_CASE("connector: a local failure fails over without a charge") {
   CHECK(f.applied->heights == heights(3, 4));
 }
 
-TEST_CASE("connector: a stalled upstream is replaced after the stall time, "
-          "uncharged") {
+TEST_CASE("connector: a stalled upstream is replaced after its request's "
+          "timeout, uncharged") {
   fixture f{2};
   two_links l{f, serve::never};
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
-  // Long before b's request would time out (60 s), the stall check moves
-  // the fetch to a, which has the work up to its height.
-  for (int i = 0; i < 5; ++i)
+  // Slow is not stalled: b keeps the fetch while its request may still be
+  // answered (30 s, past the 3 s stall time) ...
+  for (int i = 0; i < 29; ++i)
+    f.advance(1s);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3"});
+  // ... then it is left out, the fetch fails over, and a serves what it
+  // has.
+  for (int i = 0; i < 3; ++i)
     f.advance(1s);
   CHECK(f.heard("asked ") == std::vector<std::string>{"b 3+3", "a 3+2"});
   CHECK(f.applied->heights == heights(3, 4));
