@@ -444,7 +444,10 @@ take_batch(self_ptr self, std::vector<encoded> raw, bool more,
     bt.blocks->push_back(std::move(*b));
   }
   // Blocks already on the best chain (a peer resending, an export that
-  // starts at genesis) are counted as known, not verified again.
+  // starts at genesis) are counted as known, not verified again. Ancestors
+  // of the block assumed valid skip their signatures: the header chain told
+  // by atom::assume leads from our chain to it.
+  std::vector<bool> assumed;
   {
     std::optional<chain_reader> reader;
     if (!st.writer)
@@ -454,10 +457,15 @@ take_batch(self_ptr self, std::vector<encoded> raw, bool more,
                                : *reader;
     size_t kept = 0;
     for (size_t i = 0; i < bt.blocks->size(); ++i) {
-      if (view.height_of(block_hash((*bt.blocks)[i].hdr))) {
+      auto& hdr = (*bt.blocks)[i].hdr;
+      auto hash = block_hash(hdr);
+      if (view.height_of(hash)) {
         ++bt.known;
         continue;
       }
+      auto at = hdr.height - st.assumed_from;
+      assumed.push_back(hdr.height >= st.assumed_from && at < st.assumed.size()
+                        && st.assumed[at] == hash);
       if (kept != i) {
         (*bt.blocks)[kept] = std::move((*bt.blocks)[i]);
         raw[kept] = std::move(raw[i]);
@@ -469,18 +477,6 @@ take_batch(self_ptr self, std::vector<encoded> raw, bool more,
   bt.good = bt.blocks->size();
   raw.resize(bt.good);
   bt.raw = std::move(raw);
-  // Ancestors of the block assumed valid skip their signatures: the header
-  // chain told by atom::assume leads from our chain to it.
-  std::vector<bool> assumed(bt.blocks->size(), false);
-  for (size_t i = 0; i < bt.blocks->size(); ++i) {
-    auto& hdr = (*bt.blocks)[i].hdr;
-    auto at = hdr.height - st.assumed_from;
-    if (hdr.height >= st.assumed_from && at < st.assumed.size()
-        && st.assumed[at] == block_hash(hdr)) {
-      assumed[i] = true;
-      ++st.assumed_blocks;
-    }
-  }
   auto jobs = split_jobs(bt.blocks, st.verifiers.size(), assumed);
   bt.waiting = jobs.size();
   auto promise = self->make_response_promise<apply_report>();

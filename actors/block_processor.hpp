@@ -102,8 +102,6 @@ struct block_processor_state {
   /// (atom::assume): their signatures are not checked.
   uint64_t assumed_from = 0;
   std::vector<hash256> assumed;
-  /// Blocks whose signatures were taken as valid since start.
-  uint64_t assumed_blocks = 0;
 };
 
 /// @param store the chain environment; this actor is its only writer.

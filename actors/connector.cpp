@@ -55,6 +55,13 @@ void fail_over(self_ptr self, const public_key& key) {
   set_phase(self, phase::highest_block);
 }
 
+/// Peer `key`'s live link as the rest of the node sees it.
+peer_link link_of(const public_key& key, const connector_state::peer_entry& p) {
+  return peer_link{p.session, key, p.inbound,
+                   p.addresses.empty() ? std::string{} : p.addresses.front(),
+                   0};
+}
+
 /// Up to `sync_peers` links to fetch (fork, target] from: the upstream
 /// first, then the peers that reach the target and can serve the blocks
 /// after `fork`, most work first. One on another branch is found out by
@@ -63,13 +70,7 @@ std::vector<peer_link> fetch_sources(self_ptr self, uint64_t fork) {
   auto& st = self->state;
   auto now = now_of(self);
   std::vector<peer_link> out;
-  auto link_of = [&](const public_key& k) {
-    auto& p = st.peers[k];
-    return peer_link{p.session, k, p.inbound,
-                     p.addresses.empty() ? std::string{} : p.addresses.front(),
-                     0};
-  };
-  out.push_back(link_of(*st.upstream));
+  out.push_back(link_of(*st.upstream, st.peers[*st.upstream]));
   std::vector<std::pair<work_t, public_key>> others;
   for (auto& [k, p] : st.peers)
     if (k != *st.upstream && p.session && p.have_info
@@ -82,7 +83,7 @@ std::vector<peer_link> fetch_sources(self_ptr self, uint64_t fork) {
   for (auto& [work, k] : others) {
     if (out.size() >= std::max<size_t>(1, st.cfg.sync_peers))
       break;
-    out.push_back(link_of(k));
+    out.push_back(link_of(k, st.peers[k]));
   }
   return out;
 }
@@ -494,9 +495,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       std::vector<peer_link> out;
       for (auto& [key, p] : self->state.peers)
         if (p.session && now_of(self) >= p.avoid_until)
-          out.push_back(peer_link{
-            p.session, key, p.inbound,
-            p.addresses.empty() ? std::string{} : p.addresses.front(), 0});
+          out.push_back(link_of(key, p));
       return out;
     },
     [=](atom::ban, const public_key& key,

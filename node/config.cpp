@@ -80,9 +80,8 @@ const config_key key_table[] = {
   {.name = "assume_valid",
    .field = &cfg::assume_valid,
    .help = "Block hash (hex): the signatures in it and its ancestors on the "
-           "chain "
-           "with the most work are not checked while syncing, every other "
-           "rule is; 0: check every signature",
+           "chain with the most work are not checked while syncing, every "
+           "other rule is; 0: check every signature",
    .check_value = check_assume_valid,
    .shape = "0|BLOCKHASH"},
   {.name = "reorg_window",
