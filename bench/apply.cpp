@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   double rate = 0;
   {
-    auto store = chain_store::open(dir.string(), params, uint64_t{8} << 30);
+    auto store = chain_store::open(dir.string(), params, uint64_t{64} << 20);
     if (!store) {
       std::fprintf(stderr, "apply: %s\n", message_of(store.error()).c_str());
       return 1;

@@ -185,7 +185,7 @@ int main(int argc, char** argv) {
   // blocks so that no transaction holds the whole state.
   {
     auto store = chain_store::open(a_dir + "/chain", params,
-                                   uint64_t{64} << 30);
+                                   uint64_t{64} << 20);
     if (!store) {
       std::fprintf(stderr, "state_sync: %s\n",
                    message_of(store.error()).c_str());

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   }
   {
     auto store = chain_store::open(a_dir + "/chain", params,
-                                   uint64_t{64} << 30);
+                                   uint64_t{64} << 20);
     if (!store) {
       std::fprintf(stderr, "sync: %s\n", message_of(store.error()).c_str());
       return 1;

@@ -146,8 +146,10 @@ const config_key key_table[] = {
    .max = 256},
   {.name = "map_size_mb",
    .field = &cfg::map_size_mb,
-   .help = "LMDB map size of chain/ at first, in MiB: address space, not "
-           "disk; it doubles by itself when full, up to map_max_mb",
+   .help = "LMDB map size of chain/ at first, in MiB, allocated on disk "
+           "(so a full disk shows as the map failing to grow, never in the "
+           "middle of a write); it grows by itself when full, doubling but "
+           "by 1 GiB at most, up to map_max_mb",
    .min = 1,
    .max = 1 << 24},
   {.name = "map_max_mb",

@@ -60,7 +60,7 @@ struct node_config {
   uint64_t max_handshaking_per_host = 0;
   uint64_t ban_seconds = 3600;
   uint64_t max_dynamic = 25;
-  uint64_t map_size_mb = 65536;
+  uint64_t map_size_mb = 64;
   uint64_t map_max_mb = 0;
 
   /// Checks every key against its range, choices or form, then the keys

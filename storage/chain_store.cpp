@@ -107,7 +107,11 @@ chain_store::open(const std::string& dir, const chain_params& params,
   if (block_hash(genesis) != params.genesis_hash)
     return make_error(ec::wrong_chain, "built-in genesis of " + params.name
                                          + " does not match its pinned hash");
-  auto e = lmdb::env::open(dir, 16, map_size_bytes, map_ceiling_bytes);
+  // A writable map: a block's transaction dirties pages all over the
+  // indexes, and LMDB would otherwise keep a heap copy of each until the
+  // commit (lmdb.hpp, "Writable maps").
+  auto e = lmdb::env::open(dir, 16, map_size_bytes, map_ceiling_bytes,
+                           lmdb::env_options{.write_map = true});
   if (!e)
     return e.error();
   std::unique_ptr<chain_store> store{new chain_store};

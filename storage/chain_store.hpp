@@ -310,8 +310,9 @@ public:
   /// Opens or creates the environment in `dir` for `params`
   /// (storage/schema.hpp). Fails with ec::wrong_chain if it holds another
   /// chain, ec::storage if its schema is newer than chain_schema_version.
-  /// @param map_size_bytes the map at first; it grows when full, doubling,
-  ///        up to `map_ceiling_bytes` and the disk's free space.
+  /// @param map_size_bytes the map at first, allocated on disk (a writable
+  ///        map, lmdb.hpp); it grows when full, doubling but by 1 GiB at
+  ///        most, up to `map_ceiling_bytes` and the disk's free space.
   /// @param state_history blocks whose state changes are kept (≥ 1):
   ///        unwinding, and change proofs, reach that far back.
   static caf::expected<std::unique_ptr<chain_store>>
@@ -403,8 +404,11 @@ private:
   };
   chain_writer(chain_store& store, std::unique_ptr<holder> h);
   caf::error begin();
-  caf::error apply_once(const block& b, const encoded& body, uint64_t now);
-  caf::expected<block> unwind_once();
+  /// One try at apply(); sets `wrote` once it has written to the
+  /// transaction.
+  caf::error apply_once(const block& b, const encoded& body, uint64_t now,
+                        bool& wrote);
+  caf::expected<block> unwind_once(bool& wrote);
   caf::error undo_records(const block& b);
   /// Applies `b`'s records on the state at `parent_height` in `txn`, then
   /// its state changes (write_state).
@@ -412,6 +416,15 @@ private:
                                      uint64_t parent_height, state_undo* undo);
   /// Drops the transaction, grows the map, begins again and replays steps_.
   caf::error start_over();
+  /// Takes back what the transaction holds beyond steps_ (a block a rule
+  /// refused, a trial): drops it, begins again and replays steps_. LMDB has
+  /// no nested transactions on the chain's writable map, and a refused
+  /// block is rare (its proof of work was checked), so this costs little.
+  /// A failure fails the writer.
+  caf::error roll_back();
+  /// start_over (grow) or roll_back (not): replays steps_ on a new
+  /// transaction, growing the map while that finds it full.
+  caf::error redo(bool grow);
   /// Runs `op` and, while it finds the map full, start_over() and again.
   template <class F>
   auto with_room(F&& op) -> decltype(op());

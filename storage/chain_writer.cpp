@@ -6,7 +6,7 @@ namespace hallmark {
 
 namespace {
 
-/// The chain's tables in one (child) write transaction, as the state rules
+/// The chain's tables in the writer's transaction, as the state rules
 /// write them; reads go through a view of the same transaction. Collects
 /// the block's changes to the state trie's key/values as it goes.
 class table_writer final : public state_writer {
@@ -116,10 +116,24 @@ auto chain_writer::with_room(F&& op) -> decltype(op()) {
 }
 
 caf::error chain_writer::start_over() {
+  return redo(true);
+}
+
+caf::error chain_writer::roll_back() {
+  if (auto err = redo(false)) {
+    fail(err);
+    return err;
+  }
+  return {};
+}
+
+caf::error chain_writer::redo(bool grow) {
   while (true) {
     h_->txn.abort();
-    if (auto err = store_->env().grow())
-      return err;
+    if (grow)
+      if (auto err = store_->env().grow())
+        return err;
+    grow = true; // a redo that finds the map full needs a larger one
     if (auto err = begin())
       return err;
     // The failures of the dropped transaction went with it.
@@ -128,10 +142,12 @@ caf::error chain_writer::start_over() {
     caf::error err;
     for (auto& s : steps_) {
       if (s.body.empty()) {
-        auto b = unwind_once();
+        bool wrote = false;
+        auto b = unwind_once(wrote);
         err = b ? caf::error{} : b.error();
       } else if (auto b = decode_block(s.body)) {
-        err = apply_once(*b, s.body, s.now);
+        bool wrote = false;
+        err = apply_once(*b, s.body, s.now, wrote);
       } else {
         err = b.error();
       }
@@ -142,8 +158,7 @@ caf::error chain_writer::start_over() {
       return {};
     if (!h_->txn.map_full())
       return make_error(ec::storage,
-                        "redoing the blocks of the transaction after the map "
-                        "grew failed: "
+                        "redoing the blocks of the open transaction failed: "
                           + message_of(err));
   }
 }
@@ -162,14 +177,21 @@ caf::error chain_writer::commit() {
 
 caf::error chain_writer::apply(const block& b, const encoded& body,
                                uint64_t now) {
-  auto err = with_room([&] { return apply_once(b, body, now); });
-  if (!err)
+  bool wrote = false;
+  auto err = with_room([&] { return apply_once(b, body, now, wrote); });
+  if (!err) {
     steps_.push_back(step{body, now});
+    return {};
+  }
+  // A rule broke after some of the block was written: take it back.
+  if (wrote && !failure_)
+    if (auto e = roll_back())
+      return e;
   return err;
 }
 
 caf::error chain_writer::apply_once(const block& b, const encoded& body,
-                                    uint64_t now) {
+                                    uint64_t now, bool& wrote) {
   if (failure_)
     return failure_;
   auto& params = store_->params();
@@ -188,15 +210,15 @@ caf::error chain_writer::apply_once(const block& b, const encoded& body,
     return failure_;
   if (err)
     return err;
-  // Records go into a child transaction, dropped whole (by its destructor)
-  // if a rule breaks; the rules read through a view of the child.
-  auto child = h_->txn.nest();
-  if (!child)
-    return child.error();
+  // The records are written as the rules pass them (a later record of the
+  // block reads what an earlier one wrote); if a rule breaks, apply() rolls
+  // the transaction back to before the block.
+  auto& txn = h_->txn;
+  wrote = true;
   auto& t = *t_;
   auto height = b.hdr.height;
   state_undo undo;
-  auto root = apply_state(*child, b, top.height, &undo);
+  auto root = apply_state(txn, b, top.height, &undo);
   if (!root)
     return root.error();
   if (*root != b.hdr.state_root)
@@ -204,34 +226,35 @@ caf::error chain_writer::apply_once(const block& b, const encoded& body,
                       "block " + std::to_string(height) + " says state root "
                         + to_hex(b.hdr.state_root)
                         + ", but the state after it has root " + to_hex(*root));
-  if (auto e = t.state_log.put(*child, height, undo))
+  if (auto e = t.state_log.put(txn, height, undo))
     return e;
   if (auto keep = store_->state_history(); height > keep)
-    if (auto gone = t.state_log.del(*child, height - keep); !gone)
+    if (auto gone = t.state_log.del(txn, height - keep); !gone)
       return gone.error();
   auto hash = block_hash(b.hdr);
-  for (auto e : {t.headers.append(
-                   *child, height,
-                   header_entry{b.hdr, hash, top.work + b.hdr.difficulty}),
-                 t.bodies.append(*child, height, body),
-                 t.hashes.put(*child, hash, height),
-                 t.meta.put(*child, chain_meta::tip, tip_entry{height, hash})})
+  for (auto e :
+       {t.headers.append(
+          txn, height, header_entry{b.hdr, hash, top.work + b.hdr.difficulty}),
+        t.bodies.append(txn, height, body), t.hashes.put(txn, hash, height),
+        t.meta.put(txn, chain_meta::tip, tip_entry{height, hash})})
     if (e)
       return e;
-  if (auto e = child->commit())
-    return e;
   ++pending_;
   return {};
 }
 
 caf::expected<block> chain_writer::unwind_tip() {
-  auto b = with_room([&] { return unwind_once(); });
+  bool wrote = false;
+  auto b = with_room([&] { return unwind_once(wrote); });
   if (b)
     steps_.push_back(step{});
+  else if (wrote && !failure_)
+    if (auto e = roll_back())
+      return e;
   return b;
 }
 
-caf::expected<block> chain_writer::unwind_once() {
+caf::expected<block> chain_writer::unwind_once(bool& wrote) {
   if (failure_)
     return failure_;
   auto top = tip();
@@ -255,6 +278,7 @@ caf::expected<block> chain_writer::unwind_once() {
   auto b = decode_block(*body);
   if (!b)
     return b.error();
+  wrote = true;
   if (auto err = undo_records(*b))
     return err;
   auto& t = *t_;
@@ -304,14 +328,15 @@ caf::expected<hash256> chain_writer::apply_state(lmdb::write_txn& txn,
   for (uint32_t index = 0; index < b.records.size(); ++index)
     if (auto err = apply_record(b.records[index], index, state, params)) {
       if (auto f = state.failure())
-        failure_ = f; // the writer fails too; the child's view logged it
+        failure_ = f; // the writer fails too; the table view logged it
       return err;
     }
   return write_state(*t_, txn, state.delta(), undo);
 }
 
 caf::expected<hash256> chain_writer::state_root_after(const block& b) {
-  return with_room([&]() -> caf::expected<hash256> {
+  bool wrote = false;
+  auto root = with_room([&]() -> caf::expected<hash256> {
     if (failure_)
       return failure_;
     auto top = tip();
@@ -319,12 +344,14 @@ caf::expected<hash256> chain_writer::state_root_after(const block& b) {
       return failure_;
     if (b.hdr.previous != top.hash)
       return make_error(ec::unknown_parent, "block's parent is not the tip");
-    // Tried in a child transaction that is dropped: nothing stays.
-    auto child = h_->txn.nest();
-    if (!child)
-      return child.error();
-    return apply_state(*child, b, top.height, nullptr);
+    wrote = true;
+    return apply_state(h_->txn, b, top.height, nullptr);
   });
+  // Tried in the transaction and taken back: nothing stays.
+  if (wrote && !failure_)
+    if (auto e = roll_back())
+      return e;
+  return root;
 }
 
 caf::expected<hash256> write_state(const chain_tables& t, lmdb::write_txn& txn,

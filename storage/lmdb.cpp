@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -50,15 +51,125 @@ uint64_t mib(uint64_t bytes) {
   return bytes >> 20;
 }
 
+struct closer {
+  void operator()(MDB_env* e) const { mdb_env_close(e); }
+};
+using handle_ptr = std::unique_ptr<MDB_env, closer>;
+
+/// Opens the LMDB environment in `path` with `flags` and checks that its
+/// data file is whole.
+caf::expected<handle_ptr> open_handle(const std::string& path,
+                                      unsigned max_tables, uint64_t map_size,
+                                      unsigned flags) {
+  MDB_env* raw = nullptr;
+  if (int rc = mdb_env_create(&raw); rc != 0)
+    return fail(rc, "mdb_env_create");
+  handle_ptr handle{raw};
+  if (int rc = mdb_env_set_maxdbs(raw, max_tables); rc != 0)
+    return fail(rc, "mdb_env_set_maxdbs");
+  if (int rc = mdb_env_set_mapsize(raw, map_size); rc != 0)
+    return fail(rc, "mdb_env_set_mapsize");
+  if (int rc = mdb_env_set_maxreaders(raw, 256); rc != 0)
+    return fail(rc, "mdb_env_set_maxreaders");
+  if (int rc = mdb_env_open(raw, path.c_str(), flags, 0600); rc != 0) {
+    // A file cut inside its two meta pages does not even read as LMDB's.
+    std::error_code size_err;
+    auto size = std::filesystem::file_size(path + "/data.mdb", size_err);
+    auto metas = 2 * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (rc == MDB_INVALID && !size_err && size > 0 && size < metas)
+      return make_error(ec::storage, path
+                                       + "/data.mdb: data file is "
+                                         "truncated: "
+                                       + std::to_string(size)
+                                       + " bytes, shorter than LMDB's two "
+                                         "meta pages");
+    return fail(rc, "cannot open LMDB at " + path);
+  }
+  // LMDB reads its two meta pages with read(2), but every other page
+  // through the map: a page past the end of a truncated file is SIGBUS at
+  // the first read. So the file must reach the last page the meta names.
+  // (A writable map is opened only after this check passed on a plain
+  // one: LMDB extends its file to the map's size at once.)
+  MDB_envinfo info;
+  MDB_stat stat;
+  mdb_filehandle_t fd;
+  struct stat file;
+  if (int rc = mdb_env_info(raw, &info); rc != 0)
+    return fail(rc, "mdb_env_info " + path);
+  if (int rc = mdb_env_stat(raw, &stat); rc != 0)
+    return fail(rc, "mdb_env_stat " + path);
+  if (int rc = mdb_env_get_fd(raw, &fd); rc != 0)
+    return fail(rc, "mdb_env_get_fd " + path);
+  if (::fstat(fd, &file) != 0)
+    return make_error(ec::storage, "cannot size " + path
+                                     + "/data.mdb: " + std::strerror(errno));
+  auto needed = (uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
+  if (static_cast<uint64_t>(file.st_size) < needed)
+    return make_error(ec::storage, path + "/data.mdb: data file is truncated: "
+                                     + std::to_string(file.st_size)
+                                     + " bytes, LMDB needs at least "
+                                     + std::to_string(needed)
+                                     + " (restore it from a backup)");
+  return handle;
+}
+
+/// Allocates bytes [from, to) of the data file of `path` on disk; on
+/// failure gives back what it took (the file is cut to `from`).
+caf::error allocate(MDB_env* e, const std::string& path, uint64_t from,
+                    uint64_t to) {
+  if (to <= from)
+    return {};
+  mdb_filehandle_t fd;
+  if (int rc = mdb_env_get_fd(e, &fd); rc != 0)
+    return fail(rc, "mdb_env_get_fd " + path);
+  int rc = ::posix_fallocate(fd, static_cast<off_t>(from),
+                             static_cast<off_t>(to - from));
+  if (rc == 0)
+    return {};
+  if (::ftruncate(fd, static_cast<off_t>(from)) != 0) {
+    // Nothing more to give back; the error below says what failed.
+  }
+  if (rc == ENOSPC)
+    return make_error(ec::storage, "disk full: cannot allocate "
+                                     + std::to_string(mib(to))
+                                     + " MiB for the map of " + path);
+  return make_error(ec::storage, "cannot allocate " + std::to_string(mib(to))
+                                   + " MiB for the map of " + path + ": "
+                                   + std::strerror(rc));
+}
+
+/// madvise(MADV_DONTNEED) on every mapping of `path`/data.mdb.
+void release_map(const std::string& path) {
+  // LMDB does not say where it mapped the file (me_mapaddr is only for a
+  // fixed map): the kernel does.
+  std::ifstream maps{"/proc/self/maps"};
+  auto file = path + "/data.mdb";
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.size() < file.size()
+        || line.compare(line.size() - file.size(), file.size(), file) != 0)
+      continue;
+    uintptr_t lo = 0;
+    uintptr_t hi = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) != 2)
+      continue;
+    // A shared file mapping: its pages, written or not, stay in the page
+    // cache; dropping them from this process loses nothing.
+    ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  }
+}
+
 } // namespace
 
 caf::expected<uint64_t> next_map_size(uint64_t current, uint64_t ceiling,
-                                      uint64_t file_bytes,
-                                      uint64_t free_bytes) {
+                                      uint64_t file_bytes, uint64_t free_bytes,
+                                      uint64_t max_step) {
   if (current >= ceiling)
     return make_error(ec::storage, "map full: it is at its ceiling of "
                                      + std::to_string(mib(ceiling)) + " MiB");
   auto want = current > ceiling / 2 ? ceiling : current * 2;
+  if (want - current > max_step)
+    want = current + max_step;
   auto room = file_bytes + free_bytes;
   if (room < file_bytes) // overflow: no disk is that large
     room = want;
@@ -77,12 +188,10 @@ caf::expected<uint64_t> next_map_size(uint64_t current, uint64_t ceiling,
 /// growing sets `growing`, which holds new transactions back, and waits for
 /// `open` to reach zero.
 struct env::shared {
-  struct closer {
-    void operator()(MDB_env* e) const { mdb_env_close(e); }
-  };
-  std::unique_ptr<MDB_env, closer> handle;
+  handle_ptr handle;
   std::string path;
   uint64_t ceiling = 0;
+  bool write_map = false;
   std::mutex mutex;
   std::condition_variable changed;
   unsigned open = 0;
@@ -109,66 +218,36 @@ env& env::operator=(env&&) noexcept = default;
 env::~env() = default;
 
 caf::expected<env> env::open(const std::string& path, unsigned max_tables,
-                             uint64_t map_size, uint64_t map_ceiling) {
+                             uint64_t map_size, uint64_t map_ceiling,
+                             env_options options) {
   std::error_code err;
   std::filesystem::create_directories(path, err);
   if (err)
     return make_error(ec::io, "cannot create " + path + ": " + err.message());
-  MDB_env* raw = nullptr;
-  if (int rc = mdb_env_create(&raw); rc != 0)
-    return fail(rc, "mdb_env_create");
-  env result;
-  result.s_ = std::make_unique<shared>();
-  result.s_->handle.reset(raw);
-  result.s_->path = path;
-  result.s_->ceiling = map_ceiling;
-  if (int rc = mdb_env_set_maxdbs(raw, max_tables); rc != 0)
-    return fail(rc, "mdb_env_set_maxdbs");
-  if (int rc = mdb_env_set_mapsize(raw, map_size); rc != 0)
-    return fail(rc, "mdb_env_set_mapsize");
-  if (int rc = mdb_env_set_maxreaders(raw, 256); rc != 0)
-    return fail(rc, "mdb_env_set_maxreaders");
   // MDB_NOTLS: read transactions are not bound to a thread, as actors move
   // between CAF's worker threads.
-  if (int rc = mdb_env_open(raw, path.c_str(), MDB_NOTLS, 0600); rc != 0) {
-    // A file cut inside its two meta pages does not even read as LMDB's.
-    std::error_code size_err;
-    auto size = std::filesystem::file_size(path + "/data.mdb", size_err);
-    auto metas = 2 * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    if (rc == MDB_INVALID && !size_err && size > 0 && size < metas)
-      return make_error(ec::storage, path
-                                       + "/data.mdb: data file is "
-                                         "truncated: "
-                                       + std::to_string(size)
-                                       + " bytes, shorter than LMDB's two "
-                                         "meta pages");
-    return fail(rc, "cannot open LMDB at " + path);
+  auto handle = open_handle(path, max_tables, map_size, MDB_NOTLS);
+  if (handle && options.write_map) {
+    handle->reset();
+    handle = open_handle(path, max_tables, map_size, MDB_NOTLS | MDB_WRITEMAP);
   }
-  // LMDB reads its two meta pages with read(2), but every other page
-  // through the map: a page past the end of a truncated file is SIGBUS at
-  // the first read. So the file must reach the last page the meta names.
-  MDB_envinfo info;
-  MDB_stat stat;
-  mdb_filehandle_t fd;
-  struct stat file;
-  if (int rc = mdb_env_info(raw, &info); rc != 0)
-    return fail(rc, "mdb_env_info " + path);
-  if (int rc = mdb_env_stat(raw, &stat); rc != 0)
-    return fail(rc, "mdb_env_stat " + path);
-  if (int rc = mdb_env_get_fd(raw, &fd); rc != 0)
-    return fail(rc, "mdb_env_get_fd " + path);
-  if (::fstat(fd, &file) != 0)
-    return make_error(ec::storage, "cannot size " + path
-                                     + "/data.mdb: " + std::strerror(errno));
-  auto needed = (uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
-  if (static_cast<uint64_t>(file.st_size) < needed)
-    return make_error(ec::storage, path + "/data.mdb: data file is truncated: "
-                                     + std::to_string(file.st_size)
-                                     + " bytes, LMDB needs at least "
-                                     + std::to_string(needed)
-                                     + " (restore it from a backup)");
+  if (!handle)
+    return handle.error();
+  if (options.write_map) {
+    MDB_envinfo info;
+    if (int rc = mdb_env_info(handle->get(), &info); rc != 0)
+      return fail(rc, "mdb_env_info " + path);
+    if (auto err = allocate(handle->get(), path, 0, info.me_mapsize))
+      return err;
+  }
   int dead = 0;
-  mdb_reader_check(raw, &dead);
+  mdb_reader_check(handle->get(), &dead);
+  env result;
+  result.s_ = std::make_unique<shared>();
+  result.s_->handle = std::move(*handle);
+  result.s_->path = path;
+  result.s_->ceiling = map_ceiling;
+  result.s_->write_map = options.write_map;
   return result;
 }
 
@@ -240,15 +319,22 @@ caf::error env::grow() const {
       err = make_error(ec::storage, "statvfs " + s.path + " failed");
     if (!err) {
       auto next = next_map_size(current, s.ceiling, file,
-                                uint64_t{disk.f_bavail} * disk.f_frsize);
+                                uint64_t{disk.f_bavail} * disk.f_frsize,
+                                s.write_map ? write_map_step : UINT64_MAX);
       if (!next)
         err = make_error(ec::storage,
                          message_of(next.error()) + " (map of " + s.path + ")");
-      else if (int rc = mdb_env_set_mapsize(s.handle.get(), *next); rc != 0)
-        err = fail(rc, "mdb_env_set_mapsize");
-      else
-        log_info("storage", "map of {} grown from {} to {} MiB", s.path,
-                 mib(current), mib(*next));
+      // A writable map's file is allocated first: if the disk cannot hold
+      // it, the map stays as it was.
+      else if (s.write_map)
+        err = allocate(s.handle.get(), s.path, current, *next);
+      if (!err) {
+        if (int rc = mdb_env_set_mapsize(s.handle.get(), *next); rc != 0)
+          err = fail(rc, "mdb_env_set_mapsize");
+        else
+          log_info("storage", "map of {} grown from {} to {} MiB", s.path,
+                   mib(current), mib(*next));
+      }
     }
   }
   s.growing = false;
@@ -257,22 +343,11 @@ caf::error env::grow() const {
 }
 
 void env::release_resident() const {
-  // LMDB does not say where it mapped the file (me_mapaddr is only for a
-  // fixed map): the kernel does.
-  std::ifstream maps{"/proc/self/maps"};
-  auto file = s_->path + "/data.mdb";
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (line.size() < file.size()
-        || line.compare(line.size() - file.size(), file.size(), file) != 0)
-      continue;
-    uintptr_t lo = 0;
-    uintptr_t hi = 0;
-    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) != 2)
-      continue;
-    // A read-only shared file mapping: dropping its pages loses nothing.
-    ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-  }
+  release_map(s_->path);
+}
+
+bool env::write_map() const {
+  return s_->write_map;
 }
 
 uint64_t env::map_size() const {
@@ -328,6 +403,11 @@ caf::expected<write_txn> write_txn::nest() {
   if (!ptr_)
     return make_error(ec::storage, "mdb_txn_begin (nested): the parent "
                                    "transaction has ended");
+  unsigned flags = 0;
+  if (mdb_env_get_flags(mdb_txn_env(ptr_), &flags) == 0
+      && (flags & MDB_WRITEMAP) != 0)
+    return make_error(ec::storage, "mdb_txn_begin (nested): LMDB has no "
+                                   "nested transactions on a writable map");
   MDB_txn* t = nullptr;
   if (int rc = mdb_txn_begin(mdb_txn_env(ptr_), ptr_, 0, &t); rc != 0)
     return fail(rc, "mdb_txn_begin (nested)");

@@ -23,6 +23,27 @@
 // env::write() runs that loop for a short transaction. A caller that holds a
 // write transaction across calls (chain_writer) sees write_txn::map_full(),
 // aborts, grows and redoes its work itself.
+//
+// Writable maps (env_options::write_map, MDB_WRITEMAP). LMDB then writes
+// pages straight into the shared file mapping instead of keeping a heap
+// copy of every page a write transaction dirties, so a transaction that
+// touches a million random keys costs no anonymous memory for it. Two
+// rules come with it:
+//   - the data file is allocated on disk to the whole map (posix_fallocate)
+//     before the map reaches it, so a full disk shows as the map failing to
+//     grow ("disk full …"), never as SIGBUS in the middle of a write; and a
+//     writable map grows by at most `write_map_step` at a time, so the file
+//     stays near the data's size;
+//   - LMDB refuses nested transactions on it (write_txn::nest).
+//
+// Resident pages. Pages read or written through the map count as this
+// process's (file-backed) resident memory until it lets them go
+// (release_resident). They stay in the page cache, a written page with its
+// new contents, so nothing is lost and a later access finds them there.
+// Letting a writable map's pages go in the middle of a write transaction
+// is safe but dear: each written page faults again, and LMDB's commit
+// touches every page the transaction wrote anyway. Writers let go after
+// each commit.
 #pragma once
 
 #include <chrono>
@@ -47,17 +68,28 @@ using bytes = std::span<const uint8_t>;
 /// 16 TiB, the largest `map_size_mb`.
 constexpr uint64_t default_map_ceiling = uint64_t{16} << 40;
 
+/// The most a writable map grows by at once: 1 GiB.
+constexpr uint64_t write_map_step = uint64_t{1} << 30;
+
+/// How an environment maps its file.
+struct env_options {
+  /// MDB_WRITEMAP with the file allocated ahead (see the top of this file).
+  bool write_map = false;
+};
+
 /// How long growing the map waits for the other transactions of this
 /// process to end before it gives up (with an ec::storage error).
 constexpr std::chrono::seconds grow_wait{10};
 
 /// The size (bytes) to grow a full map of `current` bytes to: twice as
-/// much, but at most `ceiling` and at most the data file (`file_bytes`)
-/// plus the disk's free space (`free_bytes`), rounded down to 4 KiB.
+/// much but `current + max_step` at most, and at most `ceiling` and at most
+/// the data file (`file_bytes`) plus the disk's free space (`free_bytes`),
+/// rounded down to 4 KiB.
 /// @returns the new size, or ec::storage "map full: … at its ceiling of
 /// N MiB" or "disk full: N MiB free; …" when it cannot grow.
 caf::expected<uint64_t> next_map_size(uint64_t current, uint64_t ceiling,
-                                      uint64_t file_bytes, uint64_t free_bytes);
+                                      uint64_t file_bytes, uint64_t free_bytes,
+                                      uint64_t max_step = UINT64_MAX);
 
 class txn;
 class read_txn;
@@ -78,12 +110,15 @@ public:
   /// @param map_size bytes mapped at first; LMDB's file grows only as data
   ///        is written, so this is address space, not disk.
   /// @param map_ceiling bytes the map may grow to when it fills up.
+  /// @param options a writable map (see the top).
   /// @returns the environment, or ec::io (directory) / ec::storage (LMDB;
   ///          also a data file shorter than the last page its meta names:
-  ///          "data file is truncated: N bytes, LMDB needs at least M").
+  ///          "data file is truncated: N bytes, LMDB needs at least M"; a
+  ///          writable map the disk cannot hold: "disk full: …").
   static caf::expected<env> open(const std::string& path, unsigned max_tables,
                                  uint64_t map_size,
-                                 uint64_t map_ceiling = default_map_ceiling);
+                                 uint64_t map_ceiling = default_map_ceiling,
+                                 env_options options = {});
 
   /// Begins a read transaction: a snapshot of the last commit.
   caf::expected<read_txn> begin_read() const;
@@ -108,12 +143,16 @@ public:
   uint64_t map_size() const;
 
   /// Lets the kernel take back the map's pages this process has touched
-  /// (madvise MADV_DONTNEED on the read-only file mapping): they stay in
-  /// the page cache and come back on the next read, but no longer count
-  /// as this process's resident memory. For a long run of writes that
-  /// reads each page once (a state sync), whose resident size would
-  /// otherwise grow with the whole database.
+  /// (madvise MADV_DONTNEED on the shared file mapping): they stay in the
+  /// page cache, written ones with what was written, and come back on the
+  /// next access, but no longer count as this process's resident memory.
+  /// For a long run of writes that reads each page once (a sync), whose
+  /// resident size would otherwise grow with the whole database. Safe while
+  /// other threads read the map and in the middle of a transaction.
   void release_resident() const;
+
+  /// Whether LMDB writes straight into the map (env_options::write_map).
+  bool write_map() const;
 
   /// The directory.
   const std::string& path() const;
@@ -167,7 +206,8 @@ public:
   write_txn(write_txn&& other) noexcept;
   write_txn& operator=(write_txn&& other) noexcept;
 
-  /// Begins a child of this transaction.
+  /// Begins a child of this transaction; ec::storage on a writable map
+  /// (LMDB has no nested transactions there).
   caf::expected<write_txn> nest();
 
   /// Commits (a child: into its parent); the transaction ends either way.

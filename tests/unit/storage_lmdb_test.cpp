@@ -8,6 +8,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include "storage/lmdb.hpp"
 #include "storage/schema.hpp"
 #include "storage/table.hpp"
@@ -256,6 +258,10 @@ TEST_CASE("lmdb: next_map_size doubles, up to the ceiling and the disk") {
   CHECK(code(disk) == ec::storage);
   CHECK(message_of(disk.error())
         == "disk full: 1 MiB free; the map cannot grow beyond 16 MiB");
+  // A step caps it (a writable map's file is allocated as it grows).
+  CHECK(lmdb::next_map_size(3 * 1024 * mib, ~uint64_t{0}, 3 * 1024 * mib,
+                            ~uint64_t{0} / 4, lmdb::write_map_step)
+        == 4 * 1024 * mib);
   // No overflow near the top of the range.
   auto huge = uint64_t{1} << 63;
   CHECK(lmdb::next_map_size(huge, ~uint64_t{0}, huge, huge)
@@ -324,12 +330,102 @@ TEST_CASE("lmdb: a truncated data file is refused at open, not a SIGBUS") {
   SUBCASE("short by one byte") {
     std::filesystem::resize_file(path, whole - 1);
   }
-  auto e = lmdb::env::open(dir.sub("env"), 4, 16 * mib);
-  REQUIRE_FALSE(e);
-  CHECK(code_of(e.error()) == ec::storage);
-  auto text = message_of(e.error());
-  CHECK_MESSAGE(text.find("data file is truncated") != std::string::npos, text);
-  CHECK_MESSAGE(text.find("bytes") != std::string::npos, text);
+  // A writable map too: LMDB would extend the file to the map's size with
+  // zeros, hiding the cut, if it were opened writable before the check.
+  for (bool write_map : {false, true}) {
+    CAPTURE(write_map);
+    auto e = lmdb::env::open(dir.sub("env"), 4, 16 * mib,
+                             lmdb::default_map_ceiling,
+                             lmdb::env_options{.write_map = write_map});
+    REQUIRE_FALSE(e);
+    CHECK(code_of(e.error()) == ec::storage);
+    auto text = message_of(e.error());
+    CHECK_MESSAGE(text.find("data file is truncated") != std::string::npos,
+                  text);
+    CHECK_MESSAGE(text.find("bytes") != std::string::npos, text);
+  }
+}
+
+namespace {
+
+lmdb::env open_writable(const temp_dir& dir, uint64_t map) {
+  auto e = lmdb::env::open(dir.sub("env"), 4, map, lmdb::default_map_ceiling,
+                           lmdb::env_options{.write_map = true});
+  REQUIRE_MESSAGE(e, (e ? "" : message_of(e.error())));
+  return std::move(*e);
+}
+
+/// Bytes of the data file that are allocated on disk.
+uint64_t allocated(const temp_dir& dir) {
+  struct stat st {};
+  REQUIRE(::stat((dir.sub("env") + "/data.mdb").c_str(), &st) == 0);
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+} // namespace
+
+TEST_CASE("lmdb: a writable map's file is allocated to the whole map, as it "
+          "grows") {
+  temp_dir dir;
+  auto e = open_writable(dir, 1 * mib);
+  CHECK(e.write_map());
+  CHECK(allocated(dir) >= e.map_size());
+  auto t = open_table<lmdb::table<std::string, std::string>>(e, "t");
+  REQUIRE_FALSE(e.write([&](lmdb::write_txn& txn) {
+    for (int i = 0; i < 300; ++i)
+      if (auto err = t.put(txn, "k" + std::to_string(i), chunk(i)))
+        return err;
+    return caf::error{};
+  }));
+  CHECK(e.map_size() >= 4 * mib);
+  CHECK(allocated(dir) >= e.map_size());
+  CHECK(std::filesystem::file_size(dir.sub("env") + "/data.mdb")
+        == e.map_size());
+  auto txn = must(e.begin_read());
+  for (int i = 0; i < 300; ++i)
+    CHECK(must(t.get(txn, "k" + std::to_string(i))) == chunk(i));
+}
+
+TEST_CASE("lmdb: a writable map refuses a nested transaction, saying why") {
+  temp_dir dir;
+  auto e = open_writable(dir, 16 * mib);
+  auto parent = must(e.begin_write());
+  auto child = parent.nest();
+  REQUIRE_FALSE(child);
+  CHECK(code_of(child.error()) == ec::storage);
+  CHECK(message_of(child.error())
+          .find("no nested transactions on a writable "
+                "map")
+        != std::string::npos);
+}
+
+TEST_CASE("lmdb: pages let go in the middle of a transaction keep what was "
+          "written") {
+  temp_dir dir;
+  auto e = open_writable(dir, 4 * mib);
+  auto t = open_table<lmdb::table<std::string, std::string>>(e, "t");
+  auto txn = must(e.begin_write());
+  for (int i = 0; i < 2000; ++i) {
+    REQUIRE_FALSE(t.put(txn, "k" + std::to_string(i * 7919 % 2000),
+                        "v" + std::to_string(i)));
+    if (i % 100 == 99)
+      e.release_resident();
+  }
+  // Read back inside the transaction, letting go as it reads.
+  for (int i = 0; i < 2000; ++i) {
+    CHECK(must(t.get(txn, "k" + std::to_string(i * 7919 % 2000)))
+          == "v" + std::to_string(i));
+    if (i % 100 == 99)
+      e.release_resident();
+  }
+  e.release_resident();
+  REQUIRE_FALSE(txn.commit());
+  e.release_resident();
+  auto r = must(e.begin_read());
+  CHECK(must(t.count(r)) == 2000);
+  for (int i = 0; i < 2000; ++i)
+    CHECK(must(t.get(r, "k" + std::to_string(i * 7919 % 2000)))
+          == "v" + std::to_string(i));
 }
 
 TEST_CASE("lmdb: a whole data file reopens after the truncation check") {

@@ -434,6 +434,42 @@ TEST_CASE_FIXTURE(fixture, "a writer goes on after a refused block") {
   CHECK(r.find_item(first_id)->owner == bob.public_key_bytes());
 }
 
+TEST_CASE_FIXTURE(fixture, "a refused block is taken back alone: the blocks "
+                           "before it in the transaction stay") {
+  setup();
+  auto good = s.next({give(first_id, alice, bob)});
+  chain_writer w{s.store()};
+  REQUIRE_FALSE(w.apply(good, encode(good), test_now()));
+  // A block on the writer's own tip, with the root its records give (a
+  // trial that is taken back too).
+  auto on_tip = [&](std::vector<record> records) {
+    auto tip = w.tip();
+    block draft;
+    draft.hdr.height = tip.height + 1;
+    draft.hdr.previous = tip.hash;
+    draft.records = records;
+    auto root = w.state_root_after(draft);
+    return make_block(s.params(), tip.hdr, w.ancestors(), records, 0,
+                      root ? *root : tip.hdr.state_root);
+  };
+  // Its first transfer is written before the second breaks a rule.
+  auto bad = on_tip(
+    {give(second_id, alice, carol), give(label_hash("nothing"), alice, bob)});
+  CHECK(code(w.apply(bad, encode(bad), test_now())) == ec::unknown_link);
+  CHECK(w.pending_blocks() == 1);
+  CHECK(w.tip().hash == block_hash(good.hdr));
+  // The same transfer again: refused as a duplicate had it stayed, and
+  // its state root would not match.
+  auto next = on_tip({give(second_id, alice, carol)});
+  REQUIRE_FALSE(w.apply(next, encode(next), test_now()));
+  CHECK(w.pending_blocks() == 2);
+  REQUIRE_FALSE(w.commit());
+  chain_reader r{s.store()};
+  CHECK(r.tip().hash == block_hash(next.hdr));
+  CHECK(r.find_item(first_id)->owner == bob.public_key_bytes());
+  CHECK(r.find_item(second_id)->owner == carol.public_key_bytes());
+}
+
 // -- unwinding ----------------------------------------------------------------
 
 TEST_CASE_FIXTURE(fixture, "unwind_tip restores every index exactly") {
