@@ -412,4 +412,17 @@ inline json peer_entry(const node& n, const std::string& key) {
   return nullptr;
 }
 
+/// Registers an asset on `n` and issues `batches` batches of 100 of its
+/// items there (about 130 KB of chain a batch), then waits for them to be
+/// in blocks.
+inline void fill_chain(const node& n, int batches) {
+  std::string asset = run_json({"asset", "register", "--datadir", n.datadir(),
+                                "--name", "bulk", "--fingerprint",
+                                "bulk-1"})["asset_id"];
+  for (int i = 0; i < batches; ++i)
+    run_json(
+      {"issue", "--datadir", n.datadir(), "--asset", asset, "--count", "100"});
+  n.settle();
+}
+
 } // namespace hallmark::test

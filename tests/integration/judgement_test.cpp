@@ -238,15 +238,6 @@ namespace {
 
 /// Has `n` register an asset and issue 100 × `batches` items: about 1.2 KB
 /// of chain per item.
-void fill_chain(const node& n, int batches) {
-  std::string asset = run_json({"asset", "register", "--datadir", n.datadir(),
-                                "--name", "bulk", "--fingerprint",
-                                "bulk-1"})["asset_id"];
-  for (int i = 0; i < batches; ++i)
-    run_json(
-      {"issue", "--datadir", n.datadir(), "--asset", asset, "--count", "100"});
-  n.settle();
-}
 
 } // namespace
 
