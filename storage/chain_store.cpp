@@ -26,8 +26,7 @@ caf::error open_tables(chain_tables& t, lmdb::write_txn& txn) {
   };
   for (auto err : {open(t.headers, "headers"), open(t.bodies, "bodies"),
                    open(t.hashes, "hashes"), open(t.records, "records"),
-                   open(t.items, "items"), open(t.owners, "owners"),
-                   open(t.assets, "assets"), open_raw(t.state, "state"),
+                   open(t.owners, "owners"), open_raw(t.state, "state"),
                    open_raw(t.trie, "trie"), open(t.state_log, "state_log"),
                    open(t.sync_headers, "sync_headers"),
                    open_raw(t.sync_ranges, "sync_ranges")})
@@ -39,18 +38,36 @@ caf::error open_tables(chain_tables& t, lmdb::write_txn& txn) {
 /// Schema 1 to 2: the state trie. Its tables are new and empty, which is
 /// right only for a chain without records: the blocks of an older chain
 /// with records carry zero state roots, which the rules now refuse.
-caf::error add_state_trie(const chain_tables& t, lmdb::write_txn& txn) {
-  auto items = t.items.count(txn);
-  if (!items)
-    return items.error();
-  auto assets = t.assets.count(txn);
-  if (!assets)
-    return assets.error();
-  if (*items + *assets > 0)
+caf::error add_state_trie(lmdb::write_txn& txn) {
+  uint64_t indexed = 0;
+  for (auto name : {"items", "assets"}) {
+    auto table = lmdb::raw_table::open(txn, name, lmdb::table_kind::plain);
+    if (!table)
+      return table.error();
+    auto n = table->count(txn);
+    if (!n)
+      return n.error();
+    indexed += *n;
+  }
+  if (indexed > 0)
     return make_error(ec::storage,
                       "its blocks predate state roots and are not valid "
                       "under the current rules; start a new data directory "
                       "(hallmark init) and sync it from peers");
+  return {};
+}
+
+/// Schema 2 to 3: `items` and `assets` go; `state` holds what they held
+/// (item id → latest record, owner, asset; asset id → height, record id),
+/// and find_item and find_asset read it there.
+caf::error drop_item_and_asset_tables(lmdb::write_txn& txn) {
+  for (auto name : {"items", "assets"}) {
+    auto table = lmdb::raw_table::open(txn, name, lmdb::table_kind::plain);
+    if (!table)
+      return table.error();
+    if (auto err = table->drop(txn))
+      return err;
+  }
   return {};
 }
 
@@ -132,7 +149,10 @@ chain_store::open(const std::string& dir, const chain_params& params,
   // steps[v - 1] takes schema v to v + 1 (docs/hacking.md, "How to add a
   // migration").
   s.steps.push_back([&](lmdb::write_txn& txn, const lmdb::meta_table&) {
-    return add_state_trie(t, txn);
+    return add_state_trie(txn);
+  });
+  s.steps.push_back([&](lmdb::write_txn& txn, const lmdb::meta_table&) {
+    return drop_item_and_asset_tables(txn);
   });
   s.check = [&](lmdb::write_txn& txn, const lmdb::meta_table&) {
     return check(t, params, txn);

@@ -13,12 +13,11 @@
 //   records  record id (32)          location: height u64 | index u32 | sub u16
 //                                    | kind u8 | item (32) | owner (32)
 //                                    | link (32)
-//   items    item id (32)            latest record (32) | owner (32)
-//                                    | asset (32)
 //   owners   owner key (32)          item ids (32 each, dupsort, dupfixed)
-//   assets   asset id (32)           height u64 | record id (32)
 //   state    state key (33)          state value (72 or 105 bytes; the
-//                                    trie's key/values, core/state_trie.hpp)
+//                                    trie's key/values, core/state_trie.hpp):
+//                                    also the index of items and assets
+//                                    (find_item, find_asset)
 //   trie     packed path | length    a branch of the state trie (node_bytes)
 //   state_log height (u64, integer)  what the block changed in `state`: per
 //                                    key, its value before (state_undo);
@@ -32,6 +31,10 @@
 //            "syncing"               u64 1 while a state sync is under way
 //            "sync_target"           height u64 | hash (32) | root (32)
 //            "sync_headers"          height u64 | hash (32): its last header
+//
+// Schema 3 dropped the tables `items` (item id → latest record, owner,
+// asset) and `assets` (asset id → height, record id): `state` holds the
+// same under the item's and the asset's key.
 //
 // Integers are little-endian. A record's location also carries what undoing
 // it needs (its item, the owner after it, the record it linked to), so a
@@ -68,7 +71,7 @@
 
 namespace hallmark {
 
-constexpr uint32_t chain_schema_version = 2;
+constexpr uint32_t chain_schema_version = 3;
 
 /// Blocks whose state changes are kept (`state_log`) unless told otherwise:
 /// more than the default reorg window (100), so any reorg the node accepts
@@ -170,16 +173,6 @@ struct codec<record_location>
              &record_location::link> {};
 static_assert(codec<record_location>::size == 111);
 
-template <>
-struct codec<item_state>
-    : layout<&item_state::latest, &item_state::owner, &item_state::asset> {};
-static_assert(codec<item_state>::size == 96);
-
-template <>
-struct codec<asset_entry> : layout<&asset_entry::first, &asset_entry::second> {
-};
-static_assert(codec<asset_entry>::size == 40);
-
 /// count (u32), then per key: the key (33), a value length (u16; 0xffff
 /// for none) and the value.
 template <>
@@ -201,9 +194,7 @@ struct chain_tables {
   lmdb::table<uint64_t, encoded, kind::integer_key> bodies;
   lmdb::table<hash256, uint64_t> hashes;
   lmdb::table<hash256, record_location> records;
-  lmdb::table<hash256, item_state> items;
   lmdb::table<public_key, hash256, kind::dup_fixed> owners;
-  lmdb::table<hash256, asset_entry> assets;
   lmdb::raw_table state;
   lmdb::raw_table trie;
   lmdb::table<uint64_t, state_undo, kind::integer_key> state_log;

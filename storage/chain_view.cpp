@@ -76,11 +76,31 @@ chain_view::find_record(const hash256& id) const {
 }
 
 std::optional<item_state> chain_view::find_item(const hash256& id) const {
-  return look([&] { return t_->items.get(*txn_, id); });
+  return look([&]() -> caf::expected<std::optional<item_state>> {
+    auto v = t_->state.get(*txn_, trie::item_key(id));
+    if (!v)
+      return v.error();
+    if (!*v)
+      return std::optional<item_state>{};
+    auto x = trie::decode_item_value(**v);
+    if (!x)
+      return make_error(ec::storage, "table state: " + message_of(x.error()));
+    return std::optional<item_state>{item_state{x->latest, x->owner, x->asset}};
+  });
 }
 
 std::optional<asset_entry> chain_view::find_asset(const hash256& asset) const {
-  return look([&] { return t_->assets.get(*txn_, asset); });
+  return look([&]() -> caf::expected<std::optional<asset_entry>> {
+    auto v = t_->state.get(*txn_, trie::asset_key(asset));
+    if (!v)
+      return v.error();
+    if (!*v)
+      return std::optional<asset_entry>{};
+    auto x = trie::decode_asset_value(**v);
+    if (!x)
+      return make_error(ec::storage, "table state: " + message_of(x.error()));
+    return std::optional<asset_entry>{asset_entry{x->height, x->record}};
+  });
 }
 
 std::vector<hash256> chain_view::items_of(const public_key& owner) const {

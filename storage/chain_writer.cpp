@@ -19,13 +19,30 @@ public:
   std::optional<uint64_t> height_of(const hash256& block) const override {
     return view_.height_of(block);
   }
+  // The block's own changes first: `state` is written after its records.
   std::optional<asset_entry> find_asset(const hash256& asset) const override {
+    if (auto it = delta_.find(trie::asset_key(asset)); it != delta_.end()) {
+      if (!it->second)
+        return std::nullopt;
+      auto v = trie::decode_asset_value(*it->second);
+      if (!v) // written by put_asset: cannot happen
+        return std::nullopt;
+      return asset_entry{v->height, v->record};
+    }
     return view_.find_asset(asset);
   }
   std::optional<record_location> find_record(const hash256& id) const override {
     return view_.find_record(id);
   }
   std::optional<item_state> find_item(const hash256& item) const override {
+    if (auto it = delta_.find(trie::item_key(item)); it != delta_.end()) {
+      if (!it->second)
+        return std::nullopt;
+      auto v = trie::decode_item_value(*it->second);
+      if (!v) // written by put_item: cannot happen
+        return std::nullopt;
+      return item_state{v->latest, v->owner, v->asset};
+    }
     return view_.find_item(item);
   }
   caf::error failure() const override { return view_.failure(); }
@@ -35,7 +52,7 @@ public:
                        const public_key& registrant) override {
     delta_[trie::asset_key(asset)] = trie::encode(
       trie::asset_value{record, registrant, height});
-    return t_.assets.put(txn_, asset, asset_entry{height, record});
+    return {};
   }
 
   caf::error put_record(const hash256& id,
@@ -60,8 +77,6 @@ public:
     }
     delta_[trie::item_key(item)] = trie::encode(trie::item_value{
       after.latest, after.owner, after.asset, height_ + 1, kind});
-    if (auto err = t_.items.put(txn_, item, after))
-      return err;
     if (before && before->owner == after.owner)
       return {};
     if (before)
@@ -404,17 +419,14 @@ caf::error chain_writer::undo_records(const block& b) {
   for (auto index = b.records.size(); index-- > 0;) {
     auto& r = b.records[index];
     if (auto a = std::get_if<asset>(&r)) {
-      for (auto e : {error_of(t.assets.del(txn, asset_id(*a))),
-                     error_of(t.records.del(txn, record_id(*a)))})
-        if (e)
-          return e;
+      if (auto e = error_of(t.records.del(txn, record_id(*a))))
+        return e;
       continue;
     }
     if (auto batch = std::get_if<issue_batch>(&r)) {
       for (auto& i : batch->issues) {
         auto iid = record_id(i);
         for (auto e : {error_of(t.owners.del(txn, i.owner, iid)),
-                       error_of(t.items.del(txn, iid)),
                        error_of(t.records.del(txn, iid))})
           if (e)
             return e;
@@ -428,13 +440,7 @@ caf::error chain_writer::undo_records(const block& b) {
       return failure_
                ? failure_
                : make_error(ec::storage, "unwind: transfer record missing");
-    auto state = find_item(loc->item);
-    if (!state)
-      return failure_ ? failure_
-                      : make_error(ec::storage, "unwind: item missing");
-    item_state before{x.link, x.owner, state->asset};
     for (auto e : {error_of(t.owners.del(txn, x.new_owner, loc->item)),
-                   t.items.put(txn, loc->item, before),
                    t.owners.put(txn, x.owner, loc->item),
                    error_of(t.records.del(txn, tid))})
       if (e)

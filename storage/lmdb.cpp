@@ -603,4 +603,14 @@ caf::error raw_table::clear(write_txn& t) const {
   return {};
 }
 
+caf::error raw_table::drop(write_txn& t) const {
+  if (!t)
+    return ended(name_);
+  int rc = mdb_drop(t.get(), dbi_, 1);
+  t.note(rc);
+  if (rc != 0)
+    return fail(name_, rc, "mdb_drop");
+  return {};
+}
+
 } // namespace hallmark::lmdb

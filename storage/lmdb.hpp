@@ -275,6 +275,8 @@ public:
   caf::expected<uint64_t> count(const txn& t) const;
   /// Deletes every entry; the table stays.
   caf::error clear(write_txn& t) const;
+  /// Deletes the table itself (its handle is closed).
+  caf::error drop(write_txn& t) const;
 
 private:
   unsigned dbi_ = 0;

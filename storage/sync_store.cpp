@@ -16,8 +16,9 @@ hash256 id_of_key(const trie::state_key& key) {
   return id;
 }
 
-/// The index entries a state key/value stands for: the asset's or the
-/// item's own entry, the owner's, and its record's location.
+/// The index entries a state key/value stands for: an item's owner entry,
+/// and the record's location (the key/value itself is the item's or the
+/// asset's entry).
 caf::error unindex(const chain_tables& t, lmdb::write_txn& txn,
                    const trie::state_key& key, bytes value) {
   auto id = id_of_key(key);
@@ -25,17 +26,12 @@ caf::error unindex(const chain_tables& t, lmdb::write_txn& txn,
     auto v = trie::decode_asset_value(value);
     if (!v)
       return v.error();
-    for (auto e : {error_of(t.assets.del(txn, id)),
-                   error_of(t.records.del(txn, v->record))})
-      if (e)
-        return e;
-    return {};
+    return error_of(t.records.del(txn, v->record));
   }
   auto v = trie::decode_item_value(value);
   if (!v)
     return v.error();
-  for (auto e : {error_of(t.items.del(txn, id)),
-                 error_of(t.owners.del(txn, v->owner, id)),
+  for (auto e : {error_of(t.owners.del(txn, v->owner, id)),
                  error_of(t.records.del(txn, v->latest))})
     if (e)
       return e;
@@ -54,11 +50,7 @@ caf::error index(const chain_tables& t, lmdb::write_txn& txn,
     loc.height = v->height;
     loc.kind = record_kind::asset;
     loc.owner = v->registrant;
-    for (auto e : {t.assets.put(txn, id, asset_entry{v->height, v->record}),
-                   t.records.put(txn, v->record, loc)})
-      if (e)
-        return e;
-    return {};
+    return t.records.put(txn, v->record, loc);
   }
   auto v = trie::decode_item_value(value);
   if (!v)
@@ -68,8 +60,7 @@ caf::error index(const chain_tables& t, lmdb::write_txn& txn,
   loc.item = id;
   loc.owner = v->owner;
   for (auto e :
-       {t.items.put(txn, id, item_state{v->latest, v->owner, v->asset}),
-        t.owners.put(txn, v->owner, id), t.records.put(txn, v->latest, loc)})
+       {t.owners.put(txn, v->owner, id), t.records.put(txn, v->latest, loc)})
     if (e)
       return e;
   return {};

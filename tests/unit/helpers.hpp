@@ -219,10 +219,9 @@ inline store_dump dump(const chain_store& store) {
   REQUIRE(txn);
   auto& t = store.tables();
   store_dump out;
-  for (auto table :
-       {&t.meta.raw(), &t.headers.raw(), &t.bodies.raw(), &t.hashes.raw(),
-        &t.records.raw(), &t.items.raw(), &t.owners.raw(), &t.assets.raw(),
-        &t.state, &t.trie, &t.state_log.raw()}) {
+  for (auto table : {&t.meta.raw(), &t.headers.raw(), &t.bodies.raw(),
+                     &t.hashes.raw(), &t.records.raw(), &t.owners.raw(),
+                     &t.state, &t.trie, &t.state_log.raw()}) {
     auto& rows = out[table->name()];
     auto err = table->scan(*txn, [&](lmdb::bytes k, lmdb::bytes v) {
       rows.emplace_back(std::vector<uint8_t>{k.begin(), k.end()},

@@ -145,7 +145,7 @@ TEST_CASE("the reservoir answers ec::storage when an asset is unreadable") {
   s.push({art});
   auto batch = make_batch({make_issue(asset_id(art), 1, alice)}, s.tip().hash,
                           s.params().issue_difficulty);
-  corrupt(s.store(), s.store().tables().assets.raw(), asset_id(art));
+  corrupt(s.store(), s.store().tables().state, trie::asset_key(asset_id(art)));
   temp_dir dir;
   auto local = local_store::open(dir.sub("local"));
   REQUIRE(local);
@@ -157,7 +157,7 @@ TEST_CASE("the reservoir answers ec::storage when an asset is unreadable") {
                                        caf::actor_addr{});
   CHECK(code(r) == ec::storage); // not unknown_asset
   CHECK_MESSAGE(message_of(r.error())
-                  == "table assets: value of 1 bytes, expected 40",
+                  == "table state: asset value of 1 bytes, expected 72",
                 message_of(r.error()));
   caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
 }

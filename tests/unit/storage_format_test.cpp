@@ -59,7 +59,7 @@ struct one_asset {
   one_asset() { s.push({art}); }
 
   /// Overwrites the bytes under `key` in `table`, committed.
-  void corrupt(const lmdb::raw_table& table, const hash256& key,
+  void corrupt(const lmdb::raw_table& table, lmdb::bytes key,
                std::string_view value) {
     REQUIRE_FALSE(s.store().env().write([&](lmdb::write_txn& txn) {
       return table.put(txn, key, bytes_of(value));
@@ -159,8 +159,8 @@ TEST_CASE("a directory with a newer schema is refused and left alone") {
   auto r = chain_store::open(s.chain_dir(), s.params(), 64 << 20);
   CHECK(code(r) == ec::storage);
   CHECK(message_of(r.error())
-        == "data directory has schema 3, newer than this hallmark "
-           "understands (2)");
+        == "data directory has schema 4, newer than this hallmark "
+           "understands (3)");
   // Putting the version back opens it as it was.
   {
     auto e = lmdb::env::open(s.chain_dir(), 16, 64 << 20);
@@ -200,7 +200,7 @@ TEST_CASE("the stored bytes follow the chart") {
   auto& p = s.params();
 
   // meta
-  CHECK(value_in(d, "meta", key("schema")) == std::vector<uint8_t>{2, 0, 0, 0});
+  CHECK(value_in(d, "meta", key("schema")) == std::vector<uint8_t>{3, 0, 0, 0});
   CHECK(value_in(d, "meta", key("chain")) == key(p.name));
   CHECK(value_in(d, "meta", key("genesis")) == v(p.genesis_hash));
   CHECK(value_in(d, "meta", key("tip")) == cat({u64le(3), v(h3)}));
@@ -242,13 +242,18 @@ TEST_CASE("the stored bytes follow the chart") {
         == loc(3, 0, 0, 2, first_id, b, first_id));
   CHECK(value_in(d, "records", v(record_id(give))).size() == 111);
 
-  // items: latest | owner | asset; owners: one 32-byte duplicate per item
-  CHECK(value_in(d, "items", v(first_id))
-        == cat({v(record_id(give)), v(b), v(art_id)}));
+  // owners: one 32-byte duplicate per item
   CHECK(value_in(d, "owners", v(b)) == v(first_id));
   CHECK(d.at("owners").size() == 1);
-  // assets: height | asset record id
-  CHECK(value_in(d, "assets", v(art_id)) == cat({u64le(1), v(record_id(art))}));
+  // state, the index of items and assets since schema 3: an item's key
+  // holds latest | owner | asset | height u64 | kind u8, an asset's
+  // record id | registrant | height u64
+  auto item_key = trie::item_key(first_id);
+  auto asset_key = trie::asset_key(art_id);
+  CHECK(value_in(d, "state", {item_key.begin(), item_key.end()})
+        == cat({v(record_id(give)), v(b), v(art_id), u64le(3), {2}}));
+  CHECK(value_in(d, "state", {asset_key.begin(), asset_key.end()})
+        == cat({v(record_id(art)), v(a), u64le(1)}));
 }
 
 // -- values of the wrong size -------------------------------------------------
@@ -274,7 +279,7 @@ TEST_CASE_FIXTURE(one_asset,
                   "a state rule over a failed lookup returns the failure") {
   // The asset's entry is unreadable: an issue of it must not be refused as
   // "unknown asset", nor accepted, but fail with the storage error.
-  corrupt(s.store().tables().assets.raw(), asset_id(art), "x");
+  corrupt(s.store().tables().state, trie::asset_key(asset_id(art)), "x");
   auto before = s.snapshot();
   auto batch = make_batch({make_issue(asset_id(art), 1, alice)}, s.tip().hash,
                           s.params().issue_difficulty);
@@ -283,7 +288,7 @@ TEST_CASE_FIXTURE(one_asset,
   chain_writer w{s.store()};
   auto err = w.apply(b, encode(b), test_now());
   CHECK(code(err) == ec::storage);
-  CHECK(message_of(err) == "table assets: value of 1 bytes, expected 40");
+  CHECK(message_of(err) == "table state: asset value of 1 bytes, expected 72");
   // The writer is failed: it refuses what follows, and commits nothing.
   CHECK(message_of(w.failure()) == message_of(err));
   CHECK(message_of(w.apply(empty, encode(empty), test_now()))

@@ -191,6 +191,14 @@ TEST_CASE("a data directory of schema 1 migrates when it has no records, "
       s.push();
     auto& t = s.store().tables();
     REQUIRE_FALSE(s.store().env().write([&](lmdb::write_txn& txn) {
+      // Schema 1 indexed the items in a table of their own.
+      auto items = lmdb::raw_table::open(txn, "items", lmdb::table_kind::plain);
+      if (!items)
+        return items.error();
+      if (with_records)
+        if (auto err = items->put(txn, label_hash("item"),
+                                  std::vector<uint8_t>(96, 1)))
+          return err;
       return t.meta.put(txn, lmdb::schema_key, uint32_t{1});
     }));
     s.close();
@@ -203,6 +211,46 @@ TEST_CASE("a data directory of schema 1 migrates when it has no records, "
     CHECK(message_of(r.error()).find("predate state roots")
           != std::string::npos);
   }
+}
+
+TEST_CASE_FIXTURE(fixture, "a data directory of schema 2 migrates to 3: its "
+                           "items and assets tables go, and lookups read the "
+                           "state") {
+  setup(); // the third block gives the first item to bob
+  auto before = s.snapshot();
+  REQUIRE_FALSE(s.store().env().write([&](lmdb::write_txn& txn) {
+    for (auto name : {"items", "assets"}) {
+      auto table = lmdb::raw_table::open(txn, name, lmdb::table_kind::plain);
+      if (!table)
+        return table.error();
+      if (auto err = table->put(txn, label_hash(name),
+                                std::vector<uint8_t>(40, 1)))
+        return err;
+    }
+    return s.store().tables().meta.put(txn, lmdb::schema_key, uint32_t{2});
+  }));
+  s.reopen();
+  CHECK(s.snapshot() == before); // schema 3 again, and neither table
+  {
+    auto txn = s.store().env().begin_write();
+    REQUIRE(txn);
+    CHECK(*s.store().tables().meta.get(*txn, lmdb::schema_key) == 3u);
+    // The tables are gone: opened again (in a transaction dropped after),
+    // they are new and empty.
+    for (auto name : {"items", "assets"}) {
+      auto table = lmdb::raw_table::open(*txn, name, lmdb::table_kind::plain);
+      REQUIRE(table);
+      CHECK(*table->count(*txn) == 0);
+    }
+  }
+  chain_reader r{s.store()};
+  CHECK(r.find_item(first_id)->owner == bob.public_key_bytes());
+  CHECK(r.find_item(first_id)->latest == record_id(give(first_id, alice, bob)));
+  CHECK(r.find_item(second_id)->owner == alice.public_key_bytes());
+  CHECK(r.find_asset(art_id)->first == 1);
+  CHECK(r.find_asset(art_id)->second == record_id(art));
+  CHECK_FALSE(r.find_item(label_hash("nothing")).has_value());
+  CHECK_FALSE(r.failure());
 }
 
 TEST_CASE_FIXTURE(fixture, "an issue whose item exists is a duplicate even "
