@@ -75,32 +75,44 @@ chain_view::find_record(const hash256& id) const {
   return look([&] { return t_->records.get(*txn_, id); });
 }
 
+namespace {
+
+/// The value under `key` in `state`, decoded; a value that does not decode
+/// is ec::storage, naming the table.
+template <class V>
+caf::expected<std::optional<V>>
+state_entry(const chain_tables& t, const lmdb::txn& txn,
+            const trie::state_key& key, caf::expected<V> (*decode)(byte_view)) {
+  auto v = t.state.get(txn, key);
+  if (!v)
+    return v.error();
+  if (!*v)
+    return std::optional<V>{};
+  auto x = decode(**v);
+  if (!x)
+    return make_error(ec::storage, "table state: " + message_of(x.error()));
+  return std::optional<V>{std::move(*x)};
+}
+
+} // namespace
+
 std::optional<item_state> chain_view::find_item(const hash256& id) const {
-  return look([&]() -> caf::expected<std::optional<item_state>> {
-    auto v = t_->state.get(*txn_, trie::item_key(id));
-    if (!v)
-      return v.error();
-    if (!*v)
-      return std::optional<item_state>{};
-    auto x = trie::decode_item_value(**v);
-    if (!x)
-      return make_error(ec::storage, "table state: " + message_of(x.error()));
-    return std::optional<item_state>{item_state{x->latest, x->owner, x->asset}};
+  auto v = look([&] {
+    return state_entry(*t_, *txn_, trie::item_key(id), trie::decode_item_value);
   });
+  if (!v)
+    return std::nullopt;
+  return item_state{v->latest, v->owner, v->asset};
 }
 
 std::optional<asset_entry> chain_view::find_asset(const hash256& asset) const {
-  return look([&]() -> caf::expected<std::optional<asset_entry>> {
-    auto v = t_->state.get(*txn_, trie::asset_key(asset));
-    if (!v)
-      return v.error();
-    if (!*v)
-      return std::optional<asset_entry>{};
-    auto x = trie::decode_asset_value(**v);
-    if (!x)
-      return make_error(ec::storage, "table state: " + message_of(x.error()));
-    return std::optional<asset_entry>{asset_entry{x->height, x->record}};
+  auto v = look([&] {
+    return state_entry(*t_, *txn_, trie::asset_key(asset),
+                       trie::decode_asset_value);
   });
+  if (!v)
+    return std::nullopt;
+  return asset_entry{v->height, v->record};
 }
 
 std::vector<hash256> chain_view::items_of(const public_key& owner) const {
