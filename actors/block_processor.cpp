@@ -1,4 +1,5 @@
 #include "actors/block_processor.hpp"
+#include "core/metrics.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -90,6 +91,7 @@ caf::error flush(self_ptr self) {
   auto w = std::move(st.writer);
   auto top = w->tip();
   auto n = w->pending_blocks();
+  auto started = std::chrono::steady_clock::now();
   if (auto err = w->commit()) {
     log_error("block_processor", "flush failed: {}", message_of(err));
     st.applied_ids.clear();
@@ -115,7 +117,12 @@ caf::error flush(self_ptr self) {
   }
   st.applied_ids.clear();
   st.unwound_records.clear();
+  auto& counted = metrics::node();
+  counted.flush_seconds.observe_since(started);
+  counted.blocks_applied.add(st.blocks_since_flush);
+  counted.records_applied.add(st.records_since_flush);
   st.records_since_flush = 0;
+  st.blocks_since_flush = 0;
   // The pages read through the map stay resident until the kernel needs
   // them, and count as this process's memory: let them go at each commit,
   // so a long sync keeps a flat footprint (they stay in the page cache).
@@ -259,7 +266,9 @@ caf::error consider_branch(self_ptr self, const hash256& leaf,
     collect_leaves(hb.b, ids);
     report.records += record_count(hb.b);
     st.records_since_flush += record_count(hb.b);
+    ++st.blocks_since_flush;
   }
+  metrics::node().blocks_unwound.add(unwound.size());
   for (auto i = unwound.rbegin(); i != unwound.rend(); ++i)
     for (auto& r : i->first.records)
       st.unwound_records.push_back(encode(r));
@@ -303,6 +312,7 @@ caf::error handle_block(self_ptr self, block& b, const encoded& raw,
     ++report.applied;
     report.records += record_count(b);
     st.records_since_flush += record_count(b);
+    ++st.blocks_since_flush;
   } else {
     hold(self, hash, std::move(b), raw);
     ++report.held;

@@ -91,6 +91,9 @@ struct block_processor_state {
   uint64_t held_bytes = 0;
   std::vector<hash256> applied_ids;
   uint64_t records_since_flush = 0;
+  /// Blocks applied since the last flush (for the metrics; unwinds not
+  /// subtracted).
+  uint64_t blocks_since_flush = 0;
   std::vector<encoded> unwound_records;
   bool flush_scheduled = false;
   bool stopped = false;

@@ -1,4 +1,5 @@
 #include "actors/connector_links.hpp"
+#include "core/metrics.hpp"
 
 #include <algorithm>
 
@@ -180,6 +181,7 @@ void maintain_links(self_ptr self) {
 void ban(self_ptr self, const public_key& key, uint64_t until) {
   auto& st = self->state;
   auto& p = st.peers[key];
+  metrics::node().peer_bans.add();
   p.banned_until = until;
   p.score = 0;
   if (st.cfg.bans)
@@ -201,6 +203,7 @@ void charge(self_ptr self, const public_key& key, int32_t points,
   auto& st = self->state;
   auto& p = st.peers[key];
   p.score += points;
+  metrics::node().peer_charges.add();
   log_warning("connector", "peer {} charged {} ({}): {}", short_key(key),
               points, p.score, reason);
   if (p.score < st.cfg.ban_points)

@@ -1,4 +1,5 @@
 #include "actors/peer_session.hpp"
+#include "core/metrics.hpp"
 
 #include <caf/io/broker.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -179,6 +180,7 @@ void on_bytes(self_ptr self, const caf::io::new_data_msg& msg, next_read next,
   auto& st = self->state;
   byte_view data{reinterpret_cast<const uint8_t*>(msg.buf.data()),
                  msg.buf.size()};
+  metrics::node().peer_bytes_in.add(data.size());
   if (!next) {
     auto len = get_u32(data.data());
     if (len == 0 || len > cap) {

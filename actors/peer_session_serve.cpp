@@ -5,6 +5,7 @@
 // registrations to the announcer) and delivers responses to the node's own
 // requests; and how it writes frames.
 #include "actors/peer_session_serve.hpp"
+#include "core/metrics.hpp"
 
 #include <caf/io/broker.hpp>
 
@@ -19,6 +20,7 @@ void write_frame(self_ptr self, byte_view bytes) {
   self->write(st.hdl, 4, len);
   self->write(st.hdl, bytes.size(), bytes.data());
   self->flush(st.hdl);
+  metrics::node().peer_bytes_out.add(4 + bytes.size());
 }
 
 /// Seals and sends one encoded Envelope of kind `kind`.

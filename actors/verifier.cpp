@@ -1,4 +1,5 @@
 #include "actors/verifier.hpp"
+#include "core/metrics.hpp"
 
 #include <caf/typed_event_based_actor.hpp>
 
@@ -8,6 +9,11 @@ verifier_actor::behavior_type
 verifier(verifier_actor::stateful_pointer<verifier_state>) {
   return {
     [](atom::verify, const verify_job& job) -> verify_verdict {
+      auto started = std::chrono::steady_clock::now();
+      auto timed = [&](verify_verdict v) {
+        metrics::node().verify_seconds.observe_since(started);
+        return v;
+      };
       for (auto& seg : job.segments) {
         auto& b = (*job.blocks)[seg.block];
         caf::error err;
@@ -18,9 +24,9 @@ verifier(verifier_actor::stateful_pointer<verifier_state>) {
         if (!err && seg.signatures)
           err = check_signatures(b, seg.first, seg.last);
         if (err)
-          return verify_verdict{seg.block, std::move(err)};
+          return timed(verify_verdict{seg.block, std::move(err)});
       }
-      return verify_verdict{};
+      return timed(verify_verdict{});
     },
   };
 }

@@ -175,8 +175,9 @@ int main(int argc, char** argv) {
                      + asset_count * asset_value_bytes;
 
   for (auto* d : {&a_dir, &s_dir, &r_dir})
-    if (run_to_end(bin, {"init", "--datadir", *d, "--chain", "devnet"},
-                   scratch + "/init.log")
+    if (run_to_end(
+          bin, {"init", "--datadir", *d, "--chain", "devnet", "--http-listen="},
+          scratch + "/init.log")
         != 0) {
       std::fprintf(stderr, "state_sync: hallmark init failed\n");
       return 1;

@@ -12,6 +12,7 @@
 #include "actors/connector.hpp"
 #include "core/error.hpp"
 #include "messages/registration.hpp"
+#include "node/cookie.hpp"
 
 namespace fs = std::filesystem;
 
@@ -32,6 +33,20 @@ caf::error check_listen(std::string_view text) {
   return make_error(ec::bad_config, "cannot parse listen address '"
                                       + std::string{text}
                                       + "' (HOST:PORT or [V6]:PORT)");
+}
+
+// The HTTP server's address: a listen address, or "" for no server.
+caf::error check_http_listen(std::string_view text) {
+  if (text.empty() || parse_listener(text))
+    return {};
+  return make_error(ec::bad_config, "cannot parse http_listen address '"
+                                      + std::string{text}
+                                      + "' (HOST:PORT, [V6]:PORT, or empty "
+                                        "for no HTTP server)");
+}
+
+std::vector<std::string_view> http_auth_modes() {
+  return {"auto", "always"};
 }
 
 // A static peer, parsed as the connector dials it.
@@ -207,6 +222,33 @@ const config_key key_table[] = {
    .field = &cfg::peers,
    .help = "Static peer PUBKEY@HOST:PORT, always dialled (repeatable)",
    .check_value = check_peer},
+  {.name = "http_listen",
+   .field = &cfg::http_listen,
+   .help = "Serve the HTTP API, /metrics and the status page on HOST:PORT "
+           "(docs/api.md); empty: no HTTP server",
+   .check_value = check_http_listen,
+   .shape = "HOST:PORT"},
+  {.name = "http_auth",
+   .field = &cfg::http_auth,
+   .help = "When the HTTP API asks for the token in DATADIR/.cookie: auto "
+           "(unless http_listen is a loopback address) or always",
+   .choices = http_auth_modes},
+  {.name = "http_threads",
+   .field = &cfg::http_threads,
+   .help = "HTTP requests served at once (an event stream holds one)",
+   .min = 1,
+   .max = 64},
+  {.name = "http_max_body_kb",
+   .field = &cfg::http_max_body_kb,
+   .help = "Largest HTTP request body in KiB (a submission of records)",
+   .min = 1,
+   .max = 64 * 1024},
+  {.name = "http_rate",
+   .field = &cfg::http_rate,
+   .help = "HTTP requests per second from one client address, bursts of "
+           "twice that; 0: no limit",
+   .min = 0,
+   .max = 1'000'000},
 };
 
 std::string trim(const std::string& s) {
@@ -448,6 +490,8 @@ caf::expected<key_pair> init_datadir(const node_config& c) {
   auto identity = key_pair::generate();
   if (auto err = save_key(c.key_path(), identity))
     return err;
+  if (auto token = ensure_cookie(c.cookie_path()); !token)
+    return token.error();
   if (auto err = save_config(c))
     return err;
   return identity;

@@ -62,6 +62,12 @@ struct node_config {
   uint64_t max_dynamic = 25;
   uint64_t map_size_mb = 64;
   uint64_t map_max_mb = 0;
+  /// HOST:PORT of the HTTP API, /metrics and the status page; "" for none.
+  std::string http_listen{"127.0.0.1:8642"};
+  std::string http_auth{"auto"};
+  uint64_t http_threads = 4;
+  uint64_t http_max_body_kb = 4096;
+  uint64_t http_rate = 50;
 
   /// Checks every key against its range, choices or form, then the keys
   /// that bound each other (map_max_mb, when not 0, is at least
@@ -74,6 +80,8 @@ struct node_config {
   std::string local_dir() const { return datadir + "/local"; }
   std::string socket_path() const { return datadir + "/admin.sock"; }
   std::string lock_path() const { return datadir + "/lock"; }
+  /// The HTTP API's token (docs/api.md), mode 0600.
+  std::string cookie_path() const { return datadir + "/.cookie"; }
 };
 
 /// One key of hallmark.conf, which is also the flag `--NAME` (with `-` for

@@ -581,7 +581,8 @@ sigset_t block_stop_signals() {
 
 } // namespace
 
-int run_node(const node_config& cfg, const key_pair& identity) {
+int run_node(const node_config& cfg, const key_pair& identity,
+             const service_maker& make_service) {
   auto fail = [](const caf::error& err) {
     log_error("node", "{}", message_of(err));
     return 1;
@@ -614,6 +615,13 @@ int run_node(const node_config& cfg, const key_pair& identity) {
   if (!local) {
     log_error("node", "{}", in_store(cfg.local_dir(), local.error()));
     return 1;
+  }
+  std::unique_ptr<node_service> service;
+  if (make_service) {
+    auto made = make_service();
+    if (!made)
+      return fail(made.error());
+    service = std::move(*made);
   }
   caf::actor_system_config sys_cfg;
   sys_cfg.load<caf::io::middleman>();
@@ -671,12 +679,18 @@ int run_node(const node_config& cfg, const key_pair& identity) {
                cfg.chain, to_hex(identity.public_key_bytes()), top.height,
                to_hex(top.hash), cfg.produce ? ", producing" : "",
                cfg.socket_path(), on.empty() ? "nothing" : on);
+      if (service)
+        service->start();
       int sig = 0;
       sigwait(&stop_signals, &sig);
       log_info("node", "{} received: stopping",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     dog.emplace(shutdown_limit, cfg.socket_path());
+    if (service) {
+      dog->step("stopping the HTTP server");
+      service->stop();
+    }
     auto [flushed, running] = stop(sys, actors, *dog);
     if (!flushed)
       exit_code = 1;

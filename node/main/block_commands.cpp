@@ -57,29 +57,13 @@ int show_block(const block_options& o) {
                     : c.block_by_hash(hex32_of(o.id));
     },
     [&](auto& reply) {
-      auto info = reply.root().getBlock();
-      if (info.getBlock().size() == 0) {
-        // Only the header is kept here (a state sync began the chain
-        // above this block): said, not an error.
-        auto hdr = header_from_bytes(
-          byte_view{info.getHeader().begin(), info.getHeader().size()});
-        if (!hdr)
-          return report(make_error(ec::malformed, "the node sent no block"));
-        block b;
-        b.hdr = *hdr;
-        auto j = block_json(b);
-        j["records"] = nullptr;
-        j["note"] = "only the header is kept: a state sync began this "
-                    "node's chain at or above this block";
-        return print_result(j, o.client.json, print_fields);
-      }
-      auto bytes = copy_of(info.getBlock());
-      if (!bytes)
-        return report(bytes.error());
-      auto b = decode_block(*bytes);
-      if (!b)
-        return report(b.error());
-      return print_result(block_json(*b), o.client.json, print_block);
+      auto j = block_reply_json(reply.root().getBlock());
+      if (!j)
+        return report(j.error());
+      // A header alone has no records to tabulate.
+      return print_result(*j, o.client.json,
+                          (*j)["records"].is_null() ? print_fields
+                                                    : print_block);
     });
 }
 

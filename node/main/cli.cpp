@@ -191,8 +191,4 @@ int print_result(const json& j, bool as_json, human_printer human) {
   return exit_ok;
 }
 
-caf::expected<encoded> copy_of(capnp::Data::Reader data) {
-  return encoded::copy_of(byte_view{data.begin(), data.size()});
-}
-
 } // namespace hallmark

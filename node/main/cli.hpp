@@ -178,7 +178,4 @@ int print_reply(const client_options& o, Ask ask, ToJson to_json,
   });
 }
 
-/// Copies a Data field of a reply into an owned, word-aligned buffer.
-caf::expected<encoded> copy_of(capnp::Data::Reader data);
-
 } // namespace hallmark

@@ -31,10 +31,12 @@ std::string devnet_config::validate() const {
   if (run_for_s > devnet_max_run_for_s)
     return fmt::format("--for must be 1 to {} seconds, got {}",
                        devnet_max_run_for_s, run_for_s);
-  if (base_port != 0 && (base_port > 65535 || base_port + nodes - 1 > 65535))
+  if (base_port != 0
+      && (base_port > 65535 || base_port + 2 * nodes - 1 > 65535))
     return fmt::format("--base-port {} leaves no room for {} ports (node i "
-                       "listens on base-port + i, at most 65535)",
-                       base_port, nodes);
+                       "listens on base-port + i and serves HTTP on "
+                       "base-port + nodes + i, at most 65535)",
+                       base_port, 2 * nodes);
   return {};
 }
 
@@ -86,15 +88,17 @@ int devnet_run::run(const std::vector<uint16_t>& ports) {
   if (auto err = supervisor_.init_nodes(ports))
     return fail(err);
   screen_.say(
-    fmt::format("devnet: {} nodes on 127.0.0.1 in {}", ports.size(), dir_));
+    fmt::format("devnet: {} nodes on 127.0.0.1 in {}", ports.size() / 2, dir_));
   auto started = supervisor_.start([&](const devnet_node& n) {
     if (n.index == 0)
-      screen_.say(fmt::format("node 0 {} producing, listening on {}",
-                              short_hex(n.key), n.address()));
+      screen_.say(fmt::format("node 0 {} producing, listening on {}; status "
+                              "page {}",
+                              short_hex(n.key), n.address(), n.page()));
     else
       screen_.say(fmt::format("node {} {} listening on {}; static peer: "
-                              "node 0",
-                              n.index, short_hex(n.key), n.address()));
+                              "node 0; status page {}",
+                              n.index, short_hex(n.key), n.address(),
+                              n.page()));
   });
   if (started)
     return fail(started);
@@ -259,8 +263,9 @@ void add_devnet_command(CLI::App& app, command_table& commands) {
     ->check(whole_number(1, devnet_max_run_for_s, "seconds"));
   cmd
     ->add_option("--base-port", o->cfg.base_port,
-                 "Node i listens on base-port + i (default: 19500 if "
-                 "free, else free ports)")
+                 "Node i listens on base-port + i and serves its status "
+                 "page on base-port + N + i (default: 19500 if free, else "
+                 "free ports)")
     ->check(whole_number(1, 65535, "port"));
 }
 

@@ -159,7 +159,7 @@ int stop_signals() {
 caf::expected<std::vector<uint16_t>> pick_ports(const devnet_config& cfg) {
   auto try_range = [&](uint32_t base) -> caf::expected<std::vector<uint16_t>> {
     std::vector<uint16_t> ports;
-    for (uint32_t i = 0; i < cfg.nodes; ++i) {
+    for (uint32_t i = 0; i < 2 * cfg.nodes; ++i) {
       auto port = static_cast<uint16_t>(base + i);
       auto fd = bind_loopback(port);
       if (!fd)
@@ -182,7 +182,7 @@ caf::expected<std::vector<uint16_t>> pick_ports(const devnet_config& cfg) {
   std::vector<int> held;
   std::vector<uint16_t> ports;
   caf::error failure;
-  for (uint32_t i = 0; i < cfg.nodes && !failure; ++i) {
+  for (uint32_t i = 0; i < 2 * cfg.nodes && !failure; ++i) {
     auto fd = bind_loopback(0);
     if (!fd) {
       failure = fd.error();
@@ -215,10 +215,12 @@ devnet_supervisor::~devnet_supervisor() {
 }
 
 caf::error devnet_supervisor::init_nodes(const std::vector<uint16_t>& ports) {
-  for (unsigned i = 0; i < ports.size(); ++i) {
+  auto nodes = ports.size() / 2;
+  for (unsigned i = 0; i < nodes; ++i) {
     node_config nc;
     nc.datadir = dir_ + "/node-" + std::to_string(i);
     nc.chain = devnet_chain;
+    nc.http_listen = "127.0.0.1:" + std::to_string(ports[nodes + i]);
     if (i == 0) {
       nc.produce = true;
       nc.empty_block_interval_s = producer_empty_block_interval_s;
@@ -233,6 +235,7 @@ caf::error devnet_supervisor::init_nodes(const std::vector<uint16_t>& ports) {
     n.identity = *identity;
     n.key = to_hex(identity->public_key_bytes());
     n.port = ports[i];
+    n.http_port = ports[nodes + i];
     nodes_.push_back(std::move(n));
   }
   return {};

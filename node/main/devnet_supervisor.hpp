@@ -60,14 +60,19 @@ struct devnet_node {
   std::string key; ///< hex of the identity's public key
   key_pair identity = key_pair::generate();
   uint16_t port = 0;
-  pid_t pid = -1;     ///< -1 once reaped
-  int exit_code = -1; ///< after it was reaped: exit code, or 128 + signal
+  uint16_t http_port = 0; ///< its HTTP API and status page
+  pid_t pid = -1;         ///< -1 once reaped
+  int exit_code = -1;     ///< after it was reaped: exit code, or 128 + signal
   /// Seconds from SIGTERM to its exit, once stop() reaped it; -1 before.
   double stop_seconds = -1;
   bool killed = false; ///< stop() had to SIGKILL it
 
   std::string log_path() const { return datadir + "/node.log"; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+  /// The status page's address.
+  std::string page() const {
+    return "http://127.0.0.1:" + std::to_string(http_port) + "/";
+  }
 };
 
 /// One node's answer to a status question.
@@ -99,8 +104,9 @@ void catch_stop_signals();
 /// second skips the wait for agreeing tips.
 int stop_signals();
 
-/// The peer ports: base_port + i when given (each must be free); else 19500
-/// + i when those are free, else ports the kernel picks.
+/// The ports of N nodes, 2N of them: node i's peer port at i, its HTTP port
+/// at N + i. base_port + i when given (each must be free); else 19500 + i
+/// when those are free, else ports the kernel picks.
 caf::expected<std::vector<uint16_t>> pick_ports(const devnet_config& cfg);
 
 /// The node processes of one devnet. Never leaves a node behind: the
@@ -117,8 +123,9 @@ public:
   devnet_supervisor& operator=(const devnet_supervisor&) = delete;
   ~devnet_supervisor();
 
-  /// Makes one data directory per port, as `hallmark init` does, on the
+  /// Makes one data directory per node, as `hallmark init` does, on the
   /// devnet chain; node 0 produces, with fast block timers.
+  /// @param ports pick_ports's: N peer ports, then N HTTP ports.
   caf::error init_nodes(const std::vector<uint16_t>& ports);
 
   /// Starts node 0, waits until it answers, then starts the others (node 0

@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "node/config.hpp"
 #include "node/main/commands.hpp"
+#include "node/main/http_server.hpp"
 #include "node/main/render.hpp"
 #include "node/node.hpp"
 
@@ -55,7 +56,7 @@ int run(const run_options& o) {
   auto identity = load_key(cfg->key_path());
   if (!identity)
     return report(identity.error());
-  return run_node(*cfg, *identity);
+  return run_node(*cfg, *identity, [&] { return make_http_server(*cfg); });
 }
 
 int stop(const client_options& o) {

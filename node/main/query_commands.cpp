@@ -81,17 +81,12 @@ int record_info(const lookup_options& o) {
     [&](admin_client& c) { return c.record_info(hex32_of(o.id)); },
     [&](auto& reply) {
       auto info = reply.root().getRecord();
-      if (info.getStateBase() > 0 && info.getRecord().size() == 0)
-        return print_result(state_record_json(info), o.client.json,
-                            print_state_record);
-      auto bytes = copy_of(info.getRecord());
-      if (!bytes)
-        return report(bytes.error());
-      auto r = decode_record(*bytes);
-      if (!r)
-        return report(r.error());
-      return print_result(record_info_json(info, *r), o.client.json,
-                          print_record);
+      auto j = record_reply_json(info);
+      if (!j)
+        return report(j.error());
+      bool state_only = info.getStateBase() > 0 && info.getRecord().size() == 0;
+      return print_result(*j, o.client.json,
+                          state_only ? print_state_record : print_record);
     });
 }
 

@@ -6,6 +6,9 @@
 
 #include <fmt/core.h>
 
+#include "core/error.hpp"
+#include "messages/codec.hpp"
+
 namespace hallmark {
 
 std::string hex_of(capnp::Data::Reader data) {
@@ -553,6 +556,49 @@ void emit(const json& j, bool as_json, human_printer human) {
   else
     human(j);
   std::fflush(stdout);
+}
+
+// -- whole replies ------------------------------------------------------------
+
+caf::expected<encoded> copy_of(capnp::Data::Reader data) {
+  return encoded::copy_of(byte_view{data.begin(), data.size()});
+}
+
+caf::expected<json> block_reply_json(schema::BlockInfo::Reader info) {
+  if (info.getBlock().size() == 0) {
+    // Only the header is kept here (a state sync began the chain above
+    // this block): said, not an error.
+    auto hdr = header_from_bytes(
+      byte_view{info.getHeader().begin(), info.getHeader().size()});
+    if (!hdr)
+      return make_error(ec::malformed, "the node sent no block");
+    block b;
+    b.hdr = *hdr;
+    auto j = block_json(b);
+    j["records"] = nullptr;
+    j["note"] = "only the header is kept: a state sync began this node's "
+                "chain at or above this block";
+    return j;
+  }
+  auto bytes = copy_of(info.getBlock());
+  if (!bytes)
+    return bytes.error();
+  auto b = decode_block(*bytes);
+  if (!b)
+    return b.error();
+  return block_json(*b);
+}
+
+caf::expected<json> record_reply_json(schema::RecordInfo::Reader info) {
+  if (info.getStateBase() > 0 && info.getRecord().size() == 0)
+    return state_record_json(info);
+  auto bytes = copy_of(info.getRecord());
+  if (!bytes)
+    return bytes.error();
+  auto r = decode_record(*bytes);
+  if (!r)
+    return r.error();
+  return record_info_json(info, *r);
 }
 
 } // namespace hallmark

@@ -7,11 +7,13 @@
 #include <string>
 #include <vector>
 
+#include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
 #include "core/chain.hpp"
 #include "core/records.hpp"
 #include "messages/admin.capnp.h"
+#include "messages/codec.hpp"
 
 namespace hallmark {
 
@@ -67,6 +69,19 @@ json state_record_json(schema::RecordInfo::Reader info);
 void print_state_record(const json& j);
 
 json record_info_json(schema::RecordInfo::Reader info, const record& r);
+
+/// Copies a Data field of a reply into an owned, word-aligned buffer.
+caf::expected<encoded> copy_of(capnp::Data::Reader data);
+
+/// A Reply.block as `hallmark block --json` prints it: block_json, or, for
+/// a block of which only the header is kept (below a state sync's base),
+/// its header fields with `records: null` and a `note`. ec::malformed if
+/// the node's bytes do not decode.
+caf::expected<json> block_reply_json(schema::BlockInfo::Reader info);
+
+/// A Reply.record as `hallmark record --json` prints it: record_info_json,
+/// or state_record_json for a record known from a state sync only.
+caf::expected<json> record_reply_json(schema::RecordInfo::Reader info);
 
 // -- human renderings ---------------------------------------------------------
 

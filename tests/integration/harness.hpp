@@ -227,8 +227,8 @@ public:
   explicit node(const temp_dir& dir, const std::string& name,
                 std::vector<std::string> config = {})
       : datadir_(dir / name) {
-    auto r = run(
-      {"init", "--datadir", datadir_, "--chain", "devnet", "--json"});
+    auto r = run({"init", "--datadir", datadir_, "--chain", "devnet", "--json",
+                  "--http-listen="});
     INFO(r.err);
     REQUIRE(r.code == 0);
     public_key_ = r.js()["public_key"];

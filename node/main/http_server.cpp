@@ -1,0 +1,698 @@
+#include "node/main/http_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <httplib.h>
+#include <sodium.h>
+
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "messages/codec.hpp"
+#include "messages/registration.hpp"
+#include "node/cookie.hpp"
+#include "node/main/admin_client.hpp"
+#include "node/main/http_metrics.hpp"
+#include "node/main/render.hpp"
+
+namespace fs = std::filesystem;
+
+namespace hallmark {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+/// Most blocks GET /api/blocks lists at once.
+constexpr uint64_t max_listed_blocks = 100;
+
+/// How often an idle event stream sends a comment, so proxies and clients
+/// see the connection is alive.
+constexpr auto stream_heartbeat = std::chrono::seconds{15};
+
+uint64_t unix_seconds() {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::system_clock::now().time_since_epoch())
+      .count());
+}
+
+// -- answers ------------------------------------------------------------------
+
+/// Answers `j` with `status`.
+void answer(Response& res, const json& j, int status = 200) {
+  res.status = status;
+  res.set_content(j.dump(), "application/json");
+}
+
+/// Answers {"error": {"code", "message"}} with `status`.
+void refuse(Response& res, int status, std::string_view code,
+            const std::string& message) {
+  json j;
+  j["error"]["code"] = code;
+  j["error"]["message"] = message;
+  answer(res, j, status);
+}
+
+/// The HTTP status for a node's error code: the client's fault is 4xx, the
+/// node's (or its not running) 5xx.
+int status_of(ec code) {
+  switch (code) {
+  case ec::not_found:
+    return 404;
+  case ec::malformed:
+  case ec::bad_request:
+    return 400;
+  case ec::too_large:
+    return 413;
+  case ec::not_running:
+  case ec::shutting_down:
+  case ec::state_syncing:
+  case ec::io:
+  case ec::storage:
+  case ec::internal:
+    return 503;
+  default:
+    // A record or block a rule refused: understood, not acceptable.
+    return 422;
+  }
+}
+
+/// Answers the node's error.
+void refuse(Response& res, const caf::error& err) {
+  auto code = code_of(err);
+  refuse(res, status_of(code), code == ec::none ? "error" : to_string(code),
+         message_of(err));
+}
+
+/// Answers `ask(client)`'s reply rendered by `to_json(root)` (caf::expected
+/// or json), or the error on the way.
+template <class Ask, class ToJson>
+void relay(const std::string& datadir, Response& res, Ask ask, ToJson to_json) {
+  auto reply = ask_node(datadir, ask);
+  if (!reply)
+    return refuse(res, reply.error());
+  caf::expected<json> j = to_json(reply->root());
+  if (!j)
+    return refuse(res, j.error());
+  answer(res, *j);
+}
+
+/// The 32 bytes of a path's hex match (the route's pattern checked its form).
+hash256 hex32_of(const std::string& text) {
+  return *from_hex_fixed<32>(text);
+}
+
+// -- guards -------------------------------------------------------------------
+
+/// Token buckets per client address: `rate` a second, bursts of 2 × rate.
+class rate_limiter {
+public:
+  explicit rate_limiter(uint64_t rate) : rate_(static_cast<double>(rate)) {}
+
+  /// Whether `address` may make one more request now.
+  bool allow(const std::string& address) {
+    if (rate_ <= 0)
+      return true;
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard{mutex_};
+    if (buckets_.size() > max_addresses)
+      forget_idle(now);
+    auto [i, fresh] = buckets_.try_emplace(address, bucket{burst(), now});
+    auto& b = i->second;
+    if (!fresh) {
+      std::chrono::duration<double> dt = now - b.last;
+      b.tokens = std::min(burst(), b.tokens + dt.count() * rate_);
+      b.last = now;
+    }
+    if (b.tokens < 1)
+      return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+private:
+  struct bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point last;
+  };
+
+  /// Addresses tracked before the idle ones are forgotten.
+  static constexpr size_t max_addresses = 4096;
+
+  double burst() const { return 2 * rate_; }
+
+  /// Drops the buckets that would be full by now: forgetting them changes
+  /// nothing.
+  void forget_idle(std::chrono::steady_clock::time_point now) {
+    for (auto i = buckets_.begin(); i != buckets_.end();) {
+      std::chrono::duration<double> dt = now - i->second.last;
+      if (i->second.tokens + dt.count() * rate_ >= burst())
+        i = buckets_.erase(i);
+      else
+        ++i;
+    }
+  }
+
+  double rate_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, bucket> buckets_;
+};
+
+/// The token a request carries: `Authorization: Bearer TOKEN`, or Basic with
+/// user `__cookie__` (bitcoind's form); for an event stream, whose browser
+/// API cannot send headers, also `?token=TOKEN`. "" if none.
+std::string token_of(const Request& req, bool query_allowed) {
+  auto header = req.get_header_value("Authorization");
+  if (header.rfind("Bearer ", 0) == 0)
+    return header.substr(7);
+  if (header.rfind("Basic ", 0) == 0) {
+    auto coded = header.substr(6);
+    std::string plain(coded.size(), '\0');
+    size_t n = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(plain.data()),
+                          plain.size(), coded.data(), coded.size(), nullptr,
+                          &n, nullptr, sodium_base64_VARIANT_ORIGINAL)
+        != 0)
+      return {};
+    plain.resize(n);
+    constexpr std::string_view user = "__cookie__:";
+    if (plain.rfind(user, 0) == 0)
+      return plain.substr(user.size());
+    return {};
+  }
+  if (query_allowed && req.has_param("token"))
+    return req.get_param_value("token");
+  return {};
+}
+
+/// Why binding `host`:`port` fails, as the kernel says, or "" if it would
+/// not. httplib says only that it failed.
+std::string why_not_bindable(const std::string& host, uint16_t port) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (::inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof *v4;
+  } else if (::inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    family = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof *v6;
+  } else {
+    return "not an address of this machine (give an IP address)";
+  }
+  int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return std::strerror(errno);
+  int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  std::string why;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0)
+    why = std::strerror(errno);
+  ::close(fd);
+  return why;
+}
+
+// -- the server ---------------------------------------------------------------
+
+class http_server final : public node_service {
+public:
+  http_server(const node_config& cfg, std::string host, uint16_t port,
+              std::string token)
+      : datadir_(cfg.datadir),
+        host_(std::move(host)),
+        port_(port),
+        token_(std::move(token)),
+        token_required_(http_token_required(cfg.http_auth, host_)),
+        threads_(cfg.http_threads),
+        max_streams_(std::max<uint64_t>(1, cfg.http_threads / 2)),
+        limiter_(cfg.http_rate),
+        web_dir_(find_web_dir()) {
+    auto threads = threads_;
+    server_.new_task_queue = [threads] {
+      return new httplib::ThreadPool(threads);
+    };
+    server_.set_payload_max_length(cfg.http_max_body_kb * 1024);
+    server_.set_read_timeout(5, 0);
+    server_.set_write_timeout(5, 0);
+    server_.set_keep_alive_timeout(5);
+    server_.set_keep_alive_max_count(100);
+    guard();
+    routes();
+  }
+
+  ~http_server() override { stop(); }
+
+  /// Binds the address; ec::io with the kernel's reason if it cannot.
+  caf::error bind() {
+    auto why = why_not_bindable(host_, port_);
+    if (why.empty() && server_.bind_to_port(host_, port_))
+      return {};
+    return make_error(ec::io, "cannot listen for HTTP on " + address()
+                                + " (http_listen): "
+                                + (why.empty() ? "refused" : why));
+  }
+
+  void start() override {
+    log_info("http", "serving the API and the status page on http://{}/{}",
+             address(),
+             token_required_ ? " (token required: DATADIR/.cookie)" : "");
+    if (web_dir_.empty())
+      log_warning("http", "the status page's files are not installed: / "
+                          "answers 404 (set HALLMARK_WEB_DIR)");
+    thread_ = std::thread{[this] { server_.listen_after_bind(); }};
+  }
+
+  void stop() override {
+    stopping_ = true;
+    if (thread_.joinable()) {
+      server_.stop();
+      thread_.join();
+    }
+  }
+
+private:
+  std::string address() const {
+    return host_.find(':') != std::string::npos
+             ? "[" + host_ + "]:" + std::to_string(port_)
+             : host_ + ":" + std::to_string(port_);
+  }
+
+  /// Rate, token and the answers to what no route takes.
+  void guard() {
+    server_.set_pre_routing_handler([this](const Request& req, Response& res) {
+      using handled = httplib::Server::HandlerResponse;
+      if (!limiter_.allow(req.remote_addr)) {
+        res.set_header("Retry-After", "1");
+        refuse(res, 429, "rate_limited",
+               "more than http_rate requests a second from "
+                 + req.remote_addr);
+        return handled::Handled;
+      }
+      // The page's own files hold no data of the node: they load without
+      // the token, and the page then sends it (docs/api.md).
+      bool page = req.path == "/" || req.path.rfind("/web/", 0) == 0;
+      if (token_required_ && !page
+          && !token_matches(token_of(req, req.path == "/api/events"),
+                            token_)) {
+        res.set_header("WWW-Authenticate", "Bearer realm=\"hallmark\"");
+        refuse(res, 401, "unauthorized",
+               "this node's HTTP API needs the token in DATADIR/.cookie "
+               "(Authorization: Bearer TOKEN)");
+        return handled::Handled;
+      }
+      return handled::Unhandled;
+    });
+    using with_response = httplib::Server::HandlerWithResponse;
+    server_.set_error_handler(with_response{[](const Request& req,
+                                               Response& res) {
+      using handled = httplib::Server::HandlerResponse;
+      if (!res.body.empty())
+        return handled::Unhandled; // a route's own JSON reason
+      switch (res.status) {
+      case 404:
+        refuse(res, 404, "not_found",
+               "no such endpoint: " + req.method + " " + req.path);
+        break;
+      case 413:
+        refuse(res, 413, "too_large",
+               "the request body is larger than http_max_body_kb");
+        break;
+      case 414:
+        refuse(res, 414, "too_large", "the request line is too long");
+        break;
+      default:
+        refuse(res, res.status, "bad_request", "the request is malformed");
+      }
+      return handled::Handled;
+    }});
+    server_.set_exception_handler(
+      [](const Request&, Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        log_error("http", "a request failed: {}", what);
+        refuse(res, 500, "internal", "the request failed: " + what);
+      });
+    server_.set_logger([](const Request&, const Response& res) {
+      auto& m = metrics::node();
+      m.http_requests.add();
+      if (res.status >= 400)
+        m.http_refused.add();
+    });
+  }
+
+  void routes() {
+    const std::string hex = "([0-9a-fA-F]{64})";
+    server_.Get("/api/status", [this](const Request&, Response& res) {
+      relay(
+        datadir_, res, [](admin_client& c) { return c.status(); },
+        [](auto root) { return status_json(root.getStatus()); });
+    });
+    server_.Get("/api/peers", [this](const Request&, Response& res) {
+      relay(
+        datadir_, res,
+        [](admin_client& c) {
+          capnp::MallocMessageBuilder msg;
+          msg.initRoot<schema::Request>().setPeers();
+          return c.call(msg, schema::Reply::PEERS);
+        },
+        [](auto root) { return peers_json(root.getPeers()); });
+    });
+    server_.Get("/api/block/([0-9]{1,19})",
+                [this](const Request& req, Response& res) {
+                  auto height = std::stoull(req.matches[1].str());
+                  relay(
+                    datadir_, res,
+                    [&](admin_client& c) { return c.block_by_height(height); },
+                    [](auto root) {
+                      return block_reply_json(root.getBlock());
+                    });
+                });
+    server_.Get("/api/block/" + hex, [this](const Request& req, Response& res) {
+      auto hash = hex32_of(req.matches[1].str());
+      relay(
+        datadir_, res, [&](admin_client& c) { return c.block_by_hash(hash); },
+        [](auto root) { return block_reply_json(root.getBlock()); });
+    });
+    server_.Get("/api/blocks", [this](const Request& req, Response& res) {
+      list_blocks(req, res);
+    });
+    server_.Get("/api/record/" + hex,
+                [this](const Request& req, Response& res) {
+                  auto id = hex32_of(req.matches[1].str());
+                  relay(
+                    datadir_, res,
+                    [&](admin_client& c) { return c.record_info(id); },
+                    [](auto root) {
+                      return record_reply_json(root.getRecord());
+                    });
+                });
+    server_.Get("/api/item/" + hex, [this](const Request& req, Response& res) {
+      auto id = hex32_of(req.matches[1].str());
+      relay(
+        datadir_, res, [&](admin_client& c) { return c.item(id); },
+        [](auto root) { return item_json(root.getItem()); });
+    });
+    server_.Get("/api/owner/" + hex, [this](const Request& req, Response& res) {
+      auto key = hex32_of(req.matches[1].str());
+      relay(
+        datadir_, res, [&](admin_client& c) { return c.owner(key); },
+        [](auto root) { return owner_json(root.getOwner()); });
+    });
+    server_.Post("/api/records", [this](const Request& req, Response& res) {
+      submit(req, res);
+    });
+    server_.Get("/api/events", [this](const Request&, Response& res) {
+      stream_tips(res);
+    });
+    server_.Get("/metrics", [this](const Request&, Response& res) {
+      serve_metrics(res);
+    });
+    server_.Get("/", [this](const Request&, Response& res) {
+      serve_file("index.html", res);
+    });
+    server_.Get("/web/([A-Za-z0-9_-]+\\.(?:html|css|js|svg|png))",
+                [this](const Request& req, Response& res) {
+                  serve_file(req.matches[1].str(), res);
+                });
+  }
+
+  /// GET /api/blocks?from=H&count=N: a summary of up to N (default 10, at
+  /// most 100) blocks from height H, ascending; without `from`, the newest.
+  void list_blocks(const Request& req, Response& res) {
+    auto number = [&](const char* name,
+                      uint64_t fallback) -> std::optional<uint64_t> {
+      if (!req.has_param(name))
+        return fallback;
+      auto text = req.get_param_value(name);
+      uint64_t v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc{} || end != text.data() + text.size())
+        return std::nullopt;
+      return v;
+    };
+    auto count = number("count", 10);
+    if (!count || *count < 1 || *count > max_listed_blocks)
+      return refuse(res, 400, "bad_request",
+                    "count must be a whole number within 1..100");
+    auto client = admin_client::connect(datadir_);
+    if (!client)
+      return refuse(res, client.error());
+    auto st = client->status();
+    if (!st)
+      return refuse(res, st.error());
+    auto height = st->root().getStatus().getHeight();
+    auto newest_first = height + 1 > *count ? height + 1 - *count : 0;
+    auto from = number("from", newest_first);
+    if (!from)
+      return refuse(res, 400, "bad_request", "from must be a height");
+    auto blocks = json::array();
+    for (auto h = *from; h <= height && h < *from + *count; ++h) {
+      auto reply = client->block_by_height(h);
+      if (!reply)
+        return refuse(res, reply.error());
+      auto full = block_reply_json(reply->root().getBlock());
+      if (!full)
+        return refuse(res, full.error());
+      json entry;
+      for (auto key : {"height", "hash", "timestamp", "difficulty", "producer"})
+        entry[key] = (*full)[key];
+      auto& records = (*full)["records"];
+      entry["records"] = records.is_array() ? json(records.size()) : json();
+      blocks.push_back(std::move(entry));
+    }
+    json j;
+    j["blocks"] = std::move(blocks);
+    answer(res, j);
+  }
+
+  /// POST /api/records {"records": ["HEX", ...]}: signed records, each the
+  /// hex of its encoding, submitted all or nothing; {"submitted": [id...]}.
+  void submit(const Request& req, Response& res) {
+    auto body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("records")
+        || !body["records"].is_array() || body["records"].empty())
+      return refuse(res, 400, "bad_request",
+                    "expected {\"records\": [\"HEX\", ...]} with at least one "
+                    "record");
+    std::vector<record> records;
+    for (auto& item : body["records"]) {
+      auto bytes = item.is_string() ? from_hex(item.get<std::string>())
+                                    : std::nullopt;
+      if (!bytes)
+        return refuse(res, 400, "bad_request",
+                      "record " + std::to_string(records.size())
+                        + " is not a string of hex");
+      auto copy = encoded::copy_of(*bytes);
+      auto r = copy ? decode_record(*copy)
+                    : caf::expected<record>{copy.error()};
+      if (!r)
+        return refuse(res, 400, to_string(code_of(r.error())),
+                      "record " + std::to_string(records.size()) + ": "
+                        + message_of(r.error()));
+      records.push_back(std::move(*r));
+    }
+    relay(
+      datadir_, res, [&](admin_client& c) { return c.submit(records); },
+      [](auto root) {
+        json j;
+        j["submitted"] = json::array();
+        for (auto id : root.getSubmitted())
+          j["submitted"].push_back(hex_of(id));
+        return j;
+      });
+  }
+
+  /// GET /api/events: Server-Sent Events, one `tip` event per new tip
+  /// (data as `hallmark watch --json`), `end` when the node stops.
+  void stream_tips(Response& res) {
+    if (streams_.fetch_add(1) >= max_streams_) {
+      --streams_;
+      return refuse(res, 503, "busy",
+                    "every event stream this node serves is taken (half of "
+                    "http_threads)");
+    }
+    auto client = admin_client::connect(datadir_);
+    caf::error err = client ? client->watch() : client.error();
+    if (err) {
+      --streams_;
+      return refuse(res, err);
+    }
+    auto watching = std::make_shared<admin_client>(std::move(*client));
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, watching](size_t, httplib::DataSink& sink) {
+        return next_event(*watching, sink);
+      },
+      [this](bool) { --streams_; });
+  }
+
+  /// Writes the next event (or a heartbeat) to `sink`; false ends the
+  /// stream.
+  bool next_event(admin_client& watching, httplib::DataSink& sink) {
+    auto idle_since = std::chrono::steady_clock::now();
+    while (!stopping_) {
+      pollfd p{watching.fd(), POLLIN, 0};
+      if (::poll(&p, 1, 250) > 0) {
+        auto reply = watching.read_reply();
+        if (!reply)
+          return false;
+        auto root = reply->root();
+        if (root.which() == schema::Reply::END) {
+          std::string end = "event: end\ndata: {}\n\n";
+          sink.write(end.data(), end.size());
+          sink.done();
+          return true;
+        }
+        if (root.which() != schema::Reply::TIP)
+          return false;
+        auto event = "event: tip\ndata: " + tip_json(root.getTip()).dump()
+                     + "\n\n";
+        return sink.write(event.data(), event.size());
+      }
+      if (!sink.is_writable())
+        return false;
+      if (std::chrono::steady_clock::now() - idle_since > stream_heartbeat) {
+        std::string beat = ": still here\n\n";
+        return sink.write(beat.data(), beat.size());
+      }
+    }
+    return false;
+  }
+
+  void serve_metrics(Response& res) {
+    auto client = admin_client::connect(datadir_);
+    if (!client)
+      return refuse(res, client.error());
+    auto st = client->status();
+    if (!st)
+      return refuse(res, st.error());
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<schema::Request>().setPeers();
+    auto peers = client->call(msg, schema::Reply::PEERS);
+    if (!peers)
+      return refuse(res, peers.error());
+    res.set_content(metrics_text(st->root().getStatus(),
+                                 peers->root().getPeers(), unix_seconds()),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  /// A file of the status page (the route's pattern admits only plain
+  /// names: no path leaves the folder).
+  void serve_file(const std::string& name, Response& res) {
+    if (web_dir_.empty())
+      return refuse(res, 404, "not_found",
+                    "the status page's files are not installed (set "
+                    "HALLMARK_WEB_DIR to the folder holding index.html)");
+    std::ifstream in{web_dir_ + "/" + name, std::ios::binary};
+    if (!in)
+      return refuse(res, 404, "not_found", "no such file: /web/" + name);
+    std::string body{std::istreambuf_iterator<char>{in}, {}};
+    auto ext = fs::path{name}.extension().string();
+    auto type = ext == ".html"  ? "text/html; charset=utf-8"
+                : ext == ".css" ? "text/css; charset=utf-8"
+                : ext == ".js"  ? "text/javascript; charset=utf-8"
+                : ext == ".svg" ? "image/svg+xml"
+                                : "image/png";
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' data:");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_content(std::move(body), type);
+  }
+
+  std::string datadir_;
+  std::string host_;
+  uint16_t port_;
+  std::string token_;
+  bool token_required_;
+  uint64_t threads_;
+  int64_t max_streams_;
+  rate_limiter limiter_;
+  std::string web_dir_;
+  std::atomic<int64_t> streams_{0};
+  std::atomic<bool> stopping_{false};
+  httplib::Server server_;
+  std::thread thread_;
+};
+
+bool is_loopback(const std::string& host) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  return host == "localhost";
+}
+
+} // namespace
+
+bool http_token_required(const std::string& http_auth,
+                         const std::string& host) {
+  return http_auth == "always" || !is_loopback(host);
+}
+
+std::string find_web_dir() {
+  auto holds_page = [](const fs::path& dir) {
+    std::error_code fe;
+    return fs::exists(dir / "index.html", fe);
+  };
+  if (auto* env = std::getenv("HALLMARK_WEB_DIR"); env && *env)
+    return holds_page(env) ? std::string{env} : std::string{};
+  std::error_code fe;
+  auto exe = fs::read_symlink("/proc/self/exe", fe);
+  if (fe)
+    return {};
+  for (auto dir : {exe.parent_path() / ".." / "share" / "hallmark" / "web",
+                   exe.parent_path() / ".." / ".." / "web"})
+    if (holds_page(dir))
+      return fs::weakly_canonical(dir, fe).string();
+  return {};
+}
+
+caf::expected<std::unique_ptr<node_service>>
+make_http_server(const node_config& cfg) {
+  if (cfg.http_listen.empty())
+    return std::unique_ptr<node_service>{};
+  auto where = parse_listener(cfg.http_listen);
+  if (!where)
+    return make_error(ec::bad_config,
+                      "cannot parse http_listen '" + cfg.http_listen + "'");
+  auto token = ensure_cookie(cfg.cookie_path());
+  if (!token)
+    return token.error();
+  auto server = std::make_unique<http_server>(cfg, where->first, where->second,
+                                              std::move(*token));
+  if (auto err = server->bind())
+    return err;
+  return std::unique_ptr<node_service>{std::move(server)};
+}
+
+} // namespace hallmark
