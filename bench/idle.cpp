@@ -48,10 +48,10 @@ std::vector<pid_t> start_nodes(const options& o, const std::string& dir,
   for (int i = 0; i < o.nodes; ++i) {
     auto datadir = dir + "/node-" + std::to_string(i);
     if (!std::filesystem::exists(datadir))
-      run_to_end(
-        o.bin,
-        {"init", "--datadir", datadir, "--chain", "devnet", "--http-listen="},
-        dir + "/init.log");
+      run_to_end(o.bin,
+                 {"init", "--datadir", datadir, "--chain", "devnet",
+                  "--http-listen", ""},
+                 dir + "/init.log");
     std::vector<std::string> args{"run", "--datadir", datadir};
     if (linked) {
       args.push_back("--listen");

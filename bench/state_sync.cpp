@@ -176,7 +176,8 @@ int main(int argc, char** argv) {
 
   for (auto* d : {&a_dir, &s_dir, &r_dir})
     if (run_to_end(
-          bin, {"init", "--datadir", *d, "--chain", "devnet", "--http-listen="},
+          bin,
+          {"init", "--datadir", *d, "--chain", "devnet", "--http-listen", ""},
           scratch + "/init.log")
         != 0) {
       std::fprintf(stderr, "state_sync: hallmark init failed\n");

@@ -63,13 +63,13 @@ int main(int argc, char** argv) {
   // Node A holds the chain before it starts.
   if (run_to_end(
         bin,
-        {"init", "--datadir", a_dir, "--chain", "devnet", "--http-listen="},
+        {"init", "--datadir", a_dir, "--chain", "devnet", "--http-listen", ""},
         scratch + "/init.log")
         != 0
-      || run_to_end(
-           bin,
-           {"init", "--datadir", b_dir, "--chain", "devnet", "--http-listen="},
-           scratch + "/init.log")
+      || run_to_end(bin,
+                    {"init", "--datadir", b_dir, "--chain", "devnet",
+                     "--http-listen", ""},
+                    scratch + "/init.log")
            != 0) {
     std::fprintf(stderr, "sync: hallmark init failed\n");
     return 1;
@@ -96,10 +96,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> servers{a_dir};
   for (size_t k = 1; k < opts->peers; ++k) {
     auto s_dir = (dir / ("s" + std::to_string(k))).string();
-    if (run_to_end(
-          bin,
-          {"init", "--datadir", s_dir, "--chain", "devnet", "--http-listen="},
-          scratch + "/init.log")
+    if (run_to_end(bin,
+                   {"init", "--datadir", s_dir, "--chain", "devnet",
+                    "--http-listen", ""},
+                   scratch + "/init.log")
         != 0) {
       std::fprintf(stderr, "sync: hallmark init failed\n");
       return 1;

@@ -16,9 +16,9 @@ void histogram::observe(double seconds) {
 }
 
 void histogram::observe_since(std::chrono::steady_clock::time_point start) {
-  observe(std::chrono::duration<double>(std::chrono::steady_clock::now()
-                                        - start)
-            .count());
+  observe(
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count());
 }
 
 uint64_t histogram::cumulative(size_t i) const {

@@ -56,15 +56,15 @@ private:
 
 /// What the node counts. One per process (node()): a process runs one node.
 struct registry {
-  counter peer_bytes_in;   ///< peer-link bytes read, frames and lengths
-  counter peer_bytes_out;  ///< peer-link bytes written
-  counter blocks_applied;  ///< blocks committed to the chain's store
-  counter records_applied; ///< records in them
-  counter blocks_unwound;  ///< blocks taken off the chain by reorgs
-  counter peer_charges;    ///< misbehaviour charges against peers
-  counter peer_bans;       ///< bans, by score or by the operator
-  counter http_requests;   ///< HTTP requests answered
-  counter http_refused;    ///< of them, answered 4xx or 5xx
+  counter peer_bytes_in;    ///< peer-link bytes read, frames and lengths
+  counter peer_bytes_out;   ///< peer-link bytes written
+  counter blocks_applied;   ///< blocks committed to the chain's store
+  counter records_applied;  ///< records in them
+  counter blocks_unwound;   ///< blocks taken off the chain by reorgs
+  counter peer_charges;     ///< misbehaviour charges against peers
+  counter peer_bans;        ///< bans, by score or by the operator
+  counter http_requests;    ///< HTTP requests answered
+  counter http_refused;     ///< of them, answered 4xx or 5xx
   histogram flush_seconds;  ///< one commit of the chain's store
   histogram verify_seconds; ///< one verify job (a share of a batch)
 };

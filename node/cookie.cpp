@@ -1,6 +1,8 @@
 #include "node/cookie.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,6 +69,18 @@ caf::expected<std::string> ensure_cookie(const std::string& path) {
   }
   text.pop_back();
   return text;
+}
+
+bool http_token_required(std::string_view http_auth, const std::string& host) {
+  if (http_auth == "always")
+    return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) != 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1)
+    return !IN6_IS_ADDR_LOOPBACK(&v6);
+  return host != "localhost";
 }
 
 bool token_matches(std::string_view given, std::string_view token) {

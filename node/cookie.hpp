@@ -20,4 +20,10 @@ caf::expected<std::string> ensure_cookie(const std::string& path);
 /// Whether `given` is `token`, compared in constant time.
 bool token_matches(std::string_view given, std::string_view token);
 
+/// Whether the HTTP API asks every request for the token: always with
+/// http_auth = always; with auto, unless `host` (http_listen's host, an IP
+/// address or "localhost") is a loopback address (127.0.0.0/8, ::1). Any
+/// other host, 0.0.0.0 and :: included, reaches beyond this machine.
+bool http_token_required(std::string_view http_auth, const std::string& host);
+
 } // namespace hallmark

@@ -161,6 +161,22 @@ void release_map(const std::string& path) {
 
 } // namespace
 
+caf::error copy_env(const std::string& from, const std::string& to) {
+  std::error_code fe;
+  auto size = std::filesystem::file_size(from + "/data.mdb", fe);
+  if (fe)
+    return make_error(ec::io,
+                      "no LMDB data file in " + from + ": " + fe.message());
+  // Named tables need no handle to be copied: any count opens it.
+  auto handle = open_handle(from, 1, size, MDB_RDONLY | MDB_NOTLS);
+  if (!handle)
+    return handle.error();
+  if (int rc = mdb_env_copy2(handle->get(), to.c_str(), MDB_CP_COMPACT);
+      rc != 0)
+    return fail(rc, "cannot copy " + from + " to " + to);
+  return {};
+}
+
 caf::expected<uint64_t> next_map_size(uint64_t current, uint64_t ceiling,
                                       uint64_t file_bytes, uint64_t free_bytes,
                                       uint64_t max_step) {

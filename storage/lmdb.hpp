@@ -95,6 +95,14 @@ class txn;
 class read_txn;
 class write_txn;
 
+/// A hot copy of the environment in `from` into the empty directory `to`:
+/// one read transaction's snapshot, compacted (free pages left out), which
+/// a process may take while another writes (LMDB's mdb_env_copy2). The
+/// source is opened read-only and checked for truncation first; `from`
+/// must not be open in this process.
+/// @returns ec::io or ec::storage naming the directory that failed.
+caf::error copy_env(const std::string& from, const std::string& to);
+
 /// An open LMDB environment (a directory with data.mdb and lock.mdb).
 /// Movable; every transaction must end before it is destroyed.
 class env {

@@ -130,9 +130,9 @@ std::string metrics_text(schema::Status::Reader status,
           syncing ? 1 : 0);
   x.gauge("hallmark_block_sync_records_per_second",
           "Records a block sync applies per second (0: none runs)",
-          syncing ? static_cast<double>(
-                      status.getBlockSync().getRecordsPerSecond())
-                  : 0);
+          syncing
+            ? static_cast<double>(status.getBlockSync().getRecordsPerSecond())
+            : 0);
   x.gauge("hallmark_block_sync_target_height",
           "The height a block sync fetches to (0: none runs)",
           syncing ? static_cast<double>(status.getBlockSync().getTargetHeight())
@@ -154,8 +154,8 @@ std::string metrics_text(schema::Status::Reader status,
           state_syncing ? static_cast<double>(ss.getBytes()) : 0);
 
   auto& m = metrics::node();
-  x.counter("hallmark_peer_received_bytes_total",
-            "Bytes read from peer links", m.peer_bytes_in.value());
+  x.counter("hallmark_peer_received_bytes_total", "Bytes read from peer links",
+            m.peer_bytes_in.value());
   x.counter("hallmark_peer_sent_bytes_total", "Bytes written to peer links",
             m.peer_bytes_out.value());
   x.counter("hallmark_blocks_applied_total",
@@ -164,8 +164,8 @@ std::string metrics_text(schema::Status::Reader status,
             m.records_applied.value());
   x.counter("hallmark_blocks_unwound_total", "Blocks unwound by reorgs",
             m.blocks_unwound.value());
-  x.counter("hallmark_peer_charges_total",
-            "Misbehaviour charges against peers", m.peer_charges.value());
+  x.counter("hallmark_peer_charges_total", "Misbehaviour charges against peers",
+            m.peer_charges.value());
   x.counter("hallmark_peer_bans_total", "Peers banned", m.peer_bans.value());
   x.counter("hallmark_http_requests_total", "HTTP requests answered",
             m.http_requests.value());

@@ -187,8 +187,8 @@ std::string token_of(const Request& req, bool query_allowed) {
     std::string plain(coded.size(), '\0');
     size_t n = 0;
     if (sodium_base642bin(reinterpret_cast<unsigned char*>(plain.data()),
-                          plain.size(), coded.data(), coded.size(), nullptr,
-                          &n, nullptr, sodium_base64_VARIANT_ORIGINAL)
+                          plain.size(), coded.data(), coded.size(), nullptr, &n,
+                          nullptr, sodium_base64_VARIANT_ORIGINAL)
         != 0)
       return {};
     plain.resize(n);
@@ -240,15 +240,12 @@ class http_server final : public node_service {
 public:
   http_server(const node_config& cfg, std::string host, uint16_t port,
               std::string token)
-      : datadir_(cfg.datadir),
-        host_(std::move(host)),
-        port_(port),
+      : datadir_(cfg.datadir), host_(std::move(host)), port_(port),
         token_(std::move(token)),
         token_required_(http_token_required(cfg.http_auth, host_)),
         threads_(cfg.http_threads),
         max_streams_(std::max<uint64_t>(1, cfg.http_threads / 2)),
-        limiter_(cfg.http_rate),
-        web_dir_(find_web_dir()) {
+        limiter_(cfg.http_rate), web_dir_(find_web_dir()) {
     auto threads = threads_;
     server_.new_task_queue = [threads] {
       return new httplib::ThreadPool(threads);
@@ -258,6 +255,12 @@ public:
     server_.set_write_timeout(5, 0);
     server_.set_keep_alive_timeout(5);
     server_.set_keep_alive_max_count(100);
+    // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
+    // second node given the same http_listen would share the port unseen.
+    server_.set_socket_options([](int sock) {
+      int on = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    });
     guard();
     routes();
   }
@@ -269,9 +272,9 @@ public:
     auto why = why_not_bindable(host_, port_);
     if (why.empty() && server_.bind_to_port(host_, port_))
       return {};
-    return make_error(ec::io, "cannot listen for HTTP on " + address()
-                                + " (http_listen): "
-                                + (why.empty() ? "refused" : why));
+    return make_error(ec::io,
+                      "cannot listen for HTTP on " + address()
+                        + " (http_listen): " + (why.empty() ? "refused" : why));
   }
 
   void start() override {
@@ -306,16 +309,14 @@ private:
       if (!limiter_.allow(req.remote_addr)) {
         res.set_header("Retry-After", "1");
         refuse(res, 429, "rate_limited",
-               "more than http_rate requests a second from "
-                 + req.remote_addr);
+               "more than http_rate requests a second from " + req.remote_addr);
         return handled::Handled;
       }
       // The page's own files hold no data of the node: they load without
       // the token, and the page then sends it (docs/api.md).
       bool page = req.path == "/" || req.path.rfind("/web/", 0) == 0;
       if (token_required_ && !page
-          && !token_matches(token_of(req, req.path == "/api/events"),
-                            token_)) {
+          && !token_matches(token_of(req, req.path == "/api/events"), token_)) {
         res.set_header("WWW-Authenticate", "Bearer realm=\"hallmark\"");
         refuse(res, 401, "unauthorized",
                "this node's HTTP API needs the token in DATADIR/.cookie "
@@ -325,28 +326,28 @@ private:
       return handled::Unhandled;
     });
     using with_response = httplib::Server::HandlerWithResponse;
-    server_.set_error_handler(with_response{[](const Request& req,
-                                               Response& res) {
-      using handled = httplib::Server::HandlerResponse;
-      if (!res.body.empty())
-        return handled::Unhandled; // a route's own JSON reason
-      switch (res.status) {
-      case 404:
-        refuse(res, 404, "not_found",
-               "no such endpoint: " + req.method + " " + req.path);
-        break;
-      case 413:
-        refuse(res, 413, "too_large",
-               "the request body is larger than http_max_body_kb");
-        break;
-      case 414:
-        refuse(res, 414, "too_large", "the request line is too long");
-        break;
-      default:
-        refuse(res, res.status, "bad_request", "the request is malformed");
-      }
-      return handled::Handled;
-    }});
+    server_.set_error_handler(
+      with_response{[](const Request& req, Response& res) {
+        using handled = httplib::Server::HandlerResponse;
+        if (!res.body.empty())
+          return handled::Unhandled; // a route's own JSON reason
+        switch (res.status) {
+        case 404:
+          refuse(res, 404, "not_found",
+                 "no such endpoint: " + req.method + " " + req.path);
+          break;
+        case 413:
+          refuse(res, 413, "too_large",
+                 "the request body is larger than http_max_body_kb");
+          break;
+        case 414:
+          refuse(res, 414, "too_large", "the request line is too long");
+          break;
+        default:
+          refuse(res, res.status, "bad_request", "the request is malformed");
+        }
+        return handled::Handled;
+      }});
     server_.set_exception_handler(
       [](const Request&, Response& res, std::exception_ptr ep) {
         std::string what = "unknown";
@@ -384,16 +385,14 @@ private:
         },
         [](auto root) { return peers_json(root.getPeers()); });
     });
-    server_.Get("/api/block/([0-9]{1,19})",
-                [this](const Request& req, Response& res) {
-                  auto height = std::stoull(req.matches[1].str());
-                  relay(
-                    datadir_, res,
-                    [&](admin_client& c) { return c.block_by_height(height); },
-                    [](auto root) {
-                      return block_reply_json(root.getBlock());
-                    });
-                });
+    server_.Get(
+      "/api/block/([0-9]{1,19})", [this](const Request& req, Response& res) {
+        auto height = std::stoull(req.matches[1].str());
+        relay(
+          datadir_, res,
+          [&](admin_client& c) { return c.block_by_height(height); },
+          [](auto root) { return block_reply_json(root.getBlock()); });
+      });
     server_.Get("/api/block/" + hex, [this](const Request& req, Response& res) {
       auto hash = hex32_of(req.matches[1].str());
       relay(
@@ -403,16 +402,13 @@ private:
     server_.Get("/api/blocks", [this](const Request& req, Response& res) {
       list_blocks(req, res);
     });
-    server_.Get("/api/record/" + hex,
-                [this](const Request& req, Response& res) {
-                  auto id = hex32_of(req.matches[1].str());
-                  relay(
-                    datadir_, res,
-                    [&](admin_client& c) { return c.record_info(id); },
-                    [](auto root) {
-                      return record_reply_json(root.getRecord());
-                    });
-                });
+    server_.Get(
+      "/api/record/" + hex, [this](const Request& req, Response& res) {
+        auto id = hex32_of(req.matches[1].str());
+        relay(
+          datadir_, res, [&](admin_client& c) { return c.record_info(id); },
+          [](auto root) { return record_reply_json(root.getRecord()); });
+      });
     server_.Get("/api/item/" + hex, [this](const Request& req, Response& res) {
       auto id = hex32_of(req.matches[1].str());
       relay(
@@ -428,12 +424,10 @@ private:
     server_.Post("/api/records", [this](const Request& req, Response& res) {
       submit(req, res);
     });
-    server_.Get("/api/events", [this](const Request&, Response& res) {
-      stream_tips(res);
-    });
-    server_.Get("/metrics", [this](const Request&, Response& res) {
-      serve_metrics(res);
-    });
+    server_.Get("/api/events",
+                [this](const Request&, Response& res) { stream_tips(res); });
+    server_.Get("/metrics",
+                [this](const Request&, Response& res) { serve_metrics(res); });
     server_.Get("/", [this](const Request&, Response& res) {
       serve_file("index.html", res);
     });
@@ -445,6 +439,8 @@ private:
 
   /// GET /api/blocks?from=H&count=N: a summary of up to N (default 10, at
   /// most 100) blocks from height H, ascending; without `from`, the newest.
+  /// `records` counts as a block does (each issue of a batch); null for a
+  /// block of which only the header is kept.
   void list_blocks(const Request& req, Response& res) {
     auto number = [&](const char* name,
                       uint64_t fallback) -> std::optional<uint64_t> {
@@ -452,7 +448,8 @@ private:
         return fallback;
       auto text = req.get_param_value(name);
       uint64_t v = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                       v);
       if (ec != std::errc{} || end != text.data() + text.size())
         return std::nullopt;
       return v;
@@ -483,8 +480,15 @@ private:
       json entry;
       for (auto key : {"height", "hash", "timestamp", "difficulty", "producer"})
         entry[key] = (*full)[key];
+      // As a block counts them: a batch of issues counts each issue.
       auto& records = (*full)["records"];
-      entry["records"] = records.is_array() ? json(records.size()) : json();
+      entry["records"] = nullptr;
+      if (records.is_array()) {
+        uint64_t n = 0;
+        for (auto& r : records)
+          n += r.contains("issues") ? r["issues"].size() : 1;
+        entry["records"] = n;
+      }
       blocks.push_back(std::move(entry));
     }
     json j;
@@ -642,22 +646,7 @@ private:
   std::thread thread_;
 };
 
-bool is_loopback(const std::string& host) {
-  in_addr v4{};
-  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1)
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1)
-    return IN6_IS_ADDR_LOOPBACK(&v6);
-  return host == "localhost";
-}
-
 } // namespace
-
-bool http_token_required(const std::string& http_auth,
-                         const std::string& host) {
-  return http_auth == "always" || !is_loopback(host);
-}
 
 std::string find_web_dir() {
   auto holds_page = [](const fs::path& dir) {

@@ -32,10 +32,6 @@ namespace hallmark {
 caf::expected<std::unique_ptr<node_service>>
 make_http_server(const node_config& cfg);
 
-/// Whether a request needs the token: always with http_auth = always; with
-/// auto, unless `host` (http_listen's host) is a loopback address.
-bool http_token_required(const std::string& http_auth, const std::string& host);
-
 /// Where the status page's files are: $HALLMARK_WEB_DIR, else
 /// EXE/../share/hallmark/web (installed), else the build tree's web/
 /// (EXE/../../web); "" when none holds index.html.

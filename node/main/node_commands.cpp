@@ -1,6 +1,13 @@
 // The node's life: `init` makes a data directory, `run` is the node, `stop`
-// and `status` ask a running one. `init` and `run` take every hallmark.conf
-// key as a flag (config_flags, from node/config's key table).
+// and `status` ask a running one, `backup` copies a data directory, running
+// or not. `init` and `run` take every hallmark.conf key as a flag
+// (config_flags, from node/config's key table).
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
 #include <fmt/core.h>
 
 #include "core/keys.hpp"
@@ -10,6 +17,7 @@
 #include "node/main/http_server.hpp"
 #include "node/main/render.hpp"
 #include "node/node.hpp"
+#include "storage/lmdb.hpp"
 
 namespace hallmark {
 
@@ -76,6 +84,83 @@ int status(const client_options& o) {
     [](auto root) { return status_json(root.getStatus()); }, print_status);
 }
 
+struct backup_options {
+  std::string datadir;
+  std::string out;
+  bool json = false;
+};
+
+/// Copies `what` (a file of the data directory) into the backup, keeping its
+/// mode (the key stays 0600).
+caf::error copy_file_of(const node_config& from, const node_config& to,
+                        std::string (node_config::*what)() const) {
+  std::error_code fe;
+  std::filesystem::copy_file((from.*what)(), (to.*what)(), fe);
+  if (fe)
+    return make_error(ec::io, "cannot copy " + (from.*what)() + " to "
+                                + (to.*what)() + ": " + fe.message());
+  return {};
+}
+
+/// The backup's steps, into the empty directory `to.datadir`.
+caf::error copy_datadir(const node_config& from, const node_config& to) {
+  for (auto dir : {&node_config::chain_dir, &node_config::local_dir}) {
+    if (::mkdir((to.*dir)().c_str(), 0700) != 0)
+      return make_error(ec::io, "cannot create " + (to.*dir)() + ": "
+                                  + std::strerror(errno));
+    if (auto err = lmdb::copy_env((from.*dir)(), (to.*dir)()))
+      return err;
+  }
+  for (auto file : {&node_config::config_path, &node_config::key_path})
+    if (auto err = copy_file_of(from, to, file))
+      return err;
+  return {};
+}
+
+int backup(const backup_options& o) {
+  namespace fs = std::filesystem;
+  node_config from;
+  from.datadir = o.datadir;
+  node_config to;
+  to.datadir = o.out;
+  std::error_code fe;
+  if (!fs::exists(from.config_path(), fe))
+    return report(make_error(ec::io, o.datadir
+                                       + " holds no node (no "
+                                         "hallmark.conf)"));
+  bool made = !fs::exists(o.out, fe);
+  if (!made && (!fs::is_directory(o.out, fe) || !fs::is_empty(o.out, fe)))
+    return usage("backup: " + o.out
+                 + " already holds something; give a new or empty directory");
+  if (made && ::mkdir(o.out.c_str(), 0700) != 0)
+    return report(make_error(ec::io, "cannot create " + o.out + ": "
+                                       + std::strerror(errno)));
+  if (auto err = copy_datadir(from, to)) {
+    // Half a backup is no backup: take back what was written.
+    if (made) {
+      fs::remove_all(o.out, fe);
+    } else {
+      for (auto& entry : fs::directory_iterator{o.out, fe})
+        fs::remove_all(entry.path(), fe);
+    }
+    return report(err);
+  }
+  auto size_of = [&](const std::string& dir) {
+    auto n = fs::file_size(dir + "/data.mdb", fe);
+    return fe ? uint64_t{0} : static_cast<uint64_t>(n);
+  };
+  json j;
+  j["out"] = o.out;
+  j["chain_bytes"] = size_of(to.chain_dir());
+  j["local_bytes"] = size_of(to.local_dir());
+  return print_result(j, o.json, [](const json& r) {
+    fmt::print("backup in {}: chain {} bytes, local {} bytes; it starts "
+               "with `hallmark run --datadir {}`\n",
+               r["out"].get<std::string>(), r["chain_bytes"].get<uint64_t>(),
+               r["local_bytes"].get<uint64_t>(), r["out"].get<std::string>());
+  });
+}
+
 } // namespace
 
 void add_node_commands(CLI::App& app, command_table& commands) {
@@ -106,6 +191,18 @@ void add_node_commands(CLI::App& app, command_table& commands) {
   auto [status_cmd, status_opts] = commands.add<client_options>(
     &app, "status", "Show the node's chain state", status);
   add_client_options(status_cmd, *status_opts);
+
+  auto [backup_cmd, backup_opts] = commands.add<backup_options>(
+    &app, "backup",
+    "Copy a node's data directory, running or stopped (an LMDB hot copy)",
+    backup);
+  add_datadir(backup_cmd, backup_opts->datadir);
+  backup_cmd
+    ->add_option("--out", backup_opts->out,
+                 "New or empty directory for the copy, a data directory "
+                 "`run` starts from")
+    ->required();
+  add_json(backup_cmd, backup_opts->json);
 }
 
 } // namespace hallmark

@@ -228,7 +228,7 @@ public:
                 std::vector<std::string> config = {})
       : datadir_(dir / name) {
     auto r = run({"init", "--datadir", datadir_, "--chain", "devnet", "--json",
-                  "--http-listen="});
+                  "--http-listen", ""});
     INFO(r.err);
     REQUIRE(r.code == 0);
     public_key_ = r.js()["public_key"];

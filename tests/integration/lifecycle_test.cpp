@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <csignal>
@@ -602,4 +603,59 @@ TEST_CASE("SIGINT, SIGTERM and hallmark stop end a syncing node within 5 s "
     reached = height;
   }
   CHECK(a.stop() == 0);
+}
+
+TEST_CASE("backup copies a running node: the copy starts with its chain") {
+  temp_dir dir;
+  node a{dir, "a"};
+  a.start(true);
+  fill_chain(a, 2);
+  auto before = a.status();
+  auto items = run_json({"owner", "--datadir", a.datadir(), a.public_key()});
+  REQUIRE(items["items"].size() == 200);
+  std::string item = items["items"][0];
+
+  auto copy = dir / "copy";
+  auto made = run(
+    {"backup", "--datadir", a.datadir(), "--out", copy, "--json"});
+  INFO(made.err);
+  REQUIRE(made.code == 0);
+  CHECK(made.js()["out"] == copy);
+  CHECK(made.js()["chain_bytes"].get<uint64_t>() > 0);
+  struct stat st {};
+  REQUIRE(::stat((copy + "/identity.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 077) == 0);
+  // The node went on while it was copied.
+  CHECK(run({"status", "--datadir", a.datadir()}).code == 0);
+
+  // Somewhere that already holds something, or a directory without a node:
+  // refused, nothing written.
+  auto again = run({"backup", "--datadir", a.datadir(), "--out", copy});
+  CHECK(again.code == 2);
+  CHECK(again.err.find("already holds something") != std::string::npos);
+  auto nothing = run(
+    {"backup", "--datadir", dir / "none", "--out", dir / "copy2"});
+  CHECK(nothing.code == 1);
+  CHECK_FALSE(std::filesystem::exists(dir / "copy2"));
+  REQUIRE(a.stop() == 0);
+
+  // The copy is the same node, with the same chain and state.
+  background b{dir, "copy-run", {"run", "--datadir", copy}};
+  json status;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = run({"status", "--datadir", copy, "--json"});
+    if (r.code == 0) {
+      status = r.js();
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE_MESSAGE(status.is_object(), "the copy did not start: " << b.err());
+  CHECK(status["public_key"] == before["public_key"]);
+  CHECK(status["height"] == before["height"]);
+  CHECK(status["tip"] == before["tip"]);
+  CHECK(run_json({"item", "--datadir", copy, item})["owner"] == a.public_key());
+  CHECK(run({"stop", "--datadir", copy}).code == 0);
+  CHECK(b.wait(30s) == 0);
 }

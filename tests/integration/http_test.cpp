@@ -1,0 +1,474 @@
+// The HTTP API against a real node (docs/api.md): every endpoint answers as
+// the CLI's --json does, the token is required where it must be, bad
+// requests are refused with the node still serving, the event stream
+// delivers each tip once and in order, /metrics reads with Prometheus's own
+// parser, and the status page shows in headless Chromium what `hallmark
+// status --json` says. Ports 19940–19959.
+#include "tests/integration/harness.hpp"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <httplib.h>
+
+#include "core/keys.hpp"
+#include "core/records.hpp"
+#include "messages/codec.hpp"
+
+using namespace hallmark::test;
+
+namespace {
+
+/// A node serving HTTP on 127.0.0.1:`port`, with `config` lines.
+struct http_node {
+  http_node(const temp_dir& dir, uint16_t port,
+            std::vector<std::string> config = {})
+      : port(port), n(dir, "n" + std::to_string(port), with_http(port, config)) {}
+
+  static std::vector<std::string> with_http(uint16_t port,
+                                            std::vector<std::string> config) {
+    config.push_back("http_listen = 127.0.0.1:" + std::to_string(port));
+    return config;
+  }
+
+  httplib::Client client() const {
+    httplib::Client c{"127.0.0.1", port};
+    c.set_read_timeout(30, 0);
+    return c;
+  }
+
+  std::string token() const {
+    std::ifstream in{n.datadir() + "/.cookie"};
+    std::string t;
+    in >> t;
+    return t;
+  }
+
+  /// GET `path` as JSON, checking the status.
+  json get(const std::string& path, int status = 200) const {
+    auto c = client();
+    auto res = c.Get(path.c_str());
+    REQUIRE(res);
+    INFO(path << " -> " << res->status << " " << res->body);
+    CHECK(res->status == status);
+    auto j = json::parse(res->body, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    return j;
+  }
+
+  uint16_t port;
+  node n;
+};
+
+/// Whether `j` is an error answer with `code`.
+bool is_error(const json& j, const std::string& code) {
+  return j.contains("error") && j["error"]["code"] == code
+         && j["error"]["message"].is_string()
+         && !j["error"]["message"].get<std::string>().empty();
+}
+
+/// Runs `command` through /bin/sh, returning its exit code and stdout.
+std::pair<int, std::string> shell(const std::string& command) {
+  std::string out;
+  auto* p = ::popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (auto n = std::fread(buf, 1, sizeof buf, p))
+    out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128, out};
+}
+
+} // namespace
+
+TEST_CASE("http: every query answers as the CLI's --json does") {
+  temp_dir dir;
+  http_node h{dir, 19940};
+  h.n.start(true);
+  auto& d = h.n.datadir();
+  auto asset = run_json({"asset", "register", "--datadir", d, "--name", "api",
+                         "--fingerprint", "api-1"});
+  auto issued = run_json(
+    {"issue", "--datadir", d, "--asset", asset["asset_id"], "--count", "2"});
+  h.n.settle();
+  std::string item = issued["items"][0];
+
+  auto status = h.n.status();
+  auto api_status = h.get("/api/status");
+  for (auto key : {"chain", "public_key", "version", "producing",
+                   "anchor_window", "height", "tip"})
+    CHECK(api_status[key] == status[key]);
+  CHECK(h.get("/api/peers") == run_json({"peers", "--datadir", d}));
+  auto height = std::to_string(status["height"].get<uint64_t>());
+  auto block = run_json({"block", "--datadir", d, height});
+  CHECK(h.get("/api/block/" + height) == block);
+  CHECK(h.get("/api/block/" + block["hash"].get<std::string>()) == block);
+  CHECK(h.get("/api/item/" + item)
+        == run_json({"item", "--datadir", d, item}));
+  CHECK(h.get("/api/record/" + item)
+        == run_json({"record", "--datadir", d, item}));
+  std::string owner = status["public_key"];
+  CHECK(h.get("/api/owner/" + owner)
+        == run_json({"owner", "--datadir", d, owner}));
+
+  // Genesis and at least the block with the asset and the issues.
+  auto listed = h.get("/api/blocks?count=2")["blocks"];
+  REQUIRE(listed.size() == 2);
+  CHECK(listed.back()["height"] == status["height"]);
+  CHECK(listed.back()["hash"] == status["tip"]);
+  CHECK(listed[0]["height"].get<uint64_t>() + 1
+        == status["height"].get<uint64_t>());
+  // The asset and each issue of the batch.
+  CHECK(listed.back()["records"] == 3);
+  CHECK(h.get("/api/blocks?from=0&count=1")["blocks"][0]["height"] == 0);
+
+  // A record signed here, submitted over HTTP, lands as the CLI shows it:
+  // the item's transfer from the node's key, which issued it.
+  auto owner_key = hallmark::load_key(d + "/identity.key");
+  REQUIRE(owner_key);
+  auto made = hallmark::make_transfer(*hallmark::from_hex_fixed<32>(item),
+                                      hallmark::key_pair::generate()
+                                        .public_key_bytes(),
+                                      *owner_key);
+  hallmark::record r = made;
+  auto bytes = hallmark::encode(r);
+  json body;
+  body["records"] = json::array({hallmark::to_hex(bytes.bytes())});
+  auto c = h.client();
+  auto res = c.Post("/api/records", body.dump(), "application/json");
+  REQUIRE(res);
+  INFO(res->body);
+  REQUIRE(res->status == 200);
+  auto id = hallmark::to_hex(hallmark::record_id(made));
+  CHECK(json::parse(res->body)["submitted"] == json::array({id}));
+  h.n.settle();
+  auto landed = h.get("/api/record/" + id);
+  CHECK(landed == run_json({"record", "--datadir", d, id}));
+  CHECK(landed["height"].is_number());
+  // The same record again is the node's refusal, as a 4xx with its code.
+  res = c.Post("/api/records", body.dump(), "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 422);
+  CHECK(is_error(json::parse(res->body), "duplicate"));
+}
+
+TEST_CASE("http: the token is required where it must be, and accepted") {
+  temp_dir dir;
+  http_node h{dir, 19942, {"http_auth = always"}};
+  h.n.start(false);
+  auto token = h.token();
+  REQUIRE(token.size() == 64);
+  // The cookie is the owner's alone.
+  struct stat st {};
+  REQUIRE(::stat((h.n.datadir() + "/.cookie").c_str(), &st) == 0);
+  CHECK((st.st_mode & 077) == 0);
+
+  auto c = h.client();
+  auto none = c.Get("/api/status");
+  REQUIRE(none);
+  CHECK(none->status == 401);
+  CHECK(is_error(json::parse(none->body), "unauthorized"));
+  CHECK(none->get_header_value("WWW-Authenticate").find("Bearer") == 0);
+  for (auto path : {"/metrics", "/api/peers", "/api/events"}) {
+    auto r = c.Get(path);
+    REQUIRE(r);
+    CHECK(r->status == 401);
+  }
+  auto wrong = c.Get("/api/status",
+                     {{"Authorization", "Bearer " + std::string(64, '0')}});
+  REQUIRE(wrong);
+  CHECK(wrong->status == 401);
+  // A token in the query is taken only by the event stream.
+  auto queried = c.Get(("/api/status?token=" + token).c_str());
+  REQUIRE(queried);
+  CHECK(queried->status == 401);
+
+  auto bearer = c.Get("/api/status", {{"Authorization", "Bearer " + token}});
+  REQUIRE(bearer);
+  CHECK(bearer->status == 200);
+  CHECK(json::parse(bearer->body)["public_key"] == h.n.public_key());
+  // bitcoind's form: Basic with user __cookie__.
+  c.set_basic_auth("__cookie__", token.c_str());
+  auto basic = c.Get("/api/status");
+  REQUIRE(basic);
+  CHECK(basic->status == 200);
+  c.set_basic_auth("someone", token.c_str());
+  auto other_user = c.Get("/api/status");
+  REQUIRE(other_user);
+  CHECK(other_user->status == 401);
+
+  // The page's files hold no data: they load without it.
+  httplib::Client page{"127.0.0.1", h.port};
+  for (auto path : {"/", "/web/app.js", "/web/style.css"}) {
+    auto r = page.Get(path);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+  }
+}
+
+TEST_CASE("http: bad requests are refused and the node keeps serving") {
+  temp_dir dir;
+  http_node h{dir, 19944,
+              {"http_max_body_kb = 4", "http_threads = 2", "http_rate = 20"}};
+  h.n.start(false);
+  auto c = h.client();
+  auto expect = [&](const httplib::Result& r, int status,
+                    const std::string& code) {
+    REQUIRE(r);
+    INFO(r->status << " " << r->body);
+    CHECK(r->status == status);
+    CHECK(is_error(json::parse(r->body, nullptr, false), code));
+  };
+  expect(c.Post("/api/records", std::string(8 * 1024, 'x'), "application/json"),
+         413, "too_large");
+  expect(c.Post("/api/records", "{not json", "application/json"), 400,
+         "bad_request");
+  expect(c.Post("/api/records", R"({"records":[]})", "application/json"), 400,
+         "bad_request");
+  expect(c.Post("/api/records", R"({"records":["zz"]})", "application/json"),
+         400, "bad_request");
+  expect(c.Post("/api/records", R"({"records":["0011223344556677"]})",
+                "application/json"),
+         400, "malformed");
+  expect(c.Get("/api/item/1234"), 404, "not_found");
+  expect(c.Get(("/api/item/" + std::string(64, 'a')).c_str()), 404,
+         "not_found");
+  expect(c.Get("/api/block/99999"), 404, "not_found");
+  expect(c.Get("/api/blocks?count=0"), 400, "bad_request");
+  expect(c.Get("/api/blocks?count=5x"), 400, "bad_request");
+  expect(c.Get("/web/../hallmark.conf"), 404, "not_found");
+  expect(c.Get("/nothing"), 404, "not_found");
+  auto long_header = c.Get("/api/status", {{"X-Long", std::string(20000, 'a')}});
+  if (long_header)
+    CHECK(long_header->status >= 400);
+
+  // Bytes that are not HTTP, and a client that says nothing: the
+  // connection is closed, nothing else.
+  {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(h.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr)
+            == 0);
+    std::string junk(3000, '\x01');
+    junk += "\r\n\r\n";
+    CHECK(::write(fd, junk.data(), junk.size()) > 0);
+    char buf[512];
+    pollfd p{fd, POLLIN, 0};
+    CHECK(::poll(&p, 1, 10000) == 1);
+    (void)::read(fd, buf, sizeof buf);
+    ::close(fd);
+  }
+
+  // One event stream per half of http_threads: the next is refused.
+  {
+    httplib::Client streamer{"127.0.0.1", h.port};
+    std::atomic<bool> opened{false};
+    std::thread t{[&] {
+      streamer.Get("/api/events", [&](const char*, size_t) {
+        opened = true;
+        return false;
+      });
+    }};
+    std::this_thread::sleep_for(500ms);
+    expect(c.Get("/api/events"), 503, "busy");
+    streamer.stop();
+    t.join();
+  }
+
+  // Faster than http_rate: refused with 429 until the bucket refills.
+  int limited = 0;
+  for (int i = 0; i < 80; ++i) {
+    auto r = c.Get("/api/status");
+    REQUIRE(r);
+    if (r->status == 429) {
+      ++limited;
+      CHECK(is_error(json::parse(r->body), "rate_limited"));
+      CHECK(r->get_header_value("Retry-After") == "1");
+    }
+  }
+  CHECK(limited > 0);
+  std::this_thread::sleep_for(1500ms);
+  auto after = h.get("/api/status");
+  CHECK(after["public_key"] == h.n.public_key());
+  // And the node itself never noticed.
+  CHECK(run({"status", "--datadir", h.n.datadir()}).code == 0);
+}
+
+TEST_CASE("http: the event stream delivers each new tip once and in order") {
+  temp_dir dir;
+  http_node h{dir, 19946, {"empty_block_interval_s = 1"}};
+  h.n.start(true);
+  auto first = h.n.height();
+  std::string received;
+  std::mutex m;
+  httplib::Client streamer{"127.0.0.1", h.port};
+  streamer.set_read_timeout(30, 0);
+  std::thread t{[&] {
+    streamer.Get("/api/events", [&](const char* data, size_t n) {
+      std::lock_guard guard{m};
+      received.append(data, n);
+      return true;
+    });
+  }};
+  REQUIRE(h.n.wait_for(
+    [&](const json& s) { return s["height"].get<uint64_t>() >= first + 5; },
+    60s));
+  auto last = h.n.height();
+  std::vector<json> tips;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    tips.clear();
+    std::lock_guard guard{m};
+    std::istringstream in{received};
+    std::string event;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("event: ", 0) == 0)
+        event = line.substr(7);
+      if (line.rfind("data: ", 0) == 0 && event == "tip")
+        tips.push_back(json::parse(line.substr(6)));
+    }
+    if (!tips.empty() && tips.back()["height"].get<uint64_t>() >= last)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  streamer.stop();
+  t.join();
+  INFO("stream: " << received);
+  REQUIRE(tips.size() >= 3);
+  CHECK(tips.front()["height"].get<uint64_t>() <= first + 3);
+  for (size_t i = 1; i < tips.size(); ++i)
+    CHECK(tips[i]["height"].get<uint64_t>()
+          == tips[i - 1]["height"].get<uint64_t>() + 1);
+  for (auto& tip : tips)
+    CHECK(h.get("/api/block/" + std::to_string(tip["height"].get<uint64_t>()))
+            ["hash"]
+          == tip["tip"]);
+}
+
+TEST_CASE("http: /metrics reads with Prometheus's parser and tells the truth") {
+  temp_dir dir;
+  http_node h{dir, 19948};
+  h.n.start(true);
+  fill_chain(h.n, 2);
+  auto status = h.n.status();
+  auto c = h.client();
+  auto res = c.Get("/metrics");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  CHECK(res->get_header_value("Content-Type").find("text/plain; version=0.0.4")
+        == 0);
+  auto file = dir / "metrics.txt";
+  std::ofstream{file} << res->body;
+  // Prometheus's own parser (python3-prometheus-client) reads every family;
+  // the script prints NAME{LABELS} VALUE per sample.
+  auto [code, out] = shell(
+    "/usr/bin/python3 -c 'import sys\n"
+    "from prometheus_client.parser import text_string_to_metric_families\n"
+    "for f in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+    "  for s in f.samples:\n"
+    "    print(s.name, sorted(s.labels.items()), s.value)' "
+    + file + " 2>&1");
+  INFO(out);
+  REQUIRE(code == 0);
+  auto value_of = [&](const std::string& sample) {
+    std::istringstream in{out};
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(sample + " ", 0) == 0)
+        return std::stod(line.substr(line.rfind(' ') + 1));
+    FAIL_CHECK("no sample " << sample);
+    return -1.0;
+  };
+  CHECK(value_of("hallmark_height []")
+        >= status["height"].get<double>());
+  CHECK(value_of("hallmark_producing []") == 1);
+  CHECK(value_of("hallmark_peers [('link', 'up')]") == 0);
+  // fill_chain's records were committed by this process: 1 asset, 200
+  // issues.
+  CHECK(value_of("hallmark_records_applied_total []") >= 201);
+  CHECK(value_of("hallmark_blocks_applied_total []") >= 1);
+  CHECK(value_of("hallmark_flush_duration_seconds_count []") >= 1);
+  CHECK(value_of("hallmark_flush_duration_seconds_bucket [('le', '+Inf')]")
+        == value_of("hallmark_flush_duration_seconds_count []"));
+  CHECK(value_of("hallmark_verify_duration_seconds_count []") >= 1);
+  CHECK(value_of("process_resident_memory_bytes []") > 1e6);
+}
+
+TEST_CASE("http: the status page shows what `hallmark status` says") {
+  temp_dir dir;
+  http_node h{dir, 19950};
+  // Blocks first, then a node that no longer produces: the numbers hold
+  // still while the browser reads them.
+  h.n.start(true);
+  fill_chain(h.n, 1);
+  REQUIRE(h.n.stop() == 0);
+  h.n.start(false);
+  auto status = h.n.status();
+
+  auto chromium = [&](const std::string& what) {
+    // No event stream (#events=off): an open stream keeps headless
+    // Chromium's virtual clock from ever running out.
+    return shell("timeout 60 chromium --headless --no-sandbox --disable-gpu "
+                 "--disable-dev-shm-usage --user-data-dir="
+                 + dir / "chromium" + " --virtual-time-budget=10000 " + what
+                 + " 'http://127.0.0.1:" + std::to_string(h.port)
+                 + "/#events=off' 2>" + dir / "chromium.log");
+  };
+  auto [code, dom] = chromium("--dump-dom");
+  if (code != 0 || dom.find("<html") == std::string::npos) {
+    std::ifstream log{dir / "chromium.log"};
+    std::string why{std::istreambuf_iterator<char>{log}, {}};
+    MESSAGE("skipped: headless Chromium cannot start here (exit "
+            << code << "): " << why.substr(0, 400));
+    return;
+  }
+  INFO(dom);
+  CHECK(dom.find("data-ready=\"1\"") != std::string::npos);
+  CHECK(dom.find("data-error") == std::string::npos);
+  // The value of the element with `id`, as the page set it.
+  auto value_of = [&](const std::string& id) {
+    auto at = dom.find("id=\"" + id + "\"");
+    REQUIRE_MESSAGE(at != std::string::npos, "no #" << id);
+    auto tag_end = dom.find('>', at);
+    auto tag_start = dom.rfind('<', at);
+    auto tag = dom.substr(tag_start, tag_end - tag_start);
+    auto v = tag.find("data-value=\"");
+    REQUIRE_MESSAGE(v != std::string::npos, "#" << id << " has no value");
+    v += 12;
+    return tag.substr(v, tag.find('"', v) - v);
+  };
+  CHECK(value_of("height") == std::to_string(status["height"].get<uint64_t>()));
+  CHECK(value_of("tip") == status["tip"]);
+  CHECK(value_of("chain") == status["chain"]);
+  CHECK(value_of("public-key") == status["public_key"]);
+  CHECK(value_of("pending-records")
+        == std::to_string(status["pending_records"].get<uint64_t>()));
+  CHECK(value_of("peers-live") == std::to_string(status["peers"].get<int>()));
+  CHECK(value_of("sync-target")
+        == std::to_string(status["sync_target"].get<uint64_t>()));
+  CHECK(dom.find("data-height=\"" + std::to_string(status["height"].get<uint64_t>())
+                 + "\"")
+        != std::string::npos);
+
+  // The screenshot, kept for a person to look at.
+  auto shots = std::getenv("HALLMARK_SCREENSHOT_DIR");
+  std::string png = std::string{shots ? shots : "/tmp"}
+                    + "/hallmark-status-page.png";
+  auto [shot_code, shot_out] =
+    chromium("--window-size=1280,900 --screenshot=" + png);
+  CHECK(shot_code == 0);
+  std::ifstream in{png, std::ios::binary};
+  char sig[8] = {};
+  in.read(sig, 8);
+  CHECK(std::string(sig + 1, 3) == "PNG");
+  MESSAGE("status page screenshot: " << png);
+}
