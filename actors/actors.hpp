@@ -446,7 +446,8 @@ using reservoir_actor = caf::typed_actor<
                   caf::actor_addr>::with<std::vector<hash256>>,
   // Offers up to N records (in dependency order) for the next block.
   caf::replies_to<atom::take, uint32_t>::with<std::vector<encoded>>,
-  // Finds a pending record (or issue) by id.
+  // Finds a pending record by its id, an issue by its id, or an asset's
+  // registration by the asset's id; pending_record.id is the record's.
   caf::replies_to<atom::lookup, hash256>::with<std::vector<pending_record>>,
   // Pending transfers descending from a record id, oldest first.
   caf::replies_to<atom::after, hash256>::with<std::vector<pending_record>>,

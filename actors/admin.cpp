@@ -101,6 +101,7 @@ void dispatch(admin_broker* self, connection_handle hdl, admin_request req) {
                        || std::holds_alternative<owner>(req)
                        || std::holds_alternative<record_by_id>(req)
                        || std::holds_alternative<state_proof>(req)
+                       || std::holds_alternative<asset_by_id>(req)
                        || std::holds_alternative<block_by_height>(req)
                        || std::holds_alternative<block_by_hash>(req)
                        || std::holds_alternative<export_blocks>(req);
@@ -128,6 +129,7 @@ void dispatch(admin_broker* self, connection_handle hdl, admin_request req) {
     [&](ban& x) { serve_ban(self, hdl, x.key, x.seconds); },
     [&](unban& x) { serve_unban(self, hdl, x.key); },
     [&](state_proof& x) { serve_state_proof(self, hdl, x.item); },
+    [&](asset_by_id& x) { serve_asset(self, hdl, x.id); },
     [&](watch&) { serve_watch(self, hdl); },
     [&](stop&) { serve_stop(self, hdl); }};
   std::visit(serve, req);

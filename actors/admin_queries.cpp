@@ -171,7 +171,8 @@ void serve_pending_record(admin_broker* self, connection_handle hdl,
         }
         respond(self, hdl, [&](schema::Reply::Builder out_reply) {
           auto out = out_reply.initRecord();
-          out.setRecordId(data_of(id));
+          // The record's own id (asked by an asset's id, its registration).
+          out.setRecordId(data_of(p.id));
           out.setRecord(data_of(p.record.bytes()));
           out.setHeight(-1);
           if (kind == "issue")
@@ -351,6 +352,20 @@ void serve_owner(admin_broker* self, connection_handle hdl, public_key owner) {
     for (unsigned i = 0; i < items.size(); ++i)
       list.set(i, data_of(items[i]));
   });
+}
+
+void serve_asset(admin_broker* self, connection_handle hdl, hash256 asset) {
+  std::optional<asset_entry> found;
+  {
+    chain_reader view{*self->state.deps.chain};
+    found = view.find_asset(asset);
+    if (auto err = view.failure())
+      return respond_error(self, hdl, err);
+  }
+  if (found)
+    return serve_record(self, hdl, found->second);
+  // The reservoir finds a pending registration by its asset's id too.
+  serve_pending_record(self, hdl, asset);
 }
 
 void serve_record(admin_broker* self, connection_handle hdl, hash256 id) {

@@ -42,6 +42,12 @@ void serve_owner(admin_broker* self, caf::io::connection_handle hdl,
 void serve_record(admin_broker* self, caf::io::connection_handle hdl,
                   hash256 id);
 
+/// Reply.record of an asset's registration: on the best chain, else
+/// pending; ec::not_found if neither.
+/// @param asset the asset id (BLAKE2b-256 of its fingerprint).
+void serve_asset(admin_broker* self, caf::io::connection_handle hdl,
+                 hash256 asset);
+
 /// Reply.block: a best-chain block, by height or by hash (one of the two).
 void serve_block(admin_broker* self, caf::io::connection_handle hdl,
                  std::optional<uint64_t> height, std::optional<hash256> hash);

@@ -261,6 +261,10 @@ std::vector<pending_record> lookup(self_ptr self, const hash256& id) {
     auto& e = st.pending.at(i->second.first);
     return {pending_record{id, e.raw, i->second.second, e.accepted_at}};
   }
+  if (auto a = st.idx.assets.find(id); a != st.idx.assets.end()) {
+    auto& e = st.pending.at(a->second);
+    return {pending_record{e.id, e.raw, 0, e.accepted_at}};
+  }
   return {};
 }
 

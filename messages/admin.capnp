@@ -30,6 +30,8 @@ struct Request {
     ban @13 :Ban;                     # -> peers, after the ban
     unban @14 :Data;                  # a peer's key -> peers, after
     stateProof @15 :Data;             # an item id -> stateProof at the tip
+    asset @16 :Data;                  # an asset id -> record: its
+                                      # registration, on chain or pending
   }
 }
 

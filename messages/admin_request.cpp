@@ -85,6 +85,8 @@ caf::expected<admin_request> read(schema::Request::Reader req) {
     return with_id<unban>(req.getUnban(), "a public key");
   case schema::Request::STATE_PROOF:
     return with_id<state_proof>(req.getStateProof(), "an item id");
+  case schema::Request::ASSET:
+    return with_id<asset_by_id>(req.getAsset(), "an asset id");
   default:
     return make_error(ec::bad_request, "unknown request kind");
   }
@@ -133,6 +135,7 @@ struct writer {
   void operator()(const request::state_proof& x) {
     r.setStateProof(data_of(x.item));
   }
+  void operator()(const request::asset_by_id& x) { r.setAsset(data_of(x.id)); }
 };
 
 } // namespace

@@ -76,6 +76,10 @@ struct unban {
 struct state_proof {
   hash256 item{};
 };
+/// An asset's registration record, by the asset's id.
+struct asset_by_id {
+  hash256 id{};
+};
 
 } // namespace request
 
@@ -85,7 +89,7 @@ using admin_request = std::variant<
   request::block_by_height, request::block_by_hash, request::record_by_id,
   request::reorg, request::import_blocks, request::export_blocks, request::stop,
   request::peers, request::watch, request::ban, request::unban,
-  request::state_proof>;
+  request::state_proof, request::asset_by_id>;
 
 /// The length prefix of an admin frame, in bytes.
 constexpr size_t admin_frame_prefix = 4;

@@ -263,6 +263,12 @@ caf::expected<admin_reply> admin_client::record_info(const hash256& record_id) {
   return call(msg, schema::Reply::RECORD);
 }
 
+caf::expected<admin_reply> admin_client::asset(const hash256& asset_id) {
+  capnp::MallocMessageBuilder msg;
+  msg.initRoot<schema::Request>().setAsset(data_of(asset_id));
+  return call(msg, schema::Reply::RECORD);
+}
+
 caf::expected<admin_reply> admin_client::reorg(uint32_t depth) {
   capnp::MallocMessageBuilder msg;
   msg.initRoot<schema::Request>().setReorg(depth);

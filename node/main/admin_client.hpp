@@ -86,6 +86,8 @@ public:
   caf::expected<admin_reply> block_by_hash(const hash256& hash);
   /// Reply.record.
   caf::expected<admin_reply> record_info(const hash256& record_id);
+  /// Reply.record of the asset's registration.
+  caf::expected<admin_reply> asset(const hash256& asset_id);
   /// Reply.tip, after unwinding and re-applying `depth` blocks.
   caf::expected<admin_reply> reorg(uint32_t depth);
   /// Reply.tip, after applying encoded Blocks.

@@ -191,4 +191,14 @@ int print_result(const json& j, bool as_json, human_printer human) {
   return exit_ok;
 }
 
+int print_record_reply(const admin_reply& reply, bool as_json) {
+  auto info = reply.root().getRecord();
+  auto j = record_reply_json(info);
+  if (!j)
+    return report(j.error());
+  bool state_only = info.getStateBase() > 0 && info.getRecord().size() == 0;
+  return print_result(*j, as_json,
+                      state_only ? print_state_record : print_record);
+}
+
 } // namespace hallmark

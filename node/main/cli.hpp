@@ -168,6 +168,10 @@ int query(const std::string& datadir, Ask ask, Show show) {
 int print_result(const json& j, bool as_json,
                  human_printer human = print_fields);
 
+/// Prints a Reply.record (`record`, `asset show`): record_reply_json, as
+/// one JSON line if `as_json`; returns the exit code.
+int print_record_reply(const admin_reply& reply, bool as_json);
+
 /// query() that prints the reply: `to_json(reply.root())` as one JSON line
 /// with --json, else with `human`.
 template <class Ask, class ToJson>

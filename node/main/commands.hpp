@@ -18,7 +18,8 @@ void add_devnet_command(CLI::App& app, command_table& commands);
 /// Key files (key_commands.cpp): `keys new`, `keys show`.
 void add_key_commands(CLI::App& app, command_table& commands);
 
-/// Making records (record_commands.cpp): `asset register`, `issue`,
+/// Making records (record_commands.cpp): `asset register`, `asset show`,
+/// `issue`,
 /// `transfer`.
 void add_record_commands(CLI::App& app, command_table& commands);
 

@@ -409,6 +409,12 @@ private:
           datadir_, res, [&](admin_client& c) { return c.record_info(id); },
           [](auto root) { return record_reply_json(root.getRecord()); });
       });
+    server_.Get("/api/asset/" + hex, [this](const Request& req, Response& res) {
+      auto id = hex32_of(req.matches[1].str());
+      relay(
+        datadir_, res, [&](admin_client& c) { return c.asset(id); },
+        [](auto root) { return record_reply_json(root.getRecord()); });
+    });
     server_.Get("/api/item/" + hex, [this](const Request& req, Response& res) {
       auto id = hex32_of(req.matches[1].str());
       relay(

@@ -79,15 +79,7 @@ int record_info(const lookup_options& o) {
   return query(
     o.client.datadir,
     [&](admin_client& c) { return c.record_info(hex32_of(o.id)); },
-    [&](auto& reply) {
-      auto info = reply.root().getRecord();
-      auto j = record_reply_json(info);
-      if (!j)
-        return report(j.error());
-      bool state_only = info.getStateBase() > 0 && info.getRecord().size() == 0;
-      return print_result(*j, o.client.json,
-                          state_only ? print_state_record : print_record);
-    });
+    [&](auto& reply) { return print_record_reply(reply, o.client.json); });
 }
 
 // -- watch --------------------------------------------------------------------

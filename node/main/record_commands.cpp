@@ -1,6 +1,6 @@
 // Making records: `asset register`, `issue` and `transfer` sign records with
 // a key file (or the node identity) and submit them to a running node
-// (submit.hpp).
+// (submit.hpp); `asset show` looks an asset's registration up.
 #include <fstream>
 #include <optional>
 
@@ -143,10 +143,29 @@ int transfer_item(const transfer_options& o) {
   return print_result(j, o.client.json);
 }
 
+struct asset_show_options {
+  client_options client;
+  std::string id;
+};
+
+int asset_show(const asset_show_options& o) {
+  return query(
+    o.client.datadir, [&](admin_client& c) { return c.asset(hex32_of(o.id)); },
+    [&](auto& reply) { return print_record_reply(reply, o.client.json); });
+}
+
 } // namespace
 
 void add_record_commands(CLI::App& app, command_table& commands) {
-  auto asset = add_parent(app, "asset", "Register assets");
+  auto asset = add_parent(app, "asset", "Register assets, or show one");
+  auto [show, show_opts] = commands.add<asset_show_options>(
+    asset, "show", "Show an asset's registration, on chain or pending",
+    asset_show);
+  add_datadir(show, show_opts->client.datadir);
+  show->add_option("ASSET", show_opts->id, "Asset id")
+    ->required()
+    ->check(hex32);
+  add_json(show, show_opts->client.json);
   auto [reg, reg_opts] = commands.add<register_options>(
     asset, "register", "Register an asset", asset_register);
   add_datadir(reg, reg_opts->client.datadir);

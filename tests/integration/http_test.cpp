@@ -30,7 +30,8 @@ namespace {
 struct http_node {
   http_node(const temp_dir& dir, uint16_t port,
             std::vector<std::string> config = {})
-      : port(port), n(dir, "n" + std::to_string(port), with_http(port, config)) {}
+      : port(port),
+        n(dir, "n" + std::to_string(port), with_http(port, config)) {}
 
   static std::vector<std::string> with_http(uint16_t port,
                                             std::vector<std::string> config) {
@@ -110,10 +111,19 @@ TEST_CASE("http: every query answers as the CLI's --json does") {
   auto block = run_json({"block", "--datadir", d, height});
   CHECK(h.get("/api/block/" + height) == block);
   CHECK(h.get("/api/block/" + block["hash"].get<std::string>()) == block);
-  CHECK(h.get("/api/item/" + item)
-        == run_json({"item", "--datadir", d, item}));
+  CHECK(h.get("/api/item/" + item) == run_json({"item", "--datadir", d, item}));
   CHECK(h.get("/api/record/" + item)
         == run_json({"record", "--datadir", d, item}));
+  std::string asset_id = asset["asset_id"];
+  auto shown = h.get("/api/asset/" + asset_id);
+  CHECK(shown == run_json({"asset", "show", "--datadir", d, asset_id}));
+  CHECK(shown["kind"] == "asset");
+  CHECK(shown["asset_id"] == asset_id);
+  CHECK(shown["id"] == asset["record"]);
+  CHECK(shown["name"] == "api");
+  CHECK(shown["height"].is_number());
+  CHECK(
+    is_error(h.get("/api/asset/" + std::string(64, 'b'), 404), "not_found"));
   std::string owner = status["public_key"];
   CHECK(h.get("/api/owner/" + owner)
         == run_json({"owner", "--datadir", d, owner}));
@@ -133,10 +143,9 @@ TEST_CASE("http: every query answers as the CLI's --json does") {
   // the item's transfer from the node's key, which issued it.
   auto owner_key = hallmark::load_key(d + "/identity.key");
   REQUIRE(owner_key);
-  auto made = hallmark::make_transfer(*hallmark::from_hex_fixed<32>(item),
-                                      hallmark::key_pair::generate()
-                                        .public_key_bytes(),
-                                      *owner_key);
+  auto made = hallmark::make_transfer(
+    *hallmark::from_hex_fixed<32>(item),
+    hallmark::key_pair::generate().public_key_bytes(), *owner_key);
   hallmark::record r = made;
   auto bytes = hallmark::encode(r);
   json body;
@@ -157,6 +166,16 @@ TEST_CASE("http: every query answers as the CLI's --json does") {
   REQUIRE(res);
   CHECK(res->status == 422);
   CHECK(is_error(json::parse(res->body), "duplicate"));
+
+  // A registration no issue refers to yet waits in the pool: found too.
+  auto waiting = run_json({"asset", "register", "--datadir", d, "--name",
+                           "later", "--fingerprint", "later-1"});
+  auto pending = h.get("/api/asset/" + waiting["asset_id"].get<std::string>());
+  CHECK(pending["id"] == waiting["record"]);
+  CHECK(pending["height"].is_null());
+  CHECK(pending
+        == run_json({"asset", "show", "--datadir", d,
+                     waiting["asset_id"].get<std::string>()}));
 }
 
 TEST_CASE("http: the token is required where it must be, and accepted") {
@@ -215,8 +234,8 @@ TEST_CASE("http: the token is required where it must be, and accepted") {
 
 TEST_CASE("http: bad requests are refused and the node keeps serving") {
   temp_dir dir;
-  http_node h{dir, 19944,
-              {"http_max_body_kb = 4", "http_threads = 2", "http_rate = 20"}};
+  http_node h{
+    dir, 19944, {"http_max_body_kb = 4", "http_threads = 2", "http_rate = 20"}};
   h.n.start(false);
   auto c = h.client();
   auto expect = [&](const httplib::Result& r, int status,
@@ -245,7 +264,8 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
   expect(c.Get("/api/blocks?count=5x"), 400, "bad_request");
   expect(c.Get("/web/../hallmark.conf"), 404, "not_found");
   expect(c.Get("/nothing"), 404, "not_found");
-  auto long_header = c.Get("/api/status", {{"X-Long", std::string(20000, 'a')}});
+  auto long_header = c.Get("/api/status",
+                           {{"X-Long", std::string(20000, 'a')}});
   if (long_header)
     CHECK(long_header->status >= 400);
 
@@ -350,8 +370,8 @@ TEST_CASE("http: the event stream delivers each new tip once and in order") {
     CHECK(tips[i]["height"].get<uint64_t>()
           == tips[i - 1]["height"].get<uint64_t>() + 1);
   for (auto& tip : tips)
-    CHECK(h.get("/api/block/" + std::to_string(tip["height"].get<uint64_t>()))
-            ["hash"]
+    CHECK(h.get("/api/block/"
+                + std::to_string(tip["height"].get<uint64_t>()))["hash"]
           == tip["tip"]);
 }
 
@@ -388,8 +408,7 @@ TEST_CASE("http: /metrics reads with Prometheus's parser and tells the truth") {
     FAIL_CHECK("no sample " << sample);
     return -1.0;
   };
-  CHECK(value_of("hallmark_height []")
-        >= status["height"].get<double>());
+  CHECK(value_of("hallmark_height []") >= status["height"].get<double>());
   CHECK(value_of("hallmark_producing []") == 1);
   CHECK(value_of("hallmark_peers [('link', 'up')]") == 0);
   // fill_chain's records were committed by this process: 1 asset, 200
@@ -455,16 +474,16 @@ TEST_CASE("http: the status page shows what `hallmark status` says") {
   CHECK(value_of("peers-live") == std::to_string(status["peers"].get<int>()));
   CHECK(value_of("sync-target")
         == std::to_string(status["sync_target"].get<uint64_t>()));
-  CHECK(dom.find("data-height=\"" + std::to_string(status["height"].get<uint64_t>())
-                 + "\"")
+  CHECK(dom.find("data-height=\""
+                 + std::to_string(status["height"].get<uint64_t>()) + "\"")
         != std::string::npos);
 
   // The screenshot, kept for a person to look at.
   auto shots = std::getenv("HALLMARK_SCREENSHOT_DIR");
   std::string png = std::string{shots ? shots : "/tmp"}
                     + "/hallmark-status-page.png";
-  auto [shot_code, shot_out] =
-    chromium("--window-size=1280,900 --screenshot=" + png);
+  auto [shot_code, shot_out] = chromium("--window-size=1280,900 --screenshot="
+                                        + png);
   CHECK(shot_code == 0);
   std::ifstream in{png, std::ios::binary};
   char sig[8] = {};

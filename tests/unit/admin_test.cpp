@@ -182,7 +182,13 @@ TEST_CASE("admin requests: every kind decodes to the values it was made of") {
                                     export_blocks{5, 6},
                                     stop{},
                                     peers{},
-                                    watch{}};
+                                    watch{},
+                                    ban{id, 60},
+                                    unban{id},
+                                    state_proof{id},
+                                    asset_by_id{id}};
+  // Every kind of request is in the list above.
+  CHECK(all.size() == std::variant_size_v<admin_request>);
   for (auto& req : all) {
     CAPTURE(req.index());
     auto body = encode_admin_request(req);
@@ -201,6 +207,8 @@ TEST_CASE("admin requests: every kind decodes to the values it was made of") {
   CHECK(std::get<export_blocks>(*back).count == 6);
   back = decode_admin_request(*encode_admin_request(item{id}));
   CHECK(std::get<item>(*back).id == id);
+  back = decode_admin_request(*encode_admin_request(asset_by_id{id}));
+  CHECK(std::get<asset_by_id>(*back).id == id);
 }
 
 TEST_CASE("admin requests: refusals say whether the connection may stay") {
