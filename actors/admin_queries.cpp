@@ -30,6 +30,9 @@ void finish_status(admin_broker* self, connection_handle hdl,
     s.setNextDifficulty(tip.next_difficulty);
     s.setIssueDifficulty(deps.chain->params().issue_difficulty);
     s.setPendingRecords(pool.pending);
+    s.setPendingAssets(pool.assets);
+    s.setPendingIssues(pool.issues);
+    s.setPendingTransfers(pool.transfers);
     s.setProducing(static_cast<bool>(deps.producer));
     s.setVersion(HALLMARK_VERSION);
     s.setAnchorWindow(
@@ -141,13 +144,26 @@ void finish_item(admin_broker* self, connection_handle hdl, hash256 item,
 }
 
 /// Replies with a record that is not on the chain but may be pending.
-void serve_pending_record(admin_broker* self, connection_handle hdl,
-                          hash256 id) {
+void serve_pending_record(admin_broker* self, connection_handle hdl, hash256 id,
+                          bool asset_only = false) {
   self
     ->request(self->state.deps.pool, std::chrono::seconds{30}, atom::lookup_v,
               id)
     .then(
       [=](std::vector<pending_record>& found) {
+        auto is_asset = [&] {
+          if (found.empty())
+            return false;
+          auto r = decode_record(found.front().record);
+          return r && std::holds_alternative<asset>(*r)
+                 && asset_id(std::get<asset>(*r)) == id;
+        };
+        if (asset_only && !is_asset()) {
+          respond_error(self, hdl,
+                        make_error(ec::not_found, "no asset " + to_hex(id)
+                                                    + " on chain or pending"));
+          return;
+        }
         if (found.empty()) {
           std::string why = "no record " + to_hex(id) + " on chain or pending";
           chain_reader view{*self->state.deps.chain};
@@ -364,8 +380,9 @@ void serve_asset(admin_broker* self, connection_handle hdl, hash256 asset) {
   }
   if (found)
     return serve_record(self, hdl, found->second);
-  // The reservoir finds a pending registration by its asset's id too.
-  serve_pending_record(self, hdl, asset);
+  // The reservoir finds a pending registration by its asset's id too (and
+  // any other record by its own id: not an answer here).
+  serve_pending_record(self, hdl, asset, true);
 }
 
 void serve_record(admin_broker* self, connection_handle hdl, hash256 id) {

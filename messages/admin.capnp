@@ -124,6 +124,10 @@ struct Status {
   stateSync @20 :StateSyncProgress;
   # A block sync's progress; absent when no block fetch is under way.
   blockSync @21 :BlockSyncProgress;
+  # The pool by kind: assets, issues (each of a batch) and transfers.
+  pendingAssets @22 :UInt64;
+  pendingIssues @23 :UInt64;
+  pendingTransfers @24 :UInt64;
 }
 
 struct BlockSyncProgress {

@@ -65,7 +65,7 @@ struct node_config {
   /// HOST:PORT of the HTTP API, /metrics and the status page; "" for none.
   std::string http_listen{"127.0.0.1:8642"};
   std::string http_auth{"auto"};
-  uint64_t http_threads = 4;
+  uint64_t http_threads = 8;
   uint64_t http_max_body_kb = 4096;
   uint64_t http_rate = 50;
 

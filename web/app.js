@@ -429,7 +429,8 @@ function blockRow(b) {
     el('td', { class: 'num' }, String(b.height)),
     el('td', {}, el('code', { title: b.hash }, shortHex(b.hash))),
     el('td', { title: formatUtc(b.timestamp) }, formatTime(b.timestamp)),
-    el('td', { class: 'num' }, String(b.records)),
+    // null: only the header is kept (below a state sync's base).
+    el('td', { class: 'num' }, b.records === null ? '—' : String(b.records)),
     el('td', {}, producer));
 }
 
@@ -463,7 +464,7 @@ async function recordsPerSecond(previous, current, s) {
   try {
     const { blocks } = await api(
       `/api/blocks?from=${previous.height + 1}&count=${newBlocks}`);
-    const records = blocks.reduce((sum, b) => sum + b.records, 0);
+    const records = blocks.reduce((sum, b) => sum + (b.records ?? 0), 0);
     return records / ((current.t - previous.t) / 1000);
   } catch (err) {
     return null;

@@ -109,8 +109,18 @@ std::string metrics_text(schema::Status::Reader status,
   x.gauge("hallmark_sync_target_height", "The best height peers claim",
           static_cast<double>(status.getSyncTarget()));
   x.gauge("hallmark_pending_records",
-          "Records in the pool (the reservoir), waiting for a block",
+          "Entries in the pool (the reservoir), waiting for a block; a "
+          "batch of issues is one",
           static_cast<double>(status.getPendingRecords()));
+  x.family("hallmark_pool_records", "gauge",
+           "Records in the pool by kind, each issue of a batch counted");
+  x.sample("hallmark_pool_records",
+           static_cast<double>(status.getPendingAssets()), "{kind=\"asset\"}");
+  x.sample("hallmark_pool_records",
+           static_cast<double>(status.getPendingIssues()), "{kind=\"issue\"}");
+  x.sample("hallmark_pool_records",
+           static_cast<double>(status.getPendingTransfers()),
+           "{kind=\"transfer\"}");
   x.gauge("hallmark_producing", "1 if this node produces blocks",
           status.getProducing() ? 1 : 0);
 

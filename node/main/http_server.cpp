@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -55,10 +57,12 @@ uint64_t unix_seconds() {
 
 // -- answers ------------------------------------------------------------------
 
-/// Answers `j` with `status`.
+/// Answers `j` with `status`. Text that is not UTF-8 (an asset's name is
+/// bytes) is replaced, U+FFFD, as `--json` prints it.
 void answer(Response& res, const json& j, int status = 200) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
 }
 
 /// Answers {"error": {"code", "message"}} with `status`.
@@ -87,7 +91,10 @@ int status_of(ec code) {
   case ec::io:
   case ec::storage:
   case ec::internal:
+  case ec::pool_full: // later, it may take it
     return 503;
+  case ec::none: // not one of the node's codes: a failure on the way
+    return 500;
   default:
     // A record or block a rule refused: understood, not acceptable.
     return 422;
@@ -180,9 +187,18 @@ private:
 /// API cannot send headers, also `?token=TOKEN`. "" if none.
 std::string token_of(const Request& req, bool query_allowed) {
   auto header = req.get_header_value("Authorization");
-  if (header.rfind("Bearer ", 0) == 0)
+  // The scheme's name is case-insensitive (RFC 9110, 11.1).
+  auto scheme = [&](std::string_view name) {
+    return header.size() > name.size()
+           && std::equal(
+             name.begin(), name.end(), header.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a))
+                      == std::tolower(static_cast<unsigned char>(b));
+             });
+  };
+  if (scheme("Bearer "))
     return header.substr(7);
-  if (header.rfind("Basic ", 0) == 0) {
+  if (scheme("Basic ")) {
     auto coded = header.substr(6);
     std::string plain(coded.size(), '\0');
     size_t n = 0;
@@ -234,6 +250,36 @@ std::string why_not_bindable(const std::string& host, uint16_t port) {
   return why;
 }
 
+/// Shuts down (both ways) every TCP socket of this process whose local port
+/// is `port` and that does not listen: the HTTP server's connections, once
+/// its listening socket is closed. A worker blocked on one returns at once.
+void cut_connections(uint16_t port) {
+  std::error_code fe;
+  for (auto& entry : fs::directory_iterator{"/proc/self/fd", fe}) {
+    int fd = -1;
+    auto name = entry.path().filename().string();
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec
+        != std::errc{})
+      continue;
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+      continue;
+    uint16_t local = 0;
+    if (addr.ss_family == AF_INET)
+      local = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    else if (addr.ss_family == AF_INET6)
+      local = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+    int listening = 0;
+    socklen_t size = sizeof listening;
+    if (local != port
+        || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0
+        || listening != 0)
+      continue;
+    ::shutdown(fd, SHUT_RDWR);
+  }
+}
+
 // -- the server ---------------------------------------------------------------
 
 class http_server final : public node_service {
@@ -244,7 +290,8 @@ public:
         token_(std::move(token)),
         token_required_(http_token_required(cfg.http_auth, host_)),
         threads_(cfg.http_threads),
-        max_streams_(std::max<uint64_t>(1, cfg.http_threads / 2)),
+        // At least one thread always left for the other requests.
+        max_streams_(static_cast<int64_t>(cfg.http_threads / 2)),
         limiter_(cfg.http_rate), web_dir_(find_web_dir()) {
     auto threads = threads_;
     server_.new_task_queue = [threads] {
@@ -253,8 +300,11 @@ public:
     server_.set_payload_max_length(cfg.http_max_body_kb * 1024);
     server_.set_read_timeout(5, 0);
     server_.set_write_timeout(5, 0);
-    server_.set_keep_alive_timeout(5);
+    // A kept-alive connection holds a worker while it waits: 1 s frees it
+    // between the status page's polls (every 2 s).
+    server_.set_keep_alive_timeout(1);
     server_.set_keep_alive_max_count(100);
+    server_.set_tcp_nodelay(true);
     // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
     // second node given the same http_listen would share the port unseen.
     server_.set_socket_options([](int sock) {
@@ -284,15 +334,30 @@ public:
     if (web_dir_.empty())
       log_warning("http", "the status page's files are not installed: / "
                           "answers 404 (set HALLMARK_WEB_DIR)");
-    thread_ = std::thread{[this] { server_.listen_after_bind(); }};
+    thread_ = std::thread{[this] {
+      server_.listen_after_bind();
+      done_ = true;
+    }};
   }
 
   void stop() override {
     stopping_ = true;
-    if (thread_.joinable()) {
-      server_.stop();
-      thread_.join();
+    if (!thread_.joinable())
+      return;
+    server_.stop();
+    // httplib closes its listening socket, then waits for each worker's
+    // connection to end by itself: a kept-alive or slow client would hold
+    // the node's stop for its timeouts, a trickling one for ever. Event
+    // streams see `stopping_` within 0.25 s and send `end`; then every
+    // connection still open is cut.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{2};
+    for (int round = 0; !done_ && std::chrono::steady_clock::now() < deadline;
+         ++round) {
+      if (round >= 6)
+        cut_connections(port_);
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
     }
+    thread_.join();
   }
 
 private:
@@ -310,6 +375,13 @@ private:
         res.set_header("Retry-After", "1");
         refuse(res, 429, "rate_limited",
                "more than http_rate requests a second from " + req.remote_addr);
+        return handled::Handled;
+      }
+      // A body's size must be known before it is read: httplib bounds a
+      // Content-Length by http_max_body_kb, but not a chunked body.
+      if (req.has_header("Transfer-Encoding")) {
+        refuse(res, 411, "length_required",
+               "send the body with a Content-Length, not chunked");
         return handled::Handled;
       }
       // The page's own files hold no data of the node: they load without
@@ -523,7 +595,8 @@ private:
       auto r = copy ? decode_record(*copy)
                     : caf::expected<record>{copy.error()};
       if (!r)
-        return refuse(res, 400, to_string(code_of(r.error())),
+        return refuse(res, status_of(code_of(r.error())),
+                      to_string(code_of(r.error())),
                       "record " + std::to_string(records.size()) + ": "
                         + message_of(r.error()));
       records.push_back(std::move(*r));
@@ -546,7 +619,7 @@ private:
       --streams_;
       return refuse(res, 503, "busy",
                     "every event stream this node serves is taken (half of "
-                    "http_threads)");
+                    "http_threads; none when it is 1)");
     }
     auto client = admin_client::connect(datadir_);
     caf::error err = client ? client->watch() : client.error();
@@ -555,18 +628,32 @@ private:
       return refuse(res, err);
     }
     auto watching = std::make_shared<admin_client>(std::move(*client));
+    auto opened = std::make_shared<bool>(false);
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
       "text/event-stream",
-      [this, watching](size_t, httplib::DataSink& sink) {
+      [this, watching, opened](size_t, httplib::DataSink& sink) {
+        if (!*opened) {
+          // A comment at once: the headers go out, the client sees the
+          // stream open before the first tip.
+          *opened = true;
+          std::string hello = ": watching tips\n\n";
+          return sink.write(hello.data(), hello.size());
+        }
         return next_event(*watching, sink);
       },
       [this](bool) { --streams_; });
   }
 
   /// Writes the next event (or a heartbeat) to `sink`; false ends the
-  /// stream.
+  /// stream. When the node stops, `end` and the stream's end.
   bool next_event(admin_client& watching, httplib::DataSink& sink) {
+    auto end = [&] {
+      std::string last = "event: end\ndata: {}\n\n";
+      sink.write(last.data(), last.size());
+      sink.done();
+      return true;
+    };
     auto idle_since = std::chrono::steady_clock::now();
     while (!stopping_) {
       pollfd p{watching.fd(), POLLIN, 0};
@@ -575,12 +662,8 @@ private:
         if (!reply)
           return false;
         auto root = reply->root();
-        if (root.which() == schema::Reply::END) {
-          std::string end = "event: end\ndata: {}\n\n";
-          sink.write(end.data(), end.size());
-          sink.done();
-          return true;
-        }
+        if (root.which() == schema::Reply::END)
+          return end();
         if (root.which() != schema::Reply::TIP)
           return false;
         auto event = "event: tip\ndata: " + tip_json(root.getTip()).dump()
@@ -594,7 +677,7 @@ private:
         return sink.write(beat.data(), beat.size());
       }
     }
-    return false;
+    return end();
   }
 
   void serve_metrics(Response& res) {
@@ -648,6 +731,7 @@ private:
   std::string web_dir_;
   std::atomic<int64_t> streams_{0};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> done_{false}; ///< no worker runs: the server returned
   httplib::Server server_;
   std::thread thread_;
 };
@@ -683,7 +767,9 @@ make_http_server(const node_config& cfg) {
   auto token = ensure_cookie(cfg.cookie_path());
   if (!token)
     return token.error();
-  auto server = std::make_unique<http_server>(cfg, where->first, where->second,
+  // The one name taken: it is loopback by definition, and binds as such.
+  auto host = where->first == "localhost" ? "127.0.0.1" : where->first;
+  auto server = std::make_unique<http_server>(cfg, host, where->second,
                                               std::move(*token));
   if (auto err = server->bind())
     return err;

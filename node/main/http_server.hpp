@@ -9,10 +9,12 @@
 //   a missing or wrong token where one is required   401
 //   more than http_rate requests/s from one address  429 (bursts of 2×)
 //   a body over http_max_body_kb                     413
+//   a chunked body (its size not known first)        411
 //   a request line or header over 8 KiB              414 / 400
-//   a malformed request or id                        400
+//   a malformed request, body or query               400
+//   an id that is not 64 hex digits, a wrong method  404 (no such endpoint)
 //   a connection silent for 5 s                      closed
-//   more event streams than half of http_threads     503
+//   more event streams than half of http_threads     503 (none with 1)
 // and at most http_threads requests are served at once (the rest wait).
 #pragma once
 

@@ -110,6 +110,8 @@ caf::error copy_datadir(const node_config& from, const node_config& to) {
                                   + std::strerror(errno));
     if (auto err = lmdb::copy_env((from.*dir)(), (to.*dir)()))
       return err;
+    // LMDB creates the copy under the umask: the store is the owner's only.
+    ::chmod(((to.*dir)() + "/data.mdb").c_str(), 0600);
   }
   for (auto file : {&node_config::config_path, &node_config::key_path})
     if (auto err = copy_file_of(from, to, file))
@@ -124,14 +126,22 @@ int backup(const backup_options& o) {
   node_config to;
   to.datadir = o.out;
   std::error_code fe;
+  if (o.out.empty())
+    return usage("backup: --out needs a directory");
   if (!fs::exists(from.config_path(), fe))
     return report(make_error(ec::io, o.datadir
                                        + " holds no node (no "
                                          "hallmark.conf)"));
+  // A copy inside what it copies would be copied by the next backup.
+  auto inside = fs::weakly_canonical(o.out, fe).string() + "/";
+  if (inside.rfind(fs::weakly_canonical(o.datadir, fe).string() + "/", 0) == 0)
+    return usage("backup: --out " + o.out + " is inside the data directory");
   bool made = !fs::exists(o.out, fe);
   if (!made && (!fs::is_directory(o.out, fe) || !fs::is_empty(o.out, fe)))
     return usage("backup: " + o.out
                  + " already holds something; give a new or empty directory");
+  if (made && fs::path{o.out}.has_parent_path())
+    fs::create_directories(fs::path{o.out}.parent_path(), fe);
   if (made && ::mkdir(o.out.c_str(), 0700) != 0)
     return report(make_error(ec::io, "cannot create " + o.out + ": "
                                        + std::strerror(errno)));

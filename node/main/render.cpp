@@ -147,6 +147,9 @@ json status_json(schema::Status::Reader in) {
   j["next_difficulty"] = in.getNextDifficulty();
   j["issue_difficulty"] = in.getIssueDifficulty();
   j["pending_records"] = in.getPendingRecords();
+  j["pending_assets"] = in.getPendingAssets();
+  j["pending_issues"] = in.getPendingIssues();
+  j["pending_transfers"] = in.getPendingTransfers();
   j["producing"] = in.getProducing();
   j["version"] = in.getVersion().cStr();
   j["anchor_window"] = in.getAnchorWindow();

@@ -32,7 +32,9 @@ std::string short_hex(const hash256& h);
 // -- JSON objects of replies and records --------------------------------------
 
 /// {chain, height, tip, tip_timestamp, public_key, cumulative_work (string),
-///  next_difficulty, issue_difficulty, pending_records, producing, version,
+///  next_difficulty, issue_difficulty, pending_records (the pool's entries:
+///  an issue batch is one), pending_assets, pending_issues (each of a
+///  batch), pending_transfers, producing, version,
 ///  anchor_window, connector_state, peers, sync_target}.
 json status_json(schema::Status::Reader in);
 
@@ -40,7 +42,8 @@ json status_json(schema::Status::Reader in);
 json tip_json(schema::Tip::Reader in);
 
 /// {peers: [{key, addresses: [...], static, inbound, link, height, tip,
-///  last_seen (unix seconds, null when never), score}]}.
+///  last_seen (unix seconds, null when never), score, banned_until (unix
+///  seconds, null when not banned)}]}.
 json peers_json(capnp::List<schema::PeerInfo>::Reader in);
 
 /// {item, asset, owner, provenance: [{record, kind, owner, height|null}]},

@@ -173,9 +173,31 @@ TEST_CASE("http: every query answers as the CLI's --json does") {
   auto pending = h.get("/api/asset/" + waiting["asset_id"].get<std::string>());
   CHECK(pending["id"] == waiting["record"]);
   CHECK(pending["height"].is_null());
+  auto pool = h.get("/api/status");
+  CHECK(pool["pending_assets"] == 1);
+  CHECK(pool["pending_issues"] == 0);
+  CHECK(pool["pending_transfers"] == 0);
+  CHECK(pool["pending_records"] == 1);
   CHECK(pending
         == run_json({"asset", "show", "--datadir", d,
                      waiting["asset_id"].get<std::string>()}));
+  // A record's own id is not an asset's.
+  CHECK(
+    is_error(h.get("/api/asset/" + waiting["record"].get<std::string>(), 404),
+             "not_found"));
+
+  // A name is bytes: what is not UTF-8 is shown as U+FFFD, as --json does.
+  auto odd = hallmark::make_asset("caf\xff", {9, 9, 9}, {}, *owner_key);
+  json odd_body;
+  odd_body["records"] = json::array(
+    {hallmark::to_hex(hallmark::encode(hallmark::record{odd}).bytes())});
+  res = c.Post("/api/records", odd_body.dump(), "application/json");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  auto odd_id = hallmark::to_hex(hallmark::asset_id(odd));
+  auto shown_odd = h.get("/api/asset/" + odd_id);
+  CHECK(shown_odd["name"] == "caf\xef\xbf\xbd");
+  CHECK(shown_odd == run_json({"asset", "show", "--datadir", d, odd_id}));
 }
 
 TEST_CASE("http: the token is required where it must be, and accepted") {
@@ -213,6 +235,10 @@ TEST_CASE("http: the token is required where it must be, and accepted") {
   REQUIRE(bearer);
   CHECK(bearer->status == 200);
   CHECK(json::parse(bearer->body)["public_key"] == h.n.public_key());
+  // The scheme's name in any case (RFC 9110).
+  auto lower = c.Get("/api/status", {{"authorization", "bearer " + token}});
+  REQUIRE(lower);
+  CHECK(lower->status == 200);
   // bitcoind's form: Basic with user __cookie__.
   c.set_basic_auth("__cookie__", token.c_str());
   auto basic = c.Get("/api/status");
@@ -245,8 +271,37 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
     CHECK(r->status == status);
     CHECK(is_error(json::parse(r->body, nullptr, false), code));
   };
-  expect(c.Post("/api/records", std::string(8 * 1024, 'x'), "application/json"),
-         413, "too_large");
+  // The answer comes before the body is read: sent with no body, so the
+  // node's close does not race a client still writing.
+  auto raw_answer = [&](const std::string& head) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(h.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr)
+            == 0);
+    REQUIRE(::write(fd, head.data(), head.size()) > 0);
+    std::string got;
+    char buf[4096];
+    pollfd p{fd, POLLIN, 0};
+    while (::poll(&p, 1, 10000) == 1) {
+      auto n = ::read(fd, buf, sizeof buf);
+      if (n <= 0)
+        break;
+      got.append(buf, static_cast<size_t>(n));
+      if (got.find("\r\n\r\n") != std::string::npos
+          && got.find('}') != std::string::npos)
+        break;
+    }
+    ::close(fd);
+    return got;
+  };
+  auto too_big = raw_answer("POST /api/records HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Type: application/json\r\n"
+                            "Content-Length: 8192\r\n\r\n");
+  CHECK(too_big.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(too_big.find("\"too_large\"") != std::string::npos);
   expect(c.Post("/api/records", "{not json", "application/json"), 400,
          "bad_request");
   expect(c.Post("/api/records", R"({"records":[]})", "application/json"), 400,
@@ -263,6 +318,14 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
   expect(c.Get("/api/blocks?count=0"), 400, "bad_request");
   expect(c.Get("/api/blocks?count=5x"), 400, "bad_request");
   expect(c.Get("/web/../hallmark.conf"), 404, "not_found");
+  // Paths whose bytes are not UTF-8 (the reason quotes the path).
+  expect(c.Get("/web/%ff"), 404, "not_found");
+  expect(c.Get("/api/%ff%fe"), 404, "not_found");
+  // A chunked body: its size is not known before it is read.
+  auto chunked = raw_answer("POST /api/records HTTP/1.1\r\nHost: x\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n");
+  CHECK(chunked.rfind("HTTP/1.1 411", 0) == 0);
+  CHECK(chunked.find("\"length_required\"") != std::string::npos);
   expect(c.Get("/nothing"), 404, "not_found");
   auto long_header = c.Get("/api/status",
                            {{"X-Long", std::string(20000, 'a')}});
@@ -293,14 +356,19 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
   {
     httplib::Client streamer{"127.0.0.1", h.port};
     std::atomic<bool> opened{false};
+    std::atomic<bool> done{false};
     std::thread t{[&] {
       streamer.Get("/api/events", [&](const char*, size_t) {
         opened = true;
-        return false;
+        return !done;
       });
     }};
-    std::this_thread::sleep_for(500ms);
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (!opened && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(50ms);
+    REQUIRE(opened);
     expect(c.Get("/api/events"), 503, "busy");
+    done = true;
     streamer.stop();
     t.join();
   }
@@ -322,6 +390,56 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
   CHECK(after["public_key"] == h.n.public_key());
   // And the node itself never noticed.
   CHECK(run({"status", "--datadir", h.n.datadir()}).code == 0);
+}
+
+TEST_CASE("http: idle and trickling clients do not hold up the node's stop") {
+  temp_dir dir;
+  http_node h{dir, 19954, {"empty_block_interval_s = 1"}};
+  h.n.start(true);
+  auto connect = [&] {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(h.port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr)
+            == 0);
+    return fd;
+  };
+  // One kept alive after an answer, one that sends a header line and then
+  // a byte now and then, one event stream.
+  int kept = connect();
+  std::string request = "GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n";
+  REQUIRE(::write(kept, request.data(), request.size()) > 0);
+  char buf[4096];
+  REQUIRE(::read(kept, buf, sizeof buf) > 0);
+  int trickle = connect();
+  std::string start = "GET /api/status HTTP/1.1\r\nX-Slow: ";
+  REQUIRE(::write(trickle, start.data(), start.size()) > 0);
+  std::atomic<bool> trickling{true};
+  std::thread slow{[&] {
+    while (trickling) {
+      (void)::write(trickle, "a", 1);
+      std::this_thread::sleep_for(300ms);
+    }
+  }};
+  httplib::Client streamer{"127.0.0.1", h.port};
+  std::thread stream{[&] {
+    streamer.Get("/api/events", [](const char*, size_t) { return true; });
+  }};
+  std::this_thread::sleep_for(1s);
+
+  auto began = std::chrono::steady_clock::now();
+  CHECK(h.n.stop() == 0);
+  auto took = std::chrono::steady_clock::now() - began;
+  CHECK(took < 5s);
+  CHECK(h.n.log().find("chain flushed") != std::string::npos);
+  CHECK(h.n.log().find("NOT flushed") == std::string::npos);
+  trickling = false;
+  slow.join();
+  stream.join();
+  ::close(kept);
+  ::close(trickle);
 }
 
 TEST_CASE("http: the event stream delivers each new tip once and in order") {
@@ -361,8 +479,6 @@ TEST_CASE("http: the event stream delivers each new tip once and in order") {
       break;
     std::this_thread::sleep_for(100ms);
   }
-  streamer.stop();
-  t.join();
   INFO("stream: " << received);
   REQUIRE(tips.size() >= 3);
   CHECK(tips.front()["height"].get<uint64_t>() <= first + 3);
@@ -373,6 +489,12 @@ TEST_CASE("http: the event stream delivers each new tip once and in order") {
     CHECK(h.get("/api/block/"
                 + std::to_string(tip["height"].get<uint64_t>()))["hash"]
           == tip["tip"]);
+  // The node stops: the stream says `end`, and ends.
+  CHECK(h.n.stop() == 0);
+  t.join();
+  std::lock_guard guard{m};
+  CHECK(received.rfind(": watching tips\n\n", 0) == 0);
+  CHECK(received.find("event: end\ndata: {}\n\n") != std::string::npos);
 }
 
 TEST_CASE("http: /metrics reads with Prometheus's parser and tells the truth") {
@@ -411,6 +533,7 @@ TEST_CASE("http: /metrics reads with Prometheus's parser and tells the truth") {
   CHECK(value_of("hallmark_height []") >= status["height"].get<double>());
   CHECK(value_of("hallmark_producing []") == 1);
   CHECK(value_of("hallmark_peers [('link', 'up')]") == 0);
+  CHECK(value_of("hallmark_pool_records [('kind', 'issue')]") == 0);
   // fill_chain's records were committed by this process: 1 asset, 200
   // issues.
   CHECK(value_of("hallmark_records_applied_total []") >= 201);

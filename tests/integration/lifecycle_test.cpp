@@ -637,6 +637,12 @@ TEST_CASE("backup copies a running node: the copy starts with its chain") {
     {"backup", "--datadir", dir / "none", "--out", dir / "copy2"});
   CHECK(nothing.code == 1);
   CHECK_FALSE(std::filesystem::exists(dir / "copy2"));
+  auto within = run(
+    {"backup", "--datadir", a.datadir(), "--out", a.datadir() + "/chain/copy"});
+  CHECK(within.code == 2);
+  CHECK(within.err.find("inside the data directory") != std::string::npos);
+  REQUIRE(::stat((copy + "/chain/data.mdb").c_str(), &st) == 0);
+  CHECK((st.st_mode & 077) == 0);
   REQUIRE(a.stop() == 0);
 
   // The copy is the same node, with the same chain and state.
