@@ -440,8 +440,20 @@ private:
     });
   }
 
+  /// GET `prefix`{64 hex digits}: `ask(client, id)`'s reply rendered by
+  /// `to_json`.
+  template <class Ask, class ToJson>
+  void by_id(const std::string& prefix, Ask ask, ToJson to_json) {
+    server_.Get(prefix + "([0-9a-fA-F]{64})",
+                [this, ask, to_json](const Request& req, Response& res) {
+                  auto id = hex32_of(req.matches[1].str());
+                  relay(
+                    datadir_, res, [&](admin_client& c) { return ask(c, id); },
+                    to_json);
+                });
+  }
+
   void routes() {
-    const std::string hex = "([0-9a-fA-F]{64})";
     server_.Get("/api/status", [this](const Request&, Response& res) {
       relay(
         datadir_, res, [](admin_client& c) { return c.status(); },
@@ -457,48 +469,37 @@ private:
         },
         [](auto root) { return peers_json(root.getPeers()); });
     });
-    server_.Get(
-      "/api/block/([0-9]{1,19})", [this](const Request& req, Response& res) {
-        auto height = std::stoull(req.matches[1].str());
-        relay(
-          datadir_, res,
-          [&](admin_client& c) { return c.block_by_height(height); },
-          [](auto root) { return block_reply_json(root.getBlock()); });
-      });
-    server_.Get("/api/block/" + hex, [this](const Request& req, Response& res) {
-      auto hash = hex32_of(req.matches[1].str());
+    auto block = [](auto root) { return block_reply_json(root.getBlock()); };
+    auto record = [](auto root) { return record_reply_json(root.getRecord()); };
+    server_.Get("/api/block/([0-9]{1,19})", [this, block](const Request& req,
+                                                          Response& res) {
+      auto height = std::stoull(req.matches[1].str());
       relay(
-        datadir_, res, [&](admin_client& c) { return c.block_by_hash(hash); },
-        [](auto root) { return block_reply_json(root.getBlock()); });
+        datadir_, res,
+        [&](admin_client& c) { return c.block_by_height(height); }, block);
     });
+    by_id(
+      "/api/block/",
+      [](admin_client& c, const hash256& id) { return c.block_by_hash(id); },
+      block);
     server_.Get("/api/blocks", [this](const Request& req, Response& res) {
       list_blocks(req, res);
     });
-    server_.Get(
-      "/api/record/" + hex, [this](const Request& req, Response& res) {
-        auto id = hex32_of(req.matches[1].str());
-        relay(
-          datadir_, res, [&](admin_client& c) { return c.record_info(id); },
-          [](auto root) { return record_reply_json(root.getRecord()); });
-      });
-    server_.Get("/api/asset/" + hex, [this](const Request& req, Response& res) {
-      auto id = hex32_of(req.matches[1].str());
-      relay(
-        datadir_, res, [&](admin_client& c) { return c.asset(id); },
-        [](auto root) { return record_reply_json(root.getRecord()); });
-    });
-    server_.Get("/api/item/" + hex, [this](const Request& req, Response& res) {
-      auto id = hex32_of(req.matches[1].str());
-      relay(
-        datadir_, res, [&](admin_client& c) { return c.item(id); },
-        [](auto root) { return item_json(root.getItem()); });
-    });
-    server_.Get("/api/owner/" + hex, [this](const Request& req, Response& res) {
-      auto key = hex32_of(req.matches[1].str());
-      relay(
-        datadir_, res, [&](admin_client& c) { return c.owner(key); },
-        [](auto root) { return owner_json(root.getOwner()); });
-    });
+    by_id(
+      "/api/record/",
+      [](admin_client& c, const hash256& id) { return c.record_info(id); },
+      record);
+    by_id(
+      "/api/asset/",
+      [](admin_client& c, const hash256& id) { return c.asset(id); }, record);
+    by_id(
+      "/api/item/",
+      [](admin_client& c, const hash256& id) { return c.item(id); },
+      [](auto root) { return item_json(root.getItem()); });
+    by_id(
+      "/api/owner/",
+      [](admin_client& c, const hash256& key) { return c.owner(key); },
+      [](auto root) { return owner_json(root.getOwner()); });
     server_.Post("/api/records", [this](const Request& req, Response& res) {
       submit(req, res);
     });

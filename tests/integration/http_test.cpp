@@ -75,6 +75,18 @@ bool is_error(const json& j, const std::string& code) {
          && !j["error"]["message"].get<std::string>().empty();
 }
 
+/// A TCP connection to 127.0.0.1:`port`, for what an HTTP client would not
+/// send.
+int connect_to(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
 /// Runs `command` through /bin/sh, returning its exit code and stdout.
 std::pair<int, std::string> shell(const std::string& command) {
   std::string out;
@@ -274,13 +286,7 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
   // The answer comes before the body is read: sent with no body, so the
   // node's close does not race a client still writing.
   auto raw_answer = [&](const std::string& head) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(h.port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr)
-            == 0);
+    int fd = connect_to(h.port);
     REQUIRE(::write(fd, head.data(), head.size()) > 0);
     std::string got;
     char buf[4096];
@@ -335,13 +341,7 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
   // Bytes that are not HTTP, and a client that says nothing: the
   // connection is closed, nothing else.
   {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(h.port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr)
-            == 0);
+    int fd = connect_to(h.port);
     std::string junk(3000, '\x01');
     junk += "\r\n\r\n";
     CHECK(::write(fd, junk.data(), junk.size()) > 0);
@@ -396,24 +396,14 @@ TEST_CASE("http: idle and trickling clients do not hold up the node's stop") {
   temp_dir dir;
   http_node h{dir, 19954, {"empty_block_interval_s = 1"}};
   h.n.start(true);
-  auto connect = [&] {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(h.port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr)
-            == 0);
-    return fd;
-  };
   // One kept alive after an answer, one that sends a header line and then
   // a byte now and then, one event stream.
-  int kept = connect();
+  int kept = connect_to(h.port);
   std::string request = "GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n";
   REQUIRE(::write(kept, request.data(), request.size()) > 0);
   char buf[4096];
   REQUIRE(::read(kept, buf, sizeof buf) > 0);
-  int trickle = connect();
+  int trickle = connect_to(h.port);
   std::string start = "GET /api/status HTTP/1.1\r\nX-Slow: ";
   REQUIRE(::write(trickle, start.data(), start.size()) > 0);
   std::atomic<bool> trickling{true};
