@@ -549,7 +549,9 @@ TEST_CASE("http: the status page shows what `hallmark status` says") {
   auto chromium = [&](const std::string& what) {
     // No event stream (#events=off): an open stream keeps headless
     // Chromium's virtual clock from ever running out.
-    return shell("timeout 60 chromium --headless --no-sandbox --disable-gpu "
+    // TMPDIR: what Chromium leaves in /tmp goes with the test's directory.
+    return shell("TMPDIR=" + dir.path()
+                 + " timeout 60 chromium --headless --no-sandbox --disable-gpu "
                  "--disable-dev-shm-usage --user-data-dir="
                  + dir / "chromium" + " --virtual-time-budget=10000 " + what
                  + " 'http://127.0.0.1:" + std::to_string(h.port)
