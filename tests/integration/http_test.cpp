@@ -549,10 +549,13 @@ TEST_CASE("http: the status page shows what `hallmark status` says") {
   auto chromium = [&](const std::string& what) {
     // No event stream (#events=off): an open stream keeps headless
     // Chromium's virtual clock from ever running out.
-    // TMPDIR: what Chromium leaves in /tmp goes with the test's directory.
-    return shell("TMPDIR=" + dir.path()
+    // What Chromium writes to /tmp, ~/.config and ~/.cache goes with the
+    // test's directory.
+    return shell("TMPDIR=" + dir.path() + " HOME=" + dir.path()
+                 + " XDG_CONFIG_HOME=" + dir / "config"
+                 + " XDG_CACHE_HOME=" + dir / "cache"
                  + " timeout 60 chromium --headless --no-sandbox --disable-gpu "
-                 "--disable-dev-shm-usage --user-data-dir="
+                   "--disable-dev-shm-usage --user-data-dir="
                  + dir / "chromium" + " --virtual-time-budget=10000 " + what
                  + " 'http://127.0.0.1:" + std::to_string(h.port)
                  + "/#events=off' 2>" + dir / "chromium.log");
