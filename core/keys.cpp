@@ -6,53 +6,73 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include <sodium.h>
 
 #include "core/error.hpp"
 
 namespace hallmark {
 
-caf::error save_key(const std::string& path, const key_pair& key) {
+caf::error write_private_file(const std::string& path, std::string_view text,
+                              std::string_view what) {
+  auto name = std::string{what} + " " + path;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
-    return make_error(ec::io, "cannot create key file " + path + ": "
-                                + std::strerror(errno));
-  auto seed = key.seed();
-  auto text = to_hex(seed) + "\n";
-  sodium_memzero(seed.data(), seed.size());
+    return make_error(ec::io,
+                      "cannot create " + name + ": " + std::strerror(errno));
   auto ok = ::write(fd, text.data(), text.size())
             == static_cast<ssize_t>(text.size());
   ok = ::fsync(fd) == 0 && ok;
   ::close(fd);
-  sodium_memzero(text.data(), text.size());
-  if (!ok)
-    return make_error(ec::io, "cannot write key file " + path);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return make_error(ec::io, "cannot write " + name);
+  }
   return {};
 }
 
-caf::expected<key_pair> load_key(const std::string& path) {
+caf::expected<std::string>
+read_private_file(const std::string& path, size_t max, std::string_view what) {
+  auto name = std::string{what} + " " + path;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return make_error(ec::io, "cannot open key file " + path + ": "
-                                + std::strerror(errno));
+    return make_error(ec::io,
+                      "cannot open " + name + ": " + std::strerror(errno));
   struct stat st;
   if (::fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
     ::close(fd);
     return make_error(ec::io,
-                      "key file " + path
-                        + " must not be readable by others (chmod 600)");
+                      name + " must not be readable by others (chmod 600)");
   }
-  char buf[128];
-  auto n = ::read(fd, buf, sizeof(buf));
+  std::vector<char> buf(max);
+  auto n = ::read(fd, buf.data(), buf.size());
   ::close(fd);
-  if (n <= 0)
-    return make_error(ec::io, "cannot read key file " + path);
-  std::string_view text{buf, static_cast<size_t>(n)};
+  std::string text{buf.data(), n > 0 ? static_cast<size_t>(n) : 0};
+  sodium_memzero(buf.data(), buf.size());
+  if (text.empty())
+    return make_error(ec::io, "cannot read " + name);
   while (!text.empty()
          && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
-    text.remove_suffix(1);
-  auto seed = from_hex_fixed<32>(text);
-  sodium_memzero(buf, sizeof(buf));
+    text.pop_back();
+  return text;
+}
+
+caf::error save_key(const std::string& path, const key_pair& key) {
+  auto seed = key.seed();
+  auto text = to_hex(seed) + "\n";
+  sodium_memzero(seed.data(), seed.size());
+  auto err = write_private_file(path, text, "key file");
+  sodium_memzero(text.data(), text.size());
+  return err;
+}
+
+caf::expected<key_pair> load_key(const std::string& path) {
+  auto text = read_private_file(path, 128, "key file");
+  if (!text)
+    return text.error();
+  auto seed = from_hex_fixed<32>(*text);
+  sodium_memzero(text->data(), text->size());
   if (!seed)
     return make_error(ec::io,
                       "key file " + path + " does not hold a 32-byte hex seed");
