@@ -58,12 +58,10 @@ uint64_t unix_seconds() {
 
 // -- answers ------------------------------------------------------------------
 
-/// Answers `j` with `status`. Text that is not UTF-8 (an asset's name is
-/// bytes) is replaced, U+FFFD, as `--json` prints it.
+/// Answers `j` with `status`, as `--json` prints it (json_text).
 void answer(Response& res, const json& j, int status = 200) {
   res.status = status;
-  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace),
-                  "application/json");
+  res.set_content(json_text(j), "application/json");
 }
 
 /// Answers {"error": {"code", "message"}} with `status`.

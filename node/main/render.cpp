@@ -552,10 +552,13 @@ void print_tip_line(const json& j) {
              j.value("tip", ""));
 }
 
+std::string json_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 void emit(const json& j, bool as_json, human_printer human) {
   if (as_json)
-    // Names and metadata are the submitter's text: never fail on bad UTF-8.
-    fmt::print("{}\n", j.dump(-1, ' ', false, json::error_handler_t::replace));
+    fmt::print("{}\n", json_text(j));
   else
     human(j);
   std::fflush(stdout);

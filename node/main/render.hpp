@@ -110,6 +110,11 @@ void print_tip_line(const json& j);
 
 using human_printer = void (*)(const json&);
 
+/// `j` on one line. Names and metadata are the submitter's bytes: text that
+/// is not UTF-8 becomes U+FFFD instead of failing (the CLI and the HTTP API
+/// print the same).
+std::string json_text(const json& j);
+
 /// Prints `j` as one JSON line if `as_json`, else with `human`.
 void emit(const json& j, bool as_json, human_printer human = print_fields);
 
