@@ -113,20 +113,36 @@ caf::expected<handle_ptr> open_handle(const std::string& path,
   return handle;
 }
 
-/// Allocates bytes [from, to) of the data file of `path` on disk; on
-/// failure gives back what it took (the file is cut to `from`).
+/// The data file's descriptor and its stat.
+caf::expected<std::pair<int, struct stat>> data_file(MDB_env* e,
+                                                     const std::string& path) {
+  mdb_filehandle_t fd;
+  if (int rc = mdb_env_get_fd(e, &fd); rc != 0)
+    return fail(rc, "mdb_env_get_fd " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    return make_error(ec::storage, "cannot size " + path
+                                     + "/data.mdb: " + std::strerror(errno));
+  return std::pair{fd, st};
+}
+
+/// Allocates bytes [from, to) of the data file of `path` on disk. On
+/// failure it gives back the length it added, never more: the file keeps
+/// at least the length it had (a data file is never cut below its data).
 caf::error allocate(MDB_env* e, const std::string& path, uint64_t from,
                     uint64_t to) {
   if (to <= from)
     return {};
-  mdb_filehandle_t fd;
-  if (int rc = mdb_env_get_fd(e, &fd); rc != 0)
-    return fail(rc, "mdb_env_get_fd " + path);
+  auto file = data_file(e, path);
+  if (!file)
+    return file.error();
+  auto [fd, st] = *file;
   int rc = ::posix_fallocate(fd, static_cast<off_t>(from),
                              static_cast<off_t>(to - from));
   if (rc == 0)
     return {};
-  if (::ftruncate(fd, static_cast<off_t>(from)) != 0) {
+  auto had = std::max(static_cast<uint64_t>(st.st_size), from);
+  if (::ftruncate(fd, static_cast<off_t>(had)) != 0) {
     // Nothing more to give back; the error below says what failed.
   }
   if (rc == ENOSPC)
@@ -136,6 +152,26 @@ caf::error allocate(MDB_env* e, const std::string& path, uint64_t from,
   return make_error(ec::storage, "cannot allocate " + std::to_string(mib(to))
                                    + " MiB for the map of " + path + ": "
                                    + std::strerror(rc));
+}
+
+/// Extends a plain map's data file to `to` bytes (a sparse extension: no
+/// disk is taken). LMDB does not write a page that a transaction took at
+/// the end of the file and freed again before its commit, so without this
+/// the file could end before the last page its meta names, and the
+/// truncation check would refuse a whole store. Past the map no page is
+/// ever taken, so a file as long as the map always reaches that page.
+caf::error extend(MDB_env* e, const std::string& path, uint64_t to) {
+  auto file = data_file(e, path);
+  if (!file)
+    return file.error();
+  auto [fd, st] = *file;
+  if (static_cast<uint64_t>(st.st_size) >= to)
+    return {};
+  if (::ftruncate(fd, static_cast<off_t>(to)) != 0)
+    return make_error(ec::storage, "cannot extend " + path + "/data.mdb to "
+                                     + std::to_string(mib(to))
+                                     + " MiB: " + std::strerror(errno));
+  return {};
 }
 
 /// madvise(MADV_DONTNEED) on every mapping of `path`/data.mdb.
@@ -249,13 +285,13 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
   }
   if (!handle)
     return handle.error();
-  if (options.write_map) {
-    MDB_envinfo info;
-    if (int rc = mdb_env_info(handle->get(), &info); rc != 0)
-      return fail(rc, "mdb_env_info " + path);
-    if (auto err = allocate(handle->get(), path, 0, info.me_mapsize))
-      return err;
-  }
+  MDB_envinfo info;
+  if (int rc = mdb_env_info(handle->get(), &info); rc != 0)
+    return fail(rc, "mdb_env_info " + path);
+  if (auto err = options.write_map
+                   ? allocate(handle->get(), path, 0, info.me_mapsize)
+                   : extend(handle->get(), path, info.me_mapsize))
+    return err;
   int dead = 0;
   mdb_reader_check(handle->get(), &dead);
   env result;
@@ -325,25 +361,27 @@ caf::error env::grow() const {
     MDB_envinfo info;
     mdb_env_info(s.handle.get(), &info);
     uint64_t current = info.me_mapsize;
-    std::error_code ec_size, ec_space;
-    auto file = std::filesystem::file_size(s.path + "/data.mdb", ec_size);
+    // What the file holds on disk: a plain map's file is as long as the
+    // map but sparse.
+    auto file = data_file(s.handle.get(), s.path);
     struct statvfs disk;
-    if (ec_size)
-      err = make_error(ec::storage, "cannot size " + s.path
-                                      + "/data.mdb: " + ec_size.message());
+    if (!file)
+      err = file.error();
     else if (::statvfs(s.path.c_str(), &disk) != 0)
       err = make_error(ec::storage, "statvfs " + s.path + " failed");
     if (!err) {
-      auto next = next_map_size(current, s.ceiling, file,
+      auto held = static_cast<uint64_t>(file->second.st_blocks) * 512;
+      auto next = next_map_size(current, s.ceiling, held,
                                 uint64_t{disk.f_bavail} * disk.f_frsize,
                                 s.write_map ? write_map_step : UINT64_MAX);
       if (!next)
         err = make_error(ec::storage,
                          message_of(next.error()) + " (map of " + s.path + ")");
-      // A writable map's file is allocated first: if the disk cannot hold
-      // it, the map stays as it was.
-      else if (s.write_map)
-        err = allocate(s.handle.get(), s.path, current, *next);
+      // The file reaches the new map first (a writable map's allocated,
+      // a plain one's sparse): if that fails, the map stays as it was.
+      else
+        err = s.write_map ? allocate(s.handle.get(), s.path, current, *next)
+                          : extend(s.handle.get(), s.path, *next);
       if (!err) {
         if (int rc = mdb_env_set_mapsize(s.handle.get(), *next); rc != 0)
           err = fail(rc, "mdb_env_set_mapsize");

@@ -36,6 +36,14 @@
 //     stays near the data's size;
 //   - LMDB refuses nested transactions on it (write_txn::nest).
 //
+// Plain maps. LMDB writes their pages with pwrite, and does not write a
+// page that a transaction took at the end of the file and freed again
+// before its commit: the file could end before the last page its meta
+// names, which is also what a cut file looks like. So a plain map's file
+// is extended (sparse, taking no disk) to the map's size when the
+// environment opens and before the map grows; no page is ever taken past
+// the map, and the truncation check (env::open) stays exact.
+//
 // Resident pages. Pages read or written through the map count as this
 // process's (file-backed) resident memory until it lets them go
 // (release_resident). They stay in the page cache, a written page with its
@@ -83,8 +91,9 @@ constexpr std::chrono::seconds grow_wait{10};
 
 /// The size (bytes) to grow a full map of `current` bytes to: twice as
 /// much but `current + max_step` at most, and at most `ceiling` and at most
-/// the data file (`file_bytes`) plus the disk's free space (`free_bytes`),
-/// rounded down to 4 KiB.
+/// what the data file holds on disk (`file_bytes`: its allocated blocks,
+/// not its length, which may be sparse) plus the disk's free space
+/// (`free_bytes`), rounded down to 4 KiB.
 /// @returns the new size, or ec::storage "map full: … at its ceiling of
 /// N MiB" or "disk full: N MiB free; …" when it cannot grow.
 caf::expected<uint64_t> next_map_size(uint64_t current, uint64_t ceiling,
@@ -115,8 +124,9 @@ public:
 
   /// Opens (creating) the environment in directory `path`.
   /// @param max_tables named tables the environment can hold.
-  /// @param map_size bytes mapped at first; LMDB's file grows only as data
-  ///        is written, so this is address space, not disk.
+  /// @param map_size bytes mapped at first; a plain map's file is this
+  ///        long but sparse, so this is address space, not disk (a
+  ///        writable map's is allocated: see the top).
   /// @param map_ceiling bytes the map may grow to when it fills up.
   /// @param options a writable map (see the top).
   /// @returns the environment, or ec::io (directory) / ec::storage (LMDB;

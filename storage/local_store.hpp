@@ -39,8 +39,9 @@ struct registration; // messages/registration.hpp
 
 constexpr uint32_t local_schema_version = 1;
 
-/// The map the local environment starts with: 4 GiB of address space.
-constexpr uint64_t local_map_size = uint64_t{4} << 30;
+/// The map the local environment starts with: 64 MiB of address space
+/// (data.mdb is as long, sparse); it doubles when full.
+constexpr uint64_t local_map_size = uint64_t{64} << 20;
 
 /// A `pending` value: when the reservoir accepted the record, and the
 /// record as it encoded it.

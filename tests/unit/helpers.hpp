@@ -5,7 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -15,6 +18,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <sys/mount.h>
 
 #include "core/chain.hpp"
 #include "core/crypto.hpp"
@@ -64,6 +69,47 @@ public:
 
 private:
   std::filesystem::path path_;
+};
+
+/// A small disk: a tmpfs of `bytes` mounted on a fresh directory, unmounted
+/// when the object goes. mount(2) needs CAP_SYS_ADMIN; where it is refused,
+/// `why_not()` says so (the caller skips, saying why).
+class small_disk {
+public:
+  explicit small_disk(uint64_t bytes) {
+    auto options = "size=" + std::to_string(bytes) + ",mode=0700";
+    if (::mount("tmpfs", dir_.str().c_str(), "tmpfs", 0, options.c_str()) != 0)
+      why_not_ = std::string{"cannot mount a tmpfs: "} + std::strerror(errno);
+  }
+  ~small_disk() {
+    if (why_not_.empty())
+      ::umount2(dir_.str().c_str(), MNT_DETACH);
+  }
+  small_disk(const small_disk&) = delete;
+  small_disk& operator=(const small_disk&) = delete;
+
+  /// Empty when the disk is mounted.
+  const std::string& why_not() const { return why_not_; }
+  /// The path of `name` on the disk.
+  std::string sub(std::string_view name) const { return dir_.sub(name); }
+
+  /// Writes a file until the disk is full; returns its path.
+  std::string fill() const {
+    auto path = sub("filler");
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr)
+      return path;
+    std::vector<char> block(4096, 'x');
+    while (std::fwrite(block.data(), 1, block.size(), f) == block.size()
+           && std::fflush(f) == 0) {
+    }
+    std::fclose(f);
+    return path;
+  }
+
+private:
+  temp_dir dir_;
+  std::string why_not_;
 };
 
 inline byte_view bytes_of(std::string_view text) {
