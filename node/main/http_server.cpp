@@ -274,10 +274,20 @@ std::string why_not_bindable(const std::string& host, uint16_t port) {
   return why;
 }
 
-/// Shuts down (both ways) every TCP socket of this process whose local port
-/// is `port` and that does not listen: the HTTP server's connections, once
-/// its listening socket is closed. A worker blocked on one returns at once.
-void cut_connections(uint16_t port) {
+/// The port of an IPv4 or IPv6 address, else 0.
+uint16_t port_of(const sockaddr_storage& addr) {
+  if (addr.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+  if (addr.ss_family == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
+  return 0;
+}
+
+/// Calls `f(fd)` for every TCP socket of this process whose local port is
+/// `port` and that does not listen: the HTTP server's connections (httplib
+/// keeps them to itself). Stops early when `f` returns true.
+template <class F>
+void for_each_connection(uint16_t port, F f) {
   std::error_code fe;
   for (auto& entry : fs::directory_iterator{"/proc/self/fd", fe}) {
     int fd = -1;
@@ -289,19 +299,133 @@ void cut_connections(uint16_t port) {
     socklen_t len = sizeof addr;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
       continue;
-    uint16_t local = 0;
-    if (addr.ss_family == AF_INET)
-      local = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-    else if (addr.ss_family == AF_INET6)
-      local = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
     int listening = 0;
     socklen_t size = sizeof listening;
-    if (local != port
+    if (port_of(addr) != port
         || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0
         || listening != 0)
       continue;
-    ::shutdown(fd, SHUT_RDWR);
+    if (f(fd))
+      return;
   }
+}
+
+/// Shuts down (both ways) every connection of the HTTP server on `port`,
+/// once its listening socket is closed. A worker blocked on one returns at
+/// once.
+void cut_connections(uint16_t port) {
+  for_each_connection(port, [](int fd) {
+    ::shutdown(fd, SHUT_RDWR);
+    return false;
+  });
+}
+
+/// The connection `req` came on, found by its peer's address and port, or
+/// -1 if it is gone.
+int socket_of(const Request& req) {
+  if (req.local_port <= 0 || req.remote_port <= 0)
+    return -1;
+  // httplib writes the peer's address as getnameinfo does (an IPv6 one
+  // may carry a %scope).
+  auto text = req.remote_addr.substr(0, req.remote_addr.find('%'));
+  in6_addr want6{};
+  in_addr want4{};
+  bool v6 = ::inet_pton(AF_INET6, text.c_str(), &want6) == 1;
+  if (!v6 && ::inet_pton(AF_INET, text.c_str(), &want4) != 1)
+    return -1;
+  int found = -1;
+  for_each_connection(static_cast<uint16_t>(req.local_port), [&](int fd) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0
+        || port_of(peer) != req.remote_port)
+      return false;
+    bool same = v6 ? peer.ss_family == AF_INET6
+                       && std::memcmp(
+                            &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr,
+                            &want6, sizeof want6)
+                            == 0
+                   : peer.ss_family == AF_INET
+                       && reinterpret_cast<sockaddr_in*>(&peer)->sin_addr.s_addr
+                            == want4.s_addr;
+    if (same)
+      found = fd;
+    return same;
+  });
+  return found;
+}
+
+/// The reason phrase of a status this server answers itself.
+const char* reason_of(int status) {
+  switch (status) {
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 411:
+    return "Length Required";
+  case 413:
+    return "Payload Too Large";
+  case 414:
+    return "URI Too Long";
+  case 429:
+    return "Too Many Requests";
+  default:
+    return "Error";
+  }
+}
+
+/// Sends `res` on `req`'s connection and ends the connection, for an answer
+/// given before httplib read the request's body, or to a request it could
+/// not parse. httplib 0.11 would go on to read that body (or the rest of
+/// the line) as the next request on the connection: request smuggling past
+/// a proxy that saw one request. It keeps a connection open whatever the
+/// answer says, so the answer is written here with `Connection: close`,
+/// the sending side is shut, and what the client still sends is read and
+/// dropped for up to a second (closing with unread bytes would reset the
+/// connection, and the client could lose the answer). httplib's own write
+/// of `res` then fails, which ends its loop on the connection.
+void answer_and_close(const Request& req, const Response& res) {
+  int fd = socket_of(req);
+  if (fd < 0)
+    return;
+  std::string out = "HTTP/1.1 " + std::to_string(res.status) + " "
+                    + reason_of(res.status) + "\r\n";
+  for (auto& [name, value] : res.headers)
+    out += name + ": " + value + "\r\n";
+  out += "Content-Length: " + std::to_string(res.body.size())
+         + "\r\nConnection: close\r\n\r\n" + res.body;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+  auto left_ms = [&] {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+    return static_cast<int>(std::max<int64_t>(left.count(), 0));
+  };
+  for (size_t sent = 0; sent < out.size();) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, left_ms()) != 1)
+      break;
+    auto n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      break;
+    sent += static_cast<size_t>(n);
+  }
+  ::shutdown(fd, SHUT_WR);
+  char drop[4096];
+  for (int ms = left_ms(); ms > 0; ms = left_ms()) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, ms) != 1 || ::recv(fd, drop, sizeof drop, 0) <= 0)
+      break;
+  }
+}
+
+/// Whether `req` carries a body that httplib reads only after the
+/// pre-routing handler (a Content-Length other than 0, or any
+/// Transfer-Encoding).
+bool carries_body(const Request& req) {
+  return req.has_header("Transfer-Encoding")
+         || (req.has_header("Content-Length")
+             && req.get_header_value("Content-Length") != "0");
 }
 
 // -- the server ---------------------------------------------------------------
@@ -395,18 +519,25 @@ private:
   void guard() {
     server_.set_pre_routing_handler([this](const Request& req, Response& res) {
       using handled = httplib::Server::HandlerResponse;
+      // Every answer here comes before httplib reads the body: a request
+      // that carries one gets its answer and the connection ends.
+      auto refused = [&] {
+        if (carries_body(req))
+          answer_and_close(req, res);
+        return handled::Handled;
+      };
       if (!limiter_.allow(req.remote_addr)) {
         res.set_header("Retry-After", "1");
         refuse(res, 429, "rate_limited",
                "more than http_rate requests a second from " + req.remote_addr);
-        return handled::Handled;
+        return refused();
       }
       // A body's size must be known before it is read: httplib bounds a
       // Content-Length by http_max_body_kb, but not a chunked body.
       if (req.has_header("Transfer-Encoding")) {
         refuse(res, 411, "length_required",
                "send the body with a Content-Length, not chunked");
-        return handled::Handled;
+        return refused();
       }
       // The page's own files hold no data of the node: they load without
       // the token, and the page then sends it (docs/api.md).
@@ -417,7 +548,7 @@ private:
         refuse(res, 401, "unauthorized",
                "this node's HTTP API needs the token in DATADIR/.cookie "
                "(Authorization: Bearer TOKEN)");
-        return handled::Handled;
+        return refused();
       }
       return handled::Unhandled;
     });
@@ -442,6 +573,10 @@ private:
         default:
           refuse(res, res.status, "bad_request", "the request is malformed");
         }
+        // httplib read the body of a 404 and skipped that of a 413; of a
+        // request it could not parse, it left the rest unread.
+        if (res.status != 404 && res.status != 413)
+          answer_and_close(req, res);
         return handled::Handled;
       }});
     server_.set_exception_handler(

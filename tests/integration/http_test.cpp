@@ -392,6 +392,84 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
   CHECK(run({"status", "--datadir", h.n.datadir()}).code == 0);
 }
 
+TEST_CASE("http: a refused request's body is never read as a request") {
+  // A refusal made before the body is read (no token, too fast, chunked)
+  // ends the connection, or the body would be taken as the next request:
+  // request smuggling past a proxy that saw one request.
+  temp_dir dir;
+  http_node h{dir, 19955, {"http_auth = always", "http_rate = 2"}};
+  h.n.start(false);
+  const std::string smuggled = "GET /web/style.css HTTP/1.1\r\nHost: x\r\n\r\n";
+  // Everything the node sends on one connection until it closes it. The
+  // body comes a moment after the head, as a slow network would bring it,
+  // so the node has answered before it arrives.
+  auto exchange = [&](const std::string& head, const std::string& body) {
+    int fd = connect_to(h.port);
+    REQUIRE(::write(fd, head.data(), head.size()) > 0);
+    std::this_thread::sleep_for(200ms);
+    (void)::write(fd, body.data(), body.size());
+    std::string got;
+    char buf[4096];
+    pollfd p{fd, POLLIN, 0};
+    bool closed = false;
+    while (::poll(&p, 1, 5000) == 1) {
+      auto n = ::read(fd, buf, sizeof buf);
+      if (n <= 0) {
+        closed = true;
+        break;
+      }
+      got.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    CHECK_MESSAGE(closed, got);
+    return got;
+  };
+  auto answers = [](const std::string& got) {
+    size_t n = 0;
+    for (auto at = got.find("HTTP/1.1 "); at != std::string::npos;
+         at = got.find("HTTP/1.1 ", at + 1))
+      ++n;
+    return n;
+  };
+  auto with_body = [&](const std::string& head) {
+    return exchange(head + "Content-Length: " + std::to_string(smuggled.size())
+                      + "\r\n\r\n",
+                    smuggled);
+  };
+  SUBCASE("no token") {
+    auto got = with_body("POST /api/records HTTP/1.1\r\nHost: x\r\n");
+    CHECK_MESSAGE(got.rfind("HTTP/1.1 401", 0) == 0, got);
+    CHECK(got.find("\"unauthorized\"") != std::string::npos);
+    CHECK_MESSAGE(answers(got) == 1, got);
+    // A GET with a body, to a path that needs the token, too.
+    got = with_body("GET /api/status HTTP/1.1\r\nHost: x\r\n");
+    CHECK_MESSAGE(got.rfind("HTTP/1.1 401", 0) == 0, got);
+    CHECK_MESSAGE(answers(got) == 1, got);
+  }
+  SUBCASE("too fast") {
+    // The bucket emptied first (the page's files need no token).
+    auto c = h.client();
+    for (int i = 0; i < 4; ++i)
+      c.Get("/web/app.js");
+    auto got = with_body("GET /web/app.js HTTP/1.1\r\nHost: x\r\n");
+    CHECK_MESSAGE(got.rfind("HTTP/1.1 429", 0) == 0, got);
+    CHECK_MESSAGE(answers(got) == 1, got);
+  }
+  SUBCASE("chunked") {
+    auto got = exchange("POST /api/records HTTP/1.1\r\nHost: x\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n",
+                        smuggled);
+    CHECK_MESSAGE(got.rfind("HTTP/1.1 411", 0) == 0, got);
+    CHECK_MESSAGE(answers(got) == 1, got);
+  }
+  // And the node serves the next client (once the bucket has refilled).
+  std::this_thread::sleep_for(1500ms);
+  auto c = h.client();
+  auto page = c.Get("/web/style.css");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+}
+
 TEST_CASE("http: idle and trickling clients do not hold up the node's stop") {
   temp_dir dir;
   http_node h{dir, 19954, {"empty_block_interval_s = 1"}};
