@@ -248,6 +248,7 @@ struct env::shared {
   std::condition_variable changed;
   unsigned open = 0;
   bool growing = false;
+  std::chrono::steady_clock::time_point readers_checked;
 
   /// Takes a place for a new transaction; waits while the map grows.
   void enter() {
@@ -321,7 +322,35 @@ caf::expected<read_txn> env::begin_read() const {
 }
 
 caf::expected<write_txn> env::begin_write() const {
+  bool check = false;
+  {
+    std::lock_guard lock{s_->mutex};
+    auto now = std::chrono::steady_clock::now();
+    if (now - s_->readers_checked >= stale_reader_check) {
+      s_->readers_checked = now;
+      check = true;
+    }
+  }
+  if (int dead = 0;
+      check && mdb_reader_check(s_->handle.get(), &dead) == 0 && dead > 0)
+    log_info("storage",
+             "{}: cleared {} reader slot(s) of processes that "
+             "died holding a read transaction",
+             s_->path, dead);
   return begin<write_txn>(0);
+}
+
+size_t env::readers() const {
+  size_t lines = 0;
+  mdb_reader_list(
+    s_->handle.get(),
+    [](const char*, void* n) {
+      ++*static_cast<size_t*>(n);
+      return 0;
+    },
+    &lines);
+  // A header line comes first, or "(no active readers)" alone.
+  return lines > 0 ? lines - 1 : 0;
 }
 
 caf::error env::write(const std::function<caf::error(write_txn&)>& f) const {

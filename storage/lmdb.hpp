@@ -85,6 +85,9 @@ struct env_options {
   bool write_map = false;
 };
 
+/// How often a writer clears the reader slots of dead processes at most.
+constexpr std::chrono::seconds stale_reader_check{1};
+
 /// How long growing the map waits for the other transactions of this
 /// process to end before it gives up (with an ec::storage error).
 constexpr std::chrono::seconds grow_wait{10};
@@ -142,8 +145,17 @@ public:
   caf::expected<read_txn> begin_read() const;
 
   /// Begins a write transaction (LMDB serialises writers: this waits for
-  /// another thread's write transaction to end).
+  /// another thread's write transaction to end). At most once a second
+  /// (stale_reader_check) it first clears the reader slots of processes
+  /// that died holding a read transaction (a killed `hallmark backup`):
+  /// LMDB would otherwise keep every page freed since that snapshot, and
+  /// the file would grow, until the next open.
   caf::expected<write_txn> begin_write() const;
+
+  /// The reader slots in use in the environment's lock file: open read
+  /// transactions of this process and of others, and slots of processes
+  /// that died holding one until they are cleared.
+  size_t readers() const;
 
   /// Runs `f` in a new write transaction and commits it. When a write or the
   /// commit finds the map full, the transaction is dropped, the map grows

@@ -2,7 +2,9 @@
 // and `status` ask a running one, `backup` copies a data directory, running
 // or not. `init` and `run` take every hallmark.conf key as a flag
 // (config_flags, from node/config's key table).
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -102,6 +104,33 @@ caf::error copy_file_of(const node_config& from, const node_config& to,
   return {};
 }
 
+/// Flushes `dir` to disk (fsync), and when `deep` every file and directory
+/// in it first: a backup is on disk before it takes its name.
+caf::error sync_tree(const std::string& dir, bool deep = true) {
+  namespace fs = std::filesystem;
+  auto sync = [](const std::string& path, int flags) -> caf::error {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      auto why = std::strerror(errno);
+      if (fd >= 0)
+        ::close(fd);
+      return make_error(ec::io, "cannot flush " + path + " to disk: " + why);
+    }
+    ::close(fd);
+    return {};
+  };
+  std::error_code fe;
+  if (deep)
+    for (auto& entry : fs::recursive_directory_iterator{dir, fe})
+      if (auto err = sync(entry.path().string(), entry.is_directory(fe)
+                                                   ? O_RDONLY | O_DIRECTORY
+                                                   : O_RDONLY))
+        return err;
+  if (fe)
+    return make_error(ec::io, "cannot list " + dir + ": " + fe.message());
+  return sync(dir, O_RDONLY | O_DIRECTORY);
+}
+
 /// The backup's steps, into the empty directory `to.datadir`.
 caf::error copy_datadir(const node_config& from, const node_config& to) {
   for (auto dir : {&node_config::chain_dir, &node_config::local_dir}) {
@@ -136,25 +165,41 @@ int backup(const backup_options& o) {
   auto inside = fs::weakly_canonical(o.out, fe).string() + "/";
   if (inside.rfind(fs::weakly_canonical(o.datadir, fe).string() + "/", 0) == 0)
     return usage("backup: --out " + o.out + " is inside the data directory");
-  bool made = !fs::exists(o.out, fe);
-  if (!made && (!fs::is_directory(o.out, fe) || !fs::is_empty(o.out, fe)))
+  if (fs::exists(o.out, fe)
+      && (!fs::is_directory(o.out, fe) || !fs::is_empty(o.out, fe)))
     return usage("backup: " + o.out
                  + " already holds something; give a new or empty directory");
-  if (made && fs::path{o.out}.has_parent_path())
-    fs::create_directories(fs::path{o.out}.parent_path(), fe);
-  if (made && ::mkdir(o.out.c_str(), 0700) != 0)
-    return report(make_error(ec::io, "cannot create " + o.out + ": "
+  // The copy is made beside OUT and renamed to it whole: a backup that
+  // fails or is killed never leaves half a backup under OUT's name.
+  auto out = fs::path{o.out};
+  if (!out.has_filename())
+    out = out.parent_path();
+  to.datadir = (out.parent_path()
+                / (out.filename().string() + ".partial-"
+                   + std::to_string(::getpid())))
+                 .string();
+  if (out.has_parent_path())
+    fs::create_directories(out.parent_path(), fe);
+  fs::remove_all(to.datadir, fe);
+  if (::mkdir(to.datadir.c_str(), 0700) != 0)
+    return report(make_error(ec::io, "cannot create " + to.datadir + ": "
                                        + std::strerror(errno)));
-  if (auto err = copy_datadir(from, to)) {
+  auto err = copy_datadir(from, to);
+  if (!err)
+    err = sync_tree(to.datadir);
+  // rename(2) takes the place of an empty directory.
+  if (!err && ::rename(to.datadir.c_str(), out.c_str()) != 0)
+    err = make_error(ec::io, "cannot rename " + to.datadir + " to "
+                               + out.string() + ": " + std::strerror(errno));
+  if (!err)
+    err = sync_tree(out.has_parent_path() ? out.parent_path().string() : ".",
+                    false);
+  if (err) {
     // Half a backup is no backup: take back what was written.
-    if (made) {
-      fs::remove_all(o.out, fe);
-    } else {
-      for (auto& entry : fs::directory_iterator{o.out, fe})
-        fs::remove_all(entry.path(), fe);
-    }
+    fs::remove_all(to.datadir, fe);
     return report(err);
   }
+  to.datadir = o.out;
   auto size_of = [&](const std::string& dir) {
     auto n = fs::file_size(dir + "/data.mdb", fe);
     return fe ? uint64_t{0} : static_cast<uint64_t>(n);

@@ -643,6 +643,31 @@ TEST_CASE("backup copies a running node: the copy starts with its chain") {
   CHECK(within.err.find("inside the data directory") != std::string::npos);
   REQUIRE(::stat((copy + "/chain/data.mdb").c_str(), &st) == 0);
   CHECK((st.st_mode & 077) == 0);
+
+  // A backup killed in its copy (here by a file size limit: SIGXFSZ)
+  // leaves nothing under its --out name, only its work beside it; and the
+  // node clears the reader slot it died with at its next write.
+  auto killed = dir / "killed";
+  int died = std::system(("ulimit -f 64; exec " + hallmark_bin()
+                          + " backup --datadir " + a.datadir() + " --out "
+                          + killed + " 2>/dev/null")
+                           .c_str());
+  CHECK((WIFSIGNALED(died) || WEXITSTATUS(died) > 128));
+  CHECK_FALSE(std::filesystem::exists(killed));
+  bool partial = false;
+  for (auto& entry : std::filesystem::directory_iterator{dir.path()})
+    partial |= entry.path().filename().string().rfind("killed.partial-", 0)
+               == 0;
+  CHECK(partial);
+  std::this_thread::sleep_for(1100ms);
+  std::string after = run_json({"asset", "register", "--datadir", a.datadir(),
+                                "--name", "after", "--fingerprint",
+                                "after-1"})["asset_id"];
+  run_json(
+    {"issue", "--datadir", a.datadir(), "--asset", after, "--count", "1"});
+  a.settle();
+  CHECK_MESSAGE(a.log().find("cleared 1 reader slot") != std::string::npos,
+                a.log());
   REQUIRE(a.stop() == 0);
 
   // The copy is the same node, with the same chain and state.

@@ -11,6 +11,9 @@
 #include <vector>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <csignal>
 
 #include "storage/lmdb.hpp"
 #include "storage/schema.hpp"
@@ -516,6 +519,42 @@ TEST_CASE("lmdb: a plain map's file reopens after pages freed before they "
     auto txn = must(e->begin_read());
     REQUIRE(must(t.count(txn)) == keys.size());
   }
+}
+
+TEST_CASE("lmdb: a writer clears the reader slot of a process killed in a "
+          "read") {
+  // As a `hallmark backup` killed in its copy leaves it: a slot whose
+  // snapshot would keep every page freed since, until the next open.
+  temp_dir dir;
+  auto e = open_env(dir);
+  auto t = open_table<lmdb::table<std::string, std::string>>(e, "t");
+  REQUIRE_FALSE(
+    e.write([&](lmdb::write_txn& txn) { return t.put(txn, "k", "v"); }));
+  CHECK(e.readers() == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Another process's environment and read transaction, then death.
+    auto other = lmdb::env::open(dir.sub("env"), 4, 16 * mib);
+    if (!other)
+      ::_exit(1);
+    auto reading = other->begin_read();
+    if (reading)
+      ::raise(SIGKILL);
+    ::_exit(1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(e.readers() == 1);
+  std::this_thread::sleep_for(lmdb::stale_reader_check
+                              + std::chrono::milliseconds{100});
+  REQUIRE_FALSE(
+    e.write([&](lmdb::write_txn& txn) { return t.put(txn, "k", "w"); }));
+  CHECK(e.readers() == 0);
+  // A live reader stays.
+  auto r = must(e.begin_read());
+  CHECK(e.readers() == 1);
 }
 
 TEST_CASE("lmdb: a whole data file reopens after the truncation check") {
