@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "actors/connector.hpp"
 #include "core/error.hpp"
@@ -477,6 +478,7 @@ caf::expected<key_pair> init_datadir(const node_config& c) {
   if (fs::exists(c.config_path(), fe))
     return make_error(ec::bad_config, c.datadir + " is already initialised ("
                                         + c.config_path() + " exists)");
+  bool made = true;
   if (!fs::exists(c.datadir, fe)) {
     auto parent = fs::path{c.datadir}.parent_path();
     if (!parent.empty())
@@ -486,14 +488,32 @@ caf::expected<key_pair> init_datadir(const node_config& c) {
                                   + std::strerror(errno));
   } else if (!fs::is_directory(c.datadir, fe)) {
     return make_error(ec::io, c.datadir + " is not a directory");
+  } else {
+    made = false;
   }
+  // Half a data directory (a full disk) would be taken for a whole one
+  // by the next `run` or `init`: a failure takes back what was written.
+  // (Only what this call made: a key or cookie found there stays.)
+  std::vector<std::string> written;
+  auto undo = [&](caf::error err) {
+    if (made)
+      fs::remove_all(c.datadir, fe);
+    else
+      for (auto& path : written)
+        fs::remove(path, fe);
+    return err;
+  };
   auto identity = key_pair::generate();
   if (auto err = save_key(c.key_path(), identity))
-    return err;
+    return undo(err);
+  written.push_back(c.key_path());
+  if (!fs::exists(c.cookie_path(), fe))
+    written.push_back(c.cookie_path());
   if (auto token = ensure_cookie(c.cookie_path()); !token)
-    return token.error();
+    return undo(token.error());
+  written.push_back(c.config_path());
   if (auto err = save_config(c))
-    return err;
+    return undo(err);
   return identity;
 }
 

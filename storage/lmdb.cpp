@@ -56,11 +56,42 @@ struct closer {
 };
 using handle_ptr = std::unique_ptr<MDB_env, closer>;
 
+/// Bytes a new lock file is allocated to: LMDB's header and 256 reader
+/// slots take 16 512; given a larger file, LMDB uses it all for slots.
+constexpr off_t lock_file_bytes = 64 << 10;
+
+/// Allocates `path`/lock.mdb on disk before LMDB maps it. LMDB extends a
+/// new lock file sparsely and writes its header through a shared map: on a
+/// full disk that write is SIGBUS, not an error. A lock file there already
+/// is allocated at its own length (other processes may map it as it is).
+caf::error allocate_lock_file(const std::string& path) {
+  auto file = path + "/lock.mdb";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error(ec::storage,
+                      "cannot open " + file + ": " + std::strerror(errno));
+  struct stat st {};
+  int rc = ::fstat(fd, &st) != 0 ? errno : 0;
+  bool fresh = rc == 0 && st.st_size == 0;
+  if (rc == 0)
+    rc = ::posix_fallocate(fd, 0, fresh ? lock_file_bytes : st.st_size);
+  ::close(fd);
+  if (rc == 0)
+    return {};
+  if (fresh)
+    ::unlink(file.c_str());
+  return make_error(ec::storage, (rc == ENOSPC ? "disk full: cannot allocate "
+                                               : "cannot allocate ")
+                                   + file + ": " + std::strerror(rc));
+}
+
 /// Opens the LMDB environment in `path` with `flags` and checks that its
 /// data file is whole.
 caf::expected<handle_ptr> open_handle(const std::string& path,
                                       unsigned max_tables, uint64_t map_size,
                                       unsigned flags) {
+  if (auto err = allocate_lock_file(path))
+    return err;
   MDB_env* raw = nullptr;
   if (int rc = mdb_env_create(&raw); rc != 0)
     return fail(rc, "mdb_env_create");
@@ -274,9 +305,17 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
                              uint64_t map_size, uint64_t map_ceiling,
                              env_options options) {
   std::error_code err;
+  bool made = !std::filesystem::exists(path, err);
   std::filesystem::create_directories(path, err);
   if (err)
     return make_error(ec::io, "cannot create " + path + ": " + err.message());
+  // A directory this call made and could not make a store in goes again:
+  // left behind, it would read as a store that was lost.
+  auto undo = [&](caf::error e) {
+    if (made)
+      std::filesystem::remove_all(path, err);
+    return e;
+  };
   // MDB_NOTLS: read transactions are not bound to a thread, as actors move
   // between CAF's worker threads.
   auto handle = open_handle(path, max_tables, map_size, MDB_NOTLS);
@@ -285,14 +324,16 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
     handle = open_handle(path, max_tables, map_size, MDB_NOTLS | MDB_WRITEMAP);
   }
   if (!handle)
-    return handle.error();
+    return undo(handle.error());
   MDB_envinfo info;
   if (int rc = mdb_env_info(handle->get(), &info); rc != 0)
-    return fail(rc, "mdb_env_info " + path);
-  if (auto err = options.write_map
-                   ? allocate(handle->get(), path, 0, info.me_mapsize)
-                   : extend(handle->get(), path, info.me_mapsize))
-    return err;
+    return undo(fail(rc, "mdb_env_info " + path));
+  if (auto e = options.write_map
+                 ? allocate(handle->get(), path, 0, info.me_mapsize)
+                 : extend(handle->get(), path, info.me_mapsize)) {
+    handle->reset();
+    return undo(e);
+  }
   int dead = 0;
   mdb_reader_check(handle->get(), &dead);
   env result;

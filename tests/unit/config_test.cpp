@@ -537,6 +537,43 @@ TEST_CASE("config: init_datadir refuses bad values and non-directories") {
   CHECK(code(init_datadir(file)) == ec::io);
 }
 
+TEST_CASE("config: init_datadir on a full disk leaves nothing behind") {
+  // Half a data directory (a key, an empty config) would be taken for a
+  // whole one: `init` refuses it as initialised, `run` starts from it.
+  small_disk disk{1 << 20};
+  if (!disk.why_not().empty()) {
+    MESSAGE("skipped: " << disk.why_not());
+    return;
+  }
+  int refused = 0;
+  for (uint64_t leave : {0, 4096, 8192, 12288, 65536}) {
+    CAPTURE(leave);
+    auto filler = disk.fill(leave);
+    node_config made;
+    made.datadir = disk.sub("made-" + std::to_string(leave));
+    node_config found;
+    found.datadir = disk.sub("found-" + std::to_string(leave));
+    std::filesystem::create_directory(found.datadir);
+    for (auto* cfg : {&made, &found}) {
+      auto identity = init_datadir(*cfg);
+      if (identity) {
+        CHECK(load_key(cfg->key_path())->public_key_bytes()
+              == identity->public_key_bytes());
+        CHECK(static_cast<bool>(load_config(cfg->datadir)));
+        continue;
+      }
+      ++refused;
+      CHECK(code_of(identity.error()) == ec::io);
+      if (cfg == &made)
+        CHECK_FALSE(std::filesystem::exists(made.datadir));
+      else
+        CHECK(std::filesystem::is_empty(found.datadir));
+    }
+    std::filesystem::remove(filler);
+  }
+  CHECK(refused > 0);
+}
+
 // -- keys ---------------------------------------------------------------------
 
 TEST_CASE("keys: save then load gives the same key, in a 0600 file") {

@@ -93,8 +93,9 @@ public:
   /// The path of `name` on the disk.
   std::string sub(std::string_view name) const { return dir_.sub(name); }
 
-  /// Writes a file until the disk is full; returns its path.
-  std::string fill() const {
+  /// Writes a file until the disk is full, then gives back `leave` bytes
+  /// of it; returns its path.
+  std::string fill(uint64_t leave = 0) const {
     auto path = sub("filler");
     std::FILE* f = std::fopen(path.c_str(), "wb");
     if (f == nullptr)
@@ -104,6 +105,10 @@ public:
            && std::fflush(f) == 0) {
     }
     std::fclose(f);
+    std::error_code fe;
+    auto size = std::filesystem::file_size(path, fe);
+    if (!fe)
+      std::filesystem::resize_file(path, size > leave ? size - leave : 0, fe);
     return path;
   }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -429,6 +430,41 @@ TEST_CASE("lmdb: a writable map that the disk cannot hold is refused, its "
   auto t = open_table<lmdb::table<std::string, std::string>>(*e, "t");
   auto txn = must(e->begin_read());
   CHECK(must(t.get(txn, "k")) == "kept");
+}
+
+TEST_CASE("lmdb: an environment opened on a full disk is an error, not "
+          "SIGBUS") {
+  // LMDB writes its lock file's header through a shared map of a sparse
+  // file: on a full disk, SIGBUS. The lock file is allocated first.
+  small_disk disk{1 * mib};
+  if (!disk.why_not().empty()) {
+    MESSAGE("skipped: " << disk.why_not());
+    return;
+  }
+  auto filler = disk.fill(8192);
+  for (bool write_map : {false, true}) {
+    CAPTURE(write_map);
+    auto at = disk.sub(write_map ? "writable" : "plain");
+    auto e = lmdb::env::open(at, 4, 1 * mib, lmdb::default_map_ceiling,
+                             lmdb::env_options{.write_map = write_map});
+    REQUIRE_FALSE(e);
+    CHECK(code_of(e.error()) == ec::storage);
+    CHECK_MESSAGE(message_of(e.error()).find("disk full") != std::string::npos,
+                  message_of(e.error()));
+    // The directory it made goes too: left, it would read as a lost store.
+    CHECK_FALSE(std::filesystem::exists(at));
+  }
+  // A lock file an earlier run left unallocated (it died of the SIGBUS).
+  auto left = disk.sub("left");
+  std::filesystem::create_directory(left);
+  std::filesystem::resize_file(
+    (std::ofstream{left + "/lock.mdb"}, left + "/lock.mdb"), 16512);
+  auto e = lmdb::env::open(left, 4, 1 * mib);
+  REQUIRE_FALSE(e);
+  CHECK(message_of(e.error()).find("disk full") != std::string::npos);
+  CHECK(std::filesystem::exists(left + "/lock.mdb"));
+  std::filesystem::remove(filler);
+  CHECK(static_cast<bool>(lmdb::env::open(left, 4, 1 * mib)));
 }
 
 TEST_CASE("lmdb: a writable map refuses a nested transaction, saying why") {
