@@ -236,7 +236,8 @@ const config_key key_table[] = {
    .choices = http_auth_modes},
   {.name = "http_threads",
    .field = &cfg::http_threads,
-   .help = "HTTP requests served at once (an event stream holds one)",
+   .help = "HTTP worker threads kept ready (an event stream holds one); a "
+           "burst of connections may start up to 16 times as many",
    .min = 1,
    .max = 64},
   {.name = "http_max_body_kb",

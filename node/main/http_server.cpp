@@ -12,8 +12,10 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -428,6 +430,84 @@ bool carries_body(const Request& req) {
              && req.get_header_value("Content-Length") != "0");
 }
 
+// -- the worker threads -------------------------------------------------------
+
+/// How many threads a burst of connections may take, as a multiple of
+/// http_threads.
+constexpr size_t burst_threads_factor = 16;
+
+/// How long a thread started for a burst waits for more work before it ends.
+constexpr auto burst_thread_idle = std::chrono::seconds{5};
+
+/// httplib's task queue, one task per connection, elastic: `kept` threads
+/// always, and one more for a connection that finds them all busy, up to
+/// `most`; a thread started so ends after burst_thread_idle without work.
+/// A thread serves a connection for as long as it lives, and one that says
+/// nothing, or is kept alive, holds it for its timeout (1 s): with a fixed
+/// pool, a handful of silent connections (a browser's preconnects, a
+/// careless or hostile client) made every other request wait behind them.
+class elastic_pool final : public httplib::TaskQueue {
+public:
+  elastic_pool(size_t kept, size_t most) : kept_(kept), most_(most) {
+    std::lock_guard lock{mutex_};
+    for (size_t i = 0; i < kept_; ++i)
+      start();
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard lock{mutex_};
+    jobs_.push_back(std::move(fn));
+    if (idle_ < jobs_.size() && live_ < most_)
+      start();
+    wake_.notify_one();
+  }
+
+  void shutdown() override {
+    std::unique_lock lock{mutex_};
+    stopping_ = true;
+    wake_.notify_all();
+    ended_.wait(lock, [&] { return live_ == 0; });
+  }
+
+private:
+  /// Starts a thread; `mutex_` is held.
+  void start() {
+    ++live_;
+    std::thread{[this] { work(); }}.detach();
+  }
+
+  void work() {
+    std::unique_lock lock{mutex_};
+    while (true) {
+      ++idle_;
+      bool extra = live_ > kept_;
+      auto ready = [&] { return stopping_ || !jobs_.empty(); };
+      bool woke = extra ? wake_.wait_for(lock, burst_thread_idle, ready)
+                        : (wake_.wait(lock, ready), true);
+      --idle_;
+      if (!woke || (stopping_ && jobs_.empty()))
+        break;
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+    --live_;
+    ended_.notify_all();
+  }
+
+  const size_t kept_;
+  const size_t most_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable ended_;
+  std::deque<std::function<void()>> jobs_;
+  size_t live_ = 0;
+  size_t idle_ = 0;
+  bool stopping_ = false;
+};
+
 // -- the server ---------------------------------------------------------------
 
 class http_server final : public node_service {
@@ -443,7 +523,7 @@ public:
         limiter_(cfg.http_rate), web_dir_(find_web_dir()) {
     auto threads = threads_;
     server_.new_task_queue = [threads] {
-      return new httplib::ThreadPool(threads);
+      return new elastic_pool(threads, threads * burst_threads_factor);
     };
     server_.set_payload_max_length(cfg.http_max_body_kb * 1024);
     server_.set_read_timeout(5, 0);

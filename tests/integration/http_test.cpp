@@ -470,6 +470,35 @@ TEST_CASE("http: a refused request's body is never read as a request") {
   CHECK(page->status == 200);
 }
 
+TEST_CASE("http: silent connections do not make a request wait behind them") {
+  // Each silent connection holds a worker thread for its 1 s timeout. With
+  // one thread kept, a request after 12 of them would be served only once
+  // the node had closed all 12; with threads started for the burst, it is
+  // served while they are all still open.
+  temp_dir dir;
+  http_node h{dir, 19956, {"http_threads = 1"}};
+  h.n.start(false);
+  constexpr int silent = 12;
+  std::vector<int> fds;
+  for (int i = 0; i < silent; ++i)
+    fds.push_back(connect_to(h.port));
+  std::this_thread::sleep_for(100ms);
+  auto status = h.get("/api/status");
+  CHECK(status["public_key"] == h.n.public_key());
+  int closed = 0;
+  for (int fd : fds) {
+    pollfd p{fd, POLLIN, 0};
+    closed += ::poll(&p, 1, 0) == 1 ? 1 : 0;
+  }
+  CHECK(closed < silent);
+  // And the node closes them in the end.
+  for (int fd : fds) {
+    pollfd p{fd, POLLIN, 0};
+    CHECK(::poll(&p, 1, 10000) == 1);
+    ::close(fd);
+  }
+}
+
 TEST_CASE("http: idle and trickling clients do not hold up the node's stop") {
   temp_dir dir;
   http_node h{dir, 19954, {"empty_block_interval_s = 1"}};
