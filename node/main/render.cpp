@@ -556,11 +556,38 @@ std::string json_text(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+json printable(const json& j) {
+  if (j.is_string()) {
+    auto& text = j.get_ref<const std::string&>();
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+      auto c = static_cast<unsigned char>(text[i]);
+      auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1])
+                                      : 0;
+      if (c < 0x20 || c == 0x7f)
+        out += fmt::format("\\x{:02x}", c);
+      else if (c == 0xc2 && next >= 0x80 && next <= 0x9f) // U+0080..U+009F
+        out += fmt::format("\\u{:04x}", next), ++i;
+      else
+        out += text[i];
+    }
+    return out;
+  }
+  if (j.is_array() || j.is_object()) {
+    json out = j;
+    for (auto& item : out)
+      item = printable(item);
+    return out;
+  }
+  return j;
+}
+
 void emit(const json& j, bool as_json, human_printer human) {
   if (as_json)
     fmt::print("{}\n", json_text(j));
   else
-    human(j);
+    human(printable(j));
   std::fflush(stdout);
 }
 

@@ -115,7 +115,13 @@ using human_printer = void (*)(const json&);
 /// print the same).
 std::string json_text(const json& j);
 
-/// Prints `j` as one JSON line if `as_json`, else with `human`.
+/// `j` with every string made safe for a terminal: control characters
+/// (C0, DEL and C1, which start terminal escape sequences: a name could
+/// clear the screen or rewrite what was printed) become `\xNN` or `\uNNNN`.
+json printable(const json& j);
+
+/// Prints `j` as one JSON line if `as_json`, else with `human`, given
+/// printable(j).
 void emit(const json& j, bool as_json, human_printer human = print_fields);
 
 /// Prints a table: a header row, then rows, columns aligned.
