@@ -47,11 +47,13 @@ read_private_file(const std::string& path, size_t max, std::string_view what) {
   }
   std::vector<char> buf(max);
   auto n = ::read(fd, buf.data(), buf.size());
+  auto why = n < 0 ? std::strerror(errno) : "";
   ::close(fd);
   std::string text{buf.data(), n > 0 ? static_cast<size_t>(n) : 0};
   sodium_memzero(buf.data(), buf.size());
-  if (text.empty())
-    return make_error(ec::io, "cannot read " + name);
+  // An empty file is read as empty: the caller says what it should hold.
+  if (n < 0)
+    return make_error(ec::io, "cannot read " + name + ": " + why);
   while (!text.empty()
          && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
     text.pop_back();

@@ -29,8 +29,9 @@ caf::error write_private_file(const std::string& path, std::string_view text,
 /// The first `max` bytes of `path`, without trailing newlines, carriage
 /// returns and spaces. ec::io "cannot open WHAT PATH: …", "WHAT PATH must not
 /// be readable by others (chmod 600)" for a file group or others may read or
-/// write, or "cannot read WHAT PATH" for an empty one. The read buffer is
-/// wiped; the caller wipes the text when it is a secret.
+/// write, or "cannot read WHAT PATH: …" when read(2) fails; an empty file
+/// is an empty text (the caller says what it should hold). The read buffer
+/// is wiped; the caller wipes the text when it is a secret.
 caf::expected<std::string> read_private_file(const std::string& path,
                                              size_t max, std::string_view what);
 
