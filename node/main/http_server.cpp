@@ -364,6 +364,8 @@ const char* reason_of(int status) {
     return "Bad Request";
   case 401:
     return "Unauthorized";
+  case 403:
+    return "Forbidden";
   case 411:
     return "Length Required";
   case 413:
@@ -419,6 +421,27 @@ void answer_and_close(const Request& req, const Response& res) {
     if (::poll(&p, 1, ms) != 1 || ::recv(fd, drop, sizeof drop, 0) <= 0)
       break;
   }
+}
+
+/// Whether an HTTP Host header names this machine's loopback: `localhost`
+/// or a loopback address, with or without a port. No Host at all (an
+/// HTTP/1.0 client) is taken too: a browser always sends one.
+bool loopback_host(const std::string& host) {
+  if (host.empty())
+    return true;
+  std::string name = host;
+  if (name.front() == '[') {
+    auto end = name.find(']');
+    if (end == std::string::npos)
+      return false;
+    name = name.substr(1, end - 1);
+  } else if (auto colon = name.rfind(':'); colon != std::string::npos) {
+    name.resize(colon);
+  }
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
+    return static_cast<char>(std::tolower(c));
+  });
+  return !http_token_required("auto", name);
 }
 
 /// Whether `req` carries a body that httplib reads only after the
@@ -612,6 +635,17 @@ private:
                "more than http_rate requests a second from " + req.remote_addr);
         return refused();
       }
+      // DNS rebinding: a page of another site whose name is pointed at
+      // 127.0.0.1 could read a node that asks for no token. Such a node
+      // answers only requests for a loopback name (as geth's vhosts).
+      if (!token_required_ && !loopback_host(req.get_header_value("Host"))) {
+        refuse(res, 403, "forbidden_host",
+               "this node asks for no token, so it answers only requests "
+               "for localhost or a loopback address (Host: "
+                 + req.get_header_value("Host")
+                 + "); set http_auth = always to serve other names");
+        return refused();
+      }
       // A body's size must be known before it is read: httplib bounds a
       // Content-Length by http_max_body_kb, but not a chunked body.
       if (req.has_header("Transfer-Encoding")) {
@@ -644,14 +678,22 @@ private:
                  "no such endpoint: " + req.method + " " + req.path);
           break;
         case 413:
+          // cpp-httplib reads a form-encoded body only up to 8 KiB.
           refuse(res, 413, "too_large",
-                 "the request body is larger than http_max_body_kb");
+                 req.get_header_value("Content-Type")
+                       .rfind("application/x-www-form-urlencoded", 0)
+                     == 0
+                   ? "a form-encoded request body is limited to 8 KiB; send "
+                     "it as application/json"
+                   : "the request body is larger than http_max_body_kb");
           break;
         case 414:
           refuse(res, 414, "too_large", "the request line is too long");
           break;
         default:
-          refuse(res, res.status, "bad_request", "the request is malformed");
+          refuse(res, res.status, "bad_request",
+                 "the request is malformed, or its method is not one this "
+                 "server knows (GET and POST are served)");
         }
         // httplib read the body of a 404 and skipped that of a 413; of a
         // request it could not parse, it left the rest unread.

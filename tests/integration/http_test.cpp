@@ -210,6 +210,28 @@ TEST_CASE("http: every query answers as the CLI's --json does") {
   auto shown_odd = h.get("/api/asset/" + odd_id);
   CHECK(shown_odd["name"] == "caf\xef\xbf\xbd");
   CHECK(shown_odd == run_json({"asset", "show", "--datadir", d, odd_id}));
+
+  // A name that would drive the terminal (clear the screen, a C1 CSI):
+  // JSON escapes it, and the human form shows it, escaped, too.
+  auto loud = hallmark::make_asset("x\x1b[2J\xc2\x9b"
+                                   "31my",
+                                   {7, 7, 7}, {}, *owner_key);
+  json loud_body;
+  loud_body["records"] = json::array(
+    {hallmark::to_hex(hallmark::encode(hallmark::record{loud}).bytes())});
+  res = c.Post("/api/records", loud_body.dump(), "application/json");
+  REQUIRE(res);
+  REQUIRE(res->status == 200);
+  auto loud_id = hallmark::to_hex(hallmark::asset_id(loud));
+  CHECK(h.get("/api/asset/" + loud_id)["name"]
+        == "x\x1b[2J\xc2\x9b"
+           "31my");
+  auto human = run({"asset", "show", "--datadir", d, loud_id});
+  REQUIRE(human.code == 0);
+  CHECK(human.out.find('\x1b') == std::string::npos);
+  CHECK(human.out.find("\xc2\x9b") == std::string::npos);
+  CHECK_MESSAGE(human.out.find("x\\x1b[2J\\u009b31my") != std::string::npos,
+                human.out);
 }
 
 TEST_CASE("http: the token is required where it must be, and accepted") {
@@ -303,7 +325,7 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
     ::close(fd);
     return got;
   };
-  auto too_big = raw_answer("POST /api/records HTTP/1.1\r\nHost: x\r\n"
+  auto too_big = raw_answer("POST /api/records HTTP/1.1\r\nHost: localhost\r\n"
                             "Content-Type: application/json\r\n"
                             "Content-Length: 8192\r\n\r\n");
   CHECK(too_big.rfind("HTTP/1.1 413", 0) == 0);
@@ -328,11 +350,21 @@ TEST_CASE("http: bad requests are refused and the node keeps serving") {
   expect(c.Get("/web/%ff"), 404, "not_found");
   expect(c.Get("/api/%ff%fe"), 404, "not_found");
   // A chunked body: its size is not known before it is read.
-  auto chunked = raw_answer("POST /api/records HTTP/1.1\r\nHost: x\r\n"
+  auto chunked = raw_answer("POST /api/records HTTP/1.1\r\nHost: localhost\r\n"
                             "Transfer-Encoding: chunked\r\n\r\n");
   CHECK(chunked.rfind("HTTP/1.1 411", 0) == 0);
   CHECK(chunked.find("\"length_required\"") != std::string::npos);
   expect(c.Get("/nothing"), 404, "not_found");
+  // A node that asks for no token answers only for loopback names: a page
+  // of another site, its name pointed at 127.0.0.1, reads nothing.
+  expect(c.Get("/api/status", {{"Host", "rebound.example:19944"}}), 403,
+         "forbidden_host");
+  for (auto host : {"localhost:19944", "LOCALHOST", "127.0.0.1:19944",
+                    "127.1.2.3", "[::1]:19944"}) {
+    auto r = c.Get("/api/status", {{"Host", host}});
+    REQUIRE(r);
+    CHECK_MESSAGE(r->status == 200, host);
+  }
   auto long_header = c.Get("/api/status",
                            {{"X-Long", std::string(20000, 'a')}});
   if (long_header)
@@ -399,7 +431,8 @@ TEST_CASE("http: a refused request's body is never read as a request") {
   temp_dir dir;
   http_node h{dir, 19955, {"http_auth = always", "http_rate = 2"}};
   h.n.start(false);
-  const std::string smuggled = "GET /web/style.css HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string smuggled = "GET /web/style.css HTTP/1.1\r\nHost: "
+                               "localhost\r\n\r\n";
   // Everything the node sends on one connection until it closes it. The
   // body comes a moment after the head, as a slow network would bring it,
   // so the node has answered before it arrives.
@@ -437,12 +470,12 @@ TEST_CASE("http: a refused request's body is never read as a request") {
                     smuggled);
   };
   SUBCASE("no token") {
-    auto got = with_body("POST /api/records HTTP/1.1\r\nHost: x\r\n");
+    auto got = with_body("POST /api/records HTTP/1.1\r\nHost: localhost\r\n");
     CHECK_MESSAGE(got.rfind("HTTP/1.1 401", 0) == 0, got);
     CHECK(got.find("\"unauthorized\"") != std::string::npos);
     CHECK_MESSAGE(answers(got) == 1, got);
     // A GET with a body, to a path that needs the token, too.
-    got = with_body("GET /api/status HTTP/1.1\r\nHost: x\r\n");
+    got = with_body("GET /api/status HTTP/1.1\r\nHost: localhost\r\n");
     CHECK_MESSAGE(got.rfind("HTTP/1.1 401", 0) == 0, got);
     CHECK_MESSAGE(answers(got) == 1, got);
   }
@@ -451,12 +484,12 @@ TEST_CASE("http: a refused request's body is never read as a request") {
     auto c = h.client();
     for (int i = 0; i < 4; ++i)
       c.Get("/web/app.js");
-    auto got = with_body("GET /web/app.js HTTP/1.1\r\nHost: x\r\n");
+    auto got = with_body("GET /web/app.js HTTP/1.1\r\nHost: localhost\r\n");
     CHECK_MESSAGE(got.rfind("HTTP/1.1 429", 0) == 0, got);
     CHECK_MESSAGE(answers(got) == 1, got);
   }
   SUBCASE("chunked") {
-    auto got = exchange("POST /api/records HTTP/1.1\r\nHost: x\r\n"
+    auto got = exchange("POST /api/records HTTP/1.1\r\nHost: localhost\r\n"
                         "Transfer-Encoding: chunked\r\n\r\n",
                         smuggled);
     CHECK_MESSAGE(got.rfind("HTTP/1.1 411", 0) == 0, got);
@@ -506,7 +539,7 @@ TEST_CASE("http: idle and trickling clients do not hold up the node's stop") {
   // One kept alive after an answer, one that sends a header line and then
   // a byte now and then, one event stream.
   int kept = connect_to(h.port);
-  std::string request = "GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string request = "GET /api/status HTTP/1.1\r\nHost: localhost\r\n\r\n";
   REQUIRE(::write(kept, request.data(), request.size()) > 0);
   char buf[4096];
   REQUIRE(::read(kept, buf, sizeof buf) > 0);
