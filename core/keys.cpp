@@ -21,13 +21,16 @@ caf::error write_private_file(const std::string& path, std::string_view text,
   if (fd < 0)
     return make_error(ec::io,
                       "cannot create " + name + ": " + std::strerror(errno));
-  auto ok = ::write(fd, text.data(), text.size())
-            == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
+  auto n = ::write(fd, text.data(), text.size());
+  std::string why = n < 0 ? std::strerror(errno) : "";
+  if (n >= 0 && static_cast<size_t>(n) != text.size())
+    why = "a short write (the disk is full?)";
+  if (::fsync(fd) != 0 && why.empty())
+    why = std::strerror(errno);
   ::close(fd);
-  if (!ok) {
+  if (!why.empty()) {
     ::unlink(path.c_str());
-    return make_error(ec::io, "cannot write " + name);
+    return make_error(ec::io, "cannot write " + name + ": " + why);
   }
   return {};
 }

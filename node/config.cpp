@@ -464,9 +464,13 @@ caf::error save_config(const node_config& c) {
     for (auto& value : k.written(c))
       out << k.name << " = " << value << "\n";
   std::ofstream file{c.config_path(), std::ios::trunc};
+  errno = 0;
   file << out.str();
   if (!file.flush())
-    return make_error(ec::io, "cannot write " + c.config_path());
+    return make_error(ec::io,
+                      "cannot write " + c.config_path()
+                        + (errno != 0 ? std::string{": "} + std::strerror(errno)
+                                      : std::string{}));
   return {};
 }
 

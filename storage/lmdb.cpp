@@ -158,10 +158,12 @@ caf::expected<std::pair<int, struct stat>> data_file(MDB_env* e,
 }
 
 /// Allocates bytes [from, to) of the data file of `path` on disk. On
-/// failure it gives back the length it added, never more: the file keeps
-/// at least the length it had (a data file is never cut below its data).
+/// failure the file goes back to the length it had, or to `keep` if that
+/// is shorter (at open: its length before LMDB extended it to the map),
+/// but never below `from`: a data file is never cut below its data, and a
+/// failed start leaves no disk taken.
 caf::error allocate(MDB_env* e, const std::string& path, uint64_t from,
-                    uint64_t to) {
+                    uint64_t to, uint64_t keep = UINT64_MAX) {
   if (to <= from)
     return {};
   auto file = data_file(e, path);
@@ -172,7 +174,7 @@ caf::error allocate(MDB_env* e, const std::string& path, uint64_t from,
                              static_cast<off_t>(to - from));
   if (rc == 0)
     return {};
-  auto had = std::max(static_cast<uint64_t>(st.st_size), from);
+  auto had = std::max(std::min(static_cast<uint64_t>(st.st_size), keep), from);
   if (::ftruncate(fd, static_cast<off_t>(had)) != 0) {
     // Nothing more to give back; the error below says what failed.
   }
@@ -306,6 +308,11 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
                              env_options options) {
   std::error_code err;
   bool made = !std::filesystem::exists(path, err);
+  // The data file's length before LMDB opens it: a writable map's open
+  // extends it to the map, which a failed allocation takes back.
+  auto before = std::filesystem::file_size(path + "/data.mdb", err);
+  if (err)
+    before = 0;
   std::filesystem::create_directories(path, err);
   if (err)
     return make_error(ec::io, "cannot create " + path + ": " + err.message());
@@ -328,8 +335,13 @@ caf::expected<env> env::open(const std::string& path, unsigned max_tables,
   MDB_envinfo info;
   if (int rc = mdb_env_info(handle->get(), &info); rc != 0)
     return undo(fail(rc, "mdb_env_info " + path));
+  MDB_stat stat;
+  if (int rc = mdb_env_stat(handle->get(), &stat); rc != 0)
+    return undo(fail(rc, "mdb_env_stat " + path));
+  auto data = (uint64_t{info.me_last_pgno} + 1) * stat.ms_psize;
   if (auto e = options.write_map
-                 ? allocate(handle->get(), path, 0, info.me_mapsize)
+                 ? allocate(handle->get(), path, 0, info.me_mapsize,
+                            std::max<uint64_t>(before, data))
                  : extend(handle->get(), path, info.me_mapsize)) {
     handle->reset();
     return undo(e);

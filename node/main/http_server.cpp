@@ -285,11 +285,11 @@ uint16_t port_of(const sockaddr_storage& addr) {
   return 0;
 }
 
-/// Calls `f(fd)` for every TCP socket of this process whose local port is
-/// `port` and that does not listen: the HTTP server's connections (httplib
-/// keeps them to itself). Stops early when `f` returns true.
+/// Calls `f(fd, listening)` for every TCP socket of this process whose
+/// local port is `port` (httplib keeps its sockets to itself). Stops early
+/// when `f` returns true.
 template <class F>
-void for_each_connection(uint16_t port, F f) {
+void for_each_socket(uint16_t port, F f) {
   std::error_code fe;
   for (auto& entry : fs::directory_iterator{"/proc/self/fd", fe}) {
     int fd = -1;
@@ -304,12 +304,19 @@ void for_each_connection(uint16_t port, F f) {
     int listening = 0;
     socklen_t size = sizeof listening;
     if (port_of(addr) != port
-        || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0
-        || listening != 0)
+        || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0)
       continue;
-    if (f(fd))
+    if (f(fd, listening != 0))
       return;
   }
+}
+
+/// Calls `f(fd)` for every connection of the HTTP server on `port` (its
+/// sockets that do not listen). Stops early when `f` returns true.
+template <class F>
+void for_each_connection(uint16_t port, F f) {
+  for_each_socket(port,
+                  [&](int fd, bool listening) { return !listening && f(fd); });
 }
 
 /// Shuts down (both ways) every connection of the HTTP server on `port`,
@@ -501,14 +508,23 @@ private:
 
   void work() {
     std::unique_lock lock{mutex_};
+    auto ready = [&] { return stopping_ || !jobs_.empty(); };
     while (true) {
       ++idle_;
-      bool extra = live_ > kept_;
-      auto ready = [&] { return stopping_ || !jobs_.empty(); };
-      bool woke = extra ? wake_.wait_for(lock, burst_thread_idle, ready)
-                        : (wake_.wait(lock, ready), true);
+      // A thread beyond the kept ones ends after a while without work;
+      // whether it is beyond is asked after each wait, as others end
+      // (each ends holding the lock, so no more than the extra ones go).
+      bool expired = false;
+      while (!ready()) {
+        if (wake_.wait_for(lock, burst_thread_idle, ready))
+          break;
+        if (live_ > kept_) {
+          expired = true;
+          break;
+        }
+      }
       --idle_;
-      if (!woke || (stopping_ && jobs_.empty()))
+      if (expired || (stopping_ && jobs_.empty()))
         break;
       auto job = std::move(jobs_.front());
       jobs_.pop_front();
@@ -571,8 +587,17 @@ public:
   /// Binds the address; ec::io with the kernel's reason if it cannot.
   caf::error bind() {
     auto why = why_not_bindable(host_, port_);
-    if (why.empty() && server_.bind_to_port(host_, port_))
+    if (why.empty() && server_.bind_to_port(host_, port_)) {
+      // cpp-httplib 0.11 listens with a backlog of 5: a burst of
+      // connections beyond it had its SYNs dropped, and waited seconds
+      // for the kernel's retry. Listening again raises it.
+      for_each_socket(port_, [](int fd, bool listening) {
+        if (listening)
+          ::listen(fd, SOMAXCONN);
+        return listening;
+      });
       return {};
+    }
     return make_error(ec::io,
                       "cannot listen for HTTP on " + address()
                         + " (http_listen): " + (why.empty() ? "refused" : why));

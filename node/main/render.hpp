@@ -115,9 +115,10 @@ using human_printer = void (*)(const json&);
 /// print the same).
 std::string json_text(const json& j);
 
-/// `j` with every string made safe for a terminal: control characters
-/// (C0, DEL and C1, which start terminal escape sequences: a name could
-/// clear the screen or rewrite what was printed) become `\xNN` or `\uNNNN`.
+/// `j` with every string and every object key made safe for a terminal:
+/// control characters (C0, DEL and C1, which start terminal escape
+/// sequences: a name could clear the screen or rewrite what was printed)
+/// become `\xNN` or `\uNNNN`, and bytes that are not UTF-8 `\xNN`.
 json printable(const json& j);
 
 /// Prints `j` as one JSON line if `as_json`, else with `human`, given

@@ -215,7 +215,10 @@ TEST_CASE("http: every query answers as the CLI's --json does") {
   // JSON escapes it, and the human form shows it, escaped, too.
   auto loud = hallmark::make_asset("x\x1b[2J\xc2\x9b"
                                    "31my",
-                                   {7, 7, 7}, {}, *owner_key);
+                                   {7, 7, 7},
+                                   {{"k\x1b]0;t\x07", "v\x9b"
+                                                      "2J"}},
+                                   *owner_key);
   json loud_body;
   loud_body["records"] = json::array(
     {hallmark::to_hex(hallmark::encode(hallmark::record{loud}).bytes())});
@@ -229,7 +232,12 @@ TEST_CASE("http: every query answers as the CLI's --json does") {
   auto human = run({"asset", "show", "--datadir", d, loud_id});
   REQUIRE(human.code == 0);
   CHECK(human.out.find('\x1b') == std::string::npos);
-  CHECK(human.out.find("\xc2\x9b") == std::string::npos);
+  CHECK(human.out.find('\x07') == std::string::npos);
+  CHECK(human.out.find('\x9b') == std::string::npos);
+  // A metadata key too, and a byte that is not UTF-8.
+  CHECK_MESSAGE(human.out.find("k\\x1b]0;t\\x07") != std::string::npos,
+                human.out);
+  CHECK_MESSAGE(human.out.find("v\\x9b2J") != std::string::npos, human.out);
   CHECK_MESSAGE(human.out.find("x\\x1b[2J\\u009b31my") != std::string::npos,
                 human.out);
 }

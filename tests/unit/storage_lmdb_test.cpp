@@ -424,6 +424,8 @@ TEST_CASE("lmdb: a writable map that the disk cannot hold is refused, its "
   CHECK(code_of(full.error()) == ec::storage);
   CHECK_MESSAGE(message_of(full.error()).find("disk full") != std::string::npos,
                 message_of(full.error()));
+  // And the file is as it was: no longer, and holding no more disk.
+  CHECK(std::filesystem::file_size(at + "/data.mdb") == 1 * mib);
   std::filesystem::remove(filler);
   auto e = open(1 * mib);
   REQUIRE_MESSAGE(e, (e ? "" : message_of(e.error())));
