@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <fmt/core.h>
@@ -14,7 +15,15 @@ namespace hallmark {
 
 enum class log_level { debug, info, warning, error };
 
-/// Writes one line; lines from different actors never interleave.
+/// `text` safe to show on a terminal: control characters (C0 with the
+/// newline, DEL, and C1 — U+0080..U+009F, which start escape sequences)
+/// become `\xNN` or `\uNNNN`, and bytes that are not UTF-8 `\xNN`; with
+/// `backslash`, a backslash becomes `\\` too, so the escapes read back
+/// unambiguously. Used for every log line and the CLI's human form.
+std::string escape_controls(std::string_view text, bool backslash = false);
+
+/// Writes one line, `message` passed through escape_controls; lines from
+/// different actors never interleave.
 void log_line(log_level level, std::string_view component,
               std::string_view message);
 

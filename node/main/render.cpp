@@ -6,6 +6,8 @@
 
 #include <fmt/core.h>
 
+#include "core/log.hpp"
+
 #include "core/error.hpp"
 #include "messages/codec.hpp"
 
@@ -556,61 +558,13 @@ std::string json_text(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-namespace {
-
-/// The length of the UTF-8 sequence at `text[i]`, or 0 if it is not one
-/// (a stray continuation byte, a bad lead, a cut or overlong sequence).
-size_t utf8_length(std::string_view text, size_t i) {
-  auto at = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  auto c = at(i);
-  size_t n = c < 0x80                 ? 1
-             : c >= 0xc2 && c <= 0xdf ? 2
-             : c >= 0xe0 && c <= 0xef ? 3
-             : c >= 0xf0 && c <= 0xf4 ? 4
-                                      : 0;
-  if (n == 0 || i + n > text.size())
-    return 0;
-  for (size_t k = 1; k < n; ++k)
-    if ((at(i + k) & 0xc0) != 0x80)
-      return 0;
-  if ((c == 0xe0 && at(i + 1) < 0xa0) || (c == 0xf0 && at(i + 1) < 0x90)
-      || (c == 0xf4 && at(i + 1) > 0x8f) || (c == 0xed && at(i + 1) > 0x9f))
-    return 0;
-  return n;
-}
-
-/// `text` safe for a terminal (see printable).
-std::string printable_text(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size();) {
-    auto c = static_cast<unsigned char>(text[i]);
-    auto n = utf8_length(text, i);
-    if (n == 0 || c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c); // a control, or not UTF-8
-      ++i;
-    } else if (n == 2 && c == 0xc2
-               && static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
-      out += fmt::format("\\u{:04x}", // U+0080..U+009F, the C1 controls
-                         static_cast<unsigned char>(text[i + 1]));
-      i += 2;
-    } else {
-      out.append(text.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
-}
-
-} // namespace
-
 json printable(const json& j) {
   if (j.is_string())
-    return printable_text(j.get_ref<const std::string&>());
+    return escape_controls(j.get_ref<const std::string&>(), true);
   if (j.is_object()) {
     json out = json::object();
     for (auto& [key, value] : j.items())
-      out[printable_text(key)] = printable(value);
+      out[escape_controls(key, true)] = printable(value);
     return out;
   }
   if (j.is_array()) {

@@ -118,7 +118,8 @@ std::string json_text(const json& j);
 /// `j` with every string and every object key made safe for a terminal:
 /// control characters (C0, DEL and C1, which start terminal escape
 /// sequences: a name could clear the screen or rewrite what was printed)
-/// become `\xNN` or `\uNNNN`, and bytes that are not UTF-8 `\xNN`.
+/// become `\xNN` or `\uNNNN`, bytes that are not UTF-8 `\xNN`, and a
+/// backslash `\\` (core/log.hpp: escape_controls).
 json printable(const json& j);
 
 /// Prints `j` as one JSON line if `as_json`, else with `human`, given

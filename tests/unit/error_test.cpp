@@ -149,3 +149,25 @@ TEST_CASE("log: levels parse and filter") {
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("log: escape_controls keeps text and escapes what drives a "
+          "terminal") {
+  using hallmark::escape_controls;
+  CHECK(escape_controls("plain text, caf\xc3\xa9 \xe2\x82\xac") // é €
+        == "plain text, caf\xc3\xa9 \xe2\x82\xac");
+  CHECK(escape_controls("a\x1b[2Jb") == "a\\x1b[2Jb");
+  CHECK(escape_controls("line\nforged") == "line\\x0aforged");
+  CHECK(escape_controls("t\x07\x7f") == "t\\x07\\x7f");
+  CHECK(escape_controls("c1 \xc2\x9b"
+                        "31m")
+        == "c1 \\u009b31m");
+  // Bytes that are not UTF-8: a lone C1 byte, a stray continuation, an
+  // overlong form, a cut sequence.
+  CHECK(escape_controls("\x9b\x80\xc0\xaf\xe2\x82")
+        == "\\x9b\\x80\\xc0\\xaf\\xe2\\x82");
+  // A backslash is doubled only when asked, so `\x1b` typed as text and a
+  // real ESC read apart.
+  CHECK(escape_controls("a\\x1b") == "a\\x1b");
+  CHECK(escape_controls("a\\x1b", true) == "a\\\\x1b");
+  CHECK(escape_controls("") == "");
+}
