@@ -6,9 +6,8 @@
 
 #include <fmt/core.h>
 
-#include "core/log.hpp"
-
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "messages/codec.hpp"
 
 namespace hallmark {

@@ -198,34 +198,31 @@ TEST_CASE("http: every query answers as the CLI's --json does") {
     is_error(h.get("/api/asset/" + waiting["record"].get<std::string>(), 404),
              "not_found"));
 
+  // Registers `a` over the API; its asset id.
+  auto submit = [&](const hallmark::asset& a) {
+    json body;
+    body["records"] = json::array(
+      {hallmark::to_hex(hallmark::encode(hallmark::record{a}).bytes())});
+    auto r = c.Post("/api/records", body.dump(), "application/json");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    return hallmark::to_hex(hallmark::asset_id(a));
+  };
   // A name is bytes: what is not UTF-8 is shown as U+FFFD, as --json does.
-  auto odd = hallmark::make_asset("caf\xff", {9, 9, 9}, {}, *owner_key);
-  json odd_body;
-  odd_body["records"] = json::array(
-    {hallmark::to_hex(hallmark::encode(hallmark::record{odd}).bytes())});
-  res = c.Post("/api/records", odd_body.dump(), "application/json");
-  REQUIRE(res);
-  REQUIRE(res->status == 200);
-  auto odd_id = hallmark::to_hex(hallmark::asset_id(odd));
+  auto odd_id = submit(
+    hallmark::make_asset("caf\xff", {9, 9, 9}, {}, *owner_key));
   auto shown_odd = h.get("/api/asset/" + odd_id);
   CHECK(shown_odd["name"] == "caf\xef\xbf\xbd");
   CHECK(shown_odd == run_json({"asset", "show", "--datadir", d, odd_id}));
 
   // A name that would drive the terminal (clear the screen, a C1 CSI):
   // JSON escapes it, and the human form shows it, escaped, too.
-  auto loud = hallmark::make_asset("x\x1b[2J\xc2\x9b"
-                                   "31my",
-                                   {7, 7, 7},
-                                   {{"k\x1b]0;t\x07", "v\x9b"
-                                                      "2J"}},
-                                   *owner_key);
-  json loud_body;
-  loud_body["records"] = json::array(
-    {hallmark::to_hex(hallmark::encode(hallmark::record{loud}).bytes())});
-  res = c.Post("/api/records", loud_body.dump(), "application/json");
-  REQUIRE(res);
-  REQUIRE(res->status == 200);
-  auto loud_id = hallmark::to_hex(hallmark::asset_id(loud));
+  auto loud_id = submit(hallmark::make_asset("x\x1b[2J\xc2\x9b"
+                                             "31my",
+                                             {7, 7, 7},
+                                             {{"k\x1b]0;t\x07", "v\x9b"
+                                                                "2J"}},
+                                             *owner_key));
   CHECK(h.get("/api/asset/" + loud_id)["name"]
         == "x\x1b[2J\xc2\x9b"
            "31my");
