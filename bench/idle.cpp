@@ -23,7 +23,7 @@ namespace {
 struct options {
   int nodes = 8;
   int seconds = 20;
-  std::string bin = self_dir() + "/../node/main/hallmark";
+  std::string bin = self_dir() + "/../cli/hallmark";
   int port = 19950;
 };
 

@@ -31,7 +31,7 @@ inline std::string self_dir() {
 /// build by default) and the first port (--port).
 struct run_options {
   size_t count = 0;
-  std::string bin = self_dir() + "/../node/main/hallmark";
+  std::string bin = self_dir() + "/../cli/hallmark";
   int port = 0;
   /// Serving nodes (--peers K), for a benchmark that takes them.
   size_t peers = 1;

@@ -1,5 +1,5 @@
 // metrics: the node's own counters and histograms, which the actors count
-// into as they work and GET /metrics reads (node/main/http_metrics.cpp).
+// into as they work and GET /metrics reads (http/metrics.cpp).
 // Everything here is lock-free: a counter or a histogram is a few relaxed
 // atomics, cheap enough for the hot paths (every frame, every verify job).
 //

@@ -13,7 +13,7 @@
 namespace hallmark {
 
 /// A part of the process that serves beside the node's actors and talks to
-/// them only as a client would (the HTTP server, node/main/http_server).
+/// them only as a client would (the HTTP server, http/server).
 class node_service {
 public:
   virtual ~node_service() = default;

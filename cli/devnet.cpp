@@ -1,7 +1,7 @@
 // `hallmark devnet`, the command: its arguments, the nodes' directory and
 // ports, then the run: the supervisor starts the nodes, the demo walks its
 // records, the screen shows them until the end, and the end judges the tips.
-#include "node/main/devnet.hpp"
+#include "cli/devnet.hpp"
 
 #include <sys/un.h>
 
@@ -15,10 +15,10 @@
 
 #include "core/error.hpp"
 #include "node/config.hpp"
-#include "node/main/commands.hpp"
-#include "node/main/devnet_demo.hpp"
-#include "node/main/devnet_screen.hpp"
-#include "node/main/devnet_supervisor.hpp"
+#include "cli/commands.hpp"
+#include "cli/devnet_demo.hpp"
+#include "cli/devnet_screen.hpp"
+#include "cli/devnet_supervisor.hpp"
 
 namespace fs = std::filesystem;
 

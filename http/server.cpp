@@ -1,4 +1,4 @@
-#include "node/main/http_server.hpp"
+#include "http/server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -31,9 +31,9 @@
 #include "messages/codec.hpp"
 #include "messages/registration.hpp"
 #include "node/cookie.hpp"
-#include "node/main/admin_client.hpp"
-#include "node/main/http_metrics.hpp"
-#include "node/main/render.hpp"
+#include "client/admin_client.hpp"
+#include "http/metrics.hpp"
+#include "client/render.hpp"
 
 namespace fs = std::filesystem;
 
@@ -1045,7 +1045,7 @@ std::string find_web_dir() {
   if (fe)
     return {};
   for (auto dir : {exe.parent_path() / ".." / "share" / "hallmark" / "web",
-                   exe.parent_path() / ".." / ".." / "web"})
+                   exe.parent_path() / ".." / "web"})
     if (holds_page(dir))
       return fs::weakly_canonical(dir, fe).string();
   return {};

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "node/main/devnet_supervisor.hpp"
+#include "cli/devnet_supervisor.hpp"
 
 namespace hallmark {
 

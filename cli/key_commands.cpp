@@ -1,7 +1,7 @@
 // Key files: `keys new` writes one, `keys show` prints a key's public key.
 #include "core/keys.hpp"
-#include "node/main/commands.hpp"
-#include "node/main/render.hpp"
+#include "cli/commands.hpp"
+#include "client/render.hpp"
 
 namespace hallmark {
 

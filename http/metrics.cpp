@@ -1,4 +1,4 @@
-#include "node/main/http_metrics.hpp"
+#include "http/metrics.hpp"
 
 #include <unistd.h>
 

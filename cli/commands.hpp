@@ -5,7 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "node/main/cli.hpp"
+#include "cli/cli.hpp"
 
 namespace hallmark {
 

@@ -24,8 +24,8 @@
 #include <caf/expected.hpp>
 
 #include "core/crypto.hpp"
-#include "node/main/devnet.hpp"
-#include "node/main/render.hpp"
+#include "cli/devnet.hpp"
+#include "client/render.hpp"
 
 namespace hallmark {
 

@@ -1,12 +1,12 @@
-#include "node/main/devnet_demo.hpp"
+#include "cli/devnet_demo.hpp"
 
 #include <fmt/core.h>
 
 #include "core/error.hpp"
 #include "core/records.hpp"
-#include "node/main/admin_client.hpp"
-#include "node/main/render.hpp"
-#include "node/main/submit.hpp"
+#include "client/admin_client.hpp"
+#include "client/render.hpp"
+#include "client/submit.hpp"
 
 namespace hallmark {
 

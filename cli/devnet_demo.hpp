@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "node/main/devnet_supervisor.hpp"
+#include "cli/devnet_supervisor.hpp"
 
 namespace hallmark {
 

@@ -1,4 +1,4 @@
-#include "node/main/admin_client.hpp"
+#include "client/admin_client.hpp"
 
 #include <cerrno>
 #include <cstring>

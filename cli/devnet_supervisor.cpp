@@ -1,4 +1,4 @@
-#include "node/main/devnet_supervisor.hpp"
+#include "cli/devnet_supervisor.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 
 #include "core/error.hpp"
 #include "node/config.hpp"
-#include "node/main/admin_client.hpp"
+#include "client/admin_client.hpp"
 
 namespace fs = std::filesystem;
 

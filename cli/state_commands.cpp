@@ -10,8 +10,8 @@
 
 #include "core/state_proof.hpp"
 #include "messages/envelope.hpp"
-#include "node/main/commands.hpp"
-#include "node/main/render.hpp"
+#include "cli/commands.hpp"
+#include "client/render.hpp"
 
 namespace hallmark {
 

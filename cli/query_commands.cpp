@@ -10,8 +10,8 @@
 #include <fmt/core.h>
 
 #include "messages/codec.hpp"
-#include "node/main/commands.hpp"
-#include "node/main/render.hpp"
+#include "cli/commands.hpp"
+#include "client/render.hpp"
 
 namespace hallmark {
 

@@ -16,8 +16,8 @@
 #include <kj/exception.h>
 
 #include "core/crypto.hpp"
-#include "node/main/cli.hpp"
-#include "node/main/commands.hpp"
+#include "cli/cli.hpp"
+#include "cli/commands.hpp"
 
 namespace hallmark {
 namespace {

@@ -20,8 +20,8 @@
 #include "core/error.hpp"
 #include "messages/codec.hpp"
 #include "node/config.hpp"
-#include "node/main/admin_client.hpp"
-#include "node/main/render.hpp"
+#include "client/admin_client.hpp"
+#include "client/render.hpp"
 
 namespace hallmark {
 

@@ -36,7 +36,7 @@ make_http_server(const node_config& cfg);
 
 /// Where the status page's files are: $HALLMARK_WEB_DIR, else
 /// EXE/../share/hallmark/web (installed), else the build tree's web/
-/// (EXE/../../web); "" when none holds index.html.
+/// (EXE/../web); "" when none holds index.html.
 std::string find_web_dir();
 
 } // namespace hallmark

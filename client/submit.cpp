@@ -1,11 +1,11 @@
-#include "node/main/submit.hpp"
+#include "client/submit.hpp"
 
 #include <algorithm>
 
 #include <sodium.h>
 
 #include "core/error.hpp"
-#include "node/main/admin_client.hpp"
+#include "client/admin_client.hpp"
 
 namespace hallmark {
 

@@ -15,9 +15,9 @@
 #include "core/keys.hpp"
 #include "core/log.hpp"
 #include "node/config.hpp"
-#include "node/main/commands.hpp"
-#include "node/main/http_server.hpp"
-#include "node/main/render.hpp"
+#include "cli/commands.hpp"
+#include "http/server.hpp"
+#include "client/render.hpp"
 #include "node/node.hpp"
 #include "storage/lmdb.hpp"
 

@@ -1,4 +1,4 @@
-#include "node/main/render.hpp"
+#include "client/render.hpp"
 
 #include <algorithm>
 #include <ctime>

@@ -1,4 +1,4 @@
-#include "node/main/devnet_screen.hpp"
+#include "cli/devnet_screen.hpp"
 
 #include <sys/ioctl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "node/main/cli.hpp"
+#include "cli/cli.hpp"
 
 #include <charconv>
 

@@ -7,8 +7,8 @@
 
 #include "core/chain.hpp"
 #include "messages/codec.hpp"
-#include "node/main/commands.hpp"
-#include "node/main/render.hpp"
+#include "cli/commands.hpp"
+#include "client/render.hpp"
 
 namespace hallmark {
 

@@ -8,9 +8,9 @@
 
 #include "core/keys.hpp"
 #include "core/records.hpp"
-#include "node/main/commands.hpp"
-#include "node/main/render.hpp"
-#include "node/main/submit.hpp"
+#include "cli/commands.hpp"
+#include "client/render.hpp"
+#include "client/submit.hpp"
 
 namespace hallmark {
 
