@@ -68,6 +68,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, headers, "headers")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, links, "links")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, assume, "assume")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, resolve, "resolve")
 CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
 
 namespace hallmark::trie {
@@ -552,6 +553,11 @@ using connector_actor = relay_actor::extend<
   // The announcer that sessions hand registrations to.
   caf::reacts_to<atom::subscribe, announcer_actor>>;
 
+/// Resolves a peer's host name on a thread of its own (actors/dialer.hpp).
+using resolver_actor = caf::typed_actor<
+  // The host's addresses, IPv4 first; then the resolver quits.
+  caf::replies_to<atom::resolve, std::string>::with<std::vector<std::string>>>;
+
 /// Fetches a range of blocks from an upstream link, pipelined within a
 /// cache bound, and hands them to block_processor in order.
 using prefetcher_actor = caf::typed_actor<
@@ -635,6 +641,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_types, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(hallmark_types, (hallmark::state_reply))
   CAF_ADD_TYPE_ID(hallmark_types, (std::vector<hallmark::peer_link>))
   CAF_ADD_TYPE_ID(hallmark_types, (hallmark::state_sync_status))
+  CAF_ADD_TYPE_ID(hallmark_types, (std::vector<std::string>))
 CAF_END_TYPE_ID_BLOCK(hallmark_types)
 
 CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
@@ -650,6 +657,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::relay_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::state_server_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::state_sync_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::resolver_actor))
 CAF_END_TYPE_ID_BLOCK(hallmark_handles)
 
 // The one message type CAF may not copy through inspection: a verifier's job

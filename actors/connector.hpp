@@ -113,6 +113,8 @@ struct connector_state {
     /// no other peer has more work.
     std::chrono::steady_clock::time_point avoid_until{};
     std::chrono::milliseconds backoff{0};
+    /// Dials made: each tries the next of `addresses`.
+    size_t dials = 0;
     /// This peer's branch forks deeper than the reorg window: not chosen
     /// as upstream before this time (it is checked again then).
     std::chrono::steady_clock::time_point deep_fork_until{};

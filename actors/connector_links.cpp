@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/dialer.hpp"
 #include "core/log.hpp"
 
 namespace hallmark {
@@ -139,30 +140,57 @@ void register_with(self_ptr self, const public_key& key) {
       });
 }
 
+/// Starts a link to `key` at `host` (an address) and `port`, the listener
+/// `address` announced, without waiting for the connection
+/// (actors/dialer.hpp).
+void connect_to(self_ptr self, const public_key& key, const std::string& host,
+                uint16_t port, const std::string& address) {
+  auto fd = start_connect(host, port);
+  if (!fd) {
+    log_info("connector", "cannot dial {} at {}: {}", short_key(key), address,
+             message_of(fd.error()));
+    return;
+  }
+  auto session = self->system().middleman().spawn_broker(
+    dialled_peer_session, *fd, self->state.deps, key, address);
+  // Linked: the session ends when the connector does.
+  self->link_to(session);
+  log_info("connector", "dialling {} at {}", short_key(key), address);
+}
+
 void dial(self_ptr self, const public_key& key, peer_entry& p) {
   auto& st = self->state;
   auto now = now_of(self);
   if (p.session || now < p.next_dial || p.addresses.empty()
       || p.banned_until > unix_now())
     return;
-  // Retry with backoff: one cycle, doubling to a minute.
+  // Retry with backoff: one cycle, doubling to a minute; each try the next
+  // of the peer's addresses.
   p.backoff = std::min<std::chrono::milliseconds>(
     std::max(st.cfg.cycle, p.backoff * 2), std::chrono::minutes{1});
   p.next_dial = now + p.backoff;
-  for (auto& a : p.addresses) {
-    auto parsed = parse_listener(a);
-    if (!parsed)
-      continue;
-    auto session = self->system().middleman().spawn_client(
-      peer_session, parsed->first, parsed->second, st.deps,
-      std::optional<public_key>{key}, a);
-    if (session) {
-      // Linked: the session ends when the connector does.
-      self->link_to(*session);
-      log_info("connector", "dialled {} at {}", short_key(key), a);
-      return;
-    }
+  auto address = p.addresses[p.dials++ % p.addresses.size()];
+  auto parsed = parse_listener(address);
+  if (!parsed)
+    return;
+  auto [host, port] = *parsed;
+  if (is_address(host)) {
+    connect_to(self, key, host, port, address);
+    return;
   }
+  // A name: resolved on a thread of its own, within the handshake's time.
+  auto r = self->spawn<caf::detached>(resolver);
+  self->request(r, st.deps.limits.handshake_timeout, atom::resolve_v, host)
+    .then(
+      [=](std::vector<std::string>& found) {
+        auto i = self->state.peers.find(key);
+        if (i != self->state.peers.end() && !i->second.session)
+          connect_to(self, key, found.front(), port, address);
+      },
+      [=](caf::error& err) {
+        log_info("connector", "cannot dial {} at {}: {}", short_key(key),
+                 address, message_of(err));
+      });
 }
 
 void maintain_links(self_ptr self) {

@@ -1,6 +1,8 @@
 #include "actors/peer_session.hpp"
 #include "core/metrics.hpp"
 
+#include <sys/socket.h>
+
 #include <caf/io/broker.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -25,6 +27,18 @@ behavior_type handshaking(self_ptr self, next_read next);
 behavior_type admitting(self_ptr self, next_read next);
 behavior_type linked(self_ptr self, next_read next);
 
+/// Ends the TCP connection at once, dropping what CAF still holds to write.
+/// CAF's own close is graceful: it keeps the socket in the network loop
+/// until its last bytes are written, and `~actor_system` waits for that
+/// loop to empty. A dial into a host that never answers (the hello waiting
+/// for a connection that is never made), or a peer that stops reading,
+/// would then hold the node's stop until TCP gives up, minutes later.
+/// `hdl`'s id is the socket (CAF 0.17's default multiplexer); the socket
+/// is still open here, the session's scribe holds it.
+void abort_connection(self_ptr self) {
+  ::shutdown(static_cast<int>(self->state.hdl.id()), SHUT_RDWR);
+}
+
 /// Ends the link. `fault` marks misbehaviour: the session then exits with
 /// that error, which the listener counts against the peer's host.
 void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
@@ -32,6 +46,9 @@ void close_link(self_ptr self, const std::string& why, ec fault = ec::none) {
   if (st.closed)
     return;
   st.closed = true;
+  // A dial whose connection was never made has nothing worth flushing.
+  if (!st.inbound && !st.heard)
+    abort_connection(self);
   // An inbound link that never became a link is the listener's to log
   // (rate-limited per host: a flood of garbage must not flood the log).
   if (!st.inbound || !st.deps.listener || st.linked)
@@ -178,6 +195,7 @@ void on_bytes(self_ptr self, const caf::io::new_data_msg& msg, next_read next,
               size_t cap, behavior_type (*phase)(self_ptr, next_read),
               void (*on_frame)(self_ptr, byte_view)) {
   auto& st = self->state;
+  st.heard = true;
   byte_view data{reinterpret_cast<const uint8_t*>(msg.buf.data()),
                  msg.buf.size()};
   metrics::node().peer_bytes_in.add(data.size());
@@ -423,6 +441,14 @@ behavior_type peer_session(self_ptr self, connection_handle hdl,
                            std::optional<public_key> expected,
                            std::string address) {
   close_mailbox_on_exit(self);
+  // The node stops (the connector or listener exits): the link ends at
+  // once, whatever the peer still has to read.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::normal)
+      return;
+    abort_connection(self);
+    self->quit(msg.reason);
+  });
   auto& st = self->state;
   st.deps = std::move(deps);
   st.hdl = hdl;
@@ -441,6 +467,13 @@ behavior_type peer_session(self_ptr self, connection_handle hdl,
   self->configure_read(hdl, receive_policy::exactly(4));
   schedule_tick(self);
   return handshaking(self, std::nullopt);
+}
+
+behavior_type dialled_peer_session(self_ptr self, int fd, session_deps deps,
+                                   public_key expected, std::string address) {
+  auto hdl = self->add_scribe(fd);
+  return peer_session(self, hdl, std::move(deps), expected,
+                      std::move(address));
 }
 
 } // namespace hallmark

@@ -149,6 +149,9 @@ struct peer_session_state {
   size_t held_bytes = 0;
   /// LINKED was reached (the connector knows the link).
   bool linked = false;
+  /// Bytes came from the peer: the connection was made (a dialled
+  /// session's may still be under way until then, actors/dialer.hpp).
+  bool heard = false;
   /// The link is closing: nothing more is read.
   bool closed = false;
   /// Replies held back by `serve_delay` (testing only), oldest first.
@@ -177,5 +180,14 @@ peer_session_broker_actor::behavior_type
 peer_session(peer_session_broker* self, caf::io::connection_handle hdl,
              session_deps deps, std::optional<public_key> expected,
              std::string address);
+
+/// Runs a link we dial over `fd`, a socket whose connection may still be
+/// under way (actors/dialer.hpp): the session takes the socket, its hello
+/// goes out once the connection is made, and a connection that fails or
+/// hangs ends the session (closed, or the handshake deadline).
+/// @param expected the key the dialled node must prove.
+peer_session_broker_actor::behavior_type
+dialled_peer_session(peer_session_broker* self, int fd, session_deps deps,
+                     public_key expected, std::string address);
 
 } // namespace hallmark

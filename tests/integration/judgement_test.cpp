@@ -348,7 +348,7 @@ TEST_CASE("judgement: a wrong expected key or a node listed as its own peer "
   INFO("a's log:\n" << a.log());
   CHECK(logged(a, "own key: not dialled"));
   CHECK_FALSE(logged(a, "discouraged"));
-  CHECK_FALSE(logged(a, "dialled " + a.public_key().substr(0, 16)));
+  CHECK_FALSE(logged(a, "dialling " + a.public_key().substr(0, 16)));
   // The honest node from the same address links.
   node e{dir, "e"};
   e.start(false, {"--peer", peer_arg(a, 19853)});

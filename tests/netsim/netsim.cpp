@@ -156,6 +156,44 @@ struct seen {
   double status_max_ms = 0;
 };
 
+/// The kernel's neighbour (ARP) table is one for every namespace, with
+/// one limit (gc_thresh3, 1024 by default): N hosts that all link to each
+/// other on one bridge need N·(N−1) entries, which at 64 hosts overflows
+/// it ("neighbor table overflow"), and SYNs to new neighbours are never
+/// sent. N machines would have N tables. The limits are raised for the
+/// run and put back after it.
+class neighbour_limits {
+public:
+  explicit neighbour_limits(size_t hosts) {
+    auto needed = static_cast<uint64_t>(hosts) * hosts * 2;
+    for (auto name : {"gc_thresh1", "gc_thresh2", "gc_thresh3"}) {
+      auto path = std::string{"/proc/sys/net/ipv4/neigh/default/"} + name;
+      auto old = std::strtoull(read_file(path).c_str(), nullptr, 10);
+      if (old == 0 || old >= needed)
+        continue;
+      saved_.emplace_back(path, old);
+    }
+    // Raised from the largest down, so thresh1 <= thresh2 <= thresh3 holds
+    // at every step.
+    for (auto i = saved_.rbegin(); i != saved_.rend(); ++i)
+      write(i->first, needed);
+  }
+  neighbour_limits(const neighbour_limits&) = delete;
+  neighbour_limits& operator=(const neighbour_limits&) = delete;
+  ~neighbour_limits() {
+    for (auto& [path, old] : saved_)
+      write(path, old);
+  }
+
+private:
+  static void write(const std::string& path, uint64_t value) {
+    std::ofstream out{path};
+    out << value << "\n";
+  }
+
+  std::vector<std::pair<std::string, uint64_t>> saved_;
+};
+
 /// The namespaces of one run; removed (with what runs in them) when it ends.
 class network {
 public:
@@ -423,6 +461,7 @@ caf::expected<figures> run(const options& opts) {
                    : opts.workdir;
   fs::remove_all(workdir);
   fs::create_directories(workdir);
+  neighbour_limits neighbours{opts.nodes};
   network net;
   if (auto err = net.build(opts.nodes))
     return err;
