@@ -132,6 +132,20 @@ void shrink_to(self_ptr self, size_t room) {
   }
 }
 
+/// Whether `r` would not change the table by the update rule: its key is
+/// known with a registration no older than this one, or with one less than
+/// min_update_s older. Such a registration is dropped before its signature
+/// is checked: every peer's announcement reaches us once over each link,
+/// and checking every copy cost more than anything else an idle node did.
+bool no_news(self_ptr self, const registration& r) {
+  auto& st = self->state;
+  auto known = st.peers.find(r.key);
+  if (known == st.peers.end())
+    return false;
+  auto before = known->second.timestamp;
+  return r.timestamp <= before || r.timestamp - before < st.cfg.min_update_s;
+}
+
 /// Enters a checked registration by the update rule; true if the table
 /// changed (then it is persisted and the connector told).
 bool admit(self_ptr self, const registration& r) {
@@ -262,6 +276,8 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
     [=](atom::announce, const registration& r, const caf::actor_addr& origin) {
       if (r.key == own_key(self))
         return; // our own, back from the flood
+      if (no_news(self, r))
+        return;
       if (auto err = check(self, r))
         return;
       take(self, r, origin);

@@ -372,7 +372,10 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   if (syncing)
     a.sync = sys.spawn<caf::detached>(state_sync, chain, a.links, a.processor,
                                       syncing, ac.sync);
-  a.registry = sys.spawn(announcer, identity, local, a.links, ac.registry);
+  // Detached: it commits the peer table to the local store (an fsync) as
+  // registrations arrive, which must not hold the scheduler's workers.
+  a.registry = sys.spawn<caf::detached>(announcer, identity, local, a.links,
+                                        ac.registry);
   caf::anon_send(a.links, atom::subscribe_v, a.registry);
   sdeps.announcer = a.registry;
   if (bound && !bound->addresses.empty())
