@@ -343,7 +343,9 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   }
   a.processor = sys.spawn<caf::detached>(block_processor, chain, ac.processor,
                                          a.verifiers);
-  a.pool = sys.spawn(reservoir, chain, local, ac.pool);
+  // Detached: it commits accepted records to the local store (an fsync)
+  // before it answers, which must not hold the scheduler's workers.
+  a.pool = sys.spawn<caf::detached>(reservoir, chain, local, ac.pool);
   caf::anon_send(a.processor, atom::subscribe_v, a.pool);
   a.monitor = sys.spawn(chain_monitor, chain, ac.monitor);
   caf::anon_send(a.processor, atom::subscribe_v,

@@ -76,6 +76,9 @@ struct figures {
   double status_p99_ms = 0;
   size_t status_p99_node = 0;
   double status_max_ms = 0;
+  /// Over every call to every node.
+  double status_p50_ms = 0;
+  double status_p99_all_ms = 0;
   /// From SIGTERM to the last node's exit.
   double stop_s = 0;
   /// Nodes whose shutdown watchdog ended them, that exited with an error,
