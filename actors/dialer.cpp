@@ -68,8 +68,8 @@ resolver_actor::behavior_type resolver(resolver_actor::pointer self) {
       addrinfo* found = nullptr;
       if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
           rc != 0)
-        return make_error(ec::io, "cannot resolve " + host + ": "
-                                    + ::gai_strerror(rc));
+        return make_error(ec::io,
+                          "cannot resolve " + host + ": " + ::gai_strerror(rc));
       std::vector<std::string> v4s;
       std::vector<std::string> v6s;
       for (auto ai = found; ai != nullptr; ai = ai->ai_next) {

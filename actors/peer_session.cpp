@@ -472,8 +472,7 @@ behavior_type peer_session(self_ptr self, connection_handle hdl,
 behavior_type dialled_peer_session(self_ptr self, int fd, session_deps deps,
                                    public_key expected, std::string address) {
   auto hdl = self->add_scribe(fd);
-  return peer_session(self, hdl, std::move(deps), expected,
-                      std::move(address));
+  return peer_session(self, hdl, std::move(deps), expected, std::move(address));
 }
 
 } // namespace hallmark

@@ -23,8 +23,8 @@ int main(int argc, char** argv) {
   namespace netsim = hallmark::netsim;
   netsim::options opts;
   opts.nodes = 64;
-  opts.bin = (std::filesystem::canonical("/proc/self/exe").parent_path()
-              / ".." / "cli" / "hallmark")
+  opts.bin = (std::filesystem::canonical("/proc/self/exe").parent_path() / ".."
+              / "cli" / "hallmark")
                .lexically_normal()
                .string();
   opts.log = &std::cerr;
@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
     else if (arg == "--seed")
       opts.seed = std::strtoull(next().c_str(), nullptr, 10);
     else if (arg == "--steady")
-      opts.steady = std::chrono::seconds{std::strtoll(next().c_str(), nullptr,
-                                                      10)};
+      opts.steady = std::chrono::seconds{
+        std::strtoll(next().c_str(), nullptr, 10)};
     else if (arg == "--hallmark")
       opts.bin = next();
     else if (arg == "--workdir")

@@ -5,10 +5,10 @@
 #include <fstream>
 #include <optional>
 
-#include "core/chain.hpp"
-#include "messages/codec.hpp"
 #include "cli/commands.hpp"
 #include "client/render.hpp"
+#include "core/chain.hpp"
+#include "messages/codec.hpp"
 
 namespace hallmark {
 

@@ -16,12 +16,12 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "client/admin_client.hpp"
+#include "client/render.hpp"
 #include "core/crypto.hpp"
 #include "core/error.hpp"
 #include "messages/codec.hpp"
 #include "node/config.hpp"
-#include "client/admin_client.hpp"
-#include "client/render.hpp"
 
 namespace hallmark {
 

@@ -13,12 +13,12 @@
 
 #include <fmt/core.h>
 
-#include "core/error.hpp"
-#include "node/config.hpp"
 #include "cli/commands.hpp"
 #include "cli/devnet_demo.hpp"
 #include "cli/devnet_screen.hpp"
 #include "cli/devnet_supervisor.hpp"
+#include "core/error.hpp"
+#include "node/config.hpp"
 
 namespace fs = std::filesystem;
 

@@ -2,11 +2,11 @@
 
 #include <fmt/core.h>
 
-#include "core/error.hpp"
-#include "core/records.hpp"
 #include "client/admin_client.hpp"
 #include "client/render.hpp"
 #include "client/submit.hpp"
+#include "core/error.hpp"
+#include "core/records.hpp"
 
 namespace hallmark {
 

@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/error.hpp"
 #include "cli/devnet_supervisor.hpp"
+#include "core/error.hpp"
 
 namespace hallmark {
 

@@ -17,9 +17,9 @@
 
 #include <fmt/core.h>
 
+#include "client/admin_client.hpp"
 #include "core/error.hpp"
 #include "node/config.hpp"
-#include "client/admin_client.hpp"
 
 namespace fs = std::filesystem;
 

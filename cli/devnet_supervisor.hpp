@@ -23,9 +23,9 @@
 
 #include <caf/expected.hpp>
 
-#include "core/crypto.hpp"
 #include "cli/devnet.hpp"
 #include "client/render.hpp"
+#include "core/crypto.hpp"
 
 namespace hallmark {
 

@@ -1,7 +1,7 @@
 // Key files: `keys new` writes one, `keys show` prints a key's public key.
-#include "core/keys.hpp"
 #include "cli/commands.hpp"
 #include "client/render.hpp"
+#include "core/keys.hpp"
 
 namespace hallmark {
 

@@ -15,9 +15,9 @@
 #include <fmt/core.h>
 #include <kj/exception.h>
 
-#include "core/crypto.hpp"
 #include "cli/cli.hpp"
 #include "cli/commands.hpp"
+#include "core/crypto.hpp"
 
 namespace hallmark {
 namespace {

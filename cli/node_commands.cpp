@@ -12,12 +12,12 @@
 
 #include <fmt/core.h>
 
+#include "cli/commands.hpp"
+#include "client/render.hpp"
 #include "core/keys.hpp"
 #include "core/log.hpp"
-#include "node/config.hpp"
-#include "cli/commands.hpp"
 #include "http/server.hpp"
-#include "client/render.hpp"
+#include "node/config.hpp"
 #include "node/node.hpp"
 #include "storage/lmdb.hpp"
 

@@ -9,9 +9,9 @@
 
 #include <fmt/core.h>
 
-#include "messages/codec.hpp"
 #include "cli/commands.hpp"
 #include "client/render.hpp"
+#include "messages/codec.hpp"
 
 namespace hallmark {
 

@@ -6,11 +6,11 @@
 
 #include <fmt/core.h>
 
-#include "core/keys.hpp"
-#include "core/records.hpp"
 #include "cli/commands.hpp"
 #include "client/render.hpp"
 #include "client/submit.hpp"
+#include "core/keys.hpp"
+#include "core/records.hpp"
 
 namespace hallmark {
 

@@ -8,10 +8,10 @@
 
 #include <fmt/core.h>
 
-#include "core/state_proof.hpp"
-#include "messages/envelope.hpp"
 #include "cli/commands.hpp"
 #include "client/render.hpp"
+#include "core/state_proof.hpp"
+#include "messages/envelope.hpp"
 
 namespace hallmark {
 

@@ -4,8 +4,8 @@
 
 #include <sodium.h>
 
-#include "core/error.hpp"
 #include "client/admin_client.hpp"
+#include "core/error.hpp"
 
 namespace hallmark {
 

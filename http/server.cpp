@@ -25,15 +25,15 @@
 #include <httplib.h>
 #include <sodium.h>
 
+#include "client/admin_client.hpp"
+#include "client/render.hpp"
 #include "core/chain.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "http/metrics.hpp"
 #include "messages/codec.hpp"
 #include "messages/registration.hpp"
 #include "node/cookie.hpp"
-#include "client/admin_client.hpp"
-#include "http/metrics.hpp"
-#include "client/render.hpp"
 
 namespace fs = std::filesystem;
 

@@ -7,8 +7,8 @@
 
 #include <doctest/doctest.h>
 
-#include "tests/integration/harness.hpp"
 #include "core/error.hpp"
+#include "tests/integration/harness.hpp"
 #include "tests/netsim/netsim.hpp"
 
 namespace hallmark::test {

@@ -432,3 +432,49 @@ TEST_CASE("network: a block sync takes ranges from several upstreams; the "
   for (auto& p : peers["peers"])
     CHECK(p.value("score", 0) == 0);
 }
+
+TEST_CASE("network: a dial that is never answered holds up neither status, "
+          "admissions nor the stop") {
+  // A peer whose accept queue is full: the kernel drops every further SYN,
+  // as a host that is down or behind a dropping firewall would, and a
+  // connect to it waits out TCP's retries (minutes).
+  int hole = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(hole >= 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(hole, reinterpret_cast<sockaddr*>(&at), sizeof(at)) == 0);
+  REQUIRE(::listen(hole, 0) == 0);
+  socklen_t len = sizeof(at);
+  REQUIRE(::getsockname(hole, reinterpret_cast<sockaddr*>(&at), &len) == 0);
+  auto hole_port = ntohs(at.sin_port);
+  std::vector<int> filling;
+  for (int i = 0; i < 2; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&at), sizeof(at));
+    filling.push_back(fd);
+  }
+  std::this_thread::sleep_for(200ms);
+
+  temp_dir dir;
+  node a{dir, "a"};
+  node b{dir, "b"};
+  auto nobody = std::string(64, '7');
+  a.start(true, {"--listen", addr(19790), "--peer",
+                 nobody + "@127.0.0.1:" + std::to_string(hole_port)});
+  // The dial is under way and never finishes ...
+  REQUIRE(a.wait_for([](const json&) { return true; }));
+  CHECK(a.log().find("dialling " + nobody.substr(0, 16)) != std::string::npos);
+  // ... while another peer is admitted and linked, and status answers.
+  b.start(false, {"--listen", addr(19791), "--peer", peer_arg(a, 19790)});
+  CHECK(a.wait_for([](const json& s) { return s["peers"] >= 1; }, 20s));
+  CHECK(b.wait_for([](const json& s) { return s["peers"] >= 1; }, 20s));
+  CHECK(converged({&a, &b}, 2));
+  // The stop does not wait for the dial: a clean exit, no watchdog.
+  CHECK(a.stop() == 0);
+  CHECK(a.log().find("shutdown did not finish") == std::string::npos);
+  CHECK(b.stop() == 0);
+  for (auto fd : filling)
+    ::close(fd);
+  ::close(hole);
+}

@@ -206,9 +206,7 @@ public:
   }
 
   std::string hub() const { return tag_ + "-hub"; }
-  std::string host_ns(size_t i) const {
-    return tag_ + "-" + std::to_string(i);
-  }
+  std::string host_ns(size_t i) const { return tag_ + "-" + std::to_string(i); }
 
   caf::error build(size_t n) {
     if (auto err = add(hub()))
@@ -320,7 +318,7 @@ void follow_events(const std::string& ns, seen& out,
     auto request = fmt::format("GET /api/events HTTP/1.1\r\nHost: "
                                "127.0.0.1:{}\r\n\r\n",
                                http_port);
-    (void) !::write(fd, request.data(), request.size());
+    (void)!::write(fd, request.data(), request.size());
     // The body is chunked; events never span two chunks in practice, but
     // the text is searched as a whole, chunk sizes and all, which a split
     // event only delays.
@@ -475,9 +473,9 @@ caf::expected<figures> run(const options& opts) {
     h.address = network::address_of(i);
     h.datadir = fmt::format("{}/node{}", workdir, i);
     h.log = fmt::format("{}/node{}.log", workdir, i);
-    if (run_to_end({opts.bin, "init", "--datadir", h.datadir, "--chain",
-                    "devnet"},
-                   h.log)
+    if (run_to_end(
+          {opts.bin, "init", "--datadir", h.datadir, "--chain", "devnet"},
+          h.log)
         != 0)
       return make_error(ec::io, "init failed: see " + h.log);
     auto key = key_of(opts, h);
@@ -498,17 +496,20 @@ caf::expected<figures> run(const options& opts) {
          .count());
   for (auto i : order) {
     auto& h = hosts[i];
-    std::vector<std::string> args{
-      "run",          "--datadir",
-      h.datadir,      "--listen",
-      fmt::format("{}:{}", h.address, peer_port),
-      "--http-listen", fmt::format("127.0.0.1:{}", http_port),
-      "--map-size-mb", "8"};
+    std::vector<std::string> args{"run",
+                                  "--datadir",
+                                  h.datadir,
+                                  "--listen",
+                                  fmt::format("{}:{}", h.address, peer_port),
+                                  "--http-listen",
+                                  fmt::format("127.0.0.1:{}", http_port),
+                                  "--map-size-mb",
+                                  "8"};
     if (i == 0) {
-      args.insert(args.end(), {"--produce", "--empty-block-interval-s",
-                               std::to_string(interval_s),
-                               "--min-block-interval-ms",
-                               std::to_string(opts.block_interval.count())});
+      args.insert(args.end(),
+                  {"--produce", "--empty-block-interval-s",
+                   std::to_string(interval_s), "--min-block-interval-ms",
+                   std::to_string(opts.block_interval.count())});
     } else {
       auto& up = hosts[(i - 1) / 2];
       args.insert(args.end(), {"--peer", fmt::format("{}@{}:{}", up.key,
@@ -654,9 +655,9 @@ caf::expected<figures> run(const options& opts) {
     f.blocks = reach.size();
     f.block_p50_ms = percentile(reach, 0.5);
     f.block_p99_ms = percentile(reach, 0.99);
-    f.block_max_ms = reach.empty() ? 0
-                                   : *std::max_element(reach.begin(),
-                                                       reach.end());
+    f.block_max_ms = reach.empty()
+                       ? 0
+                       : *std::max_element(reach.begin(), reach.end());
     if (made.empty())
       fail("the producer made no block while the network ran");
   }
@@ -701,8 +702,8 @@ caf::expected<figures> run(const options& opts) {
     auto text = read_file(h.log);
     if (text.find("shutdown did not finish within") != std::string::npos)
       ++f.stopped_by_watchdog;
-    if (h.exited_at && !(WIFEXITED(h.exit_status)
-                         && WEXITSTATUS(h.exit_status) == 0))
+    if (h.exited_at
+        && !(WIFEXITED(h.exit_status) && WEXITSTATUS(h.exit_status) == 0))
       ++f.exit_failures;
   }
   f.stop_s = seconds_between(stop_began, last_exit);

@@ -81,6 +81,7 @@ enum class serve {
   frozen,    ///< neither blocks nor hashes: a stopped process
   lagging,   ///< claims its chain, serves blocks and hashes only up to
              ///< height `hold` (it has not committed the rest yet)
+  silent,    ///< accepts an info request and never answers it
 };
 
 /// Every `blocks` request the fake sessions got and answered, in order:
@@ -98,6 +99,8 @@ struct fake_session_state {
     caf::typed_response_promise<std::vector<encoded>> promise;
   };
   std::vector<held_request> held;
+  /// Info requests a silent peer took and never answers.
+  std::vector<caf::typed_response_promise<peer_info>> unanswered;
 };
 
 /// A peer's link serving `chain`: answers info, blocks (as `how` says),
@@ -115,7 +118,14 @@ fake_session(peer_session_actor::stateful_pointer<fake_session_state> self,
     return out;
   };
   return {
-    [chain](atom::info) { return chain.info(); },
+    [=](atom::info) -> caf::result<peer_info> {
+      if (how != serve::silent)
+        return chain.info();
+      log->push_back(name + " asked info");
+      self->state.unanswered.push_back(
+        self->make_response_promise<peer_info>());
+      return caf::delegated<peer_info>{};
+    },
     [=](atom::blocks, uint64_t from,
         uint32_t count) -> caf::result<std::vector<encoded>> {
       log->push_back(name + " asked " + std::to_string(from) + "+"
@@ -730,6 +740,33 @@ TEST_CASE("connector: an upstream frozen during fork detection is replaced") {
   CHECK(f.heard("asked ") == std::vector<std::string>{"b hashes", "a 3+2"});
   CHECK(f.applied->heights == heights(3, 4));
   CHECK(peers_of(f, l.c)[l.b].score == 0);
+}
+
+TEST_CASE("connector: a silent link holds up neither admissions nor status") {
+  fixture f{2};
+  auto c = spawn_connector(f, 1);
+  // A link that takes the info request and never answers it.
+  link_up(f, c, f.session("quiet", grow(f.ours, 3), serve::silent), 0x30);
+  CHECK(f.heard("asked ") == std::vector<std::string>{"quiet info"});
+  // With that request pending and the clock not advanced, another peer's
+  // admission is answered ...
+  auto other = seeded_key(0x31).public_key_bytes();
+  auto admit = f.self->request(c, caf::infinite, atom::up_v, other);
+  f.run();
+  auto admitted = reply_of<bool>(f.self, admit);
+  REQUIRE(static_cast<bool>(admitted));
+  CHECK(*admitted);
+  // ... it becomes a link, served at once ...
+  link_up(f, c, f.session("talker", grow(f.ours, 3)), 0x31);
+  auto peers = peers_of(f, c);
+  CHECK(peers[other].link == "up");
+  CHECK(peers[other].height == 5);
+  // ... and status answers with both links.
+  auto asked = f.self->request(c, caf::infinite, atom::status_v);
+  f.run();
+  auto st = reply_of<connector_status>(f.self, asked);
+  REQUIRE(static_cast<bool>(st));
+  CHECK(st->links == 2);
 }
 
 TEST_CASE("progress: the line states height, target, rate, time left and "
