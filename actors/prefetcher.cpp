@@ -9,6 +9,16 @@ namespace hallmark {
 namespace {
 
 using self_ptr = prefetcher_actor::stateful_pointer<prefetcher_state>;
+using span = prefetcher_state::span;
+
+/// The source serving as `key`.
+std::optional<size_t> source_of(const prefetcher_state& st,
+                                const public_key& key) {
+  for (size_t i = 0; i < st.sources.size(); ++i)
+    if (st.sources[i].link.key == key)
+      return i;
+  return std::nullopt;
+}
 
 uint32_t live_sources(const prefetcher_state& st) {
   uint32_t n = 0;
@@ -42,7 +52,7 @@ void fail(self_ptr self, caf::error why, const public_key& source) {
 }
 
 /// Leaves link `i` out of the rest of the fetch; its ranges are asked of
-/// the others (the caller puts them in `orphaned`). With none left, the
+/// the others (the caller queues them again). With none left, the
 /// fetch fails.
 void drop(self_ptr self, size_t i, caf::error why) {
   auto& st = self->state;
@@ -116,7 +126,7 @@ void deliver(self_ptr self) {
     if (auto err = check_links(blocks, first, st.parent)) {
       // Asked again of another link; its bytes wait as the estimate.
       st.estimates[first] = bytes;
-      st.orphaned.emplace_front(first, static_cast<uint32_t>(count));
+      st.schedule.add(span{first, static_cast<uint32_t>(count)});
       drop(self, from_source, std::move(err));
       pump(self);
       return;
@@ -158,14 +168,13 @@ void deliver(self_ptr self) {
   }
 }
 
-void request_blocks(self_ptr self, size_t source, uint64_t from,
-                    uint32_t count);
+void request_blocks(self_ptr self, net::ask<span> ask);
 
 void on_blocks(self_ptr self, size_t source, uint64_t from, uint32_t asked,
                std::vector<encoded> blocks) {
   auto& st = self->state;
   if (blocks.empty() || blocks.size() > asked) {
-    st.orphaned.emplace_front(from, asked);
+    st.schedule.add(span{from, asked});
     drop(self, source,
          blocks.empty()
            // It claimed that height, but may have reorganised or not
@@ -198,26 +207,19 @@ void on_blocks(self_ptr self, size_t source, uint64_t from, uint32_t asked,
     auto n = asked - got;
     st.estimates[rest] = n * average(st);
     st.cached_bytes += st.estimates[rest];
-    st.orphaned.emplace_front(rest, n);
+    st.schedule.add(span{rest, n});
   }
   deliver(self);
   pump(self);
 }
 
-/// The live link with the fewest requests under way and room for one more.
-std::optional<size_t> pick_source(const prefetcher_state& st) {
-  std::optional<size_t> best;
-  for (size_t i = 0; i < st.sources.size(); ++i) {
-    auto& s = st.sources[i];
-    if (s.dropped || s.requests >= st.cfg.per_source_requests)
-      continue;
-    // The fewest under way; among those, the one asked longest ago.
-    if (!best || s.requests < st.sources[*best].requests
-        || (s.requests == st.sources[*best].requests
-            && s.last_asked < st.sources[*best].last_asked))
-      best = i;
-  }
-  return best;
+/// The links still in the fetch.
+std::vector<public_key> live_keys(const prefetcher_state& st) {
+  std::vector<public_key> out;
+  for (auto& s : st.sources)
+    if (!s.dropped)
+      out.push_back(s.link.key);
+  return out;
 }
 
 /// Sends requests while the cache bound and the links allow: ranges to
@@ -226,14 +228,14 @@ void pump(self_ptr self) {
   auto& st = self->state;
   if (st.assume != hash256{})
     return; // the headers pass comes first
-  while (st.active && st.requests < st.cfg.max_requests) {
-    auto source = pick_source(st);
+  while (st.active) {
+    // The live link with the fewest requests under way and room for one
+    // more; ranges to ask again go first, then new ones.
+    auto source = st.schedule.pick(live_keys(st));
     if (!source)
       return;
-    if (!st.orphaned.empty()) {
-      auto [from, n] = st.orphaned.front();
-      st.orphaned.pop_front();
-      request_blocks(self, *source, from, n);
+    if (st.schedule.has_queued()) {
+      request_blocks(self, st.schedule.take(*source));
       continue;
     }
     if (st.next > st.target)
@@ -251,7 +253,7 @@ void pump(self_ptr self) {
       {st.target - st.next + 1, st.cfg.max_batch, room / avg, share});
     if (n == 0) {
       // Nothing fits; if nothing is under way either, take one block.
-      if (st.requests > 0 || st.applying > 0 || !st.ready.empty())
+      if (st.schedule.in_flight() > 0 || st.applying > 0 || !st.ready.empty())
         return;
       n = 1;
     }
@@ -259,42 +261,29 @@ void pump(self_ptr self) {
     st.next += n;
     st.estimates[from] = n * avg;
     st.cached_bytes += n * avg;
-    request_blocks(self, *source, from, static_cast<uint32_t>(n));
+    request_blocks(
+      self, st.schedule.start(*source, span{from, static_cast<uint32_t>(n)}));
   }
 }
 
-/// Asks link `source` for `count` blocks from `from`; the reply goes to
-/// on_blocks unless a reset came in between. A failed request is asked of
-/// another link.
-void request_blocks(self_ptr self, size_t source, uint64_t from,
-                    uint32_t count) {
+/// Sends `ask` to its link; the reply goes to on_blocks unless the request
+/// was given up or reset in between. A failed request is asked of another
+/// link.
+void request_blocks(self_ptr self, net::ask<span> ask) {
   auto& st = self->state;
-  ++st.requests;
-  ++st.sources[source].requests;
-  auto id = st.next_request++;
-  st.sources[source].last_asked = st.next_request;
-  st.under_way[id] = prefetcher_state::request{from, count, source};
-  // Whether the request is still ours: not reset, not given up.
-  auto settle = [self, gen = st.generation, id, source] {
-    auto& st = self->state;
-    if (gen != st.generation || st.under_way.erase(id) == 0)
-      return false;
-    --st.requests;
-    --st.sources[source].requests;
-    return true;
-  };
+  auto source = *source_of(st, ask.peer);
+  auto [from, count] = ask.range;
   self
     ->request(st.sources[source].link.session, st.cfg.request_timeout,
               atom::blocks_v, from, count)
     .then(
-      [=](std::vector<encoded>& blocks) {
-        if (settle())
+      [=, id = ask.id](std::vector<encoded>& blocks) {
+        if (self->state.schedule.settle(id))
           on_blocks(self, source, from, count, std::move(blocks));
       },
-      [=](caf::error& err) {
-        if (!settle())
+      [=, id = ask.id](caf::error& err) {
+        if (!self->state.schedule.failed(id))
           return;
-        self->state.orphaned.emplace_front(from, count);
         drop(self, source, annotate(err, "blocks from upstream: "));
         pump(self);
       });
@@ -303,17 +292,7 @@ void request_blocks(self_ptr self, size_t source, uint64_t from,
 /// Link `source` went down: its requests are given up and asked of the
 /// others at once, not after their timeouts.
 void source_down(self_ptr self, size_t source) {
-  auto& st = self->state;
-  for (auto i = st.under_way.begin(); i != st.under_way.end();) {
-    if (i->second.source != source) {
-      ++i;
-      continue;
-    }
-    st.orphaned.emplace_front(i->second.from, i->second.count);
-    --st.requests;
-    --st.sources[source].requests;
-    i = st.under_way.erase(i);
-  }
+  self->state.schedule.drop(self->state.sources[source].link.key);
   drop(self, source,
        make_error(ec::not_found, "the link to the upstream went down"));
   pump(self);
@@ -325,7 +304,7 @@ void forget_sources(self_ptr self) {
   for (auto& s : st.sources)
     self->demonitor(s.link.session.address());
   st.sources.clear();
-  st.under_way.clear();
+  st.schedule.reset();
 }
 
 /// The headers pass before an assumed-valid fetch; then the blocks.
@@ -399,6 +378,8 @@ prefetcher_actor::behavior_type prefetcher(self_ptr self,
   self->state.processor = std::move(processor);
   self->state.connector = std::move(connector);
   self->state.cfg = cfg;
+  self->state.schedule = net::range_scheduler<span>{cfg.max_requests,
+                                                    cfg.per_source_requests};
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     for (size_t i = 0; i < st.sources.size(); ++i)
@@ -421,13 +402,11 @@ prefetcher_actor::behavior_type prefetcher(self_ptr self,
       st.deliver_next = from;
       st.target = target;
       st.parent = parent;
-      st.requests = 0;
       st.applying = 0;
       st.cached_bytes = 0;
       st.records = 0;
       st.ready.clear();
       st.estimates.clear();
-      st.orphaned.clear();
       st.active = from <= target && !st.sources.empty();
       st.assume = assume;
       st.assume_chain.clear();
@@ -444,9 +423,7 @@ prefetcher_actor::behavior_type prefetcher(self_ptr self,
       forget_sources(self);
       st.ready.clear();
       st.estimates.clear();
-      st.orphaned.clear();
       st.cached_bytes = 0;
-      st.requests = 0;
       st.applying = 0;
     },
   };

@@ -24,10 +24,10 @@
 // drops everything under way: late replies are ignored.
 #pragma once
 
-#include <deque>
 #include <map>
 
 #include "actors/actors.hpp"
+#include "net/range_scheduler.hpp"
 
 namespace hallmark {
 
@@ -54,16 +54,15 @@ struct prefetcher_state {
   /// One upstream serving the fetch.
   struct source {
     peer_link link;
-    size_t requests = 0;     ///< its requests in flight
-    uint64_t last_asked = 0; ///< request count when it was last asked
     bool dropped = false;
   };
 
-  /// A request under way: late answers to one no longer here are ignored.
-  struct request {
+  /// Heights [from, from + count): what one request asks for. Ranges to
+  /// ask again go lowest first, what delivery in order waits for.
+  struct span {
     uint64_t from = 0;
     uint32_t count = 0;
-    size_t source = 0;
+    bool operator<(const span& other) const { return from < other.from; }
   };
 
   /// Blocks received and not yet handed on, with the link they came from.
@@ -76,24 +75,24 @@ struct prefetcher_state {
   connector_actor connector;
   prefetcher_config cfg;
   std::vector<source> sources;
+  /// Which upstream is asked for which heights; late answers (after a
+  /// reset, or to a request given up) settle to nothing.
+  net::range_scheduler<span> schedule{8, 2};
+  /// Counts fetches and resets: late apply reports are ignored.
   uint64_t generation = 0;
   uint64_t start = 0;
   uint64_t next = 0;         ///< next height never requested
   uint64_t deliver_next = 0; ///< next height to hand to block_processor
   uint64_t target = 0;
   hash256 parent{};        ///< hash of the block at deliver_next - 1
-  size_t requests = 0;     ///< requests in flight
   size_t applying = 0;     ///< batches at block_processor
   size_t cached_bytes = 0; ///< requested (estimated) or held, not applied
   uint64_t seen_bytes = 0;
   uint64_t seen_blocks = 0;
   uint64_t records = 0;
   bool active = false;
-  std::map<uint64_t, arrived> ready;                  ///< by first height
-  std::map<uint64_t, size_t> estimates;               ///< by first height
-  std::deque<std::pair<uint64_t, uint32_t>> orphaned; ///< to ask again
-  std::map<uint64_t, request> under_way;              ///< by request id
-  uint64_t next_request = 0;
+  std::map<uint64_t, arrived> ready;    ///< by first height
+  std::map<uint64_t, size_t> estimates; ///< by first height
   /// The block assumed valid while its header chain is being fetched
   /// (zero: not, or no longer); blocks are asked for after that.
   hash256 assume{};

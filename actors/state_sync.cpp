@@ -16,10 +16,16 @@ namespace {
 
 using self_ptr = state_sync_actor::stateful_pointer<state_sync_state>;
 using work = state_sync_state::work;
-using clock_type = std::chrono::steady_clock;
+using request = state_sync_state::request;
 
-std::string key_label(const public_key& k) {
-  return to_hex(k).substr(0, 8);
+/// The actor clock (simulated in the deterministic tests).
+std::chrono::steady_clock::time_point now_of(self_ptr self) {
+  return self->clock().now();
+}
+
+/// Queues `item` to be asked of a peer.
+void enqueue(self_ptr self, work item) {
+  self->state.schedule.add(request{std::move(item), {}});
 }
 
 bool is_zero(const hash256& h) {
@@ -85,7 +91,7 @@ void back_off(self_ptr self, const public_key& key) {
   p->backoff = p->backoff.count() == 0
                  ? cfg.backoff_min
                  : std::min(cfg.backoff_max, p->backoff * 2);
-  p->retry_at = clock_type::now() + p->backoff;
+  p->retry_at = now_of(self) + p->backoff;
 }
 
 /// Charges a peer for what it sent, and leaves it alone for a while.
@@ -96,7 +102,7 @@ void charge(self_ptr self, const public_key& key, const std::string& why) {
   if (auto* p = find_peer(self, key))
     address = p->address;
   log_warning("state_sync", "peer {} sent {}; charged, asking others",
-              key_label(key), why);
+              short_key(key), why);
   self->send(st.connector, atom::misbehave_v, key, address,
              st.cfg.bad_proof_points, "state sync: " + why);
   back_off(self, key);
@@ -116,13 +122,13 @@ void ask_info(self_ptr self, const public_key& key) {
           q->asking_info = false;
           q->have_info = true;
           q->info = std::move(info);
-          q->info_at = clock_type::now();
+          q->info_at = now_of(self);
         }
       },
       [=](caf::error&) {
         if (auto* q = find_peer(self, key)) {
           q->asking_info = false;
-          q->info_at = clock_type::now();
+          q->info_at = now_of(self);
         }
       });
 }
@@ -147,12 +153,12 @@ void refresh_peers(self_ptr self) {
         // A peer gone keeps its entry while requests to it are in flight
         // (they fail by themselves); it gets no new ones.
         for (auto& [key, p] : st.peers)
-          if (p.in_flight > 0 && next.count(key) == 0) {
-            p.retry_at = clock_type::time_point::max();
+          if (st.schedule.load(key) > 0 && next.count(key) == 0) {
+            p.retry_at = std::chrono::steady_clock::time_point::max();
             next.emplace(key, std::move(p));
           }
         st.peers = std::move(next);
-        auto now = clock_type::now();
+        auto now = now_of(self);
         for (auto& [key, p] : st.peers)
           if (!p.asking_info && now - p.info_at > std::chrono::seconds{2})
             ask_info(self, key);
@@ -164,7 +170,7 @@ void refresh_peers(self_ptr self) {
 std::optional<public_key> best_peer(self_ptr self) {
   std::optional<public_key> best;
   work_t most = 0;
-  auto now = clock_type::now();
+  auto now = now_of(self);
   for (auto& [key, p] : self->state.peers)
     if (p.have_info && now >= p.retry_at && p.info.work > most) {
       most = p.info.work;
@@ -178,7 +184,7 @@ std::optional<public_key> best_peer(self_ptr self) {
 /// hold the target back).
 uint64_t best_height(self_ptr self, bool ready_only = false) {
   uint64_t h = 0;
-  auto now = clock_type::now();
+  auto now = now_of(self);
   for (auto& [key, p] : self->state.peers)
     if (p.have_info && (!ready_only || now >= p.retry_at))
       h = std::max(h, p.info.height);
@@ -297,7 +303,7 @@ void fetch_headers(self_ptr self, uint64_t from) {
           return;
         }
         if (err) {
-          log_warning("state_sync", "headers from {}: {}", key_label(key),
+          log_warning("state_sync", "headers from {}: {}", short_key(key),
                       message_of(err));
           back_off(self, key);
           return;
@@ -312,7 +318,7 @@ void fetch_headers(self_ptr self, uint64_t from) {
       },
       [=](caf::error& err) {
         self->state.fetching_headers = false;
-        log_info("state_sync", "headers from {} failed: {}", key_label(key),
+        log_info("state_sync", "headers from {} failed: {}", short_key(key),
                  message_of(err));
         back_off(self, key);
       });
@@ -331,24 +337,26 @@ void plan(self_ptr self) {
               message_of(prog.error()));
     return;
   }
-  st.queue.clear();
-  std::vector<std::pair<trie::state_key, trie::state_key>> covered;
-  for (auto& [id, rq] : st.in_flight)
-    covered.emplace_back(rq.item.start, rq.item.end);
+  st.schedule.clear_queued();
+  std::vector<std::pair<trie::state_key, trie::state_key>> flying;
+  st.schedule.for_each_in_flight([&](const request& rq) {
+    flying.emplace_back(rq.item.start, rq.item.end);
+  });
+  auto covered = flying;
   auto overlaps_flight = [&](const synced_range& r) {
-    for (auto& [id, rq] : st.in_flight)
-      if (!(rq.item.end < r.start || r.end < rq.item.start))
+    for (auto& [lo, hi] : flying)
+      if (!(hi < r.start || r.end < lo))
         return true;
     return false;
   };
   for (auto& r : prog->ranges) {
     covered.emplace_back(r.start, r.end);
     if (r.root != st.target->root && !overlaps_flight(r))
-      st.queue.insert(work{2, r.start, r.end, r.root});
+      enqueue(self, work{2, r.start, r.end, r.root});
   }
   if (covered.empty()) {
     for (auto& [lo, hi] : initial_ranges(st.cfg.initial_ranges))
-      st.queue.insert(work{1, lo, hi, {}});
+      enqueue(self, work{1, lo, hi, {}});
     return;
   }
   std::sort(covered.begin(), covered.end());
@@ -357,12 +365,12 @@ void plan(self_ptr self) {
     if (!cur)
       break;
     if (lo > *cur)
-      st.queue.insert(work{1, *cur, *trie::prev_key(lo), {}});
+      enqueue(self, work{1, *cur, *trie::prev_key(lo), {}});
     if (hi >= *cur)
       cur = trie::next_key(hi);
   }
   if (cur)
-    st.queue.insert(work{1, *cur, trie::max_key(), {}});
+    enqueue(self, work{1, *cur, trie::max_key(), {}});
 }
 
 /// Moves the target when the header chain is far enough past it.
@@ -383,7 +391,7 @@ void retarget(self_ptr self) {
   // A peer whose own chain began with a state sync serves states from its
   // base on: when no peer reaches back to `want`, the nearest base that one
   // does.
-  auto now = clock_type::now();
+  auto now = now_of(self);
   std::optional<uint64_t> lowest_base;
   for (auto& [key, p] : st.peers)
     if (p.have_info && now >= p.retry_at)
@@ -399,7 +407,7 @@ void retarget(self_ptr self) {
     // stream of new blocks converges, unless the target is about to leave
     // the servers' state history.
     auto behind = st.headers.height - st.target->height;
-    if (clock_type::now() - st.last_retarget < st.cfg.retarget_interval
+    if (now_of(self) - st.last_retarget < st.cfg.retarget_interval
         && behind < default_state_history / 2)
       return;
   }
@@ -421,7 +429,7 @@ void retarget(self_ptr self) {
            to_hex(t.root));
   st.target = t;
   st.confirmed = false;
-  st.last_retarget = clock_type::now();
+  st.last_retarget = now_of(self);
   plan(self);
 }
 
@@ -433,31 +441,16 @@ bool serves_target(const state_sync_state& st,
          && p.info.base <= st.target->height;
 }
 
-/// Whether any peer could take a request for the target, load aside.
-bool pick_peer_ready(self_ptr self) {
+/// The peers that may be asked now: their info known, not left alone for
+/// a failure, serving the target.
+std::vector<public_key> ready_peers(self_ptr self) {
   auto& st = self->state;
-  auto now = clock_type::now();
+  auto now = now_of(self);
+  std::vector<public_key> out;
   for (auto& [key, p] : st.peers)
     if (p.have_info && now >= p.retry_at && serves_target(st, p))
-      return true;
-  return false;
-}
-
-/// A peer that may take one more request now.
-std::optional<public_key> pick_peer(self_ptr self) {
-  auto& st = self->state;
-  auto now = clock_type::now();
-  std::optional<public_key> best;
-  size_t load = st.cfg.max_per_peer;
-  for (auto& [key, p] : st.peers) {
-    if (!p.have_info || now < p.retry_at || p.in_flight >= load)
-      continue;
-    if (!serves_target(st, p))
-      continue;
-    best = key;
-    load = p.in_flight;
-  }
-  return best;
+      out.push_back(key);
+  return out;
 }
 
 void on_reply(self_ptr self, uint64_t id, const state_reply& rep);
@@ -466,19 +459,18 @@ void on_failure(self_ptr self, uint64_t id, const caf::error& err);
 void dispatch(self_ptr self) {
   auto& st = self->state;
   if (!st.target || st.finished || st.finishing
-      || clock_type::now() < st.paused_until)
+      || now_of(self) < st.paused_until)
     return;
-  while (st.in_flight.size() < st.cfg.max_requests && !st.queue.empty()) {
-    auto key = pick_peer(self);
+  while (st.schedule.has_queued()) {
+    auto key = st.schedule.pick(ready_peers(self));
     if (!key)
       return;
-    auto item = *st.queue.begin();
-    st.queue.erase(st.queue.begin());
+    auto next = st.schedule.pop();
+    next.root = st.target->root;
+    auto ask = st.schedule.start(*key, std::move(next));
+    auto id = ask.id;
+    auto& item = ask.range.item;
     auto& p = st.peers[*key];
-    ++p.in_flight;
-    auto id = st.next_request++;
-    st.in_flight.emplace(
-      id, state_sync_state::request{*key, item, st.target->root});
     state_request r;
     r.from = item.from;
     r.to = st.target->root;
@@ -492,30 +484,17 @@ void dispatch(self_ptr self) {
   }
 }
 
-/// Takes request `id` off the books; its peer has one fewer in flight.
-std::optional<state_sync_state::request> settle(self_ptr self, uint64_t id) {
-  auto& st = self->state;
-  auto i = st.in_flight.find(id);
-  if (i == st.in_flight.end())
-    return std::nullopt;
-  auto rq = i->second;
-  st.in_flight.erase(i);
-  if (auto* p = find_peer(self, rq.peer); p && p->in_flight > 0)
-    --p->in_flight;
-  return rq;
-}
-
 void on_failure(self_ptr self, uint64_t id, const caf::error& err) {
-  auto rq = settle(self, id);
-  if (!rq)
+  // Asked again of another peer, unless it was given up already.
+  auto peer = self->state.schedule.failed(id);
+  if (!peer)
     return;
   // A refusal, a timeout, a link gone: not a fault to charge (a reply that
   // did not decode was charged by the session already).
-  self->state.error = "peer " + key_label(rq->peer)
+  self->state.error = "peer " + short_key(*peer)
                       + " did not serve a range: " + message_of(err);
   log_info("state_sync", "{}", self->state.error);
-  back_off(self, rq->peer);
-  self->state.queue.insert(rq->item);
+  back_off(self, *peer);
   dispatch(self);
 }
 
@@ -529,15 +508,16 @@ std::optional<std::string> bad_values(const std::vector<trie::entry>& es) {
 }
 
 void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
-  auto rq = settle(self, id);
-  if (!rq)
+  auto asked = self->state.schedule.settle(id);
+  if (!asked)
     return;
   auto& st = self->state;
   st.bytes += rep.bytes;
+  auto rq = &asked->range;
   auto& item = rq->item;
   auto refuse = [&](const std::string& why) {
-    charge(self, rq->peer, why);
-    st.queue.insert(item);
+    charge(self, asked->peer, why);
+    enqueue(self, item);
     dispatch(self);
   };
   trie::state_key hi = item.end;
@@ -556,7 +536,7 @@ void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
       if (code_of(err) != ec::bad_state_proof) {
         log_error("state_sync", "reading the state failed: {}",
                   message_of(err));
-        st.queue.insert(item);
+        enqueue(self, item);
         return;
       }
       return refuse("a change proof that does not verify: " + message_of(err));
@@ -589,13 +569,13 @@ void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
                            ? st.cfg.backoff_min
                            : std::min(st.cfg.backoff_max,
                                       st.storage_backoff * 2);
-    st.paused_until = clock_type::now() + st.storage_backoff;
-    st.queue.insert(item);
+    st.paused_until = now_of(self) + st.storage_backoff;
+    enqueue(self, item);
     return;
   }
   st.error.clear();
   st.storage_backoff = std::chrono::milliseconds{0};
-  if (auto* p = find_peer(self, rq->peer))
+  if (auto* p = find_peer(self, asked->peer))
     p->backoff = std::chrono::milliseconds{0};
   st.keys = static_cast<uint64_t>(static_cast<int64_t>(st.keys) + *net);
   st.received_keys += received;
@@ -605,9 +585,9 @@ void on_reply(self_ptr self, uint64_t id, const state_reply& rep) {
   if (++st.replies % 4 == 0)
     st.store->env().release_resident();
   if (truncated && hi < item.end)
-    st.queue.insert(work{0, *trie::next_key(hi), item.end, item.from});
+    enqueue(self, work{0, *trie::next_key(hi), item.end, item.from});
   if (st.target && rq->root != st.target->root)
-    st.queue.insert(work{2, item.start, hi, rq->root});
+    enqueue(self, work{2, item.start, hi, rq->root});
   dispatch(self);
   check_done(self);
 }
@@ -644,7 +624,7 @@ void confirm_target(self_ptr self) {
         log_warning("state_sync",
                     "peer {} no longer has the target {} on its chain; "
                     "fetching its headers again",
-                    key_label(key), target.height);
+                    short_key(key), target.height);
         st.target.reset();
         auto from = target.height > st.cfg.header_batch
                       ? target.height - st.cfg.header_batch
@@ -654,15 +634,15 @@ void confirm_target(self_ptr self) {
       [=](caf::error& err) {
         self->state.confirming = false;
         log_info("state_sync", "peer {} did not confirm the target: {}",
-                 key_label(key), message_of(err));
+                 short_key(key), message_of(err));
         back_off(self, key);
       });
 }
 
 void check_done(self_ptr self) {
   auto& st = self->state;
-  if (!st.target || st.finished || st.finishing || !st.queue.empty()
-      || !st.in_flight.empty())
+  if (!st.target || st.finished || st.finishing || st.schedule.has_queued()
+      || st.schedule.in_flight() > 0)
     return;
   auto prog = st.sync->load();
   if (!prog) {
@@ -692,7 +672,7 @@ void check_done(self_ptr self) {
               "fetching every range again",
               to_hex(prog->root), to_hex(st.target->root));
     for (auto& r : prog->ranges)
-      st.queue.insert(work{1, r.start, r.end, {}});
+      enqueue(self, work{1, r.start, r.end, {}});
     dispatch(self);
     return;
   }
@@ -713,12 +693,11 @@ void check_done(self_ptr self) {
   }
   st.finishing = false;
   st.finished = true;
-  st.finished_at = clock_type::now();
+  st.finished_at = now_of(self);
   st.final_ranges = prog->ranges.size();
   st.keys = prog->keys;
   st.syncing->store(false);
-  auto secs = std::chrono::duration<double>(clock_type::now() - st.began)
-                .count();
+  auto secs = std::chrono::duration<double>(now_of(self) - st.began).count();
   log_info("state_sync",
            "state sync done: height {}, root {}, {} keys, {} bytes received, "
            "{:.1f} s; block sync goes on from here",
@@ -733,7 +712,7 @@ state_sync_status status_of(self_ptr self);
 /// round).
 void log_progress(self_ptr self) {
   auto& st = self->state;
-  auto now = clock_type::now();
+  auto now = now_of(self);
   if (now - st.last_log < std::chrono::seconds{10})
     return;
   st.last_log = now;
@@ -760,7 +739,7 @@ state_sync_status status_of(self_ptr self) {
   else
     s.phase = "headers";
   s.error = st.error;
-  if (!st.finished && st.target && !pick_peer_ready(self))
+  if (!st.finished && st.target && ready_peers(self).empty())
     s.error = "no linked peer can serve the target now"
               + (st.error.empty() ? std::string{}
                                   : " (last: " + st.error + ")");
@@ -775,12 +754,12 @@ state_sync_status status_of(self_ptr self) {
   s.bytes = st.bytes;
   s.retargets = st.retargets;
   s.bad_proofs = st.bad_proofs;
-  auto elapsed = (st.finished ? st.finished_at : clock_type::now()) - st.began;
+  auto elapsed = (st.finished ? st.finished_at : now_of(self)) - st.began;
   s.elapsed_ms = static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
   if (s.elapsed_ms > 0)
     s.keys_per_s = st.received_keys * 1000 / s.elapsed_ms;
-  s.ranges_left = st.queue.size() + st.in_flight.size();
+  s.ranges_left = st.schedule.queued() + st.schedule.in_flight();
   if (st.finished) {
     s.ranges_done = st.final_ranges;
     return s;
@@ -833,12 +812,14 @@ state_sync(self_ptr self, const chain_store* store, connector_actor connector,
            std::shared_ptr<std::atomic<bool>> syncing, state_sync_config cfg) {
   auto& st = self->state;
   st.cfg = cfg;
+  st.schedule = net::range_scheduler<request>{cfg.max_requests,
+                                              cfg.max_per_peer};
   st.store = store;
   st.sync = std::make_unique<sync_store>(*store);
   st.connector = std::move(connector);
   st.processor = std::move(processor);
   st.syncing = std::move(syncing);
-  st.began = clock_type::now();
+  st.began = now_of(self);
   st.last_log = st.began;
   auto fail = [&](const caf::error& err) {
     log_error("state_sync", "cannot run: {}", message_of(err));

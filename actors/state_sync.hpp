@@ -42,6 +42,7 @@
 
 #include "actors/actors.hpp"
 #include "core/state_proof.hpp"
+#include "net/range_scheduler.hpp"
 #include "storage/sync_store.hpp"
 
 namespace hallmark {
@@ -99,15 +100,16 @@ struct state_sync_state {
     bool asking_info = false;
     peer_info info;
     std::chrono::steady_clock::time_point info_at{};
-    size_t in_flight = 0;
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::milliseconds backoff{0};
   };
 
+  /// A piece of work as asked: at the target root of the time (zero while
+  /// queued). Ordered as its work.
   struct request {
-    public_key peer{};
     work item;
-    hash256 root{}; ///< the target root it was asked at
+    hash256 root{};
+    bool operator<(const request& o) const { return item < o.item; }
   };
 
   state_sync_config cfg;
@@ -123,9 +125,9 @@ struct state_sync_state {
   bool fetching_headers = false;
   std::optional<sync_target> target;
   bool targeted = false; ///< a target was chosen in this run
-  std::set<work> queue;
-  std::map<uint64_t, request> in_flight;
-  uint64_t next_request = 1;
+  /// The work queue and the requests under way, by peer
+  /// (net/range_scheduler.hpp); late answers settle to nothing.
+  net::range_scheduler<request> schedule{8, 2};
   bool finished = false;
   bool finishing = false;
   /// The best peer was asked whether the target is still on its chain;
