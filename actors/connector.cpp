@@ -466,7 +466,17 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       fan_out(self, std::move(x), origin);
     },
     [=](atom::relay, registration& x, const caf::actor_addr& origin) {
-      fan_out(self, std::move(x), origin);
+      // To a few links, not all (connector_config::announcement_fanout).
+      auto& st = self->state;
+      std::vector<peer_session_actor> links;
+      for (auto& [key, p] : st.peers)
+        if (p.session && p.session.address() != origin)
+          links.push_back(p.session);
+      std::shuffle(links.begin(), links.end(), st.rng);
+      if (links.size() > st.cfg.announcement_fanout)
+        links.resize(st.cfg.announcement_fanout);
+      for (auto& link : links)
+        self->send(link, atom::relay_v, x);
     },
     [=](atom::misbehave, const public_key& key, const std::string& address,
         int32_t points, const std::string& reason) {

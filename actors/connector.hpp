@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,14 @@ struct connector_config {
   local_store* bans = nullptr;
   /// Our listener addresses, sent in registrations; empty: none sent.
   std::vector<std::string> listeners;
+  /// Links a peer's registration is relayed to, at most, chosen at random
+  /// from the live links but its origin (gossip, as Bitcoin relays `addr`
+  /// to a few peers): flooding every registration to every link cost
+  /// N² · links frames per announcement period, most of a mesh's traffic
+  /// at 64 nodes. Every node announces itself again each period, so one
+  /// that a relay misses is heard of the next time. Blocks and records
+  /// still go to every link.
+  size_t announcement_fanout = 8;
   /// Set while a state sync runs (actors/state_sync.hpp): no block fetch
   /// begins until it is cleared. Null: never.
   std::shared_ptr<const std::atomic<bool>> state_syncing;
@@ -155,6 +164,8 @@ struct connector_state {
   progress_display progress{stderr_is_terminal()};
   bool probing = false;
   std::vector<registration> candidates;
+  /// Picks the links a registration is relayed to.
+  std::minstd_rand rng{std::random_device{}()};
 };
 
 const char* to_string(connector_state::phase p);

@@ -637,10 +637,12 @@ int run_node(const node_config& cfg, const key_pair& identity,
   // tries 50 µs apart (25 ms awake per wake-up), then sleep on a condition
   // variable that new work signals, waking every 10 ms to steal. An idle
   // node's timers wake a worker a few times a second, so that polling was
-  // most of its CPU. Under load the first 100 tries still catch the next
-  // job; work sent to a sleeping worker wakes it at once.
-  sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{20});
-  sys_cfg.set("work-stealing.moderate-sleep-duration", caf::timespan{50'000});
+  // most of its CPU; and every 50 µs nap is a context switch: at 64 nodes on
+  // one machine the workers' naps were half of all context switches, and
+  // the CPU they took delayed every answer. The workers now spin the first
+  // 100 tries, then sleep until work comes (a condition variable that new
+  // work signals at once), waking every 100 ms to steal.
+  sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   sys_cfg.set("work-stealing.relaxed-sleep-duration",
               caf::timespan{100'000'000});
   int exit_code = 0;
