@@ -516,7 +516,9 @@ using announcer_actor = caf::typed_actor<
   // The table of known peers.
   caf::replies_to<atom::peers>::with<std::vector<registration>>,
   // Timer: announce ourselves, expire old entries.
-  caf::reacts_to<atom::tick>>;
+  caf::reacts_to<atom::tick>,
+  // Timer: write the table's changes to the local store.
+  caf::reacts_to<atom::flush>>;
 
 /// Chooses peers, keeps links up, finds the best chain and fetches it;
 /// relays what was accepted to every live link but its origin.

@@ -74,20 +74,47 @@ void tell_connector(self_ptr self) {
   self->send(st.connector, atom::candidates_v, std::move(candidates));
 }
 
-void persist(self_ptr self, const registration& r) {
-  if (!self->state.local)
+/// Writes the table's waiting changes to the local store, in one
+/// transaction.
+void write_unsaved(self_ptr self) {
+  auto& st = self->state;
+  if (!st.local || st.unsaved.empty())
     return;
-  if (auto err = self->state.local->put_peer(r))
-    log_error("announcer", "cannot store peer {}: {}", short_key(r.key),
-              message_of(err));
+  std::vector<registration> puts;
+  std::vector<public_key> removes;
+  for (auto& [key, row] : st.unsaved)
+    if (row)
+      puts.push_back(*row);
+    else
+      removes.push_back(key);
+  st.unsaved.clear();
+  if (auto err = st.local->write_peers(puts, removes))
+    log_error("announcer", "cannot store {} peers and forget {}: {}",
+              puts.size(), removes.size(), message_of(err));
+}
+
+/// Queues a change of `key`'s row (`row`, or none to remove it) for the
+/// local store: written at once, or with the others after persist_delay_ms.
+void save(self_ptr self, const public_key& key,
+          std::optional<registration> row) {
+  auto& st = self->state;
+  if (!st.local)
+    return;
+  bool first = st.unsaved.empty();
+  st.unsaved[key] = std::move(row);
+  if (st.cfg.persist_delay_ms == 0)
+    write_unsaved(self);
+  else if (first)
+    self->delayed_send(self, std::chrono::milliseconds{st.cfg.persist_delay_ms},
+                       atom::flush_v);
+}
+
+void persist(self_ptr self, const registration& r) {
+  save(self, r.key, r);
 }
 
 void forget(self_ptr self, const public_key& key) {
-  if (!self->state.local)
-    return;
-  if (auto err = self->state.local->remove_peer(key))
-    log_error("announcer", "cannot forget peer {}: {}", short_key(key),
-              message_of(err));
+  save(self, key, std::nullopt);
 }
 
 caf::error check(self_ptr self, const registration& r) {
@@ -258,6 +285,13 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
     log_error("announcer", "cannot read the peer table: {}", message_of(err));
   tell_connector(self);
   arm_timer(self, st.cfg.first_announce_ms);
+  // What waits for the store is written before the announcer ends.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::normal)
+      return;
+    write_unsaved(self);
+    self->quit(msg.reason);
+  });
   return {
     [=](
       atom::registr, const registration& r, const public_key& link_key,
@@ -290,6 +324,7 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
         out.push_back(r);
       return out;
     },
+    [=](atom::flush) { write_unsaved(self); },
     [=](atom::tick) {
       expire(self);
       announce_self(self);

@@ -65,6 +65,11 @@ struct announcer_config {
   uint64_t max_future_s = 300;
   /// Most rows the table holds.
   size_t max_peers = 1000;
+  /// Changes to the table are written to the local store together, in one
+  /// transaction at most this long after the first (0: each at once, in
+  /// its own); what still waits is written when the announcer exits. One
+  /// fsync per registration was, at 64 nodes, most of the disk's work.
+  uint64_t persist_delay_ms = 1000;
   /// Seconds since the Unix epoch; tests inject their own.
   std::function<uint64_t()> clock;
   /// Our own listener addresses, as announced; none means we do not
@@ -94,6 +99,9 @@ struct announcer_state {
   announcer_config cfg;
   /// Known peers by identity key.
   std::map<public_key, registration> peers;
+  /// Changes not written to the local store yet: a row to store, or none
+  /// to remove it.
+  std::map<public_key, std::optional<registration>> unsaved;
   /// Picks the peer a registrant is told of; seeded from our key, so a run
   /// is deterministic given the clock and the messages.
   std::mt19937_64 rng;

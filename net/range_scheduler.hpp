@@ -52,29 +52,19 @@ public:
   }
 
   /// Queues `r` to be asked of a peer.
-  void add(Range r) {
-    queue_.insert(std::move(r));
-  }
+  void add(Range r) { queue_.insert(std::move(r)); }
 
   /// Whether ranges wait to be asked.
-  bool has_queued() const {
-    return !queue_.empty();
-  }
+  bool has_queued() const { return !queue_.empty(); }
 
   /// How many wait.
-  size_t queued() const {
-    return queue_.size();
-  }
+  size_t queued() const { return queue_.size(); }
 
   /// The queued range that goes next (has_queued() must hold).
-  const Range& front() const {
-    return *queue_.begin();
-  }
+  const Range& front() const { return *queue_.begin(); }
 
   /// Requests under way, over all peers.
-  size_t in_flight() const {
-    return in_flight_.size();
-  }
+  size_t in_flight() const { return in_flight_.size(); }
 
   /// Requests under way of `peer`.
   size_t load(const public_key& peer) const {
@@ -83,9 +73,7 @@ public:
   }
 
   /// Whether another request may go out at all (the total cap).
-  bool has_room() const {
-    return in_flight_.size() < max_in_flight_;
-  }
+  bool has_room() const { return in_flight_.size() < max_in_flight_; }
 
   /// The peer of `ready` to ask next: the fewest requests under way, then
   /// the one asked longest ago (then the first in `ready`); none when the
@@ -120,9 +108,7 @@ public:
   }
 
   /// Empties the queue; what is under way stays.
-  void clear_queued() {
-    queue_.clear();
-  }
+  void clear_queued() { queue_.clear(); }
 
   /// Calls `f(range)` for every range under way.
   template <class F>
@@ -133,9 +119,7 @@ public:
 
   /// Takes the first queued range (has_queued() must hold) and records it
   /// as asked of `peer`.
-  ask<Range> take(const public_key& peer) {
-    return start(peer, pop());
-  }
+  ask<Range> take(const public_key& peer) { return start(peer, pop()); }
 
   /// Records `r`, made on the spot rather than queued, as asked of `peer`.
   ask<Range> start(const public_key& peer, Range r) {

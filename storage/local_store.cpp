@@ -108,6 +108,23 @@ caf::error local_store::remove_peer(const public_key& key) {
   });
 }
 
+caf::error local_store::write_peers(const std::vector<registration>& puts,
+                                    const std::vector<public_key>& removes) {
+  std::vector<std::pair<public_key, encoded>> rows;
+  rows.reserve(puts.size());
+  for (auto& r : puts)
+    rows.emplace_back(r.key, encode_registration(r));
+  return env_.write([&](lmdb::write_txn& txn) {
+    for (auto& [key, value] : rows)
+      if (auto err = peers_.put(txn, key, value))
+        return err;
+    for (auto& key : removes)
+      if (auto gone = peers_.del(txn, key); !gone)
+        return gone.error();
+    return caf::error{};
+  });
+}
+
 caf::error local_store::put_ban(const public_key& key, uint64_t until) {
   return env_.write(
     [&](lmdb::write_txn& txn) { return bans_.put(txn, key, until); });

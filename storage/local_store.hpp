@@ -92,6 +92,11 @@ public:
   /// Removes the row of `key`, durably; absent rows are no error.
   caf::error remove_peer(const public_key& key);
 
+  /// Stores `puts` and removes the rows of `removes` (absent ones are no
+  /// error), durably, in one transaction.
+  caf::error write_peers(const std::vector<registration>& puts,
+                         const std::vector<public_key>& removes);
+
   /// Calls `f(key, registration)` for every stored peer, in key order; a
   /// row that does not decode, or names another key, comes as an error so
   /// the caller can remove it. `f` may write to the store.

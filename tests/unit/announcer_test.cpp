@@ -415,6 +415,9 @@ public:
     c.chain = "devnet";
     c.listeners = {"127.0.0.1:2136"};
     c.clock = [this] { return clock_now; };
+    // Each change written at once, so stored() sees it; the write-behind
+    // has its own test.
+    c.persist_delay_ms = 0;
     return c;
   }
 
@@ -491,6 +494,32 @@ public:
 };
 
 } // namespace
+
+TEST_CASE("announcer: changes reach the store together, after the delay "
+          "or at exit") {
+  fixture f;
+  auto c = f.config();
+  c.persist_delay_ms = 1000;
+  // The first announcement of ourselves, and expiry, far off.
+  c.first_announce_ms = 600'000;
+  auto a = f.spawn_announcer(c);
+  f.registr(a, f.reg(f.alice));
+  f.registr(a, f.reg(f.bob));
+  // In the table at once, in the store not yet ...
+  CHECK(f.peers(a).size() == 2);
+  CHECK(f.stored().empty());
+  // ... both in one write once the delay is over.
+  f.advance(std::chrono::seconds{1});
+  CHECK(keys_of(f.stored())
+        == std::set<public_key>{f.alice.public_key_bytes(),
+                                f.bob.public_key_bytes()});
+  // A change that waits is written when the announcer stops.
+  f.registr(a, f.reg(f.carol));
+  CHECK(f.stored().size() == 2);
+  f.self->send_exit(a, caf::exit_reason::user_shutdown);
+  f.sched.run();
+  CHECK(f.stored().size() == 3);
+}
 
 TEST_CASE("announcer: a registration over its own link is stored") {
   fixture f;
