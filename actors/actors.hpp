@@ -69,6 +69,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_atoms, caf::first_custom_type_id)
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, links, "links")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, assume, "assume")
   CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, resolve, "resolve")
+  CAF_ADD_ATOM(hallmark_atoms, hallmark::atom, synced, "synced")
 CAF_END_TYPE_ID_BLOCK(hallmark_atoms)
 
 namespace hallmark::trie {
@@ -428,11 +429,19 @@ using state_server_actor = caf::typed_actor<
 
 /// The state sync client (actors/state_sync.hpp): headers first, then the
 /// state at a target root from several peers, then ordinary block sync.
+/// What waits for a state sync to end: it is told once, when the whole
+/// state is held (actors/state_sync.hpp).
+using sync_listener_actor = caf::typed_actor<
+  // The state sync is done: blocks, records and lookups may go on.
+  caf::reacts_to<atom::synced>>;
+
 using state_sync_actor = caf::typed_actor<
   // Timer: one round of the sync (peers, headers, requests, the target).
   caf::reacts_to<atom::tick>,
   // Progress.
-  caf::replies_to<atom::status>::with<state_sync_status>>;
+  caf::replies_to<atom::status>::with<state_sync_status>,
+  // Tells this listener when the sync is done (at once if it is).
+  caf::reacts_to<atom::subscribe, sync_listener_actor>>;
 
 /// Checks blocks' own rules and signatures; one per core.
 using verifier_actor = caf::typed_actor<
@@ -440,7 +449,7 @@ using verifier_actor = caf::typed_actor<
   caf::replies_to<atom::verify, verify_job>::with<verify_verdict>>;
 
 /// Pending records: accepts, persists, expires, offers them for blocks.
-using reservoir_actor = caf::typed_actor<
+using reservoir_actor = sync_listener_actor::extend<
   // Accepts a RecordList all-or-nothing from the link `origin` (null: from
   // this node); replies with the records' ids and publishes the list.
   caf::replies_to<atom::submit, encoded,
@@ -464,7 +473,7 @@ using reservoir_actor = caf::typed_actor<
   caf::reacts_to<atom::subscribe, relay_actor>>;
 
 /// The only writer of chain data.
-using block_processor_actor = caf::typed_actor<
+using block_processor_actor = sync_listener_actor::extend<
   // Validates and applies encoded blocks (from a peer, the producer or an
   // import); `more` says more blocks follow at once, so the flush may wait.
   caf::replies_to<atom::blocks, std::vector<encoded>, bool>::with<apply_report>,
@@ -522,19 +531,16 @@ using announcer_actor = caf::typed_actor<
 
 /// Chooses peers, keeps links up, finds the best chain and fetches it;
 /// relays what was accepted to every live link but its origin.
-using connector_actor = relay_actor::extend<
+using connector_actor = relay_actor::extend_with<sync_listener_actor>::extend<
   // A session finished its handshake with this key: true if it may become
   // a link (the key is not banned, nor ours), else an error saying why.
   caf::replies_to<atom::up, public_key>::with<bool>,
   // A session finished its handshake and was admitted: it is a link.
   caf::reacts_to<atom::up, peer_link>,
-  // Charges a peer: key, address, points, reason.
-  caf::reacts_to<atom::misbehave, public_key, std::string, int32_t,
-                 std::string>,
+  // Charges a peer: key, points, reason.
+  caf::reacts_to<atom::misbehave, public_key, int32_t, std::string>,
   // Registrations of peers worth dialling, from the announcer.
   caf::reacts_to<atom::candidates, std::vector<registration>>,
-  // The local chain reached a new tip (from chain_monitor).
-  caf::reacts_to<atom::tip, uint64_t, hash256>,
   // Every known peer and its link.
   caf::replies_to<atom::peers>::with<std::vector<peer_status>>,
   // The live links, but those avoided for a failure (the state sync's
@@ -606,7 +612,7 @@ using listener_actor = caf::typed_actor<
 /// The admin socket's broker as other actors see it: the chain monitor's
 /// subscriber for `watch` (its connections are CAF's I/O events, in
 /// actors/admin.hpp).
-using admin_actor = caf::typed_actor<
+using admin_actor = sync_listener_actor::extend<
   // A new tip: one Reply.tip to every watching connection.
   caf::reacts_to<atom::tip, uint64_t, hash256>,
   // The chain monitor ended: Reply.end to every watcher, which is closed.
@@ -660,6 +666,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(hallmark_handles, caf::id_block::hallmark_types::end)
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::state_server_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::state_sync_actor))
   CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::resolver_actor))
+  CAF_ADD_TYPE_ID(hallmark_handles, (hallmark::sync_listener_actor))
 CAF_END_TYPE_ID_BLOCK(hallmark_handles)
 
 // The one message type CAF may not copy through inspection: a verifier's job

@@ -95,7 +95,7 @@ void dispatch(admin_broker* self, connection_handle hdl, admin_request req) {
   using namespace request;
   // While a state sync runs, the chain holds part of the state: what reads
   // it, or submits against it, would answer wrong; refused, saying why.
-  if (auto& f = self->state.deps.state_syncing; f && f->load()) {
+  if (self->state.deps.state_syncing) {
     bool reads_state = std::holds_alternative<submit>(req)
                        || std::holds_alternative<item>(req)
                        || std::holds_alternative<owner>(req)
@@ -249,6 +249,7 @@ admin_broker_actor::behavior_type admin(admin_broker* self, int fd,
       tell_watchers(
         self, [&](schema::Reply::Builder r) { set_tip(r, height, hash); });
     },
+    [=](atom::synced) { self->state.deps.state_syncing = false; },
     [=](atom::end) {
       // A watch after this subscribes again and hears END at once.
       self->state.subscribed = false;

@@ -16,7 +16,6 @@
 // change the node's state actors/admin_changes.cpp.
 #pragma once
 
-#include <atomic>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -37,9 +36,10 @@ struct admin_deps {
   connector_actor connector;   ///< invalid without a network
   chain_monitor_actor monitor; ///< tips for `watch`; invalid: no watch
   state_sync_actor sync;       ///< invalid unless a state sync ran
-  /// Set while a state sync runs: queries of the state are refused
-  /// (ec::state_syncing), the state held being partial. Null: never.
-  std::shared_ptr<const std::atomic<bool>> state_syncing;
+  /// A state sync runs: queries of the state are refused
+  /// (ec::state_syncing), the state held being partial, until it says it
+  /// is done (atom::synced).
+  bool state_syncing = false;
   public_key identity{};
   std::string chain_name;
   /// The committed tip, read by `status` without asking the processor

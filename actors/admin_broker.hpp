@@ -23,6 +23,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/admin.hpp"
+#include "actors/deadline.hpp"
 #include "actors/peer_session.hpp" // typed_broker_of
 #include "messages/admin.capnp.h"
 
@@ -86,7 +87,10 @@ void respond_error(admin_broker* self, caf::io::connection_handle hdl,
 /// A response handler that answers the request of `hdl` with the error its
 /// request to another actor failed with.
 inline auto fail_with(admin_broker* self, caf::io::connection_handle hdl) {
-  return [=](caf::error& err) { respond_error(self, hdl, err); };
+  return [=](caf::error& err) {
+    note_if_late("admin", "a request for a client of the admin socket", err);
+    respond_error(self, hdl, err);
+  };
 }
 
 /// Sets `r` to Reply.tip.

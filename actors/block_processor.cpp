@@ -55,8 +55,7 @@ caf::expected<chain_tip> tip_of(const chain_view& v,
 
 /// ec::state_syncing while a state sync writes the chain.
 caf::error refuse_while_syncing(self_ptr self) {
-  auto& flag = self->state.cfg.state_syncing;
-  if (flag && flag->load())
+  if (self->state.cfg.state_syncing)
     return make_error(ec::state_syncing,
                       "this node is state-syncing; blocks wait until it is "
                       "done");
@@ -617,6 +616,7 @@ block_processor(self_ptr self, chain_store* store, block_processor_config cfg,
                report.height, to_hex(report.tip));
       return report;
     },
+    [=](atom::synced) { self->state.cfg.state_syncing = false; },
     [=](atom::flush) -> caf::result<uint64_t> {
       auto height = flush_to_height(self);
       if (!height)

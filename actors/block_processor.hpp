@@ -17,7 +17,6 @@
 // belongs to the thread that began it.
 #pragma once
 
-#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -44,10 +43,10 @@ struct block_processor_config {
   uint64_t held_bytes = 64 * 1024 * 1024;
   /// Where the committed tip is published after each commit; may be null.
   std::shared_ptr<tip_board> board;
-  /// Set while a state sync writes the chain (actors/state_sync.hpp):
-  /// blocks, prepare and reorg are refused with ec::state_syncing. Null:
-  /// never.
-  std::shared_ptr<const std::atomic<bool>> state_syncing;
+  /// A state sync writes the chain (actors/state_sync.hpp): blocks,
+  /// prepare and reorg are refused with ec::state_syncing until it says
+  /// it is done (atom::synced).
+  bool state_syncing = false;
   caf::error validate() const;
 };
 

@@ -1,5 +1,6 @@
 #include "actors/connector.hpp"
 #include "actors/connector_links.hpp"
+#include "actors/deadline.hpp"
 
 #include <algorithm>
 
@@ -233,7 +234,7 @@ void step(self_ptr self, chain_tip ours) {
     }
     if (now_of(self) < st.fetch_paused_until)
       return; // this node failed; retried after the pause
-    if (st.cfg.state_syncing && st.cfg.state_syncing->load())
+    if (st.cfg.state_syncing)
       return; // blocks wait until the state sync is done
     auto best = best_peer(self, ours.height);
     if (!best) {
@@ -364,7 +365,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
   }
   for (auto& sp : st.cfg.static_peers) {
     // A node never dials its own key: it would only refuse itself.
-    if (sp.key == st.identity.public_key_bytes()) {
+    if (sp.key == st.identity->public_key_bytes()) {
       log_warning("connector",
                   "--peer {}@{}:{} is this node's own key: not dialled",
                   short_key(sp.key), sp.host, sp.port);
@@ -414,7 +415,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       // Asked before the link counts as up: a banned key is refused at the
       // handshake, before it is logged as linked or served.
       auto& st = self->state;
-      if (key == st.identity.public_key_bytes())
+      if (key == st.identity->public_key_bytes())
         return make_error(ec::wrong_key, "a link to this node itself");
       auto i = st.peers.find(key);
       if (i != st.peers.end() && i->second.banned_until > unix_now()) {
@@ -427,7 +428,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     [=](atom::up, peer_link& link) {
       auto& st = self->state;
       auto& p = st.peers[link.key];
-      if (link.key == st.identity.public_key_bytes()) {
+      if (link.key == st.identity->public_key_bytes()) {
         self->send_exit(link.session, caf::exit_reason::user_shutdown);
         return;
       }
@@ -441,7 +442,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
         // Two links to one peer (both dialled): keep the one dialled by
         // the smaller key, which both ends agree on.
         bool keep_new = (link.inbound
-                         == (st.identity.public_key_bytes() > link.key));
+                         == (st.identity->public_key_bytes() > link.key));
         if (!keep_new) {
           self->send_exit(link.session, caf::exit_reason::user_shutdown);
           return;
@@ -450,8 +451,6 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       }
       p.session = link.session;
       p.inbound = link.inbound;
-      if (link.inbound && p.addresses.empty())
-        p.addresses.clear();
       p.last_seen = unix_now();
       self->monitor(link.session);
       self->link_to(link.session);
@@ -478,28 +477,25 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
       for (auto& link : links)
         self->send(link, atom::relay_v, x);
     },
-    [=](atom::misbehave, const public_key& key, const std::string& address,
-        int32_t points, const std::string& reason) {
-      (void)address;
+    [=](atom::misbehave, const public_key& key, int32_t points,
+        const std::string& reason) {
       // Our own key is never charged (a link to ourselves is refused, not
       // punished).
-      if (points > 0 && key != self->state.identity.public_key_bytes())
+      if (points > 0 && key != self->state.identity->public_key_bytes())
         charge(self, key, points, reason);
     },
     [=](atom::candidates, std::vector<registration>& regs) {
       auto& st = self->state;
       st.candidates = std::move(regs);
       for (auto& r : st.candidates) {
-        if (r.key == st.identity.public_key_bytes())
+        if (r.key == st.identity->public_key_bytes())
           continue;
         auto& p = st.peers[r.key];
         if (!p.is_static)
           p.addresses = r.listeners;
       }
     },
-    [=](atom::tip, uint64_t, hash256) {
-      // New local tips reach peers through the block relay; nothing to do.
-    },
+    [=](atom::synced) { self->state.cfg.state_syncing = false; },
     [=](atom::peers) { return peer_table(self); },
     [=](atom::links) {
       std::vector<peer_link> out;
@@ -511,7 +507,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     [=](atom::ban, const public_key& key,
         uint64_t seconds) -> caf::result<std::vector<peer_status>> {
       auto& st = self->state;
-      if (key == st.identity.public_key_bytes())
+      if (key == st.identity->public_key_bytes())
         return make_error(ec::bad_request, "that is this node's own key");
       auto span = seconds > 0 ? seconds : st.cfg.ban_seconds;
       log_warning("connector", "peer {} banned for {} s by the operator",
@@ -589,7 +585,10 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
             refresh_info(self, key);
       }
       self->request(st.deps.processor, std::chrono::seconds{30}, atom::tip_v)
-        .then([=](chain_tip& ours) { step(self, ours); }, [=](caf::error&) {});
+        .then([=](chain_tip& ours) { step(self, ours); },
+              [=](caf::error& err) {
+                note_if_late("connector", "block_processor's tip", err);
+              });
       self->delayed_send(self, st.cfg.cycle, atom::tick_v);
     },
     [=](atom::subscribe, announcer_actor& a) {

@@ -23,7 +23,6 @@
 // a restart keeps it); `hallmark peers ban|unban` do the same by hand.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -84,9 +83,9 @@ struct connector_config {
   /// that a relay misses is heard of the next time. Blocks and records
   /// still go to every link.
   size_t announcement_fanout = 8;
-  /// Set while a state sync runs (actors/state_sync.hpp): no block fetch
-  /// begins until it is cleared. Null: never.
-  std::shared_ptr<const std::atomic<bool>> state_syncing;
+  /// A state sync runs (actors/state_sync.hpp): no block fetch begins
+  /// until it says it is done (atom::synced).
+  bool state_syncing = false;
 };
 
 struct connector_state {
@@ -139,7 +138,7 @@ struct connector_state {
 
   connector_config cfg;
   session_deps deps;
-  key_pair identity = key_pair::generate();
+  std::optional<key_pair> identity; ///< always set once spawned
   prefetcher_actor prefetch;
   phase state = phase::connecting;
   std::map<public_key, peer_entry> peers;
@@ -170,8 +169,11 @@ struct connector_state {
 
 const char* to_string(connector_state::phase p);
 
-/// @param deps what each dialled session needs (its connector is this one).
-/// @param processor block_processor, for our tip.
+/// @param cfg peers, timers, limits and where bans persist.
+/// @param deps what each dialled session needs (its connector is this one);
+///        its `processor` answers our tip.
+/// @param identity our key: a link to it is refused, and registrations we
+///        send are signed with it.
 connector_actor::behavior_type
 connector(connector_actor::stateful_pointer<connector_state> self,
           connector_config cfg, session_deps deps, key_pair identity);

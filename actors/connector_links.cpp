@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/deadline.hpp"
 #include "actors/dialer.hpp"
 #include "core/log.hpp"
 
@@ -22,7 +23,7 @@ std::vector<public_key> choose_dynamic(self_ptr self) {
   auto& st = self->state;
   std::vector<public_key> ring;
   for (auto& r : st.candidates)
-    if (r.key != st.identity.public_key_bytes())
+    if (r.key != st.identity->public_key_bytes())
       ring.push_back(r.key);
   std::sort(ring.begin(), ring.end());
   ring.erase(std::unique(ring.begin(), ring.end()), ring.end());
@@ -31,7 +32,7 @@ std::vector<public_key> choose_dynamic(self_ptr self) {
     return out;
   auto n = static_cast<long>(ring.size());
   auto me = std::lower_bound(ring.begin(), ring.end(),
-                             st.identity.public_key_bytes())
+                             st.identity->public_key_bytes())
             - ring.begin();
   std::vector<long> offsets{0, 2, -1, -3};
   for (long k = 1; k < 8; ++k)
@@ -107,6 +108,7 @@ void refresh_info(self_ptr self, const public_key& key) {
         p->second.last_seen = unix_now();
       },
       [=](caf::error& err) {
+        note_if_late("connector", "info request to " + short_key(key), err);
         // A reply that does not decode, or of another kind, is the peer's
         // doing; a refusal, a timeout or a closed link is not charged.
         if (code_of(err) == ec::malformed)
@@ -125,7 +127,7 @@ void register_with(self_ptr self, const public_key& key) {
   if (i == st.peers.end() || !i->second.session)
     return;
   auto reg = make_registration(st.deps.settings->chain, st.cfg.listeners,
-                               unix_now(), st.identity);
+                               unix_now(), *st.identity);
   auto origin = i->second.session.address();
   self
     ->request(i->second.session, std::chrono::seconds{30}, atom::registr_v, reg)
@@ -135,6 +137,7 @@ void register_with(self_ptr self, const public_key& key) {
           self->send(self->state.deps.announcer, atom::announce_v, r, origin);
       },
       [=](caf::error& err) {
+        note_if_late("connector", "registration with " + short_key(key), err);
         log_info("connector", "registration with {} failed: {}", short_key(key),
                  message_of(err));
       });

@@ -258,10 +258,39 @@ caf::error not_linked() {
 // -- the phases
 // ----------------------------------------------------------------
 
-/// HANDSHAKE: plaintext frames up to 4 KiB; the node's requests are refused
-/// (nobody holds the session before it reports `up`) and relays dropped.
-behavior_type handshaking(self_ptr self, next_read next) {
+/// A phase before LINKED: `own` handles the connection's events and the
+/// timer; the node's requests are refused (nobody holds the session before
+/// it reports `up`) and relays dropped. A new request kind of
+/// peer_session_actor gets its refusal here, once for both phases.
+template <class... Own>
+behavior_type not_linked_phase(Own... own) {
   return {
+    std::move(own)...,
+    [](atom::info) -> caf::result<peer_info> { return not_linked(); },
+    [](atom::blocks, uint64_t, uint32_t) -> caf::result<std::vector<encoded>> {
+      return not_linked();
+    },
+    [](atom::hashes, uint64_t, uint32_t) -> caf::result<std::vector<hash256>> {
+      return not_linked();
+    },
+    [](atom::headers, uint64_t, uint32_t) -> caf::result<std::vector<header>> {
+      return not_linked();
+    },
+    [](atom::prove, const state_request&) -> caf::result<state_reply> {
+      return not_linked();
+    },
+    [](atom::registr, const registration&)
+      -> caf::result<std::vector<registration>> { return not_linked(); },
+    [](atom::relay, const new_block&) {},
+    [](atom::relay, const new_records&) {},
+    [](atom::relay, const registration&) {},
+  };
+}
+
+/// HANDSHAKE: plaintext frames up to 4 KiB, within the handshake's
+/// deadline.
+behavior_type handshaking(self_ptr self, next_read next) {
+  return not_linked_phase(
     [=](caf::io::new_data_msg& msg) {
       on_bytes(self, msg, next, max_handshake_frame, handshaking,
                on_handshake_frame);
@@ -275,59 +304,21 @@ behavior_type handshaking(self_ptr self, next_read next) {
         return;
       }
       schedule_tick(self);
-    },
-    [=](atom::info) -> caf::result<peer_info> { return not_linked(); },
-    [=](atom::blocks, uint64_t, uint32_t) -> caf::result<std::vector<encoded>> {
-      return not_linked();
-    },
-    [=](atom::hashes, uint64_t, uint32_t) -> caf::result<std::vector<hash256>> {
-      return not_linked();
-    },
-    [=](atom::headers, uint64_t, uint32_t) -> caf::result<std::vector<header>> {
-      return not_linked();
-    },
-    [=](atom::prove, const state_request&) -> caf::result<state_reply> {
-      return not_linked();
-    },
-    [=](atom::registr, const registration&)
-      -> caf::result<std::vector<registration>> { return not_linked(); },
-    [=](atom::relay, const new_block&) {},
-    [=](atom::relay, const new_records&) {},
-    [=](atom::relay, const registration&) {},
-  };
+    });
 }
 
-/// ADMITTING: encrypted frames up to 5 MB are read and held; the node's
-/// requests are refused as in the handshake (nobody holds the session yet).
+/// ADMITTING: encrypted frames up to 5 MB are read and held until the link
+/// is admitted.
 behavior_type admitting(self_ptr self, next_read next) {
   self->state.admit_next = next;
-  return {
+  return not_linked_phase(
     [=](caf::io::new_data_msg& msg) {
       on_bytes(self, msg, next, max_link_frame, admitting, hold_frame);
     },
     [=](const caf::io::connection_closed_msg&) {
       close_link(self, "peer closed the connection");
     },
-    [=](atom::tick) { schedule_tick(self); },
-    [=](atom::info) -> caf::result<peer_info> { return not_linked(); },
-    [=](atom::blocks, uint64_t, uint32_t) -> caf::result<std::vector<encoded>> {
-      return not_linked();
-    },
-    [=](atom::hashes, uint64_t, uint32_t) -> caf::result<std::vector<hash256>> {
-      return not_linked();
-    },
-    [=](atom::headers, uint64_t, uint32_t) -> caf::result<std::vector<header>> {
-      return not_linked();
-    },
-    [=](atom::prove, const state_request&) -> caf::result<state_reply> {
-      return not_linked();
-    },
-    [=](atom::registr, const registration&)
-      -> caf::result<std::vector<registration>> { return not_linked(); },
-    [=](atom::relay, const new_block&) {},
-    [=](atom::relay, const new_records&) {},
-    [=](atom::relay, const registration&) {},
-  };
+    [=](atom::tick) { schedule_tick(self); });
 }
 
 /// LINKED: encrypted Envelopes up to 5 MB.

@@ -55,8 +55,7 @@ void charge(self_ptr self, int32_t points, const std::string& reason) {
   auto& st = self->state;
   if (!st.proven || points <= 0)
     return;
-  self->send(st.deps.connector, atom::misbehave_v, st.peer, st.address, points,
-             reason);
+  self->send(st.deps.connector, atom::misbehave_v, st.peer, points, reason);
 }
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/deadline.hpp"
 #include "core/log.hpp"
 
 namespace hallmark {
@@ -284,6 +285,11 @@ void request_blocks(self_ptr self, net::ask<span> ask) {
       [=, id = ask.id](caf::error& err) {
         if (!self->state.schedule.failed(id))
           return;
+        note_if_late("prefetcher",
+                     "blocks " + std::to_string(from) + "+"
+                       + std::to_string(count) + " from "
+                       + short_key(self->state.sources[source].link.key),
+                     err);
         drop(self, source, annotate(err, "blocks from upstream: "));
         pump(self);
       });

@@ -348,7 +348,7 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
   return {
     [=](atom::submit, const encoded& raw,
         const caf::actor_addr& origin) -> caf::result<std::vector<hash256>> {
-      if (auto& f = self->state.cfg.state_syncing; f && f->load())
+      if (self->state.cfg.state_syncing)
         return make_error(ec::state_syncing,
                           "this node is state-syncing: records wait until "
                           "it holds the whole state");
@@ -382,6 +382,7 @@ reservoir_actor::behavior_type reservoir(self_ptr self,
       }
       return out;
     },
+    [=](atom::synced) { self->state.cfg.state_syncing = false; },
     [=](atom::status) -> reservoir_status {
       auto& st = self->state;
       reservoir_status out;

@@ -10,14 +10,12 @@
 // the new state, and what no longer fits is dropped.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <unordered_map>
 
 #include "actors/actors.hpp"
-#include "actors/block_processor.hpp"
 #include "core/state_overlay.hpp"
 #include "storage/chain_store.hpp"
 #include "storage/local_store.hpp"
@@ -33,10 +31,10 @@ struct reservoir_config {
   uint64_t expiry_check_ms = 60'000;
   /// Seconds since the Unix epoch; tests inject their own.
   std::function<uint64_t()> clock;
-  /// Set while a state sync runs: the chain holds part of the state, so
-  /// no record can be judged; submissions are refused (ec::state_syncing,
-  /// nobody's fault). Null: never.
-  std::shared_ptr<const std::atomic<bool>> state_syncing;
+  /// A state sync runs: the chain holds part of the state, so no record
+  /// can be judged; submissions are refused (ec::state_syncing, nobody's
+  /// fault) until it says it is done (atom::synced).
+  bool state_syncing = false;
 };
 
 struct reservoir_state {

@@ -8,6 +8,7 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/deadline.hpp"
 #include "core/log.hpp"
 
 namespace hallmark {
@@ -98,13 +99,10 @@ void back_off(self_ptr self, const public_key& key) {
 void charge(self_ptr self, const public_key& key, const std::string& why) {
   auto& st = self->state;
   ++st.bad_proofs;
-  std::string address;
-  if (auto* p = find_peer(self, key))
-    address = p->address;
   log_warning("state_sync", "peer {} sent {}; charged, asking others",
               short_key(key), why);
-  self->send(st.connector, atom::misbehave_v, key, address,
-             st.cfg.bad_proof_points, "state sync: " + why);
+  self->send(st.connector, atom::misbehave_v, key, st.cfg.bad_proof_points,
+             "state sync: " + why);
   back_off(self, key);
 }
 
@@ -489,6 +487,7 @@ void on_failure(self_ptr self, uint64_t id, const caf::error& err) {
   auto peer = self->state.schedule.failed(id);
   if (!peer)
     return;
+  note_if_late("state_sync", "a state range from " + short_key(*peer), err);
   // A refusal, a timeout, a link gone: not a fault to charge (a reply that
   // did not decode was charged by the session already).
   self->state.error = "peer " + short_key(*peer)
@@ -696,7 +695,8 @@ void check_done(self_ptr self) {
   st.finished_at = now_of(self);
   st.final_ranges = prog->ranges.size();
   st.keys = prog->keys;
-  st.syncing->store(false);
+  for (auto& l : st.listeners)
+    self->send(l, atom::synced_v);
   auto secs = std::chrono::duration<double>(now_of(self) - st.began).count();
   log_info("state_sync",
            "state sync done: height {}, root {}, {} keys, {} bytes received, "
@@ -808,8 +808,7 @@ caf::error state_sync_config::validate() const {
 
 state_sync_actor::behavior_type
 state_sync(self_ptr self, const chain_store* store, connector_actor connector,
-           block_processor_actor processor,
-           std::shared_ptr<std::atomic<bool>> syncing, state_sync_config cfg) {
+           block_processor_actor processor, state_sync_config cfg) {
   auto& st = self->state;
   st.cfg = cfg;
   st.schedule = net::range_scheduler<request>{cfg.max_requests,
@@ -818,7 +817,6 @@ state_sync(self_ptr self, const chain_store* store, connector_actor connector,
   st.sync = std::make_unique<sync_store>(*store);
   st.connector = std::move(connector);
   st.processor = std::move(processor);
-  st.syncing = std::move(syncing);
   st.began = now_of(self);
   st.last_log = st.began;
   auto fail = [&](const caf::error& err) {
@@ -847,6 +845,12 @@ state_sync(self_ptr self, const chain_store* store, connector_actor connector,
   return {
     [=](atom::tick) { tick(self); },
     [=](atom::status) { return status_of(self); },
+    [=](atom::subscribe, sync_listener_actor& l) {
+      if (self->state.finished)
+        self->send(l, atom::synced_v);
+      else
+        self->state.listeners.push_back(std::move(l));
+    },
   };
 }
 

@@ -29,11 +29,12 @@
 //
 // The actor is detached (its own thread): it is the chain's only writer
 // while it runs, and its LMDB write transactions wait for no scheduler
-// thread. `state_syncing` is set while it runs; block_processor and the
-// connector leave the chain alone until it is cleared.
+// thread. The node spawns block_processor, the reservoir, the connector and
+// the admin as state-syncing; they leave the chain alone (and refuse what
+// reads the state) until this actor tells them `synced`, once the whole
+// state is held and the chain's tip moved to the target.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -117,7 +118,8 @@ struct state_sync_state {
   std::unique_ptr<sync_store> sync;
   connector_actor connector;
   block_processor_actor processor;
-  std::shared_ptr<std::atomic<bool>> syncing;
+  /// Told `synced` when the sync is done.
+  std::vector<sync_listener_actor> listeners;
 
   std::map<public_key, peer> peers;
   tip_entry headers{}; ///< the header chain's last header
@@ -155,13 +157,11 @@ struct state_sync_state {
   std::chrono::steady_clock::time_point last_log{};
 };
 
-/// Spawned detached, only when a state sync is to run or resume.
-/// @param syncing set by the caller before spawning (it is what holds
-///        block_processor and the connector back); cleared when done.
+/// Spawned detached, only when a state sync is to run or resume. Those that
+/// wait for it subscribe (atom::subscribe) and hear `synced` once.
 state_sync_actor::behavior_type
 state_sync(state_sync_actor::stateful_pointer<state_sync_state> self,
            const chain_store* store, connector_actor connector,
-           block_processor_actor processor,
-           std::shared_ptr<std::atomic<bool>> syncing, state_sync_config cfg);
+           block_processor_actor processor, state_sync_config cfg);
 
 } // namespace hallmark

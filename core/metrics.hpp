@@ -65,6 +65,7 @@ struct registry {
   counter peer_bans;        ///< bans, by score or by the operator
   counter http_requests;    ///< HTTP requests answered
   counter http_refused;     ///< of them, answered 4xx or 5xx
+  counter requests_late;    ///< requests that missed their deadline
   histogram flush_seconds;  ///< one commit of the chain's store
   histogram verify_seconds; ///< one verify job (a share of a batch)
 };

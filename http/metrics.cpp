@@ -182,6 +182,10 @@ std::string metrics_text(schema::Status::Reader status,
   x.counter("hallmark_http_refused_total",
             "HTTP requests answered with a 4xx or 5xx status",
             m.http_refused.value());
+  x.counter("hallmark_requests_late_total",
+            "Requests between the node's parts, or to peers, that got no "
+            "answer before their deadline",
+            m.requests_late.value());
   x.histogram("hallmark_flush_duration_seconds",
               "Time one commit of the chain's store took", m.flush_seconds);
   x.histogram("hallmark_verify_duration_seconds",

@@ -334,13 +334,10 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   ac.processor.board = std::make_shared<tip_board>();
   // A state sync under way always resumes; a new one starts only on an
   // empty chain. While it runs, blocks wait (block_processor, connector).
-  std::shared_ptr<std::atomic<bool>> syncing;
-  if (wants_state_sync(cfg, *chain)) {
-    syncing = std::make_shared<std::atomic<bool>>(true);
-    ac.processor.state_syncing = syncing;
-    ac.links.state_syncing = syncing;
-    ac.pool.state_syncing = syncing;
-  }
+  bool syncing = wants_state_sync(cfg, *chain);
+  ac.processor.state_syncing = syncing;
+  ac.links.state_syncing = syncing;
+  ac.pool.state_syncing = syncing;
   a.processor = sys.spawn<caf::detached>(block_processor, chain, ac.processor,
                                          a.verifiers);
   // Detached: it commits accepted records to the local store (an fsync)
@@ -371,9 +368,15 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   // to every link but its origin.
   caf::anon_send(a.processor, atom::subscribe_v, relay_actor{a.links});
   caf::anon_send(a.pool, atom::subscribe_v, relay_actor{a.links});
-  if (syncing)
+  if (syncing) {
     a.sync = sys.spawn<caf::detached>(state_sync, chain, a.links, a.processor,
-                                      syncing, ac.sync);
+                                      ac.sync);
+    // They wait for the state sync to end; the admin subscribes below.
+    for (auto l : {caf::actor_cast<sync_listener_actor>(a.processor),
+                   caf::actor_cast<sync_listener_actor>(a.pool),
+                   caf::actor_cast<sync_listener_actor>(a.links)})
+      caf::anon_send(a.sync, atom::subscribe_v, l);
+  }
   // Detached: it commits the peer table to the local store (an fsync) as
   // registrations arrive, which must not hold the scheduler's workers.
   a.registry = sys.spawn<caf::detached>(announcer, identity, local, a.links,
@@ -395,6 +398,9 @@ build(caf::actor_system& sys, const node_config& cfg, actor_configs& ac,
   deps.chain_name = cfg.chain;
   deps.board = ac.processor.board;
   auto admin = spawn_admin(sys, cfg.socket_path(), deps);
+  if (a.sync && admin)
+    caf::anon_send(a.sync, atom::subscribe_v,
+                   caf::actor_cast<sync_listener_actor>(*admin));
   caf::anon_send(a.monitor, atom::activate_v);
   if (!admin)
     return {std::move(a), admin.error()};

@@ -60,6 +60,7 @@ struct heard {
 reservoir_actor::behavior_type listener(reservoir_actor::pointer,
                                         std::shared_ptr<heard> log) {
   return {
+    [](atom::synced) {},
     [](atom::submit, const encoded&,
        const caf::actor_addr&) -> std::vector<hash256> { return {}; },
     [](atom::take, uint32_t) -> std::vector<encoded> { return {}; },
@@ -1505,6 +1506,7 @@ TEST_CASE("producer actor: empty_block_interval_s = 0 makes empty blocks") {
 /// A reservoir that offers nothing and counts how often it was asked.
 reservoir_actor::behavior_type counting_pool(std::shared_ptr<int> takes) {
   return {
+    [](atom::synced) {},
     [=](atom::submit, encoded&, caf::actor_addr&) {
       return std::vector<hash256>{};
     },

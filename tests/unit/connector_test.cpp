@@ -19,6 +19,7 @@
 #include "actors/connector.hpp"
 #include "actors/prefetcher.hpp"
 #include "actors/progress.hpp"
+#include "core/metrics.hpp"
 #include "tests/unit/actor_fixture.hpp"
 #include "tests/unit/helpers.hpp"
 
@@ -767,6 +768,12 @@ TEST_CASE("connector: a silent link holds up neither admissions nor status") {
   auto st = reply_of<connector_status>(f.self, asked);
   REQUIRE(static_cast<bool>(st));
   CHECK(st->links == 2);
+  // The silent request's deadline passes: the wait is counted (and
+  // logged), the link stays.
+  auto late = metrics::node().requests_late.value();
+  f.advance(31s);
+  CHECK(metrics::node().requests_late.value() > late);
+  CHECK(peers_of(f, c)[seeded_key(0x30).public_key_bytes()].link == "up");
 }
 
 TEST_CASE("progress: the line states height, target, rate, time left and "

@@ -46,7 +46,7 @@ caf::behavior stand_in_connector(caf::event_based_actor* self,
   return {
     [](atom::up, const public_key&) { return true; },
     [log](atom::up, const peer_link& link) { log->ups.push_back(link); },
-    [log](atom::misbehave, const public_key&, const std::string&, int32_t,
+    [log](atom::misbehave, const public_key&, int32_t,
           const std::string& reason) { log->charges.push_back(reason); },
   };
 }
