@@ -26,6 +26,7 @@
 #include "actors/deadline.hpp"
 #include "actors/peer_session.hpp" // typed_broker_of
 #include "messages/admin.capnp.h"
+#include "messages/codec_capnp.hpp"
 
 namespace hallmark {
 
@@ -95,10 +96,5 @@ inline auto fail_with(admin_broker* self, caf::io::connection_handle hdl) {
 
 /// Sets `r` to Reply.tip.
 void set_tip(schema::Reply::Builder r, uint64_t height, const hash256& hash);
-
-/// The bytes of `x` as Cap'n Proto Data.
-inline kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
-  return {x.data(), x.size()};
-}
 
 } // namespace hallmark

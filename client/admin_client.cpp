@@ -16,10 +16,6 @@ namespace hallmark {
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
-  return {x.data(), x.size()};
-}
-
 caf::error not_running(const std::string& datadir) {
   // Suggest `run` only where a node could run: a directory `init` made.
   node_config where;

@@ -10,10 +10,6 @@ namespace hallmark {
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
-  return {x.data(), x.size()};
-}
-
 /// A 32-byte id, key or hash, or ec::bad_request naming `what`.
 caf::expected<hash256> id32(capnp::Data::Reader d, const char* what) {
   if (d.size() != 32)

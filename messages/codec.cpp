@@ -64,15 +64,6 @@ kj::ArrayPtr<const capnp::word> words_of(const encoded& e) {
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> data_of(const std::vector<uint8_t>& x) {
-  return {x.data(), x.size()};
-}
-
-template <size_t N>
-kj::ArrayPtr<const kj::byte> data_of(const std::array<uint8_t, N>& x) {
-  return {x.data(), N};
-}
-
 /// All of `x` as Cap'n Proto Text. Text may hold NUL bytes, which the
 /// decoder keeps; converting a std::string directly would stop at the first.
 capnp::Text::Reader text_of(const std::string& x) {

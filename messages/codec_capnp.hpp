@@ -18,6 +18,17 @@ void write(schema::Block::Builder out, const block& b);
 caf::expected<record> read(schema::Record::Reader in);
 caf::expected<block> read(schema::Block::Reader in);
 
+/// The bytes of `x` as Cap'n Proto Data: a view, `x` must outlive it. The
+/// one adapter from the C++ model's bytes (vectors, keys, hashes) to Data.
+inline kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
+  return {x.data(), x.size()};
+}
+
+/// Cap'n Proto Data as a view of bytes, valid while its message is.
+inline byte_view view_of(capnp::Data::Reader x) {
+  return {x.begin(), x.size()};
+}
+
 /// Reader options for `limits` on a message of `bytes` bytes.
 capnp::ReaderOptions reader_options(read_limits limits);
 

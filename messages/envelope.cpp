@@ -10,14 +10,6 @@ namespace hallmark::wire {
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
-  return {x.data(), x.size()};
-}
-
-byte_view view_of(capnp::Data::Reader x) {
-  return {x.begin(), x.size()};
-}
-
 /// A decimal number below 2^128, digits only.
 caf::expected<work_t> parse_work(std::string_view text) {
   if (text.empty() || text.size() > 39)

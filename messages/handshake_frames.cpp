@@ -135,10 +135,6 @@ caf::expected<frame_msg> decode_frame(byte_view frame) {
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> data_of(byte_view x) {
-  return {x.data(), x.size()};
-}
-
 std::vector<uint8_t> to_frame(capnp::MallocMessageBuilder& builder) {
   auto e = freeze(builder);
   auto bytes = e.bytes();
