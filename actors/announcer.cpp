@@ -310,6 +310,8 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
     [=](atom::announce, const registration& r, const caf::actor_addr& origin) {
       if (r.key == own_key(self))
         return; // our own, back from the flood
+      // An expired row is no news to keep.
+      expire(self);
       if (no_news(self, r))
         return;
       if (auto err = check(self, r))

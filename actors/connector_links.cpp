@@ -186,8 +186,10 @@ void dial(self_ptr self, const public_key& key, peer_entry& p) {
   self->request(r, st.deps.limits.handshake_timeout, atom::resolve_v, host)
     .then(
       [=](std::vector<std::string>& found) {
+        // Not if it was linked or banned meanwhile.
         auto i = self->state.peers.find(key);
-        if (i != self->state.peers.end() && !i->second.session)
+        if (i != self->state.peers.end() && !i->second.session
+            && i->second.banned_until <= unix_now())
           connect_to(self, key, found.front(), port, address);
       },
       [=](caf::error& err) {

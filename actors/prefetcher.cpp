@@ -46,6 +46,9 @@ void fail(self_ptr self, caf::error why, const public_key& source) {
     return;
   st.active = false;
   ++st.generation;
+  // What is still under way belongs to a fetch that is over: its answers
+  // settle to nothing.
+  st.schedule.reset();
   auto r = report_of(st);
   r.failure = std::move(why);
   r.source = source;
