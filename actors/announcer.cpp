@@ -167,7 +167,8 @@ void shrink_to(self_ptr self, size_t room) {
 bool no_news(self_ptr self, const registration& r) {
   auto& st = self->state;
   auto known = st.peers.find(r.key);
-  if (known == st.peers.end())
+  // A row that expired is no news to keep: anything replaces it.
+  if (known == st.peers.end() || expired(st.cfg, known->second, st.cfg.clock()))
     return false;
   auto before = known->second.timestamp;
   return r.timestamp <= before || r.timestamp - before < st.cfg.min_update_s;
@@ -310,8 +311,6 @@ announcer_actor::behavior_type announcer(self_ptr self, key_pair identity,
     [=](atom::announce, const registration& r, const caf::actor_addr& origin) {
       if (r.key == own_key(self))
         return; // our own, back from the flood
-      // An expired row is no news to keep.
-      expire(self);
       if (no_news(self, r))
         return;
       if (auto err = check(self, r))

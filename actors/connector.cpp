@@ -3,6 +3,7 @@
 #include "actors/deadline.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <caf/io/middleman.hpp>
 #include <caf/send.hpp>
@@ -311,12 +312,22 @@ void step(self_ptr self, chain_tip ours) {
   }
 }
 
-/// Passes something accepted here to every live link but `origin`.
+/// Passes something accepted here to every live link but `origin`, or to
+/// `most` of them chosen at random.
 template <class Item>
-void fan_out(self_ptr self, Item x, const caf::actor_addr& origin) {
-  for (auto& [key, p] : self->state.peers)
+void fan_out(self_ptr self, Item x, const caf::actor_addr& origin,
+             size_t most = std::numeric_limits<size_t>::max()) {
+  auto& st = self->state;
+  std::vector<peer_session_actor> links;
+  for (auto& [key, p] : st.peers)
     if (p.session && p.session.address() != origin)
-      self->send(p.session, atom::relay_v, x);
+      links.push_back(p.session);
+  if (links.size() > most) {
+    std::shuffle(links.begin(), links.end(), st.rng);
+    links.resize(most);
+  }
+  for (auto& link : links)
+    self->send(link, atom::relay_v, x);
 }
 
 } // namespace
@@ -466,16 +477,7 @@ connector_actor::behavior_type connector(self_ptr self, connector_config cfg,
     },
     [=](atom::relay, registration& x, const caf::actor_addr& origin) {
       // To a few links, not all (connector_config::announcement_fanout).
-      auto& st = self->state;
-      std::vector<peer_session_actor> links;
-      for (auto& [key, p] : st.peers)
-        if (p.session && p.session.address() != origin)
-          links.push_back(p.session);
-      std::shuffle(links.begin(), links.end(), st.rng);
-      if (links.size() > st.cfg.announcement_fanout)
-        links.resize(st.cfg.announcement_fanout);
-      for (auto& link : links)
-        self->send(link, atom::relay_v, x);
+      fan_out(self, std::move(x), origin, self->state.cfg.announcement_fanout);
     },
     [=](atom::misbehave, const public_key& key, int32_t points,
         const std::string& reason) {

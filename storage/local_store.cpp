@@ -96,16 +96,11 @@ caf::error local_store::for_each_pending(
 }
 
 caf::error local_store::put_peer(const registration& r) {
-  auto value = encode_registration(r);
-  return env_.write(
-    [&](lmdb::write_txn& txn) { return peers_.put(txn, r.key, value); });
+  return write_peers({r}, {});
 }
 
 caf::error local_store::remove_peer(const public_key& key) {
-  return env_.write([&](lmdb::write_txn& txn) {
-    auto gone = peers_.del(txn, key);
-    return gone ? caf::error{} : gone.error();
-  });
+  return write_peers({}, {key});
 }
 
 caf::error local_store::write_peers(const std::vector<registration>& puts,
